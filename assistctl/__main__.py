@@ -1,0 +1,3 @@
+from assistctl.cli import main
+
+main()

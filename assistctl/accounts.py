@@ -1,0 +1,99 @@
+"""Which account a command talks to, and the ``openai.OpenAI`` client for it.
+
+``local[:DIR]`` starts the embedded account in this process (a background thread on a free
+loopback port); ``http(s)://…/v1`` is any Assistants-compatible server; ``openai`` is OpenAI
+itself. With no choice made, the local account in ``.assistctl`` is used and stderr says so,
+even when ``OPENAI_API_KEY`` is set: a key in the environment is no reason to send a
+quickstart to an account that can no longer serve assistants.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assistctl.errors import AccountError
+
+if TYPE_CHECKING:
+    import openai
+
+DEFAULT_LOCAL_DIR = ".assistctl"
+ACCOUNT_ENV = "ASSISTCTL_ACCOUNT"
+NO_KEY = "assistctl-no-key"
+REQUEST_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """A parsed ``--account`` value. ``label`` is safe to print: it never holds a key."""
+
+    kind: str  # "local" | "url" | "openai"
+    target: str  # data dir for local, base URL for url, "" for openai
+    explicit: bool
+
+    @property
+    def label(self) -> str:
+        if self.kind == "local":
+            return f"local:{self.target}"
+        if self.kind == "url":
+            return self.target
+        return "openai"
+
+
+def parse_account(value: str | None) -> AccountSpec:
+    """Parse ``--account`` / ``ASSISTCTL_ACCOUNT``; None means the default local account."""
+    explicit = value is not None and value != ""
+    value = (value or "").strip()
+    if not value or value == "local":
+        return AccountSpec("local", DEFAULT_LOCAL_DIR, explicit)
+    if value.startswith("local:"):
+        directory = value[len("local:") :]
+        if not directory:
+            raise AccountError("--account local: needs a directory after the colon")
+        return AccountSpec("local", directory, explicit)
+    if value.startswith(("http://", "https://")):
+        return AccountSpec("url", value.rstrip("/"), explicit)
+    if value == "openai":
+        return AccountSpec("openai", "", explicit)
+    raise AccountError(
+        f"unknown account {value!r}",
+        hint="use local[:DIR], http(s)://HOST/v1 or openai (flag --account or ASSISTCTL_ACCOUNT)",
+    )
+
+
+def resolve_account(flag_value: str | None) -> AccountSpec:
+    return parse_account(flag_value if flag_value else os.environ.get(ACCOUNT_ENV))
+
+
+def connect(spec: AccountSpec, *, notice=None) -> openai.OpenAI:
+    """Build the client. ``notice(text)`` receives the one-line note about the default account."""
+    import openai
+
+    if spec.kind == "local":
+        from assistctl.local import start_in_process
+
+        if not spec.explicit and notice is not None:
+            notice(
+                f"using the embedded local account in {spec.target}/ "
+                "(choose another with --account or ASSISTCTL_ACCOUNT)"
+            )
+        server = start_in_process(spec.target)
+        atexit.register(server.stop)
+        return openai.OpenAI(
+            api_key=server.api_key or NO_KEY,
+            base_url=server.base_url,
+            max_retries=0,
+            timeout=REQUEST_TIMEOUT_S,
+        )
+    if spec.kind == "url":
+        key = os.environ.get("ASSISTCTL_API_KEY") or os.environ.get("OPENAI_API_KEY") or NO_KEY
+        return openai.OpenAI(
+            api_key=key, base_url=spec.target, max_retries=0, timeout=REQUEST_TIMEOUT_S
+        )
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise AccountError(
+            "--account openai needs OPENAI_API_KEY", hint="export OPENAI_API_KEY=sk-..."
+        )
+    return openai.OpenAI(max_retries=0, timeout=REQUEST_TIMEOUT_S)

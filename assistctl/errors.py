@@ -1,0 +1,70 @@
+"""One exception tree. Every error carries a message a user can act on, plus an optional hint."""
+
+from __future__ import annotations
+
+
+class AssistctlError(Exception):
+    """Base of every error assistctl raises on purpose; the CLI maps it to exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Problem:
+    """One located manifest problem: ``FILE:LINE: FIELD.PATH: message``."""
+
+    __slots__ = ("file", "line", "field", "message", "hint")
+
+    def __init__(
+        self, file: str, line: int | None, field: str, message: str, hint: str | None = None
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def __repr__(self) -> str:
+        return f"Problem({str(self)!r})"
+
+
+class ManifestError(AssistctlError):
+    """Manifests are invalid. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        summary = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{summary}\n{count} problem{'s' if count != 1 else ''} found.")
+
+
+class PlanError(AssistctlError):
+    """The desired state cannot be planned against the account (ownership clash, stale plan)."""
+
+
+class ApplyError(AssistctlError):
+    """Applying a plan failed part-way. ``done`` lists what was completed before the failure."""
+
+    def __init__(self, message: str, *, hint: str | None = None, done: list[str] | None = None):
+        super().__init__(message, hint=hint)
+        self.done = list(done or [])
+
+
+class AccountError(AssistctlError):
+    """The account cannot be reached or refused us (auth, sunset endpoint, bad URL)."""
+
+
+class SmokeTestError(AssistctlError):
+    """A smoke-test suite cannot run (invalid file, assistant not deployed)."""
