@@ -76,9 +76,7 @@ def upload_filename(owner: str, sha256: str, basename: str) -> str:
     ``+``, so the parse below is unambiguous; the basename stays last so its extension still
     tells the API the file type.
     """
-    return _UPLOAD_SEPARATOR.join(
-        (_UPLOAD_PREFIX, owner.replace("/", "+"), sha256, basename)
-    )
+    return _UPLOAD_SEPARATOR.join((_UPLOAD_PREFIX, owner.replace("/", "+"), sha256, basename))
 
 
 def parse_upload_filename(filename: str) -> tuple[str, str, str] | None:
@@ -268,9 +266,7 @@ class Live:
                         {
                             "id": v.id,
                             "data": {k: x for k, x in v.data.items() if k not in volatile},
-                            "files": sorted(
-                                [f.file_id, dict(f.attributes)] for f in v.files
-                            ),
+                            "files": sorted([f.file_id, dict(f.attributes)] for f in v.files),
                         }
                         for v in self.vector_stores
                     ),

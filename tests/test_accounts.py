@@ -1,0 +1,63 @@
+"""Choosing the account: the default is the embedded local one, whatever keys are set."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistctl.accounts import connect, parse_account, resolve_account
+from assistctl.errors import AccountError
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "target"),
+    [
+        (None, "local", ".assistctl"),
+        ("", "local", ".assistctl"),
+        ("local", "local", ".assistctl"),
+        ("local:/tmp/acct", "local", "/tmp/acct"),
+        ("http://127.0.0.1:8080/v1/", "url", "http://127.0.0.1:8080/v1"),
+        ("https://example.test/v1", "url", "https://example.test/v1"),
+        ("openai", "openai", ""),
+    ],
+)
+def test_parse_account(value, kind, target):
+    spec = parse_account(value)
+    assert (spec.kind, spec.target) == (kind, target)
+
+
+def test_unknown_account_is_an_error_with_a_hint():
+    with pytest.raises(AccountError) as caught:
+        parse_account("ftp://nope")
+    assert "local[:DIR]" in caught.value.hint
+
+
+def test_default_stays_local_even_with_an_openai_key(monkeypatch):
+    monkeypatch.delenv("ASSISTCTL_ACCOUNT", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-matter")
+    spec = resolve_account(None)
+    assert spec.kind == "local" and not spec.explicit
+
+
+def test_environment_variable_chooses_the_account(monkeypatch):
+    monkeypatch.setenv("ASSISTCTL_ACCOUNT", "http://127.0.0.1:1/v1")
+    assert resolve_account(None).kind == "url"
+    assert resolve_account("openai").kind == "openai"
+
+
+def test_openai_account_needs_a_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(AccountError, match="OPENAI_API_KEY"):
+        connect(parse_account("openai"))
+
+
+def test_url_account_takes_the_assistctl_key_first(monkeypatch):
+    monkeypatch.setenv("ASSISTCTL_API_KEY", "sk-assistctl")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    client = connect(parse_account("http://127.0.0.1:1/v1"))
+    assert client.api_key == "sk-assistctl"
+    assert client.max_retries == 0
+
+
+def test_label_never_carries_a_key(monkeypatch):
+    monkeypatch.setenv("ASSISTCTL_API_KEY", "sk-secret-label")
+    assert "sk-secret" not in parse_account("http://127.0.0.1:1/v1").label

@@ -1,0 +1,157 @@
+"""Retries: honour retry-after, back off, and never repeat a create that may have committed."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+import pytest
+
+from assistctl import retry
+from assistctl.errors import AccountError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def policy(clock: FakeClock, **kwargs) -> retry.RetryPolicy:
+    return retry.RetryPolicy(sleep=clock.sleep, clock=clock, **kwargs)
+
+
+def status_error(status: int, path: str = "/v1/assistants", headers=None, message="boom"):
+    request = httpx2.Request("POST", f"http://127.0.0.1:9/v1{path.removeprefix('/v1')}")
+    response = httpx2.Response(status, headers=headers or {}, request=request)
+    body = {"error": {"message": message, "type": "x", "param": None, "code": None}}
+    cls = {
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        404: openai.NotFoundError,
+        429: openai.RateLimitError,
+    }.get(status, openai.InternalServerError)
+    return cls(message, response=response, body=body)
+
+
+def failing(*errors, result="ok"):
+    """An operation that raises each error in turn, then returns ``result``."""
+    pending = list(errors)
+    calls = []
+
+    def operation():
+        calls.append(1)
+        if pending:
+            raise pending.pop(0)
+        return result
+
+    operation.calls = calls
+    return operation
+
+
+def test_retry_after_header_is_honoured():
+    clock = FakeClock()
+    op = failing(status_error(429, headers={"retry-after": "3"}))
+    assert retry.call(op, what="list assistants", policy=policy(clock)) == "ok"
+    assert clock.sleeps == [3.0]
+    assert len(op.calls) == 2
+
+
+def test_retry_after_ms_takes_precedence():
+    clock = FakeClock()
+    op = failing(status_error(429, headers={"retry-after-ms": "250", "retry-after": "9"}))
+    retry.call(op, what="x", policy=policy(clock))
+    assert clock.sleeps == [0.25]
+
+
+def test_backoff_without_header_is_bounded_and_grows():
+    clock = FakeClock()
+    op = failing(*[status_error(503) for _ in range(4)])
+    retry.call(op, what="x", policy=policy(clock, base_delay_s=1.0, max_delay_s=3.0))
+    assert len(clock.sleeps) == 4
+    for attempt, slept in enumerate(clock.sleeps, start=1):
+        assert 0 <= slept <= min(3.0, 2**attempt)
+
+
+def test_unknown_outcome_create_is_recovered_not_repeated():
+    clock = FakeClock()
+    op = failing(status_error(500))
+    found = retry.call(
+        op, what="create assistant", idempotent=False, recover=lambda: "found", policy=policy(clock)
+    )
+    assert found == "found"
+    assert len(op.calls) == 1
+
+
+def test_unknown_outcome_create_is_repeated_only_when_lookup_finds_nothing():
+    clock = FakeClock()
+    op = failing(openai.APIConnectionError(request=httpx2.Request("POST", "http://h/v1/files")))
+    looked = []
+    result = retry.call(
+        op,
+        what="upload",
+        idempotent=False,
+        recover=lambda: looked.append(1),
+        policy=policy(clock),
+    )
+    assert result == "ok" and looked == [1] and len(op.calls) == 2
+
+
+def test_create_without_recovery_is_not_repeated():
+    op = failing(status_error(502))
+    with pytest.raises(AccountError):
+        retry.call(op, what="create", idempotent=False, policy=policy(FakeClock()))
+    assert len(op.calls) == 1
+
+
+def test_throttled_create_is_repeated_without_lookup():
+    clock = FakeClock()
+    op = failing(status_error(429, headers={"retry-after": "1"}))
+
+    def never():
+        raise AssertionError("a 429 never committed: no lookup needed")
+
+    assert retry.call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
+
+
+def test_client_errors_are_not_retried_and_read_well():
+    op = failing(status_error(400, message="Invalid 'temperature'"))
+    with pytest.raises(AccountError, match="create assistant.*400.*Invalid 'temperature'"):
+        retry.call(op, what="create assistant", policy=policy(FakeClock()))
+    assert len(op.calls) == 1
+
+
+def test_sunset_404_names_the_shutdown_and_the_ways_on():
+    op = failing(status_error(404, path="/v1/assistants"))
+    with pytest.raises(AccountError) as caught:
+        retry.call(op, what="list assistants", policy=policy(FakeClock()))
+    assert "2026-08-26" in caught.value.message
+    assert "--account local" in caught.value.hint
+
+
+def test_gives_up_after_attempts_naming_the_resource():
+    clock = FakeClock()
+    op = failing(*[status_error(503) for _ in range(10)])
+    with pytest.raises(AccountError, match=r"vector_store.handbook.*gave up after 3 attempts"):
+        retry.call(op, what="vector_store.handbook", policy=policy(clock, attempts=3))
+
+
+def test_deadline_stops_retrying():
+    clock = FakeClock()
+    op = failing(*[status_error(429, headers={"retry-after": "30"}) for _ in range(10)])
+    with pytest.raises(AccountError, match="gave up after 3 attempts"):
+        retry.call(op, what="x", policy=policy(clock, deadline_s=70))
+    assert sum(clock.sleeps) <= 70
+
+
+def test_unauthorised_gets_a_key_hint_without_the_key():
+    op = failing(status_error(401, message="Incorrect API key provided: sk-sec***"))
+    with pytest.raises(AccountError) as caught:
+        retry.call(op, what="list", policy=policy(FakeClock()))
+    assert "ASSISTCTL_API_KEY" in caught.value.hint
