@@ -7,7 +7,7 @@ applier read the same shape. The shapes are:
 Assistant view::
 
     {"name": str, "description": str | None, "model": str, "instructions": str | None,
-     "tools": [tool, ...],                 # sorted: file_search, code_interpreter, then functions by name
+     "tools": [tool, ...],   # file_search, code_interpreter, then functions by name
      "tool_resources": {"file_search": {"vector_stores": [logical name, ...]},
                         "code_interpreter": {"files": [manifest path, ...]}},
      "temperature": float, "top_p": float, "response_format": "auto" | {...},
@@ -33,7 +33,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ _UPLOAD_SEPARATOR = "~"
 _UPLOAD_PREFIX = "assistctl"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Resource kinds, in the order they are created (and reversed for deletes)."""
 
     FILE = "file"
@@ -280,7 +280,7 @@ class Live:
 # --- the plan ------------------------------------------------------------------------------
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     REPLACE = "replace"
