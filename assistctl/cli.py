@@ -104,5 +104,63 @@ def cli(ctx: click.Context, account: str | None, debug: bool, quiet: bool, no_co
     ctx.obj = Options(account=account, debug=debug, quiet=quiet, color=_color_enabled(no_color))
 
 
+# --- export, schema, completion (issue 8) ---------------------------------------------------
+
+
+@cli.command("schema")
+@click.argument("kind")
+def schema_command(kind: str) -> None:
+    """Print the JSON Schema (draft 2020-12) of a manifest KIND, for editors and linters.
+
+    KIND is Stack, Assistant, VectorStore or SmokeTest (any case). Point an editor at it with a
+    modeline on the first line of a manifest:
+    `# yaml-language-server: $schema=schemas/assistant.json`
+
+    \b
+    Example:
+      assistctl schema Assistant > schemas/assistant.json
+      assistctl schema vectorstore | jq .properties.spec
+    """
+    from importlib.resources import files
+
+    def squash(text: str) -> str:
+        return "".join(ch for ch in text.lower() if ch.isalnum())
+
+    packaged = {
+        resource.name.removesuffix(".json"): resource
+        for resource in (files("assistctl") / "schemas").iterdir()
+        if resource.name.endswith(".json")
+    }
+    for stem, resource in packaged.items():
+        if squash(stem) == squash(kind):
+            click.echo(resource.read_text(encoding="utf-8").rstrip("\n"))
+            return
+    raise AssistctlError(
+        f"unknown kind {kind!r}",
+        hint="kinds with a schema: " + ", ".join(sorted(packaged)) if packaged else None,
+    )
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the shell completion script for SHELL (bash, zsh or fish).
+
+    The script is click's own; it completes commands, flags and paths.
+
+    \b
+    Example:
+      assistctl completion bash > ~/.local/share/bash-completion/completions/assistctl
+      assistctl completion zsh > "${fpath[1]}/_assistctl"
+      assistctl completion fish > ~/.config/fish/completions/assistctl.fish
+      eval "$(assistctl completion bash)"   # this shell only
+    """
+    from click.shell_completion import get_completion_class
+
+    completion_class = get_completion_class(shell)
+    script = completion_class(cli, {}, "assistctl", "_ASSISTCTL_COMPLETE").source()
+    click.echo(script)
+
+
 def main() -> None:
     cli.main(prog_name="assistctl")
