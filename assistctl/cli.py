@@ -121,23 +121,23 @@ def schema_command(kind: str) -> None:
       assistctl schema Assistant > schemas/assistant.json
       assistctl schema vectorstore | jq .properties.spec
     """
+    import json
     from importlib.resources import files
 
     def squash(text: str) -> str:
         return "".join(ch for ch in text.lower() if ch.isalnum())
 
-    packaged = {
-        resource.name.removesuffix(".json"): resource
-        for resource in (files("assistctl") / "schemas").iterdir()
-        if resource.name.endswith(".json")
-    }
-    for stem, resource in packaged.items():
-        if squash(stem) == squash(kind):
-            click.echo(resource.read_text(encoding="utf-8").rstrip("\n"))
+    by_kind = {}
+    for resource in (files("assistctl") / "schemas").iterdir():
+        if resource.name.endswith(".json"):
+            text = resource.read_text(encoding="utf-8")
+            by_kind[json.loads(text)["properties"]["kind"]["const"]] = text
+    for known, text in by_kind.items():
+        if squash(known) == squash(kind):
+            click.echo(text.rstrip("\n"))
             return
     raise AssistctlError(
-        f"unknown kind {kind!r}",
-        hint="kinds with a schema: " + ", ".join(sorted(packaged)) if packaged else None,
+        f"unknown kind {kind!r}", hint="kinds with a schema: " + ", ".join(sorted(by_kind))
     )
 
 
