@@ -1,0 +1,978 @@
+"""Execute a Plan against the account: the only module that writes to it.
+
+Phases run in dependency order: uploads, vector stores (create/update, attach, wait for
+indexing), assistants, then deletes in reverse (assistants, vector stores, uploads no managed
+resource references any more). Inside a phase independent resources run concurrently on one
+bounded thread pool, so nothing waits on a nested pool.
+
+Crash safety comes from identity living in the account, not in memory: every create carries its
+ownership keys from the first request (metadata for assistants and vector stores, the upload
+filename for files, ``attributes`` for vector-store files), and every create whose outcome is
+unknown looks the resource up by those keys before it is tried again. A run interrupted at any
+point leaves resources the next snapshot recognises, so the next plan converges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from assistctl import retry
+from assistctl.errors import ApplyError, AssistctlError
+from assistctl.model import (
+    NAME_KEY,
+    PATH_ATTRIBUTE,
+    SHA256_ATTRIBUTE,
+    STACK_KEY,
+    Action,
+    Change,
+    Desired,
+    DesiredAssistant,
+    DesiredFile,
+    DesiredVectorStore,
+    Kind,
+    Live,
+    LiveVectorStore,
+    LiveVectorStoreFile,
+    Plan,
+    parse_upload_filename,
+    upload_filename,
+)
+
+T = TypeVar("T")
+
+DEFAULT_CONCURRENCY = 8
+INDEXING_TIMEOUT_S = 600.0
+LIST_LIMIT = 100
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.NO_OP: " ",
+}
+PAST_TENSE = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.REPLACE: "replaced",
+    Action.DELETE: "deleted",
+}
+RESUME_HINT = (
+    "what completed stays done and is recognised by its ownership keys: "
+    "fix the cause and run apply again to continue"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished piece of work. ``counted`` is False for follow-ups of a change already
+    counted (the old resource of a replace), so the summary counts each change once."""
+
+    address: str
+    action: Action
+    id: str | None
+    seconds: float
+    detail: str
+    counted: bool = True
+
+    def line(self) -> str:
+        where = f" {self.id}" if self.id else ""
+        return f"{SYMBOLS[self.action]} {self.address} … {self.detail}{where} ({self.seconds:.1f}s)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "action": self.action.value,
+            "id": self.id,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    stack: str
+    env: str | None
+    outcomes: tuple[Outcome, ...]
+    seconds: float
+
+    def counts(self) -> dict[str, int]:
+        return count_outcomes(self.outcomes)
+
+    def summary_line(self) -> str:
+        return summary_line(self.counts())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": 1,
+            "status": "complete",
+            "stack": self.stack,
+            "env": self.env,
+            "summary": self.counts(),
+            "seconds": round(self.seconds, 3),
+            "resources": [o.to_json() for o in self.outcomes],
+        }
+
+
+def count_outcomes(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts = {PAST_TENSE[a]: 0 for a in PAST_TENSE}
+    for outcome in outcomes:
+        if outcome.counted and outcome.action in PAST_TENSE:
+            counts[PAST_TENSE[outcome.action]] += 1
+    return counts
+
+
+def summary_line(counts: Mapping[str, int]) -> str:
+    return (
+        f"Apply complete: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['replaced']} replaced, {counts['deleted']} deleted."
+    )
+
+
+class Reporter:
+    """Receives progress from worker threads. The default reports nothing; the CLI subclasses it."""
+
+    def begin(self, total: int) -> None:
+        """``total`` changes are about to run."""
+
+    def finished(self, outcome: Outcome) -> None:
+        """A resource is done."""
+
+    def note(self, text: str) -> None:
+        """A transient status line: a retry, an indexing poll."""
+
+    def indexing(self, address: str, completed: int, total: int) -> None:
+        """Indexing progress for one vector store."""
+
+    def end(self) -> None:
+        """The run is over (successfully or not)."""
+
+
+@dataclass
+class _Failure:
+    address: str
+    error: BaseException
+
+
+@dataclass
+class _StoreWork:
+    """What phase 2 does to one vector store."""
+
+    change: Change
+    desired: DesiredVectorStore
+    live: LiveVectorStore | None
+    store_id: str | None = None
+    started: float = 0.0
+    attached: set[str] = field(default_factory=set)
+
+
+def execute(
+    plan: Plan,
+    desired: Desired,
+    live: Live,
+    client: Any,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    reporter: Reporter | None = None,
+    policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
+    indexing_timeout_s: float = INDEXING_TIMEOUT_S,
+) -> ApplyResult:
+    """Make the account match ``plan``. Raises ApplyError (with ``done``) when a step fails."""
+    if concurrency < 1:
+        raise ApplyError(f"--concurrency must be at least 1, not {concurrency}")
+    _check_plan(plan, desired, live)
+    run = _Run(plan, desired, live, client, concurrency, reporter or Reporter(), policy)
+    run.indexing_timeout_s = indexing_timeout_s
+    return run.execute()
+
+
+def _check_plan(plan: Plan, desired: Desired, live: Live) -> None:
+    """Refuse, before any write, a plan that would touch something this stack does not own."""
+    if plan.owner != desired.owner or plan.owner != live.owner:
+        raise ApplyError(
+            f"the plan is for {plan.owner!r} but the manifests are for {desired.owner!r} "
+            f"and the snapshot for {live.owner!r}",
+            hint="make the plan again with the same --env",
+        )
+    owned = {
+        Kind.ASSISTANT: {a.id for a in live.assistants if a.owner == plan.owner},
+        Kind.VECTOR_STORE: {v.id for v in live.vector_stores if v.owner == plan.owner},
+        Kind.FILE: {u.id for u in live.uploads if u.owner == plan.owner},
+    }
+    for change in plan.pending:
+        needs_live = change.action in (Action.UPDATE, Action.DELETE) or (
+            change.action is Action.REPLACE and change.kind is not Kind.FILE
+        )
+        if change.id is not None and change.id not in owned[change.kind]:
+            raise ApplyError(
+                f"{change.address}: {change.id} is not owned by {plan.owner!r} in the account; "
+                "refusing to change it",
+                hint="run plan again; adopt existing resources with `assistctl import`",
+            )
+        if needs_live and change.id is None and change.kind is Kind.FILE:
+            raise ApplyError(f"{change.address}: the plan does not say which upload to delete")
+
+
+class _Run:
+    """The state of one apply: ids learnt so far and what has been done."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        desired: Desired,
+        live: Live,
+        client: Any,
+        concurrency: int,
+        reporter: Reporter,
+        policy: retry.RetryPolicy,
+    ) -> None:
+        self.plan = plan
+        self.desired = desired
+        self.live = live
+        self.client = client
+        self.concurrency = concurrency
+        self.reporter = reporter
+        self.policy = policy
+        self.indexing_timeout_s = INDEXING_TIMEOUT_S
+        self.owner = plan.owner
+        self.lock = threading.Lock()
+        self.outcomes: list[Outcome] = []
+        self.uploads_by_sha: dict[str, str] = {
+            u.sha256: u.id
+            for u in sorted(live.uploads, key=lambda u: u.id)
+            if u.owner == self.owner
+        }
+        self.store_ids: dict[str, str] = {
+            v.name: v.id for v in live.vector_stores if v.owner == self.owner
+        }
+        self.live_assistants = {a.name: a for a in live.assistants if a.owner == self.owner}
+        self.live_stores = {v.name: v for v in live.vector_stores if v.owner == self.owner}
+        self.desired_stores = {v.name: v for v in desired.vector_stores}
+        self.desired_assistants = {a.name: a for a in desired.assistants}
+        self.desired_files = {f.path: f for f in desired.files}
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def call(
+        self,
+        operation: Callable[[], T],
+        what: str,
+        *,
+        recover: Callable[[], T | None] | None = None,
+        idempotent: bool = True,
+    ) -> T:
+        return retry.call(
+            operation,
+            what=what,
+            recover=recover,
+            idempotent=idempotent,
+            policy=self.policy,
+            on_retry=lambda text, _delay: self.reporter.note(text),
+        )
+
+    def record(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+        self.reporter.finished(outcome)
+
+    def run_parallel(self, pool: ThreadPoolExecutor, jobs: list[tuple[str, Callable[[], Any]]]):
+        """Run every job; when some fail, let the others finish, then raise one ApplyError."""
+        futures = [(address, pool.submit(job)) for address, job in jobs]
+        failures: list[_Failure] = []
+        results = []
+        for address, future in futures:
+            try:
+                results.append(future.result())
+            except BaseException as exc:  # noqa: BLE001 - collected and re-raised as ApplyError
+                failures.append(_Failure(address, exc))
+        if failures:
+            raise self.failed(failures)
+        return results
+
+    def failed(self, failures: list[_Failure]) -> ApplyError:
+        for failure in failures:
+            if not isinstance(failure.error, Exception):
+                raise failure.error
+        first = failures[0]
+        message = str(first.error) if isinstance(first.error, AssistctlError) else repr(first.error)
+        if first.address not in message:
+            message = f"{first.address}: {message}"
+        if len(failures) > 1:
+            others = ", ".join(f.address for f in failures[1:])
+            message += f" (also failed: {others})"
+        with self.lock:
+            done = [o.line() for o in self.outcomes]
+        hint = getattr(first.error, "hint", None) or RESUME_HINT
+        return ApplyError(message, hint=hint, done=done)
+
+    def list_all(self, pages: Callable[[], Iterable[Any]], what: str) -> list[Any]:
+        return self.call(lambda: list(pages()), what)
+
+    # --- the run ------------------------------------------------------------------------
+
+    def execute(self) -> ApplyResult:
+        started = time.monotonic()
+        pending = self.plan.pending
+        self.reporter.begin(len(pending))
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                self.upload_phase(pool, pending)
+                self.vector_store_phase(pool, pending)
+                self.assistant_phase(pool, pending)
+                self.delete_phase(pool, pending)
+        finally:
+            self.reporter.end()
+        return ApplyResult(
+            stack=self.plan.stack,
+            env=self.plan.env,
+            outcomes=tuple(self.outcomes),
+            seconds=time.monotonic() - started,
+        )
+
+    # --- phase 1: uploads ---------------------------------------------------------------
+
+    def upload_phase(self, pool: ThreadPoolExecutor, pending: tuple[Change, ...]) -> None:
+        """Upload each file change's content once per sha256; content already uploaded by this
+        stack (a crashed run, or two paths with the same bytes) is reused, never re-uploaded."""
+        file_changes = [
+            c
+            for c in pending
+            if c.kind is Kind.FILE and c.action in (Action.CREATE, Action.REPLACE)
+        ]
+        needed: dict[str, DesiredFile] = {}
+        addresses: dict[str, list[Change]] = {}
+        for change in file_changes:
+            desired_file = self.desired_files.get(change.name)
+            if desired_file is None:
+                raise ApplyError(
+                    f"{change.address}: the plan uploads {change.name} but no manifest uses it",
+                    hint="the plan is stale: run plan again",
+                )
+            needed.setdefault(desired_file.sha256, desired_file)
+            addresses.setdefault(desired_file.sha256, []).append(change)
+        for desired_file in self.files_needed_by(pending):
+            needed.setdefault(desired_file.sha256, desired_file)
+
+        def upload(desired_file: DesiredFile) -> None:
+            begun = time.monotonic()
+            upload_id = self.uploads_by_sha.get(desired_file.sha256)
+            detail = "already uploaded as"
+            if upload_id is None:
+                upload_id = self.upload(desired_file)
+                detail = "uploaded"
+            with self.lock:
+                self.uploads_by_sha[desired_file.sha256] = upload_id
+            for change in addresses.get(desired_file.sha256, []):
+                self.record(
+                    Outcome(
+                        change.address,
+                        change.action,
+                        upload_id,
+                        time.monotonic() - begun,
+                        detail,
+                    )
+                )
+
+        jobs = [
+            (f"file.{f.path}", _bind(upload, f))
+            for f in sorted(needed.values(), key=lambda f: f.path)
+        ]
+        self.run_parallel(pool, jobs)
+
+    def files_needed_by(self, pending: tuple[Change, ...]) -> list[DesiredFile]:
+        """Files that stores or assistants being written use: the plan names new content as file
+        changes, but a crash between an upload and its deletion must not leave a store without."""
+        files: list[DesiredFile] = []
+        for change in pending:
+            if change.action is Action.DELETE:
+                continue
+            if change.kind is Kind.VECTOR_STORE and change.name in self.desired_stores:
+                files.extend(self.desired_stores[change.name].files)
+            if change.kind is Kind.ASSISTANT and change.name in self.desired_assistants:
+                files.extend(self.desired_assistants[change.name].code_interpreter_files)
+        return [f for f in files if f.sha256 not in self.uploads_by_sha]
+
+    def upload(self, desired_file: DesiredFile) -> str:
+        address = f"file.{desired_file.path}"
+        try:
+            content = desired_file.source.read_bytes()
+        except OSError as exc:
+            raise ApplyError(
+                f"{address}: cannot read {desired_file.source}: {exc.strerror}"
+            ) from exc
+        if hashlib.sha256(content).hexdigest() != desired_file.sha256:
+            raise ApplyError(
+                f"{address}: {desired_file.source} changed since the plan was made",
+                hint="run plan again",
+            )
+        filename = upload_filename(self.owner, desired_file.sha256, desired_file.basename)
+
+        def recover():
+            for item in self.list_all(
+                lambda: self.client.files.list(purpose="assistants", limit=LIST_LIMIT),
+                "list uploaded files",
+            ):
+                parsed = parse_upload_filename(item.filename or "")
+                if parsed and parsed[0] == self.owner and parsed[1] == desired_file.sha256:
+                    return item
+            return None
+
+        created = self.call(
+            lambda: self.client.files.create(file=(filename, content), purpose="assistants"),
+            f"upload {address}",
+            recover=recover,
+            idempotent=False,
+        )
+        return created.id
+
+    # --- phase 2: vector stores ---------------------------------------------------------
+
+    def vector_store_phase(self, pool: ThreadPoolExecutor, pending: tuple[Change, ...]) -> None:
+        """Create or update stores, then attach/detach their files (one flat set of jobs across
+        every store), then wait until each store has indexed what was attached."""
+        works: list[_StoreWork] = []
+        for change in pending:
+            if change.kind is not Kind.VECTOR_STORE or change.action is Action.DELETE:
+                continue
+            desired_store = self.desired_stores.get(change.name)
+            if desired_store is None:
+                raise ApplyError(
+                    f"{change.address}: the plan writes it but no manifest declares it",
+                    hint="the plan is stale: run plan again",
+                )
+            existing = self.live_stores.get(change.name) if change.action is Action.UPDATE else None
+            works.append(_StoreWork(change, desired_store, existing))
+        if not works:
+            return
+        self.run_parallel(pool, [(w.change.address, _bind(self.write_store, w)) for w in works])
+        with self.lock:
+            for work in works:
+                self.store_ids[work.desired.name] = work.store_id
+        try:
+            attach_jobs: list[tuple[str, Callable[[], Any]]] = []
+            detach_jobs: list[tuple[str, Callable[[], Any]]] = []
+            for work in works:
+                attaches, detaches = self.attachment_jobs(work)
+                attach_jobs.extend(attaches)
+                detach_jobs.extend(detaches)
+            self.run_parallel(pool, attach_jobs)
+            self.run_parallel(pool, detach_jobs)
+            self.run_parallel(
+                pool, [(w.change.address, _bind(self.wait_for_indexing, w)) for w in works]
+            )
+        except ApplyError as error:
+            finished = {o.address for o in self.outcomes}
+            error.done.extend(
+                f"{SYMBOLS[w.change.action]} {w.change.address} … {PAST_TENSE[w.change.action]} "
+                f"{w.store_id}, files not yet complete"
+                for w in works
+                if w.change.address not in finished
+            )
+            raise
+
+    def store_metadata(self, desired_store: DesiredVectorStore) -> dict[str, str]:
+        user = dict(desired_store.view.get("metadata") or {})
+        return {**user, STACK_KEY: self.owner, NAME_KEY: desired_store.name}
+
+    def write_store(self, work: _StoreWork) -> None:
+        work.started = time.monotonic()
+        view = work.desired.view
+        metadata = self.store_metadata(work.desired)
+        if work.live is not None:
+            work.store_id = work.live.id
+            store_fields = {"name", "metadata", "expires_after"}
+            if work.change.fields and not store_fields & {
+                f.split(".", 1)[0].split("[", 1)[0] for f in work.change.fields
+            }:
+                return
+            self.call(
+                lambda: self.client.vector_stores.update(
+                    work.store_id,
+                    name=view.get("name"),
+                    metadata=metadata,
+                    expires_after=view.get("expires_after"),
+                ),
+                f"update {work.change.address}",
+            )
+            return
+        old_id = work.change.id if work.change.action is Action.REPLACE else None
+        arguments: dict[str, Any] = {"name": view.get("name"), "metadata": metadata}
+        if view.get("expires_after"):
+            arguments["expires_after"] = view["expires_after"]
+
+        def recover():
+            for store in self.list_all(
+                lambda: self.client.vector_stores.list(limit=LIST_LIMIT), "list vector stores"
+            ):
+                if store.id != old_id and _owned_by(store.metadata, self.owner, work.desired.name):
+                    return store
+            return None
+
+        created = self.call(
+            lambda: self.client.vector_stores.create(**arguments),
+            f"create {work.change.address}",
+            recover=recover,
+            idempotent=False,
+        )
+        work.store_id = created.id
+
+    def attachment_jobs(self, work: _StoreWork):
+        """Compare the store's attachments with the desired (path, sha256) pairs.
+
+        Kept: an attachment whose attributes already say the desired pair. Moved: the same
+        upload under a new path (or without attributes, e.g. after import) gets its attributes
+        updated. Everything else desired is attached; everything else attached is detached
+        after the attaches, so a store never lacks content it had while it changes.
+        """
+        desired_pairs = {(f.path, f.sha256): f for f in work.desired.files}
+        live_files = list(work.live.files) if work.live is not None else []
+        reattach_all = "chunking_strategy" in {f.split(".", 1)[0] for f in work.change.fields}
+        chunking = work.desired.view.get("chunking_strategy")
+        kept: set[tuple[str, str]] = set()
+        unmatched: list[LiveVectorStoreFile] = []
+        for live_file in live_files:
+            pair = (
+                live_file.attributes.get(PATH_ATTRIBUTE),
+                live_file.attributes.get(SHA256_ATTRIBUTE),
+            )
+            if pair in desired_pairs and pair not in kept and live_file.status != "failed":
+                if reattach_all:
+                    unmatched.append(live_file)
+                else:
+                    kept.add(pair)
+            else:
+                unmatched.append(live_file)
+        attaches: list[tuple[str, Callable[[], Any]]] = []
+        by_file_id = {f.file_id: f for f in unmatched}
+        address = work.change.address
+        for pair, desired_file in sorted(desired_pairs.items()):
+            if pair in kept:
+                continue
+            upload_id = self.uploads_by_sha.get(desired_file.sha256)
+            if upload_id is None:
+                raise ApplyError(
+                    f"{address}: {desired_file.path} has not been uploaded",
+                    hint="the plan is stale or was made with --target: run plan again",
+                )
+            attributes = {SHA256_ATTRIBUTE: desired_file.sha256, PATH_ATTRIBUTE: desired_file.path}
+            present = by_file_id.pop(upload_id, None)
+            if present is not None and present.status != "failed" and not reattach_all:
+                attaches.append(
+                    (
+                        f"{address} {desired_file.path}",
+                        _bind(self.retag, work, upload_id, attributes),
+                    )
+                )
+            else:
+                attaches.append(
+                    (
+                        f"{address} {desired_file.path}",
+                        _bind(
+                            self.attach, work, upload_id, attributes, chunking, present is not None
+                        ),
+                    )
+                )
+            kept.add(pair)
+        detaches = [
+            (
+                f"{address} {live_file.attributes.get(PATH_ATTRIBUTE) or live_file.file_id}",
+                _bind(self.detach, work, live_file.file_id),
+            )
+            for live_file in by_file_id.values()
+        ]
+        return attaches, detaches
+
+    def attach(
+        self,
+        work: _StoreWork,
+        upload_id: str,
+        attributes: dict[str, str],
+        chunking: Mapping[str, Any] | None,
+        detach_first: bool,
+    ) -> None:
+        import openai
+
+        what = f"attach {attributes[PATH_ATTRIBUTE]} to {work.change.address}"
+        if detach_first:
+            self.detach(work, upload_id)
+        arguments: dict[str, Any] = {"file_id": upload_id, "attributes": attributes}
+        if chunking:
+            arguments["chunking_strategy"] = chunking
+
+        def recover():
+            for item in self.store_files(work.store_id, what):
+                if item.id == upload_id:
+                    return item
+            return None
+
+        def operation():
+            try:
+                return self.client.vector_stores.files.create(work.store_id, **arguments)
+            except openai.ConflictError:
+                return None
+
+        self.call(operation, what, recover=recover, idempotent=False)
+        with self.lock:
+            work.attached.add(upload_id)
+
+    def retag(self, work: _StoreWork, upload_id: str, attributes: dict[str, str]) -> None:
+        self.call(
+            lambda: self.client.vector_stores.files.update(
+                upload_id, vector_store_id=work.store_id, attributes=attributes
+            ),
+            f"update attributes of {attributes[PATH_ATTRIBUTE]} in {work.change.address}",
+        )
+
+    def detach(self, work: _StoreWork, file_id: str) -> None:
+        import openai
+
+        def operation():
+            try:
+                self.client.vector_stores.files.delete(file_id, vector_store_id=work.store_id)
+            except openai.NotFoundError:
+                return None
+            return None
+
+        self.call(operation, f"detach {file_id} from {work.change.address}")
+
+    def store_files(self, store_id: str, what: str, status: str | None = None) -> list[Any]:
+        def pages():
+            if status is None:
+                return self.client.vector_stores.files.list(store_id, limit=LIST_LIMIT)
+            return self.client.vector_stores.files.list(store_id, limit=LIST_LIMIT, filter=status)
+
+        return self.list_all(pages, f"{what}: list files")
+
+    def wait_for_indexing(self, work: _StoreWork) -> None:
+        """Poll until none of the files this run attached is in progress; a failed file fails
+        the apply with its path and the API's last_error, and is detached so the next plan
+        shows it again instead of hiding it."""
+        address = work.change.address
+        attached = set(work.attached)
+        deadline = time.monotonic() + self.indexing_timeout_s
+        interval = 0.05
+        while attached:
+            waiting = {
+                f.id for f in self.store_files(work.store_id, f"index {address}", "in_progress")
+            }
+            waiting &= attached
+            self.reporter.indexing(address, len(attached) - len(waiting), len(attached))
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                raise ApplyError(
+                    f"{address}: {len(waiting)} file(s) still indexing after "
+                    f"{self.indexing_timeout_s:.0f}s",
+                    hint="run apply again later; indexing goes on in the account",
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+        if attached:
+            failed = [
+                f
+                for f in self.store_files(work.store_id, f"index {address}", "failed")
+                if f.id in attached
+            ]
+            if failed:
+                for item in failed:
+                    self.detach(work, item.id)
+                raise ApplyError(
+                    f"{address}: indexing failed for "
+                    + "; ".join(_describe_failed(item) for item in failed),
+                    hint="fix or remove the file in the manifest, then run apply again",
+                )
+        self.record(
+            Outcome(
+                address,
+                work.change.action,
+                work.store_id,
+                time.monotonic() - work.started,
+                PAST_TENSE[work.change.action],
+            )
+        )
+
+    # --- phase 3: assistants ------------------------------------------------------------
+
+    def assistant_phase(self, pool: ThreadPoolExecutor, pending: tuple[Change, ...]) -> None:
+        written = {
+            c.name for c in pending if c.kind is Kind.ASSISTANT and c.action is not Action.DELETE
+        }
+        jobs = [
+            (c.address, _bind(self.write_assistant, c))
+            for c in pending
+            if c.kind is Kind.ASSISTANT and c.action is not Action.DELETE
+        ]
+        for name, assistant in sorted(self.desired_assistants.items()):
+            if name in written or name not in self.live_assistants:
+                continue
+            resources = self.resolve_tool_resources(assistant, strict=False)
+            live_data = self.live_assistants[name].data
+            if resources is not None and _resource_ids(resources) != _resource_ids(
+                live_data.get("tool_resources") or {}
+            ):
+                jobs.append((f"assistant.{name}", _bind(self.repoint_assistant, name, resources)))
+        self.run_parallel(pool, jobs)
+
+    def assistant_body(self, assistant: DesiredAssistant, *, for_update: bool) -> dict[str, Any]:
+        view = assistant.view
+        body: dict[str, Any] = {}
+        for key in ("model", "name", "description", "instructions"):
+            if view.get(key) is not None or (for_update and key in view and key != "model"):
+                body[key] = view.get(key)
+        for key in ("tools", "temperature", "top_p", "response_format", "reasoning_effort"):
+            if view.get(key) is not None:
+                body[key] = view[key]
+        if "tools" not in body and for_update:
+            body["tools"] = []
+        user = dict(view.get("metadata") or {})
+        body["metadata"] = {**user, STACK_KEY: self.owner, NAME_KEY: assistant.name}
+        resources = self.resolve_tool_resources(assistant, strict=True)
+        if for_update:
+            live = self.live_assistants.get(assistant.name)
+            live_resources = (live.data.get("tool_resources") or {}) if live else {}
+            for key, empty in (
+                ("file_search", {"vector_store_ids": []}),
+                ("code_interpreter", {"file_ids": []}),
+            ):
+                if key not in resources and live_resources.get(key):
+                    resources[key] = empty
+        if resources:
+            body["tool_resources"] = resources
+        return body
+
+    def resolve_tool_resources(
+        self, assistant: DesiredAssistant, *, strict: bool
+    ) -> dict[str, Any] | None:
+        """Logical names and manifest paths → API ids. With ``strict`` False an unresolvable
+        reference gives None (the caller leaves that assistant alone)."""
+        view_resources = assistant.view.get("tool_resources") or {}
+        resolved: dict[str, Any] = {}
+        store_names = (view_resources.get("file_search") or {}).get("vector_stores") or []
+        if store_names:
+            ids = []
+            for name in store_names:
+                store_id = self.store_ids.get(name)
+                if store_id is None:
+                    if not strict:
+                        return None
+                    raise ApplyError(
+                        f"assistant.{assistant.name}: vector store {name!r} does not exist yet",
+                        hint=f"apply it too (drop --target, or add --target vector_store/{name})",
+                    )
+                ids.append(store_id)
+            resolved["file_search"] = {"vector_store_ids": ids}
+        files = assistant.code_interpreter_files
+        if files:
+            ids = []
+            for desired_file in files:
+                upload_id = self.uploads_by_sha.get(desired_file.sha256)
+                if upload_id is None:
+                    if not strict:
+                        return None
+                    raise ApplyError(
+                        f"assistant.{assistant.name}: {desired_file.path} has not been uploaded",
+                        hint="the plan is stale or was made with --target: run plan again",
+                    )
+                ids.append(upload_id)
+            resolved["code_interpreter"] = {"file_ids": ids}
+        return resolved
+
+    def write_assistant(self, change: Change) -> None:
+        begun = time.monotonic()
+        assistant = self.desired_assistants.get(change.name)
+        if assistant is None:
+            raise ApplyError(
+                f"{change.address}: the plan writes it but no manifest declares it",
+                hint="the plan is stale: run plan again",
+            )
+        if change.action is Action.UPDATE:
+            live = self.live_assistants.get(change.name)
+            assistant_id = change.id or (live.id if live else None)
+            if assistant_id is None:
+                raise ApplyError(f"{change.address}: not found in the account; run plan again")
+            body = self.assistant_body(assistant, for_update=True)
+            self.call(
+                lambda: self.client.beta.assistants.update(assistant_id, **body),
+                f"update {change.address}",
+            )
+        else:
+            old_id = change.id if change.action is Action.REPLACE else None
+            body = self.assistant_body(assistant, for_update=False)
+
+            def recover():
+                for item in self.list_all(
+                    lambda: self.client.beta.assistants.list(limit=LIST_LIMIT),
+                    "list assistants",
+                ):
+                    if item.id != old_id and _owned_by(item.metadata, self.owner, change.name):
+                        return item
+                return None
+
+            created = self.call(
+                lambda: self.client.beta.assistants.create(**body),
+                f"create {change.address}",
+                recover=recover,
+                idempotent=False,
+            )
+            assistant_id = created.id
+        self.record(
+            Outcome(
+                change.address,
+                change.action,
+                assistant_id,
+                time.monotonic() - begun,
+                PAST_TENSE[change.action],
+            )
+        )
+
+    def repoint_assistant(self, name: str, resources: dict[str, Any]) -> None:
+        """An assistant the plan leaves alone still has to follow a store or file that was
+        replaced under it (its view names them logically, so the plan sees no change)."""
+        begun = time.monotonic()
+        assistant_id = self.live_assistants[name].id
+        self.call(
+            lambda: self.client.beta.assistants.update(assistant_id, tool_resources=resources),
+            f"update assistant.{name}",
+        )
+        self.record(
+            Outcome(
+                f"assistant.{name}",
+                Action.UPDATE,
+                assistant_id,
+                time.monotonic() - begun,
+                "updated references of",
+            )
+        )
+
+    # --- phase 4: deletes ---------------------------------------------------------------
+
+    def delete_phase(self, pool: ThreadPoolExecutor, pending: tuple[Change, ...]) -> None:
+        """Assistants, then vector stores, then uploads that nothing managed uses any more."""
+        for kind in (Kind.ASSISTANT, Kind.VECTOR_STORE):
+            jobs = []
+            for change in pending:
+                if change.kind is not kind or change.action not in (Action.DELETE, Action.REPLACE):
+                    continue
+                resource_id = change.id
+                if resource_id is None and change.action is Action.DELETE:
+                    resource_id = self.live_id(kind, change.name)
+                if resource_id is None:
+                    continue
+                jobs.append((change.address, _bind(self.delete, change, kind, resource_id)))
+            self.run_parallel(pool, jobs)
+        referenced = self.referenced_uploads(pending)
+        jobs = []
+        for change in pending:
+            if change.kind is not Kind.FILE or change.action not in (
+                Action.DELETE,
+                Action.REPLACE,
+            ):
+                continue
+            upload_id = change.id or self.old_upload_id(change)
+            if upload_id is None:
+                continue
+            if upload_id in referenced:
+                if change.action is Action.DELETE:
+                    self.record(
+                        Outcome(change.address, change.action, upload_id, 0.0, "kept, still used:")
+                    )
+                continue
+            jobs.append((change.address, _bind(self.delete, change, Kind.FILE, upload_id)))
+        self.run_parallel(pool, jobs)
+
+    def live_id(self, kind: Kind, name: str) -> str | None:
+        if kind is Kind.ASSISTANT:
+            found = self.live_assistants.get(name)
+        else:
+            found = self.live_stores.get(name)
+        return found.id if found else None
+
+    def old_upload_id(self, change: Change) -> str | None:
+        before = change.before or {}
+        sha = before.get("sha256")
+        for upload in self.live.uploads:
+            if upload.owner == self.owner and upload.sha256 == sha:
+                return upload.id
+        return None
+
+    def referenced_uploads(self, pending: tuple[Change, ...]) -> set[str]:
+        """Uploads that must survive: every desired file's content, and whatever a managed
+        resource this run did not rewrite or delete still points at."""
+        touched = {c.address for c in pending if c.action is not Action.NO_OP}
+        referenced = {
+            self.uploads_by_sha[f.sha256]
+            for f in self.desired.files
+            if f.sha256 in self.uploads_by_sha
+        }
+        for store in self.live_stores.values():
+            if f"vector_store.{store.name}" not in touched:
+                referenced.update(f.file_id for f in store.files)
+        for assistant in self.live_assistants.values():
+            if f"assistant.{assistant.name}" not in touched:
+                resources = assistant.data.get("tool_resources") or {}
+                referenced.update((resources.get("code_interpreter") or {}).get("file_ids") or [])
+        return referenced
+
+    def delete(self, change: Change, kind: Kind, resource_id: str) -> None:
+        import openai
+
+        begun = time.monotonic()
+        if kind is Kind.ASSISTANT:
+            remove = self.client.beta.assistants.delete
+        elif kind is Kind.VECTOR_STORE:
+            remove = self.client.vector_stores.delete
+        else:
+            remove = self.client.files.delete
+
+        def operation():
+            try:
+                remove(resource_id)
+            except openai.NotFoundError:
+                return None
+            return None
+
+        self.call(operation, f"delete {change.address} ({resource_id})")
+        replaced = change.action is Action.REPLACE
+        self.record(
+            Outcome(
+                change.address,
+                Action.DELETE if replaced else change.action,
+                resource_id,
+                time.monotonic() - begun,
+                "deleted old" if replaced else "deleted",
+                counted=not replaced,
+            )
+        )
+
+
+def _owned_by(metadata: Mapping[str, Any] | None, owner: str, name: str) -> bool:
+    metadata = metadata or {}
+    return metadata.get(STACK_KEY) == owner and metadata.get(NAME_KEY) == name
+
+
+def _resource_ids(resources: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    file_search = resources.get("file_search") or {}
+    code_interpreter = resources.get("code_interpreter") or {}
+    return (
+        tuple(sorted(file_search.get("vector_store_ids") or [])),
+        tuple(sorted(code_interpreter.get("file_ids") or [])),
+    )
+
+
+def _describe_failed(item: Any) -> str:
+    attributes = getattr(item, "attributes", None) or {}
+    path = attributes.get(PATH_ATTRIBUTE) or item.id
+    error = getattr(item, "last_error", None)
+    if error is None:
+        return f"{path} (no error given)"
+    return f"{path} ({error.code}: {error.message})"
+
+
+def _bind(function: Callable[..., T], *arguments: Any) -> Callable[[], T]:
+    return lambda: function(*arguments)
