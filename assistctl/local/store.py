@@ -225,6 +225,24 @@ class Store:
                 )
             return int(row.fetchone()[0])
 
+    def execute(self, sql: str, parameters: tuple | list = ()) -> int:
+        """Run one write statement on a table a module owns (e.g. search's chunks); rowcount."""
+        with self.transaction():
+            return self._db.execute(sql, parameters).rowcount
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        with self.transaction():
+            self._db.executemany(sql, rows)
+
+    def query(self, sql: str, parameters: tuple | list = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    def ensure_tables(self, schema: str) -> None:
+        """Create a module's own tables (idempotent ``CREATE ... IF NOT EXISTS`` script)."""
+        with self._lock:
+            self._db.executescript(schema)
+
     def put_blob(self, id: str, content: bytes) -> None:
         with self.transaction():
             self._db.execute(

@@ -1,0 +1,204 @@
+"""Chunking and lexical search over vector-store files (the local ``file_search``).
+
+A file attached to a vector store is split into chunks of ``max_chunk_size_tokens`` words
+with ``chunk_overlap_tokens`` words of overlap (tokens are approximated as whitespace-
+separated words; ``auto`` = 800 / 400 like the API). Chunks keep the file's original text
+between their first and last word. Queries are ranked with BM25 over the chunks of the
+searched vector stores, so results are deterministic and explainable; scores are squashed into
+0..1 as ``bm25 / (bm25 + 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+AUTO_MAX_TOKENS = 800
+AUTO_OVERLAP_TOKENS = 400
+BM25_K1 = 1.2
+BM25_B = 0.75
+WORD = re.compile(r"\S+")
+TERM = re.compile(r"\w+")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    vector_store_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (vector_store_id, file_id, position)
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
+"""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    file_id: str
+    filename: str
+    vector_store_id: str
+    text: str
+    score: float
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def ensure_schema(store) -> None:
+    store.ensure_tables(_SCHEMA)
+
+
+def terms(text: str) -> list[str]:
+    return [t.lower() for t in TERM.findall(text)]
+
+
+def chunk_text(text: str, max_tokens: int, overlap_tokens: int) -> list[str]:
+    """Overlapping windows of whitespace words, each keeping the original text between them."""
+    spans = [m.span() for m in WORD.finditer(text)]
+    if not spans:
+        return []
+    step = max(1, max_tokens - overlap_tokens)
+    chunks = []
+    for start in range(0, len(spans), step):
+        window = spans[start : start + max_tokens]
+        chunks.append(text[window[0][0] : window[-1][1]])
+        if start + max_tokens >= len(spans):
+            break
+    return chunks
+
+
+def index_file(store, vector_store_id: str, file_id: str, chunks: list[str]) -> None:
+    with store.transaction():
+        remove_chunks(store, vector_store_id=vector_store_id, file_id=file_id)
+        store.executemany(
+            "INSERT INTO chunks (vector_store_id, file_id, position, text) VALUES (?, ?, ?, ?)",
+            [(vector_store_id, file_id, i, text) for i, text in enumerate(chunks)],
+        )
+
+
+def remove_chunks(store, *, vector_store_id: str | None = None, file_id: str | None = None) -> int:
+    """Drop the chunks of one attachment, of every attachment of a file, or of a store."""
+    clauses, parameters = [], []
+    if vector_store_id is not None:
+        clauses.append("vector_store_id = ?")
+        parameters.append(vector_store_id)
+    if file_id is not None:
+        clauses.append("file_id = ?")
+        parameters.append(file_id)
+    if not clauses:
+        raise ValueError("remove_chunks needs a vector store or a file")
+    return store.execute(f"DELETE FROM chunks WHERE {' AND '.join(clauses)}", parameters)
+
+
+def chunk_bytes(store, vector_store_id: str) -> int:
+    rows = store.query(
+        "SELECT COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM chunks WHERE vector_store_id = ?",
+        (vector_store_id,),
+    )
+    return int(rows[0][0])
+
+
+def matches_filter(attributes: dict[str, Any], condition: dict[str, Any] | None) -> bool:
+    """The API's attribute filters: comparison (eq, ne, gt, gte, lt, lte, in, nin) and
+    compound (and, or)."""
+    if not condition:
+        return True
+    kind = condition.get("type")
+    if kind in ("and", "or"):
+        results = (matches_filter(attributes, f) for f in condition.get("filters", []))
+        return all(results) if kind == "and" else any(results)
+    key, expected = condition.get("key"), condition.get("value")
+    actual = attributes.get(key)
+    if kind == "eq":
+        return actual == expected
+    if kind == "ne":
+        return actual != expected
+    if kind == "in":
+        return isinstance(expected, list) and actual in expected
+    if kind == "nin":
+        return isinstance(expected, list) and actual not in expected
+    if actual is None or isinstance(actual, bool) != isinstance(expected, bool):
+        return False
+    try:
+        if kind == "gt":
+            return actual > expected
+        if kind == "gte":
+            return actual >= expected
+        if kind == "lt":
+            return actual < expected
+        if kind == "lte":
+            return actual <= expected
+    except TypeError:
+        return False
+    return False
+
+
+def rank(query: str, chunks: list[tuple[Any, str]], max_results: int) -> list[tuple[Any, float]]:
+    """BM25 over ``(key, text)`` chunks; the best ``max_results`` with a positive score."""
+    query_terms = set(terms(query))
+    if not query_terms or not chunks:
+        return []
+    documents = [Counter(terms(text)) for _, text in chunks]
+    average_length = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
+    frequency = Counter(t for d in documents for t in query_terms if t in d)
+    total = len(documents)
+    scored = []
+    for (key, _), document in zip(chunks, documents, strict=True):
+        length = sum(document.values())
+        score = 0.0
+        for term in query_terms:
+            count = document.get(term, 0)
+            if not count:
+                continue
+            idf = math.log(1 + (total - frequency[term] + 0.5) / (frequency[term] + 0.5))
+            norm = count + BM25_K1 * (1 - BM25_B + BM25_B * length / average_length)
+            score += idf * count * (BM25_K1 + 1) / norm
+        if score > 0:
+            scored.append((key, round(score / (score + 1), 6)))
+    scored.sort(key=lambda item: -item[1])
+    return scored[:max_results]
+
+
+def search(
+    account,
+    vector_store_ids: list[str],
+    query: str,
+    max_results: int = 10,
+    filters: dict[str, Any] | None = None,
+) -> list[SearchHit]:
+    """The best chunks of the completed files of ``vector_store_ids`` for ``query``."""
+    from assistctl.local.vector_stores import searchable_files
+
+    candidates: list[tuple[Any, str]] = []
+    for vector_store_id in vector_store_ids:
+        files = {
+            attachment["id"]: attachment
+            for attachment in searchable_files(account, vector_store_id)
+            if matches_filter(attachment.get("attributes") or {}, filters)
+        }
+        if not files:
+            continue
+        rows = account.store.query(
+            "SELECT file_id, position, text FROM chunks WHERE vector_store_id = ? "
+            "ORDER BY file_id, position",
+            (vector_store_id,),
+        )
+        for file_id, position, text in rows:
+            if file_id in files:
+                candidates.append(((vector_store_id, file_id, position, text), text))
+    hits = []
+    for (vector_store_id, file_id, _position, text), score in rank(query, candidates, max_results):
+        file = account.store.get("file", file_id) or {}
+        attachment = account.store.get("vector_store.file", file_id, vector_store_id) or {}
+        hits.append(
+            SearchHit(
+                file_id=file_id,
+                filename=file.get("filename", file_id),
+                vector_store_id=vector_store_id,
+                text=text,
+                score=score,
+                attributes=attachment.get("attributes") or {},
+            )
+        )
+    return hits
