@@ -162,5 +162,53 @@ def completion_command(shell: str) -> None:
     click.echo(script)
 
 
+# --- validate (issue 3) ---------------------------------------------------------------------
+
+
+@cli.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.pass_context
+def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None) -> None:
+    """Check manifests and smoke tests offline: schema, API limits, files and references.
+
+    PATHS are manifest files or directories (default: the current directory). Every problem is
+    reported as FILE:LINE: FIELD.PATH: message. Never touches the network.
+
+    \b
+    Example:
+      assistctl validate examples/quickstart
+      assistctl validate examples/multi-env --env prod
+    """
+    from assistctl.errors import ManifestError
+    from assistctl.manifest import load_all
+
+    try:
+        desired, smoke_tests = load_all(list(paths) or ["."], env=env)
+    except ManifestError as exc:
+        if _debug_requested(ctx):
+            raise
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        count = len(exc.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
+        ctx.exit(EXIT_ERROR)
+    where = f"stack {desired.stack}" + (f", environment {desired.env}" if desired.env else "")
+    counts = ", ".join(
+        _count(n, word)
+        for n, word in (
+            (len(desired.assistants), "assistant"),
+            (len(desired.vector_stores), "vector store"),
+            (len(desired.files), "file"),
+            (len(smoke_tests), "smoke test"),
+        )
+    )
+    click.echo(f"Valid: {where} ({counts}).")
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
 def main() -> None:
     cli.main(prog_name="assistctl")
