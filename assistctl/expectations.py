@@ -1,0 +1,398 @@
+"""Smoke-test expectations: pure checks of one step's observed reply, no I/O.
+
+The runner (``smoketest.py``) turns a finished run into a ``Reply``; ``evaluate`` checks each
+expectation of the step against it and returns a ``Verdict`` whose message says what was
+expected and what came back, so a failing CI job explains itself without a rerun.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from assistctl.errors import SmokeTestError
+
+KINDS = (
+    "contains",
+    "icontains",
+    "not_contains",
+    "equals",
+    "regex",
+    "json_schema",
+    "tool_call",
+    "no_tool_call",
+    "cites",
+    "status",
+    "max_latency_s",
+    "max_tokens",
+)
+RUN_STATUSES = ("completed", "failed", "cancelled", "expired", "incomplete", "requires_action")
+TRIM = 240
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call a run made. ``name`` is the function name, or the tool type otherwise."""
+
+    type: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    id: str = ""
+
+    def __str__(self) -> str:
+        if self.type != "function":
+            return self.name
+        return f"{self.name}({json.dumps(dict(self.arguments), ensure_ascii=False)})"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A ``file_citation`` annotation, with the cited file resolved to its manifest path when the
+    stack owns it (``path``) and to the name it was uploaded under (``filename``)."""
+
+    file_id: str
+    path: str | None = None
+    filename: str | None = None
+    quote: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.path or self.filename or self.file_id
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything one step observed: the evidence expectations are checked against."""
+
+    status: str
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    latency_s: float = 0.0
+    usage: Mapping[str, int] | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one expectation. ``message`` explains a failure (empty when passed)."""
+
+    kind: str
+    expected: Any
+    passed: bool
+    message: str = ""
+    implicit: bool = False
+
+
+def trimmed(text: str, limit: int = TRIM) -> str:
+    """A reply shortened for a one-line message, quoted so empty and blank replies show."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return json.dumps(flat, ensure_ascii=False)
+
+
+def describe_calls(calls: Sequence[ToolCall]) -> str:
+    return ", ".join(str(c) for c in calls) if calls else "no tool calls"
+
+
+def is_subset(expected: Any, actual: Any) -> bool:
+    """``expected`` is contained in ``actual``: mappings by key (recursively), anything else by
+    equality. Used for ``tool_call.arguments`` and the ``when`` of canned function outputs."""
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            key in actual and is_subset(value, actual[key]) for key, value in expected.items()
+        )
+    return expected == actual and type(expected) is type(actual) or _same_number(expected, actual)
+
+
+def _same_number(expected: Any, actual: Any) -> bool:
+    numbers = (int, float)
+    return (
+        isinstance(expected, numbers)
+        and isinstance(actual, numbers)
+        and not isinstance(expected, bool)
+        and not isinstance(actual, bool)
+        and expected == actual
+    )
+
+
+def required_passes(repeat: int, pass_threshold: float) -> int:
+    """How many of ``repeat`` attempts must pass.
+
+    ``ceil(pass_threshold × repeat)``, except that a product less than 0.05 above a whole
+    number counts as that number: thresholds are written rounded, and ``0.67`` of 3 means two
+    of three (2.01 → 2), while ``1.0`` of 300 still means all 300.
+    """
+    return max(0, min(repeat, math.ceil(pass_threshold * repeat - 0.05)))
+
+
+def split(expectation: Mapping[str, Any]) -> tuple[str, Any]:
+    (kind, value), *_ = expectation.items()
+    return kind, value
+
+
+def check(expectation: Any, where: str) -> None:
+    """Refuse an expectation that can never be evaluated (bad regex, invalid JSON Schema, wrong
+    value type) before any conversation starts. ``where`` locates it for the message."""
+
+    def fail(message: str) -> None:
+        raise SmokeTestError(f"{where}: {message}")
+
+    if not isinstance(expectation, Mapping) or len(expectation) != 1:
+        fail(f"an expectation is a mapping with exactly one of: {', '.join(KINDS)}")
+    kind, value = split(expectation)
+    if kind not in KINDS:
+        fail(f"unknown expectation {kind!r}; use one of: {', '.join(KINDS)}")
+    textual = ("contains", "icontains", "not_contains", "equals", "regex", "cites")
+    if kind in textual and (not isinstance(value, str | int | float) or isinstance(value, bool)):
+        fail(f"{kind} takes a string")
+    if kind == "regex":
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            fail(f"regex: invalid regular expression {value!r}: {exc}")
+    elif kind == "json_schema":
+        if not isinstance(value, Mapping | bool):
+            fail("json_schema takes a JSON Schema (a mapping)")
+        try:
+            jsonschema.Draft202012Validator.check_schema(value)
+        except jsonschema.SchemaError as exc:
+            fail(f"json_schema: not a valid JSON Schema: {exc.message}")
+    elif kind == "tool_call":
+        if isinstance(value, str):
+            return
+        if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+            fail("tool_call takes a function name or {name, arguments, count}")
+        unknown = set(value) - {"name", "arguments", "count"}
+        if unknown:
+            fail(f"tool_call: unknown key(s) {', '.join(sorted(unknown))}")
+        if "arguments" in value and not isinstance(value["arguments"], Mapping):
+            fail("tool_call.arguments takes a mapping")
+        count = value.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            fail("tool_call.count takes a whole number ≥ 0")
+    elif kind == "no_tool_call":
+        if not isinstance(value, bool | str):
+            fail("no_tool_call takes true or a tool name")
+    elif kind == "status":
+        if value not in RUN_STATUSES:
+            fail(f"status takes one of: {', '.join(RUN_STATUSES)}")
+    elif kind in ("max_latency_s", "max_tokens") and (
+        not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+    ):
+        fail(f"{kind} takes a number ≥ 0")
+
+
+def evaluate_step(expectations: Iterable[Mapping[str, Any]], reply: Reply) -> tuple[Verdict, ...]:
+    """Check every expectation of a step. A step without a ``status`` expectation also expects
+    the run to complete: a failed run with a matching reply is still a failed step."""
+    listed = list(expectations)
+    verdicts = [evaluate(e, reply) for e in listed]
+    if not any(split(e)[0] == "status" for e in listed):
+        implicit = evaluate({"status": "completed"}, reply)
+        verdicts.insert(
+            0, Verdict(implicit.kind, "completed", implicit.passed, implicit.message, True)
+        )
+    return tuple(verdicts)
+
+
+def evaluate(expectation: Mapping[str, Any], reply: Reply) -> Verdict:
+    kind, value = split(expectation)
+    return _CHECKS[kind](value, reply)
+
+
+def _verdict(kind: str, expected: Any, passed: bool, message: str) -> Verdict:
+    return Verdict(kind, expected, passed, "" if passed else message)
+
+
+def _contains(value: Any, reply: Reply) -> Verdict:
+    needle = str(value)
+    return _verdict(
+        "contains",
+        needle,
+        needle in reply.text,
+        f"expected the reply to contain {needle!r}; got {trimmed(reply.text)}",
+    )
+
+
+def _icontains(value: Any, reply: Reply) -> Verdict:
+    needle = str(value)
+    return _verdict(
+        "icontains",
+        needle,
+        needle.casefold() in reply.text.casefold(),
+        f"expected the reply to contain {needle!r} (any case); got {trimmed(reply.text)}",
+    )
+
+
+def _not_contains(value: Any, reply: Reply) -> Verdict:
+    needle = str(value)
+    return _verdict(
+        "not_contains",
+        needle,
+        needle not in reply.text,
+        f"expected the reply not to contain {needle!r}; got {trimmed(reply.text)}",
+    )
+
+
+def _equals(value: Any, reply: Reply) -> Verdict:
+    wanted = str(value)
+    return _verdict(
+        "equals",
+        wanted,
+        reply.text.strip() == wanted.strip(),
+        f"expected the reply to equal {trimmed(wanted)}; got {trimmed(reply.text)}",
+    )
+
+
+def _regex(value: Any, reply: Reply) -> Verdict:
+    pattern = str(value)
+    return _verdict(
+        "regex",
+        pattern,
+        re.search(pattern, reply.text) is not None,
+        f"expected the reply to match /{pattern}/; got {trimmed(reply.text)}",
+    )
+
+
+_FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*)\n```$", re.DOTALL)
+
+
+def _json_schema(value: Any, reply: Reply) -> Verdict:
+    text = reply.text.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        return _verdict(
+            "json_schema", value, False, f"expected a JSON reply ({exc}); got {trimmed(reply.text)}"
+        )
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(value).iter_errors(document)
+    )
+    if error is None:
+        return _verdict("json_schema", value, True, "")
+    where = error.json_path
+    return _verdict(
+        "json_schema",
+        value,
+        False,
+        f"expected the reply JSON to match the schema; at {where}: {error.message}; "
+        f"got {trimmed(reply.text)}",
+    )
+
+
+def _tool_call(value: Any, reply: Reply) -> Verdict:
+    spec = {"name": value} if isinstance(value, str) else dict(value)
+    name = spec["name"]
+    arguments = spec.get("arguments")
+    count = spec.get("count")
+    matching = [
+        c
+        for c in reply.tool_calls
+        if fnmatch.fnmatchcase(c.name, name)
+        and (arguments is None or is_subset(arguments, c.arguments))
+    ]
+    passed = len(matching) == count if count is not None else bool(matching)
+    calls = "a call" if count is None else f"{count} call{'s' if count != 1 else ''}"
+    wanted = f"{calls} to {name}"
+    if arguments is not None:
+        wanted += f" with arguments {json.dumps(arguments, ensure_ascii=False)}"
+    got = describe_calls(reply.tool_calls)
+    if count is not None:
+        got = f"{len(matching)} matching ({got})"
+    return _verdict("tool_call", spec, passed, f"expected {wanted}; got {got}")
+
+
+def _no_tool_call(value: Any, reply: Reply) -> Verdict:
+    if value is False:
+        return _verdict("no_tool_call", value, True, "")
+    if value is True:
+        return _verdict(
+            "no_tool_call",
+            value,
+            not reply.tool_calls,
+            f"expected no tool calls; got {describe_calls(reply.tool_calls)}",
+        )
+    offending = [c for c in reply.tool_calls if fnmatch.fnmatchcase(c.name, str(value))]
+    return _verdict(
+        "no_tool_call",
+        value,
+        not offending,
+        f"expected no call to {value}; got {describe_calls(offending)}",
+    )
+
+
+def _cites(value: Any, reply: Reply) -> Verdict:
+    wanted = str(value)
+    passed = any(
+        wanted in (c.path, c.filename, c.file_id)
+        or (c.path is not None and c.path.rsplit("/", 1)[-1] == wanted)
+        for c in reply.citations
+    )
+    if reply.citations:
+        got = "citations to " + ", ".join(sorted({c.label for c in reply.citations}))
+    else:
+        got = f"no citations in {trimmed(reply.text)}"
+    return _verdict("cites", wanted, passed, f"expected a file_citation to {wanted}; got {got}")
+
+
+def _status(value: Any, reply: Reply) -> Verdict:
+    got = reply.status
+    if reply.last_error:
+        got += f" ({reply.last_error})"
+    return _verdict(
+        "status", value, reply.status == value, f"expected the run to end {value}; got {got}"
+    )
+
+
+def _max_latency_s(value: Any, reply: Reply) -> Verdict:
+    return _verdict(
+        "max_latency_s",
+        value,
+        reply.latency_s <= value,
+        f"expected a reply within {value}s; took {reply.latency_s:.2f}s",
+    )
+
+
+def _max_tokens(value: Any, reply: Reply) -> Verdict:
+    if not reply.usage or "total_tokens" not in reply.usage:
+        return _verdict(
+            "max_tokens", value, False, "expected a token count; the account reported no usage"
+        )
+    usage = reply.usage
+    return _verdict(
+        "max_tokens",
+        value,
+        usage["total_tokens"] <= value,
+        f"expected at most {value} tokens; used {usage['total_tokens']} "
+        f"(prompt {usage.get('prompt_tokens', '?')}, "
+        f"completion {usage.get('completion_tokens', '?')})",
+    )
+
+
+_CHECKS = {
+    "contains": _contains,
+    "icontains": _icontains,
+    "not_contains": _not_contains,
+    "equals": _equals,
+    "regex": _regex,
+    "json_schema": _json_schema,
+    "tool_call": _tool_call,
+    "no_tool_call": _no_tool_call,
+    "cites": _cites,
+    "status": _status,
+    "max_latency_s": _max_latency_s,
+    "max_tokens": _max_tokens,
+}

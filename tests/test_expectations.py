@@ -1,0 +1,175 @@
+"""Expectations on plain data: each kind passes and fails, and a failure says what was expected
+and what came back."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistctl import expectations
+from assistctl.errors import SmokeTestError
+from assistctl.expectations import Citation, Reply, ToolCall, evaluate, evaluate_step
+
+REPLY = Reply(
+    status="completed",
+    text="Your order 123 has shipped and arrives on 2026-12-01.",
+    tool_calls=(ToolCall("function", "get_order", {"order_id": "123", "verbose": {"a": 1}}),),
+    citations=(Citation("file-1", "docs/returns.md", "returns.md", "30 days"),),
+    latency_s=1.5,
+    usage={"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+)
+
+
+@pytest.mark.parametrize(
+    "expectation",
+    [
+        {"contains": "shipped"},
+        {"icontains": "SHIPPED"},
+        {"not_contains": "cancelled"},
+        {"equals": "  Your order 123 has shipped and arrives on 2026-12-01.\n"},
+        {"regex": r"order \d+"},
+        {"tool_call": {"name": "get_order"}},
+        {"tool_call": {"name": "get_order", "arguments": {"order_id": "123"}}},
+        {"tool_call": {"name": "get_order", "arguments": {"verbose": {"a": 1}}, "count": 1}},
+        {"tool_call": {"name": "refund", "count": 0}},
+        {"no_tool_call": "refund"},
+        {"no_tool_call": False},
+        {"cites": "docs/returns.md"},
+        {"cites": "returns.md"},
+        {"cites": "file-1"},
+        {"status": "completed"},
+        {"max_latency_s": 2},
+        {"max_tokens": 120},
+    ],
+)
+def test_expectation_passes(expectation):
+    verdict = evaluate(expectation, REPLY)
+    assert verdict.passed, verdict.message
+    assert verdict.message == ""
+
+
+@pytest.mark.parametrize(
+    ("expectation", "fragments"),
+    [
+        ({"contains": "delivered"}, ["contain 'delivered'", '"Your order 123 has shipped']),
+        ({"icontains": "DELIVERED"}, ["(any case)", "Your order"]),
+        ({"not_contains": "shipped"}, ["not to contain 'shipped'", "Your order"]),
+        ({"equals": "Shipped."}, ['equal "Shipped."', "Your order"]),
+        ({"regex": r"^\d+$"}, [r"match /^\d+$/", "Your order"]),
+        (
+            {"tool_call": {"name": "get_order", "arguments": {"order_id": "124"}}},
+            ['a call to get_order with arguments {"order_id": "124"}', 'get_order({"order_id"'],
+        ),
+        (
+            {"tool_call": {"name": "get_order", "arguments": {"order_id": 123}}},
+            ['{"order_id": 123}', '"order_id": "123"'],
+        ),
+        (
+            {"tool_call": {"name": "get_order", "count": 2}},
+            ["2 calls to get_order", "got 1 matching (get_order("],
+        ),
+        ({"no_tool_call": True}, ["expected no tool calls", "get_order("]),
+        ({"no_tool_call": "get_order"}, ["no call to get_order", "get_order("]),
+        ({"cites": "docs/warranty.md"}, ["file_citation to docs/warranty.md", "docs/returns.md"]),
+        ({"status": "failed"}, ["end failed", "got completed"]),
+        ({"max_latency_s": 1}, ["within 1s", "took 1.50s"]),
+        ({"max_tokens": 100}, ["at most 100 tokens", "used 120 (prompt 100, completion 20)"]),
+        ({"json_schema": {"type": "object"}}, ["expected a JSON reply", "Your order"]),
+    ],
+)
+def test_expectation_fails_with_what_came_back(expectation, fragments):
+    verdict = evaluate(expectation, REPLY)
+    assert not verdict.passed
+    for fragment in fragments:
+        assert fragment in verdict.message, verdict.message
+
+
+def test_json_schema_validates_and_points_at_the_bad_field():
+    schema = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["shipped", "pending"]}},
+    }
+    good = Reply("completed", '```json\n{"status": "shipped"}\n```')
+    assert evaluate({"json_schema": schema}, good).passed
+    bad = evaluate({"json_schema": schema}, Reply("completed", '{"status": "lost"}'))
+    assert not bad.passed
+    assert "at $.status" in bad.message and "'lost' is not one of" in bad.message
+
+
+def test_no_citations_and_no_usage_are_explained():
+    bare = Reply("completed", "I do not know.")
+    assert 'no citations in "I do not know."' in evaluate({"cites": "a.md"}, bare).message
+    assert "no usage" in evaluate({"max_tokens": 5}, bare).message
+
+
+def test_failed_run_reports_last_error():
+    reply = Reply("failed", "", last_error="server_error: boom")
+    verdict = evaluate({"status": "completed"}, reply)
+    assert verdict.message == "expected the run to end completed; got failed (server_error: boom)"
+
+
+def test_step_expects_completion_unless_it_says_otherwise():
+    failed = Reply("failed", "shipped")
+    implicit = evaluate_step([{"contains": "shipped"}], failed)
+    assert [(v.kind, v.passed, v.implicit) for v in implicit] == [
+        ("status", False, True),
+        ("contains", True, False),
+    ]
+    explicit = evaluate_step([{"status": "failed"}], failed)
+    assert [(v.kind, v.passed, v.implicit) for v in explicit] == [("status", True, False)]
+
+
+def test_long_replies_are_trimmed_on_one_line():
+    reply = Reply("completed", "word\n" * 200)
+    message = evaluate({"contains": "zzz"}, reply).message
+    assert "\n" not in message
+    assert message.endswith('…"') and len(message) < 320
+
+
+def test_subset_match_is_type_aware_but_number_tolerant():
+    assert expectations.is_subset({"a": 1}, {"a": 1.0, "b": 2})
+    assert not expectations.is_subset({"a": "1"}, {"a": 1})
+    assert not expectations.is_subset({"a": True}, {"a": 1})
+    assert expectations.is_subset({"a": {"b": [1, 2]}}, {"a": {"b": [1, 2], "c": 3}})
+    assert not expectations.is_subset({"a": {"b": 1}}, {"a": "x"})
+
+
+@pytest.mark.parametrize(
+    ("repeat", "threshold", "required"),
+    [
+        (1, 1.0, 1),
+        (3, 0.67, 2),
+        (3, 0.66, 2),
+        (3, 0.34, 1),
+        (3, 1.0, 3),
+        (10, 0.9, 9),
+        (10, 0.95, 10),
+        (300, 1.0, 300),
+        (300, 0.995, 299),
+        (5, 0.0, 0),
+        (4, 0.5, 2),
+    ],
+)
+def test_required_passes(repeat, threshold, required):
+    assert expectations.required_passes(repeat, threshold) == required
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        ({"regex": "("}, "invalid regular expression"),
+        ({"json_schema": {"type": "nope"}}, "not a valid JSON Schema"),
+        ({"contains": "a", "equals": "b"}, "exactly one of"),
+        ({"smells_like": "x"}, "unknown expectation 'smells_like'"),
+        ({"tool_call": {"name": "f", "count": -1}}, "count takes a whole number"),
+        ({"tool_call": {"name": "f", "args": {}}}, "unknown key(s) args"),
+        ({"status": "done"}, "status takes one of"),
+        ({"max_latency_s": "fast"}, "max_latency_s takes a number"),
+        ({"contains": ["a"]}, "contains takes a string"),
+    ],
+)
+def test_check_refuses_unusable_expectations(expectation, message):
+    with pytest.raises(SmokeTestError) as caught:
+        expectations.check(expectation, "t.yaml:3: spec.steps[0].expect[1]")
+    assert caught.value.message.startswith("t.yaml:3: spec.steps[0].expect[1]: ")
+    assert message in caught.value.message
