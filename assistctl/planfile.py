@@ -1,0 +1,144 @@
+"""Plans as JSON documents: the ``plan --json`` output and the saved plan file (``plan -o``).
+
+One document shape serves both, so a saved plan is readable by anything that reads
+``plan --json``. A saved plan also carries every change in apply order, no-ops included, so
+``apply --plan`` can execute exactly what was reviewed. Nothing secret is written: plans hold
+views of resources and digests, never the account, its URL or its key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from assistctl import __version__
+from assistctl.errors import PlanError
+from assistctl.model import Action, Change, Plan
+
+FORMAT_VERSION = "1"
+PLAN_FILE_KIND = "assistctl-plan"
+
+
+def change_to_dict(change: Change) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "action": change.action.value,
+        "id": change.id,
+        "before": _plain(change.before),
+        "after": _plain(change.after),
+        "fields": list(change.fields),
+        "reason": change.reason,
+    }
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The documented ``plan --json`` schema: pending changes only, no-ops counted."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "tool_version": __version__,
+        "stack": plan.stack,
+        "env": plan.env,
+        "owner": plan.owner,
+        "desired_digest": plan.desired_digest,
+        "live_digest": plan.live_digest,
+        "changes": [change_to_dict(change) for change in plan.pending],
+        "unchanged": len(plan.changes) - len(plan.pending),
+        "summary": plan.summary(),
+        "warnings": list(plan.warnings),
+    }
+
+
+def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write atomically, so an interrupted write never leaves half a plan to apply."""
+    document = {
+        **plan_document(plan),
+        "kind": PLAN_FILE_KIND,
+        "all_changes": [change_to_dict(change) for change in plan.changes],
+    }
+    target = Path(path)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise PlanError(f"cannot write the plan to {target}: {exc.strerror or exc}") from exc
+
+
+def read_plan_file(path: str | os.PathLike[str]) -> Plan:
+    """Read a saved plan; anything unreadable, foreign or from another version is a PlanError."""
+    source = Path(path)
+    hint = "make a new one with: assistctl plan -o " + str(source)
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"plan file {source} does not exist", hint=hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read the plan file {source}: {exc}", hint=hint) from exc
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            f"{source}:{exc.lineno}: not a plan file (invalid JSON: {exc.msg})", hint=hint
+        ) from exc
+    if not isinstance(document, dict) or document.get("kind") != PLAN_FILE_KIND:
+        raise PlanError(f"{source} is not a saved assistctl plan", hint=hint)
+    if document.get("format_version") != FORMAT_VERSION:
+        raise PlanError(
+            f"{source} has plan format {document.get('format_version')!r}; this assistctl "
+            f"reads format {FORMAT_VERSION!r}",
+            hint=hint,
+        )
+    if document.get("tool_version") != __version__:
+        raise PlanError(
+            f"{source} was made by assistctl {document.get('tool_version')}, this is "
+            f"{__version__}: plans are only applied by the version that made them",
+            hint=hint,
+        )
+    try:
+        return Plan(
+            stack=_text(document["stack"]),
+            env=None if document["env"] is None else _text(document["env"]),
+            changes=tuple(_change_from_dict(item) for item in document["all_changes"]),
+            desired_digest=_text(document["desired_digest"]),
+            live_digest=_text(document["live_digest"]),
+            warnings=tuple(_text(w) for w in document.get("warnings", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise PlanError(f"{source} is a damaged plan file ({detail})", hint=hint) from exc
+
+
+def _change_from_dict(item: Mapping[str, Any]) -> Change:
+    before, after = item["before"], item["after"]
+    for side in (before, after):
+        if side is not None and not isinstance(side, dict):
+            raise ValueError(f"{item['address']}: before/after must be objects")
+    return Change(
+        address=_text(item["address"]),
+        action=Action(item["action"]),
+        before=before,
+        after=after,
+        fields=tuple(_text(f) for f in item["fields"]),
+        reason=_text(item.get("reason", "")),
+        id=None if item.get("id") is None else _text(item["id"]),
+    )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Views as plain JSON values (mappings may be read-only proxies, tuples become lists)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

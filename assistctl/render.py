@@ -1,0 +1,333 @@
+"""Plans for people and programs: Terraform-like text, the documented JSON, PR-comment markdown.
+
+Rendering only reads a ``Plan``; it never plans. Long text (instructions, function parameters,
+large structures) is shown as a unified diff so a reviewer sees what changed, not two blobs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistctl.model import Action, Change, Plan
+from assistctl.planfile import plan_document
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.NO_OP: " ",
+}
+_STYLES = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.REPLACE: "magenta",
+    Action.DELETE: "red",
+    Action.NO_OP: "dim",
+}
+_INLINE_LIMIT = 72
+_ARROW = "→"
+
+
+# --- what to show for one change (shared by text and markdown) -------------------------------
+
+
+@dataclass(frozen=True)
+class FieldDetail:
+    """One field of a change: either ``before → after`` inline, or a unified diff."""
+
+    label: str
+    before: str | None = None
+    after: str | None = None
+    diff: tuple[str, ...] = ()
+
+
+def describe(change: Change) -> list[FieldDetail]:
+    """The field lines a reviewer needs for one change."""
+    if change.action is Action.CREATE:
+        return [_created_field(key, value) for key, value in _shown(change.after or {})]
+    if change.action is Action.DELETE:
+        return []
+    before, after = change.before or {}, change.after or {}
+    details: list[FieldDetail] = []
+    for field in change.fields:
+        old, new = before.get(field), after.get(field)
+        if field == "instructions":
+            details.append(FieldDetail(field, diff=_text_diff(old or "", new or "")))
+        elif field == "tools":
+            details.extend(_tool_details(old or [], new or []))
+        else:
+            details.append(_value_detail(field, old, new))
+    return details
+
+
+def _shown(view: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(key, value) for key, value in view.items() if value not in (None, {}, [], "")]
+
+
+def _created_field(key: str, value: Any) -> FieldDetail:
+    if key == "instructions" and isinstance(value, str):
+        lines = value.splitlines() or [""]
+        first = lines[0] if len(lines[0]) <= _INLINE_LIMIT else lines[0][:_INLINE_LIMIT] + "…"
+        more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
+        return FieldDetail(key, after=_compact(first) + more)
+    if key == "tools" and isinstance(value, list):
+        return FieldDetail(key, after=", ".join(_tool_label(tool) for tool in value))
+    return FieldDetail(key, after=_compact(value))
+
+
+def _value_detail(label: str, old: Any, new: Any) -> FieldDetail:
+    before, after = _compact(old), _compact(new)
+    if len(before) <= _INLINE_LIMIT and len(after) <= _INLINE_LIMIT:
+        return FieldDetail(label, before=before, after=after)
+    return FieldDetail(label, diff=_text_diff(_pretty(old), _pretty(new)))
+
+
+def _tool_details(old: Sequence[Mapping], new: Sequence[Mapping]) -> list[FieldDetail]:
+    """Tools are matched by label (``file_search``, ``function get_order``), so a changed
+    function shows a diff of its parameters instead of the whole tool list."""
+    before = {_tool_label(tool): tool for tool in old}
+    after = {_tool_label(tool): tool for tool in new}
+    details = []
+    for label in [*after, *(label for label in before if label not in after)]:
+        if label not in before:
+            details.append(FieldDetail(f"tools: {label}", before="(absent)", after="added"))
+        elif label not in after:
+            details.append(FieldDetail(f"tools: {label}", before="present", after="removed"))
+        elif before[label] != after[label]:
+            details.extend(_tool_change(label, before[label], after[label]))
+    return details
+
+
+def _tool_change(label: str, old: Mapping, new: Mapping) -> list[FieldDetail]:
+    if old.get("type") != "function" or new.get("type") != "function":
+        return [_value_detail(f"tools: {label}", old, new)]
+    old_function, new_function = old.get("function") or {}, new.get("function") or {}
+    details = []
+    for key in [*new_function, *(k for k in old_function if k not in new_function)]:
+        if old_function.get(key) == new_function.get(key):
+            continue
+        if key == "parameters":
+            diff = _text_diff(_pretty(old_function.get(key)), _pretty(new_function.get(key)))
+            details.append(FieldDetail(f"tools: {label} parameters", diff=diff))
+        else:
+            details.append(
+                _value_detail(f"tools: {label} {key}", old_function.get(key), new_function.get(key))
+            )
+    return details
+
+
+def _tool_label(tool: Mapping[str, Any]) -> str:
+    if tool.get("type") == "function":
+        return f"function {(tool.get('function') or {}).get('name')}"
+    return str(tool.get("type"))
+
+
+def _compact(value: Any) -> str:
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def _pretty(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _text_diff(old: str, new: str) -> tuple[str, ...]:
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "before", "after", lineterm="", n=2
+    )
+    return tuple(lines)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. The account matches the manifests."
+    counts = plan.summary()
+    return (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['replace']} to replace, {counts['delete']} to delete."
+    )
+
+
+def _heading(plan: Plan) -> str:
+    env = f", env {plan.env}" if plan.env else ""
+    return f"assistctl plan for stack {plan.stack}{env} (owner {plan.owner})"
+
+
+# --- text --------------------------------------------------------------------------------------
+
+_Segment = tuple[str, str | None]
+
+
+def render_text(plan: Plan, *, color: bool) -> str:
+    """Terraform-like text; ANSI colour (through rich) only when ``color`` is true."""
+    lines: list[list[_Segment]] = [[(_heading(plan), "bold")], []]
+    for change in plan.pending:
+        style = _STYLES[change.action]
+        symbol = SYMBOLS[change.action]
+        head: list[_Segment] = [(f"{symbol:>5} ", style), (change.address, "bold")]
+        if change.id:
+            head.append((f"  ({change.id})", "dim"))
+        lines.append(head)
+        if change.reason and change.action is not Action.CREATE:
+            lines.append([(f"        # {change.reason}", "dim")])
+        for detail in describe(change):
+            lines.extend(_text_detail(detail))
+        lines.append([])
+    if plan.warnings:
+        lines.append([("Warnings:", "bold yellow")])
+        lines.extend([[("  ! ", "yellow"), (warning, None)] for warning in plan.warnings])
+        lines.append([])
+    lines.append([(summary_line(plan), "bold")])
+    if not color:
+        return "\n".join("".join(text for text, _ in line) for line in lines) + "\n"
+    return _to_ansi(lines)
+
+
+def _text_detail(detail: FieldDetail) -> list[list[_Segment]]:
+    indent = "        "
+    if detail.diff:
+        rows: list[list[_Segment]] = [[(f"{indent}{detail.label}:", None)]]
+        rows.extend([[(f"{indent}    {line}", _diff_style(line))] for line in detail.diff])
+        return rows
+    if detail.before is None:
+        return [[(f"{indent}{detail.label}: ", None), (detail.after or "", "green")]]
+    return [
+        [
+            (f"{indent}{detail.label}: ", None),
+            (detail.before, "red"),
+            (f" {_ARROW} ", None),
+            (detail.after or "", "green"),
+        ]
+    ]
+
+
+def _diff_style(line: str) -> str | None:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return None
+
+
+def _to_ansi(lines: list[list[_Segment]]) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(
+        force_terminal=True,
+        color_system="standard",
+        width=10_000,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+    )
+    with console.capture() as captured:
+        for line in lines:
+            console.print(Text.assemble(*((text, style or "") for text, style in line)))
+    return captured.get()
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def render_json(plan: Plan) -> str:
+    """The stable ``plan --json`` document (schema in docs/readme/30-plan.md)."""
+    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- markdown ----------------------------------------------------------------------------------
+
+
+def render_markdown(plan: Plan) -> str:
+    """For a pull-request comment: a summary table, then one section per change."""
+    env = f" · env `{plan.env}`" if plan.env else ""
+    out = [f"### assistctl plan · stack `{plan.stack}`{env}", "", f"**{summary_line(plan)}**", ""]
+    if plan.has_changes:
+        out += ["| | Resource | Action | Changed fields |", "|---|---|---|---|"]
+        for change in plan.pending:
+            fields = ", ".join(f"`{f}`" for f in change.fields)
+            out.append(
+                f"| `{SYMBOLS[change.action]}` | {_code(change.address, in_table=True)} | "
+                f"{change.action.value} | {fields} |"
+            )
+        out.append("")
+    for change in plan.pending:
+        out += _markdown_change(change)
+    if plan.warnings:
+        out += ["**Warnings**", ""]
+        out += [f"- ⚠️ {_escape(warning)}" for warning in plan.warnings]
+        out.append("")
+    unchanged = len(plan.changes) - len(plan.pending)
+    out.append(f"<sub>{unchanged} resource(s) unchanged · live snapshot `{plan.live_digest}`</sub>")
+    return "\n".join(out) + "\n"
+
+
+def _markdown_change(change: Change) -> list[str]:
+    id_text = f" ({_code(change.id)})" if change.id else ""
+    out = [
+        f"#### `{SYMBOLS[change.action]}` {change.action.value} {_code(change.address)}{id_text}"
+    ]
+    out.append("")
+    if change.reason:
+        out += [f"_{_escape(change.reason)}_", ""]
+    inline = []
+    collapsible = []
+    for detail in describe(change):
+        if detail.diff:
+            collapsible.append(detail)
+        elif detail.before is None:
+            inline.append(f"- **{_escape(detail.label)}**: {_code(detail.after or '')}")
+        else:
+            inline.append(
+                f"- **{_escape(detail.label)}**: {_code(detail.before)} {_ARROW} "
+                f"{_code(detail.after or '')}"
+            )
+    out += inline
+    if inline:
+        out.append("")
+    for detail in collapsible:
+        body = "\n".join(detail.diff)
+        fence = "```"
+        while fence in body:
+            fence += "`"
+        out += [
+            f"<details><summary>{_escape(detail.label)} diff</summary>",
+            "",
+            f"{fence}diff",
+            body,
+            fence,
+            "",
+            "</details>",
+            "",
+        ]
+    return out
+
+
+def _code(text: str, *, in_table: bool = False) -> str:
+    """Inline code that survives backticks (and pipes, inside a table) in the text."""
+    text = text.replace("\n", " ")
+    if in_table:
+        text = text.replace("|", "\\|")
+    ticks = "`"
+    while ticks in text:
+        ticks += "`"
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{padding}{text}{padding}{ticks}"
+
+
+def _escape(text: str) -> str:
+    for character in "\\`*_<>|[]":
+        text = text.replace(character, "\\" + character)
+    return text

@@ -1,0 +1,695 @@
+"""The planner on plain data: every action, every normalisation case, order, targets, clashes."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from assistctl.errors import PlanError
+from assistctl.model import (
+    KIND_ORDER,
+    NAME_KEY,
+    PATH_ATTRIBUTE,
+    SHA256_ATTRIBUTE,
+    STACK_KEY,
+    Action,
+    Desired,
+    DesiredAssistant,
+    DesiredFile,
+    DesiredVectorStore,
+    ForeignResource,
+    Kind,
+    Live,
+    LiveAssistant,
+    LiveUpload,
+    LiveVectorStore,
+    LiveVectorStoreFile,
+    Location,
+    upload_filename,
+)
+from assistctl.plan import (
+    assistant_view,
+    normalize_assistant,
+    normalize_vector_store,
+    parse_target,
+    plan,
+    vector_store_view,
+)
+
+STACK = "support"
+OWNER = STACK
+HERE = Location("stack.yaml", 1)
+
+
+def sha(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def dfile(path: str, content: str = "") -> DesiredFile:
+    content = content or f"content of {path}"
+    return DesiredFile(path, Path("/nowhere") / path, sha(content), len(content))
+
+
+def upload(file_id: str, content_sha: str, basename: str, owner: str = OWNER) -> LiveUpload:
+    return LiveUpload(
+        file_id, upload_filename(owner, content_sha, basename), 10, owner, content_sha, basename
+    )
+
+
+def desired(assistants=(), stores=(), env=None) -> Desired:
+    return Desired(
+        stack=STACK,
+        env=env,
+        root=Path("."),
+        assistants=tuple(assistants),
+        vector_stores=tuple(stores),
+    )
+
+
+def d_assistant(logical="support-bot", files=(), **view) -> DesiredAssistant:
+    view = {"name": "Support Bot", "model": "gpt-4o", "instructions": "Be kind.", **view}
+    if files:
+        view.setdefault("tool_resources", {})["code_interpreter"] = {
+            "files": [f.path for f in files]
+        }
+    return DesiredAssistant(logical, view, tuple(files), HERE)
+
+
+def d_store(logical="handbook", files=(), **view) -> DesiredVectorStore:
+    view = {"name": "Handbook", **view, "files": {f.path: f.sha256 for f in files}}
+    return DesiredVectorStore(logical, view, tuple(files), HERE)
+
+
+def api_assistant(assistant_id="asst_1", name="support-bot", owner=OWNER, **data) -> LiveAssistant:
+    """An assistant the way the API answers: every default spelled out."""
+    body = {
+        "id": assistant_id,
+        "object": "assistant",
+        "created_at": 1,
+        "name": "Support Bot",
+        "description": None,
+        "model": "gpt-4o",
+        "instructions": "Be kind.",
+        "tools": [],
+        "tool_resources": {},
+        "metadata": {STACK_KEY: owner, NAME_KEY: name},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "response_format": "auto",
+        **data,
+    }
+    return LiveAssistant(assistant_id, name, owner, body)
+
+
+def api_store(store_id="vs_1", name="handbook", owner=OWNER, files=(), **data) -> LiveVectorStore:
+    body = {
+        "id": store_id,
+        "object": "vector_store",
+        "name": "Handbook",
+        "metadata": {STACK_KEY: owner, NAME_KEY: name},
+        "expires_after": None,
+        "status": "completed",
+        "usage_bytes": 5,
+        **data,
+    }
+    return LiveVectorStore(store_id, name, owner, body, tuple(files))
+
+
+def attached(file_id: str, path: str | None, content_sha: str | None, **extra):
+    attributes = {PATH_ATTRIBUTE: path, SHA256_ATTRIBUTE: content_sha} if path else {}
+    return LiveVectorStoreFile(
+        file_id,
+        extra.pop("status", "completed"),
+        attributes,
+        extra.pop("chunking_strategy", {"type": "static", "static": DEFAULT_STATIC}),
+        **extra,
+    )
+
+
+DEFAULT_STATIC = {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}
+
+
+def actions(result) -> list[tuple[str, str]]:
+    return [(c.address, c.action.value) for c in result.changes]
+
+
+# --- creates and the empty plan ----------------------------------------------------------------
+
+
+def test_nothing_desired_nothing_live_is_an_empty_plan():
+    result = plan(desired(), Live(OWNER))
+    assert result.changes == ()
+    assert not result.has_changes
+    assert result.summary() == {"create": 0, "update": 0, "replace": 0, "delete": 0}
+
+
+def test_fresh_account_creates_everything_in_dependency_order():
+    doc, prices = dfile("docs/a.md"), dfile("data/prices.csv")
+    store = d_store(files=[doc])
+    bot = d_assistant(
+        files=[prices],
+        tools=[{"type": "file_search"}, {"type": "code_interpreter"}],
+        tool_resources={"file_search": {"vector_stores": ["handbook"]}},
+    )
+    result = plan(desired([bot], [store]), Live(OWNER))
+    assert actions(result) == [
+        ("file.data/prices.csv", "create"),
+        ("file.docs/a.md", "create"),
+        ("vector_store.handbook", "create"),
+        ("assistant.support-bot", "create"),
+    ]
+    created_file = result.changes[1]
+    assert created_file.before is None
+    assert created_file.after == {
+        "path": "docs/a.md",
+        "sha256": doc.sha256,
+        "bytes": doc.bytes,
+        "filename": upload_filename(OWNER, doc.sha256, "a.md"),
+    }
+    assistant = result.changes[-1]
+    assert assistant.after["tool_resources"] == {
+        "file_search": {"vector_stores": ["handbook"]},
+        "code_interpreter": {"files": ["data/prices.csv"]},
+    }
+    assert assistant.after["temperature"] == 1.0
+    assert result.desired_digest == desired([bot], [store]).digest()
+    assert result.live_digest == Live(OWNER).digest()
+
+
+def test_two_paths_with_the_same_content_upload_once():
+    first, second = dfile("a/x.md", "same"), dfile("b/x.md", "same")
+    result = plan(desired(stores=[d_store(files=[first, second])]), Live(OWNER))
+    files = [c for c in result.changes if c.kind is Kind.FILE]
+    assert [(c.address, c.action) for c in files] == [
+        ("file.a/x.md", Action.CREATE),
+        ("file.b/x.md", Action.NO_OP),
+    ]
+    assert "same content as file.a/x.md" in files[1].reason
+
+
+# --- normalisation: server defaults never show -------------------------------------------------
+
+NORMALISATION_CASES = {
+    "temperature default": ({}, {"temperature": 1.0}),
+    "temperature float noise": ({"temperature": 0.2}, {"temperature": 0.20000000298023224}),
+    "top_p default": ({"top_p": None}, {"top_p": 1.0}),
+    "response_format default": ({}, {"response_format": "auto"}),
+    "response_format none": ({"response_format": "auto"}, {"response_format": None}),
+    "description empty": ({"description": ""}, {"description": None}),
+    "tool order": (
+        {
+            "tools": [
+                {"type": "function", "function": {"name": "b", "parameters": {}}},
+                {"type": "code_interpreter"},
+                {"type": "function", "function": {"name": "a", "parameters": {}}},
+                {"type": "file_search"},
+            ]
+        },
+        {
+            "tools": [
+                {"type": "file_search", "file_search": {"max_num_results": 20}},
+                {"type": "code_interpreter"},
+                {"type": "function", "function": {"name": "a", "parameters": {}, "strict": False}},
+                {"type": "function", "function": {"name": "b", "parameters": {}, "strict": False}},
+            ]
+        },
+    ),
+    "ranking options default": (
+        {"tools": [{"type": "file_search", "file_search": {"max_num_results": 8}}]},
+        {
+            "tools": [
+                {
+                    "type": "file_search",
+                    "file_search": {
+                        "max_num_results": 8,
+                        "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+                    },
+                }
+            ]
+        },
+    ),
+    "max_num_results gpt-4 default": (
+        {"tools": [{"type": "file_search", "file_search": {"max_num_results": 20}}]},
+        {"tools": [{"type": "file_search"}]},
+    ),
+    "max_num_results gpt-3.5 default": (
+        {"model": "gpt-3.5-turbo", "tools": [{"type": "file_search"}]},
+        {
+            "model": "gpt-3.5-turbo",
+            "tools": [{"type": "file_search", "file_search": {"max_num_results": 5}}],
+        },
+    ),
+    "max_num_results absent accepts the server's answer": (
+        {"model": "local-echo", "tools": [{"type": "file_search"}]},
+        {
+            "model": "local-echo",
+            "tools": [{"type": "file_search", "file_search": {"max_num_results": 7}}],
+        },
+    ),
+    "function strict default and empty description": (
+        {"tools": [{"type": "function", "function": {"name": "f", "description": ""}}]},
+        {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": "f", "description": None, "strict": False},
+                }
+            ]
+        },
+    ),
+    "reserved metadata": ({"metadata": {"team": "a"}}, {"metadata": {"team": "a"}}),
+    "empty tool_resources sections": (
+        {"tool_resources": {"file_search": {"vector_stores": []}}},
+        {"tool_resources": {"code_interpreter": {"file_ids": []}, "file_search": None}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NORMALISATION_CASES))
+def test_server_defaults_and_ordering_are_not_changes(case):
+    manifest_view, server_fields = NORMALISATION_CASES[case]
+    live_assistant = api_assistant(**server_fields)
+    if "metadata" in server_fields:
+        live_assistant.data["metadata"].update({STACK_KEY: OWNER, NAME_KEY: "support-bot"})
+    result = plan(desired([d_assistant(**manifest_view)]), Live(OWNER, (live_assistant,)))
+    assert actions(result) == [("assistant.support-bot", "no-op")], result.changes[0].fields
+
+
+@pytest.mark.parametrize("case", sorted(NORMALISATION_CASES))
+def test_normalize_assistant_is_idempotent(case):
+    for view in NORMALISATION_CASES[case]:
+        once = normalize_assistant({"model": "gpt-4o", **view})
+        assert normalize_assistant(once) == once
+
+
+def test_normalized_assistant_view_has_the_documented_shape():
+    view = normalize_assistant(
+        {
+            "model": "gpt-4o",
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"a": 1}}}],
+            "metadata": {STACK_KEY: "x", NAME_KEY: "y", "team": "t"},
+        }
+    )
+    assert view == {
+        "name": None,
+        "description": None,
+        "model": "gpt-4o",
+        "instructions": None,
+        "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"a": 1}, "strict": False}}
+        ],
+        "tool_resources": {},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "response_format": "auto",
+        "metadata": {"team": "t"},
+    }
+
+
+@pytest.mark.parametrize(
+    "manifest, server",
+    [
+        (None, {"type": "auto"}),
+        ({"type": "auto"}, {"type": "static", "static": DEFAULT_STATIC}),
+        ({"type": "static", "static": {"max_chunk_size_tokens": 800}}, {"type": "auto"}),
+    ],
+)
+def test_auto_chunking_is_static_800_400(manifest, server):
+    doc = dfile("docs/a.md")
+    extra = {"chunking_strategy": manifest} if manifest else {}
+    live = Live(
+        OWNER,
+        vector_stores=(
+            api_store(files=[attached("file-1", doc.path, doc.sha256, chunking_strategy=server)]),
+        ),
+        uploads=(upload("file-1", doc.sha256, "a.md"),),
+    )
+    result = plan(desired(stores=[d_store(files=[doc], **extra)]), live)
+    assert actions(result) == [("file.docs/a.md", "no-op"), ("vector_store.handbook", "no-op")]
+    once = normalize_vector_store({"chunking_strategy": manifest})
+    assert normalize_vector_store(once) == once
+
+
+def test_store_without_files_takes_no_chunking_position():
+    wanted = {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 1000, "chunk_overlap_tokens": 0},
+    }
+    result = plan(
+        desired(stores=[d_store(chunking_strategy=wanted)]),
+        Live(OWNER, vector_stores=(api_store(),)),
+    )
+    assert actions(result) == [("vector_store.handbook", "no-op")]
+
+
+# --- updates (drift) ---------------------------------------------------------------------------
+
+
+def test_dashboard_edits_show_as_updates_back_to_the_manifest():
+    live_assistant = api_assistant(
+        instructions="Be rude.",
+        temperature=0.9,
+        metadata={STACK_KEY: OWNER, NAME_KEY: "support-bot", "team": "sales"},
+    )
+    manifest = d_assistant(temperature=0.2, metadata={"team": "support"})
+    result = plan(desired([manifest]), Live(OWNER, (live_assistant,)))
+    (change,) = result.changes
+    assert change.action is Action.UPDATE
+    assert change.id == "asst_1"
+    assert change.fields == ("instructions", "temperature", "metadata")
+    assert change.before["instructions"] == "Be rude."
+    assert change.after["instructions"] == "Be kind."
+    assert change.before["metadata"] == {"team": "sales"}
+    assert result.summary() == {"create": 0, "update": 1, "replace": 0, "delete": 0}
+
+
+def test_explicit_max_num_results_is_enforced():
+    live_assistant = api_assistant(
+        tools=[{"type": "file_search", "file_search": {"max_num_results": 20}}]
+    )
+    manifest = d_assistant(tools=[{"type": "file_search", "file_search": {"max_num_results": 8}}])
+    (change,) = plan(desired([manifest]), Live(OWNER, (live_assistant,))).changes
+    assert change.action is Action.UPDATE
+    assert change.fields == ("tools",)
+    assert change.before["tools"] == [{"type": "file_search"}]
+
+
+def test_non_default_ranking_options_are_compared():
+    ranked = {"ranker": "default_2024_08_21", "score_threshold": 0.5}
+    live_assistant = api_assistant(
+        tools=[{"type": "file_search", "file_search": {"ranking_options": ranked}}]
+    )
+    (change,) = plan(
+        desired([d_assistant(tools=[{"type": "file_search"}])]), Live(OWNER, (live_assistant,))
+    ).changes
+    assert change.action is Action.UPDATE and change.fields == ("tools",)
+
+
+def test_changed_function_parameters_are_an_update_of_tools():
+    def tool(parameters):
+        return [{"type": "function", "function": {"name": "get_order", "parameters": parameters}}]
+
+    live_assistant = api_assistant(tools=tool({"type": "object", "properties": {}}))
+    manifest = d_assistant(tools=tool({"type": "object", "properties": {"id": {"type": "string"}}}))
+    (change,) = plan(desired([manifest]), Live(OWNER, (live_assistant,))).changes
+    assert (change.action, change.fields) == (Action.UPDATE, ("tools",))
+
+
+def test_live_views_map_ids_to_logical_names_and_paths():
+    prices = dfile("data/prices.csv")
+    live = Live(
+        OWNER,
+        vector_stores=(api_store(),),
+        uploads=(
+            upload("file-p", prices.sha256, "prices.csv"),
+            upload("file-old", sha("old"), "old.csv"),
+        ),
+    )
+    live_assistant = api_assistant(
+        tool_resources={
+            "file_search": {"vector_store_ids": ["vs_1", "vs_elsewhere"]},
+            "code_interpreter": {"file_ids": ["file-p", "file-old", "file-foreign"]},
+        }
+    )
+    view = assistant_view(live_assistant, live, desired([d_assistant(files=[prices])]))
+    assert view["tool_resources"] == {
+        "file_search": {"vector_stores": ["handbook", "vs_elsewhere"]},
+        "code_interpreter": {
+            "files": ["data/prices.csv", "file-foreign", f"old.csv@{sha('old')[:12]}"]
+        },
+    }
+
+
+def test_vector_store_files_without_attributes_are_keyed_by_file_id():
+    store = api_store(files=[attached("file-9", None, None)])
+    view = vector_store_view(store, Live(OWNER, vector_stores=(store,)))
+    assert view["files"] == {"file-9": None}
+
+
+def test_failed_vector_store_file_is_reattached_with_a_warning():
+    doc = dfile("docs/a.md")
+    store = api_store(
+        files=[
+            attached(
+                "file-1",
+                doc.path,
+                doc.sha256,
+                status="failed",
+                last_error={"code": "server_error", "message": "boom"},
+            )
+        ]
+    )
+    live = Live(OWNER, vector_stores=(store,), uploads=(upload("file-1", doc.sha256, "a.md"),))
+    result = plan(desired(stores=[d_store(files=[doc])]), live)
+    assert actions(result) == [("file.docs/a.md", "no-op"), ("vector_store.handbook", "update")]
+    assert result.changes[1].fields == ("files",)
+    assert any("docs/a.md is failed" in w and "boom" in w for w in result.warnings)
+
+
+# --- files: replace and delete -----------------------------------------------------------------
+
+
+def test_changed_vector_store_file_content_is_a_replace():
+    old_sha = sha("old handbook")
+    new = dfile("docs/a.md", "new handbook")
+    live = Live(
+        OWNER,
+        vector_stores=(api_store(files=[attached("file-old", "docs/a.md", old_sha)]),),
+        uploads=(upload("file-old", old_sha, "a.md"),),
+    )
+    result = plan(desired(stores=[d_store(files=[new])]), live)
+    assert actions(result) == [("file.docs/a.md", "replace"), ("vector_store.handbook", "update")]
+    replace, store = result.changes
+    assert replace.id == "file-old"
+    assert replace.before["id"] == "file-old" and replace.before["sha256"] == old_sha
+    assert replace.after["sha256"] == new.sha256
+    assert "sha256" in replace.fields
+    assert store.before["files"] == {"docs/a.md": old_sha}
+    assert store.after["files"] == {"docs/a.md": new.sha256}
+    assert result.summary() == {"create": 0, "update": 1, "replace": 1, "delete": 0}
+
+
+def test_changed_code_interpreter_file_is_replaced_by_basename():
+    old_sha = sha("old prices")
+    new = dfile("data/prices.csv", "new prices")
+    live = Live(
+        OWNER,
+        assistants=(
+            api_assistant(
+                tools=[{"type": "code_interpreter"}],
+                tool_resources={"code_interpreter": {"file_ids": ["file-old"]}},
+            ),
+        ),
+        uploads=(upload("file-old", old_sha, "prices.csv"),),
+    )
+    manifest = d_assistant(files=[new], tools=[{"type": "code_interpreter"}])
+    result = plan(desired([manifest]), live)
+    assert actions(result) == [
+        ("file.data/prices.csv", "replace"),
+        ("assistant.support-bot", "update"),
+    ]
+    assert result.changes[1].fields == ("tool_resources",)
+
+
+def test_unused_upload_is_deleted_and_used_one_is_kept():
+    doc = dfile("docs/a.md")
+    stale = sha("gone")
+    live = Live(
+        OWNER,
+        uploads=(
+            upload("file-keep", doc.sha256, "a.md"),
+            upload("file-stale", stale, "gone.md"),
+            upload("file-theirs", sha("theirs"), "t.md", owner="other"),
+        ),
+    )
+    result = plan(desired(stores=[d_store(files=[doc])]), live)
+    assert actions(result) == [
+        ("file.docs/a.md", "no-op"),
+        ("vector_store.handbook", "create"),
+        (f"file.gone.md@{stale[:12]}", "delete"),
+    ]
+    assert result.changes[0].id == "file-keep"
+    assert result.changes[-1].id == "file-stale"
+
+
+def test_unattached_duplicate_upload_is_deleted():
+    doc = dfile("docs/a.md")
+    live = Live(
+        OWNER,
+        vector_stores=(api_store(files=[attached("file-b", doc.path, doc.sha256)]),),
+        uploads=(upload("file-a", doc.sha256, "a.md"), upload("file-b", doc.sha256, "a.md")),
+    )
+    result = plan(desired(stores=[d_store(files=[doc])]), live)
+    assert actions(result) == [
+        ("file.docs/a.md", "no-op"),
+        ("vector_store.handbook", "no-op"),
+        (f"file.a.md@{doc.sha256[:12]}", "delete"),
+    ]
+    assert result.changes[0].id == "file-b"  # the attached copy is the one kept
+    assert result.changes[-1].id == "file-a"
+
+
+# --- deletes (the prune) and ownership ---------------------------------------------------------
+
+
+def test_owned_resources_absent_from_manifests_are_deleted_in_reverse_order():
+    doc_sha = sha("x")
+    live = Live(
+        OWNER,
+        assistants=(api_assistant("asst_old", "old-bot"),),
+        vector_stores=(api_store("vs_old", "old-store", files=[attached("f1", "x.md", doc_sha)]),),
+        uploads=(upload("f1", doc_sha, "x.md"),),
+    )
+    result = plan(desired(), live)
+    assert actions(result) == [
+        ("assistant.old-bot", "delete"),
+        ("vector_store.old-store", "delete"),
+        (f"file.x.md@{doc_sha[:12]}", "delete"),
+    ]
+    assert [c.id for c in result.changes] == ["asst_old", "vs_old", "f1"]
+    assert result.changes[0].before["name"] == "Support Bot"
+    assert result.changes[0].after is None
+
+
+def test_resources_of_other_owners_are_never_deleted():
+    other_env = api_assistant("asst_prod", "old-bot", owner="support/prod")
+    foreign = (
+        ForeignResource(Kind.ASSISTANT, "asst_x", "Someone", None),
+        ForeignResource(Kind.VECTOR_STORE, "vs_x", "Other", "billing", "docs"),
+    )
+    result = plan(desired(), Live(OWNER, assistants=(other_env,), foreign=foreign))
+    assert result.changes == ()
+
+
+def test_duplicate_owned_names_are_a_plan_error_naming_both_ids():
+    live = Live(OWNER, assistants=(api_assistant("asst_b"), api_assistant("asst_a")))
+    with pytest.raises(PlanError) as error:
+        plan(desired([d_assistant()]), live)
+    assert "asst_a" in error.value.message and "asst_b" in error.value.message
+    assert error.value.hint
+
+
+def test_unowned_namesake_is_a_warning_suggesting_import():
+    foreign = (ForeignResource(Kind.ASSISTANT, "asst_hand", "Support Bot", None),)
+    result = plan(desired([d_assistant()]), Live(OWNER, foreign=foreign))
+    assert actions(result) == [("assistant.support-bot", "create")]
+    assert result.warnings == (
+        "assistant.support-bot: the account already has an unmanaged Assistant named "
+        "'Support Bot' (asst_hand); to manage it instead of creating another, run: "
+        "assistctl import assistant/support-bot asst_hand",
+    )
+
+
+def test_same_name_in_another_env_of_the_stack_is_not_a_clash():
+    foreign = (
+        ForeignResource(Kind.ASSISTANT, "asst_p", "Support Bot", "support/prod", "support-bot"),
+    )
+    result = plan(desired([d_assistant()], env="staging"), Live("support/staging", foreign=foreign))
+    assert actions(result) == [("assistant.support-bot", "create")]
+    assert result.warnings == ()
+
+
+def test_display_name_owned_by_another_stack_is_a_plan_error():
+    foreign = (ForeignResource(Kind.VECTOR_STORE, "vs_b", "Handbook", "billing", "docs"),)
+    with pytest.raises(PlanError, match="owned by stack 'billing'"):
+        plan(desired(stores=[d_store()]), Live(OWNER, foreign=foreign))
+
+
+def test_snapshot_of_another_owner_is_refused():
+    with pytest.raises(PlanError):
+        plan(desired(), Live("support/prod"))
+
+
+# --- order and targets -------------------------------------------------------------------------
+
+
+def _mixed_inputs(rng: random.Random):
+    files = [dfile(f"docs/{n}.md") for n in "dcba"]
+    stores = [d_store(f"store-{n}", files=files[:n]) for n in (3, 1, 2)]
+    bots = [d_assistant(f"bot-{n}", name=f"Bot {n}") for n in "zyx"]
+    live_bots = [api_assistant(f"asst_{n}", f"gone-{n}") for n in "qp"]
+    live_stores = [api_store(f"vs_{n}", f"old-{n}") for n in "nm"]
+    for items in (files, stores, bots, live_bots, live_stores):
+        rng.shuffle(items)
+    return desired(bots, stores), Live(OWNER, tuple(live_bots), tuple(live_stores))
+
+
+def test_order_is_deterministic_and_in_dependency_order():
+    first = plan(*_mixed_inputs(random.Random(1)))
+    for seed in range(2, 6):
+        assert plan(*_mixed_inputs(random.Random(seed))) == first
+    ranks = [
+        (1, -KIND_ORDER[c.kind]) if c.action is Action.DELETE else (0, KIND_ORDER[c.kind])
+        for c in first.changes
+    ]
+    assert ranks == sorted(ranks)
+    assert [c.address for c in first.changes if c.kind is Kind.ASSISTANT][:3] == [
+        "assistant.bot-x",
+        "assistant.bot-y",
+        "assistant.bot-z",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("assistant/support-bot", (Kind.ASSISTANT, "support-bot")),
+        ("Assistant/support-bot", (Kind.ASSISTANT, "support-bot")),
+        ("vector_store/handbook", (Kind.VECTOR_STORE, "handbook")),
+        ("VectorStore/handbook", (Kind.VECTOR_STORE, "handbook")),
+        ("file/docs/a.md", (Kind.FILE, "docs/a.md")),
+        ("assistant.support-bot", (Kind.ASSISTANT, "support-bot")),
+    ],
+)
+def test_target_addresses(text, expected):
+    assert parse_target(text) == expected
+
+
+def test_bad_target_syntax_is_a_plan_error():
+    with pytest.raises(PlanError, match="KIND/NAME"):
+        parse_target("robot/x")
+
+
+def _targeted_inputs():
+    doc, other_doc, prices = dfile("docs/a.md"), dfile("docs/b.md"), dfile("data/prices.csv")
+    bot = d_assistant(
+        files=[prices], tool_resources={"file_search": {"vector_stores": ["handbook"]}}
+    )
+    other_bot = d_assistant("other-bot", name="Other")
+    stores = [d_store(files=[doc]), d_store("faq", files=[other_doc], name="FAQ")]
+    live = Live(OWNER, assistants=(api_assistant("asst_old", "old-bot"),))
+    return desired([bot, other_bot], stores), live
+
+
+def test_assistant_target_includes_its_dependencies_but_no_deletes():
+    result = plan(*_targeted_inputs(), targets=["Assistant/support-bot"])
+    assert actions(result) == [
+        ("file.data/prices.csv", "create"),
+        ("file.docs/a.md", "create"),
+        ("vector_store.handbook", "create"),
+        ("assistant.support-bot", "create"),
+    ]
+    assert any("targeting is in effect" in w for w in result.warnings)
+
+
+def test_targets_for_stores_files_and_deletes():
+    result = plan(
+        *_targeted_inputs(),
+        targets=["VectorStore/faq", "file/data/prices.csv", "assistant/old-bot"],
+    )
+    assert actions(result) == [
+        ("file.data/prices.csv", "create"),
+        ("file.docs/b.md", "create"),
+        ("vector_store.faq", "create"),
+        ("assistant.old-bot", "delete"),
+    ]
+
+
+def test_unknown_target_is_a_plan_error_listing_known_ones():
+    with pytest.raises(PlanError) as error:
+        plan(*_targeted_inputs(), targets=["assistant/nope"])
+    assert "nope" in error.value.message
+    assert "assistant/support-bot" in error.value.hint
