@@ -243,11 +243,7 @@ class _Run:
         self.owner = plan.owner
         self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
-        self.uploads_by_sha: dict[str, str] = {
-            u.sha256: u.id
-            for u in sorted(live.uploads, key=lambda u: u.id)
-            if u.owner == self.owner
-        }
+        self.uploads_by_sha = _preferred_uploads(live)
         self.store_ids: dict[str, str] = {
             v.name: v.id for v in live.vector_stores if v.owner == self.owner
         }
@@ -951,6 +947,24 @@ class _Run:
         )
 
 
+def _preferred_uploads(live: Live) -> dict[str, str]:
+    """sha256 → upload id. Where a crash left two uploads of one content, the one already in use
+    wins (as in the planner), so nothing is re-pointed needlessly."""
+    in_use: set[str] = set()
+    for store in live.vector_stores:
+        if store.owner == live.owner:
+            in_use.update(f.file_id for f in store.files)
+    for assistant in live.assistants:
+        if assistant.owner == live.owner:
+            resources = assistant.data.get("tool_resources") or {}
+            in_use.update((resources.get("code_interpreter") or {}).get("file_ids") or ())
+    preferred: dict[str, str] = {}
+    owned = (u for u in live.uploads if u.owner == live.owner)
+    for upload in sorted(owned, key=lambda u: (u.id not in in_use, u.id)):
+        preferred.setdefault(upload.sha256, upload.id)
+    return preferred
+
+
 def _owned_by(metadata: Mapping[str, Any] | None, owner: str, name: str) -> bool:
     metadata = metadata or {}
     return metadata.get(STACK_KEY) == owner and metadata.get(NAME_KEY) == name
@@ -976,3 +990,216 @@ def _describe_failed(item: Any) -> str:
 
 def _bind(function: Callable[..., T], *arguments: Any) -> Callable[[], T]:
     return lambda: function(*arguments)
+
+
+class ConsoleReporter(Reporter):
+    """Per-resource lines for people and CI logs; on a TTY a rich progress bar under them.
+
+    Lines go to ``err`` (stderr) or stdout as the caller chooses; in CI (no TTY) indexing
+    progress is printed at most every few seconds, so logs stay short.
+    """
+
+    def __init__(self, *, err: bool = False, tty: bool = False, quiet: bool = False) -> None:
+        self.err = err
+        self.quiet = quiet
+        self.lock = threading.Lock()
+        self.progress = None
+        self.overall = None
+        self.indexing_tasks: dict[str, Any] = {}
+        self.last_indexing_line: dict[str, float] = {}
+        if tty and not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=err),
+                transient=True,
+            )
+
+    def echo(self, text: str) -> None:
+        import click
+
+        with self.lock:
+            if self.progress is not None:
+                self.progress.console.print(text, markup=False, highlight=False)
+            else:
+                click.echo(text, err=self.err)
+
+    def begin(self, total: int) -> None:
+        if self.progress is not None and total:
+            self.progress.start()
+            self.overall = self.progress.add_task("Applying", total=total)
+
+    def finished(self, outcome: Outcome) -> None:
+        self.echo(outcome.line())
+        if self.progress is not None and self.overall is not None and outcome.counted:
+            self.progress.advance(self.overall)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.echo(f"  {text}")
+
+    def indexing(self, address: str, completed: int, total: int) -> None:
+        if self.progress is not None:
+            with self.lock:
+                task = self.indexing_tasks.get(address)
+                if task is None:
+                    task = self.progress.add_task(f"Indexing {address}", total=total)
+                    self.indexing_tasks[address] = task
+                self.progress.update(task, completed=completed, total=total)
+            return
+        now = time.monotonic()
+        last = self.last_indexing_line.get(address)
+        if self.quiet or (completed < total and last is not None and now - last < 5.0):
+            return
+        if completed == total and last is None:
+            return
+        self.last_indexing_line[address] = now
+        self.echo(f"  indexing {address}: {completed}/{total} files")
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What ``adopt`` did: the resource now owned, and its vector-store files by outcome."""
+
+    address: str
+    id: str
+    already_owned: bool = False
+    tagged_files: tuple[str, ...] = ()
+    unverified_files: tuple[str, ...] = ()
+
+
+def adopt(
+    client: Any,
+    desired: Desired,
+    live: Live,
+    kind: Kind,
+    name: str,
+    resource_id: str,
+    *,
+    policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
+) -> ImportResult:
+    """Write the ownership keys into an existing assistant or vector store (keeping its user
+    metadata), after checking that nothing else claims it or the name.
+
+    A vector store's files are tagged with ``assistctl_sha256``/``assistctl_path`` only when
+    their content is known: uploads that assistctl made (the sha256 is in the filename) and that
+    match a manifest file of this store. The API does not let anyone download an ``assistants``
+    upload, so other files cannot be verified; the next apply attaches verified uploads of the
+    manifest files and detaches those.
+    """
+    address = f"{kind.value}.{name}"
+    owner = desired.owner
+    if kind is Kind.ASSISTANT:
+        declared = {a.name for a in desired.assistants}
+        owned = {a.name: a.id for a in live.assistants if a.owner == owner}
+    elif kind is Kind.VECTOR_STORE:
+        declared = {v.name for v in desired.vector_stores}
+        owned = {v.name: v.id for v in live.vector_stores if v.owner == owner}
+    else:
+        raise ApplyError(
+            "only assistants and vector stores can be imported",
+            hint="uploads are recognised by content: apply uploads what the manifests need",
+        )
+    if name not in declared:
+        known = ", ".join(sorted(declared)) or "none"
+        raise ApplyError(
+            f"{address} is not in the manifests (declared {kind.manifest_kind}s: {known})",
+            hint="declare it in a manifest first, then import it",
+        )
+    if name in owned and owned[name] != resource_id:
+        raise ApplyError(
+            f"{address} is already managed by this stack as {owned[name]}",
+            hint="remove that one first (or import this one under another name)",
+        )
+
+    def call(operation: Callable[[], T], what: str) -> T:
+        return retry.call(operation, what=what, policy=policy)
+
+    if kind is Kind.ASSISTANT:
+        resource = call(lambda: client.beta.assistants.retrieve(resource_id), f"read {resource_id}")
+    else:
+        resource = call(lambda: client.vector_stores.retrieve(resource_id), f"read {resource_id}")
+    metadata = dict(resource.metadata or {})
+    current_owner = metadata.get(STACK_KEY)
+    if current_owner and current_owner != owner:
+        raise ApplyError(
+            f"{resource_id} belongs to stack {current_owner!r} "
+            f"(as {metadata.get(NAME_KEY)!r}), not {owner!r}; refusing to take it over",
+            hint="remove it from the other stack's manifests (or import it there)",
+        )
+    if current_owner == owner and metadata.get(NAME_KEY) not in (None, name):
+        raise ApplyError(
+            f"{resource_id} is already managed by this stack as "
+            f"{kind.value}.{metadata.get(NAME_KEY)}"
+        )
+    already = current_owner == owner and metadata.get(NAME_KEY) == name
+    user_keys = [k for k in metadata if k not in (STACK_KEY, NAME_KEY)]
+    if len(user_keys) + 2 > 16:
+        raise ApplyError(
+            f"{resource_id} has {len(user_keys)} metadata keys: the two ownership keys would "
+            "exceed the API's limit of 16",
+            hint="remove at least "
+            f"{len(user_keys) + 2 - 16} metadata key(s) from it (and the manifest), then import",
+        )
+    if not already:
+        metadata.update({STACK_KEY: owner, NAME_KEY: name})
+        if kind is Kind.ASSISTANT:
+            call(
+                lambda: client.beta.assistants.update(resource_id, metadata=metadata),
+                f"import {address}",
+            )
+        else:
+            call(
+                lambda: client.vector_stores.update(resource_id, metadata=metadata),
+                f"import {address}",
+            )
+    tagged: list[str] = []
+    unverified: list[str] = []
+    if kind is Kind.VECTOR_STORE:
+        store = next(v for v in desired.vector_stores if v.name == name)
+        tagged, unverified = _tag_store_files(client, store, owner, resource_id, call)
+    return ImportResult(address, resource_id, already, tuple(tagged), tuple(unverified))
+
+
+def _tag_store_files(client, store: DesiredVectorStore, owner: str, store_id: str, call):
+    paths_by_sha: dict[str, list[str]] = {}
+    for desired_file in store.files:
+        paths_by_sha.setdefault(desired_file.sha256, []).append(desired_file.path)
+    attached = call(
+        lambda: list(client.vector_stores.files.list(store_id, limit=LIST_LIMIT)),
+        f"list the files of {store_id}",
+    )
+    tagged: list[str] = []
+    unverified: list[str] = []
+    for item in attached:
+        attributes = dict(item.attributes or {})
+        if attributes.get(SHA256_ATTRIBUTE) and attributes.get(PATH_ATTRIBUTE):
+            continue
+        upload = call(lambda item=item: client.files.retrieve(item.id), f"read {item.id}")
+        parsed = parse_upload_filename(upload.filename or "")
+        paths = paths_by_sha.get(parsed[1], []) if parsed and parsed[0] == owner else []
+        if not paths:
+            unverified.append(upload.filename or item.id)
+            continue
+        path = sorted(paths)[0]
+        paths_by_sha[parsed[1]].remove(path)
+        attributes.update({SHA256_ATTRIBUTE: parsed[1], PATH_ATTRIBUTE: path})
+        call(
+            lambda item=item, attributes=attributes: client.vector_stores.files.update(
+                item.id, vector_store_id=store_id, attributes=attributes
+            ),
+            f"tag {path} in {store_id}",
+        )
+        tagged.append(path)
+    return tagged, unverified
