@@ -122,23 +122,122 @@ def schema_command(kind: str) -> None:
       assistctl schema vectorstore | jq .properties.spec
     """
     import json
-    from importlib.resources import files
+
+    from assistctl.manifest import SCHEMA_BY_KIND, schema
 
     def squash(text: str) -> str:
         return "".join(ch for ch in text.lower() if ch.isalnum())
 
-    by_kind = {}
-    for resource in (files("assistctl") / "schemas").iterdir():
-        if resource.name.endswith(".json"):
-            text = resource.read_text(encoding="utf-8")
-            by_kind[json.loads(text)["properties"]["kind"]["const"]] = text
-    for known, text in by_kind.items():
+    for known in SCHEMA_BY_KIND:
         if squash(known) == squash(kind):
-            click.echo(text.rstrip("\n"))
+            click.echo(json.dumps(schema(known), indent=2, ensure_ascii=False))
             return
     raise AssistctlError(
-        f"unknown kind {kind!r}", hint="kinds with a schema: " + ", ".join(sorted(by_kind))
+        f"unknown kind {kind!r}", hint="kinds with a schema: " + ", ".join(SCHEMA_BY_KIND)
     )
+
+
+@cli.command("export")
+@click.option(
+    "--stack",
+    "stack",
+    metavar="STACK",
+    help="Export what this stack owns (STACK or "
+    "STACK/ENV); with --all/--ids, the stack to adopt the resources into.",
+)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Export every assistant and vector store no stack manages (for adoption).",
+)
+@click.option(
+    "--ids",
+    metavar="ID,…",
+    help="Export these assistants / vector stores (asst_…,vs_…);"
+    " the vector stores they use come along.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default="exported",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the manifests to.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory (overwrites the "
+    "files export writes, leaves others alone).",
+)
+@click.pass_obj
+def export_command(
+    options: Options,
+    stack: str | None,
+    everything: bool,
+    ids: str | None,
+    output: str,
+    force: bool,
+) -> None:
+    """Write manifests for resources that already exist in the account.
+
+    Use it to bring hand-made assistants under assistctl: export, supply the files whose
+    content the API does not hand out, `assistctl import` what no stack owns yet, and `plan`
+    shows no changes. One file per resource (assistants/, vector_stores/), long instructions in
+    prompts/, and a stack.yaml.
+
+    \b
+    Example:
+      assistctl export --stack support -o support/
+      assistctl export --all -o adopted/
+      assistctl export --ids asst_abc123,vs_def456 --stack support -o support/
+    """
+    from pathlib import Path
+
+    from assistctl import export
+    from assistctl.accounts import parse_account
+
+    directory = Path(output)
+    selection = export.Selection(
+        stack=stack,
+        everything=everything,
+        ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()),
+    )
+    stack_name, _, env = (stack or export.slug(directory.resolve().name, "exported")).partition("/")
+    export.check_directory(directory, force=force)
+    source = export.read(options.client(), selection)
+    result = export.build(source, stack_name, env or None)
+    written = export.write(result, directory, force=force)
+
+    counts = result.counts
+    click.echo(
+        f"Exported {counts['assistants']} assistant{'s' if counts['assistants'] != 1 else ''}, "
+        f"{counts['vector_stores']} vector store{'s' if counts['vector_stores'] != 1 else ''} "
+        f"and {counts['files']} file{'s' if counts['files'] != 1 else ''} "
+        f"as stack {result.stack!r} to {directory}/"
+    )
+    if not options.quiet:
+        for path in written:
+            click.echo(f"  wrote {path}")
+    for note in result.notes:
+        options.note(f"Note: {note}")
+    if result.missing:
+        click.echo(
+            f"Supply {len(result.missing)} file{'s' if len(result.missing) != 1 else ''} "
+            "(the API does not hand out the content of files uploaded for assistants):"
+        )
+        for entry in result.missing:
+            size = export.human_size(entry.bytes)
+            click.echo(f"  {directory / entry.path}  ({entry.file_id}, {size}, {entry.used_by})")
+    account = f" --account {parse_account(options.account).label}" if options.account else ""
+    target = f"{directory}" + (f" --env {env}" if env else "")
+    if result.adoptions:
+        click.echo("Adopt what no stack manages yet:")
+        for adoption in result.adoptions:
+            click.echo(f"  assistctl{account} import {adoption.address} {adoption.id} {target}")
+    click.echo(f"Then check: assistctl{account} plan {target}   (expect no changes)")
 
 
 @cli.command("completion")

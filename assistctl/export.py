@@ -1,0 +1,702 @@
+"""Live account -> manifests: the way into assistctl for assistants that already exist.
+
+``export`` reads assistants and vector stores (those a stack owns, or any, for adoption) and
+writes them in the manifest format, one file per resource, so that ``plan`` on the result shows
+no changes once the user has supplied the file contents the API will not hand out.
+
+Three steps, data flowing one way: ``read`` (the only part that talks to the account: list
+endpoints, plus a content download for files whose purpose allows it), ``build`` (pure: logical
+names, paths, manifest documents, the notes for the user) and ``write`` (the only part that
+touches the disk).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from assistctl.errors import AssistctlError
+from assistctl.model import (
+    NAME_KEY,
+    NAME_PATTERN,
+    PATH_ATTRIBUTE,
+    STACK_KEY,
+    parse_upload_filename,
+)
+from assistctl.plan import (
+    DEFAULT_CHUNKING_STRATEGY,
+    DEFAULT_RESPONSE_FORMAT,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_P,
+    UNUSABLE_FILE_STATUSES,
+    normalize_assistant,
+    normalize_chunking_strategy,
+    normalize_vector_store,
+)
+
+API_VERSION = "assistctl/v1"
+LIST_LIMIT = 100
+# Instructions longer than this many lines (or characters) go to prompts/NAME.md.
+INLINE_INSTRUCTIONS_MAX_LINES = 3
+INLINE_INSTRUCTIONS_MAX_CHARS = 240
+UNDOWNLOADABLE_PURPOSE = "assistants"
+_MAX_NAME_LENGTH = 63
+
+
+# --- what is read ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to export: a stack's resources, every unowned resource, and/or explicit ids."""
+
+    stack: str | None = None
+    everything: bool = False
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccountFile:
+    """An uploaded file as the files endpoint describes it."""
+
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+
+
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file in a vector store: ``attributes`` carry assistctl's path and sha256 when managed."""
+
+    file_id: str
+    status: str
+    attributes: Mapping[str, Any]
+    chunking_strategy: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An assistant or vector store as read, with its ownership metadata split out."""
+
+    id: str
+    data: Mapping[str, Any]
+    owner: str | None
+    logical_name: str | None
+    files: tuple[AttachedFile, ...] = ()
+
+    @property
+    def display_name(self) -> str | None:
+        return self.data.get("name")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything ``build`` needs, read from the account in one go."""
+
+    assistants: tuple[Resource, ...]
+    vector_stores: tuple[Resource, ...]
+    files: Mapping[str, AccountFile]
+    contents: Mapping[str, bytes]
+    notes: tuple[str, ...] = ()
+
+
+# --- what is written ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # relative to the export directory, forward slashes
+    content: bytes
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """A file the manifests list but whose content the API would not give us."""
+
+    path: str
+    file_id: str
+    bytes: int
+    used_by: str
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """An exported resource no stack owns yet: ``assistctl import ADDRESS ID`` adopts it."""
+
+    address: str  # assistant/NAME or vector_store/NAME
+    id: str
+
+
+@dataclass(frozen=True)
+class Export:
+    stack: str
+    env: str | None
+    outputs: tuple[OutputFile, ...]
+    missing: tuple[MissingFile, ...] = ()
+    adoptions: tuple[Adoption, ...] = ()
+    notes: tuple[str, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+# --- read --------------------------------------------------------------------------------------
+
+
+def read(client, selection: Selection) -> Source:
+    """Read the selected resources, the vector stores they use, and their files' descriptions."""
+    from assistctl.retry import call
+
+    def listed(pages: Callable[[], Iterable[Any]], what: str) -> list[dict[str, Any]]:
+        return call(lambda: [item.model_dump() for item in pages()], what=what)
+
+    assistants = [
+        _resource(a)
+        for a in listed(lambda: client.beta.assistants.list(limit=LIST_LIMIT), "list assistants")
+    ]
+    stores = [
+        _resource(v)
+        for v in listed(lambda: client.vector_stores.list(limit=LIST_LIMIT), "list vector stores")
+    ]
+    chosen_assistants, chosen_stores, notes = select(assistants, stores, selection)
+
+    with_files = []
+    for store in chosen_stores:
+        attached = listed(
+            lambda store=store: client.vector_stores.files.list(
+                vector_store_id=store.id, limit=LIST_LIMIT
+            ),
+            f"list the files of vector store {store.id}",
+        )
+        with_files.append(
+            Resource(
+                store.id,
+                store.data,
+                store.owner,
+                store.logical_name,
+                tuple(
+                    AttachedFile(
+                        f["id"],
+                        f.get("status") or "completed",
+                        f.get("attributes") or {},
+                        f.get("chunking_strategy"),
+                    )
+                    for f in attached
+                ),
+            )
+        )
+
+    needed = _referenced_file_ids(chosen_assistants, with_files)
+    files: dict[str, AccountFile] = {}
+    if needed:
+        for item in listed(lambda: client.files.list(limit=LIST_LIMIT), "list files"):
+            if item["id"] in needed:
+                files[item["id"]] = AccountFile(
+                    item["id"],
+                    item.get("filename") or item["id"],
+                    item.get("bytes") or 0,
+                    item.get("purpose") or "",
+                )
+    contents: dict[str, bytes] = {}
+    for file in files.values():
+        if file.purpose != UNDOWNLOADABLE_PURPOSE:
+            content = _download(client, file.id)
+            if content is not None:
+                contents[file.id] = content
+    return Source(tuple(chosen_assistants), tuple(with_files), files, contents, tuple(notes))
+
+
+def _resource(data: Mapping[str, Any]) -> Resource:
+    metadata = data.get("metadata") or {}
+    return Resource(data["id"], dict(data), metadata.get(STACK_KEY), metadata.get(NAME_KEY))
+
+
+def _download(client, file_id: str) -> bytes | None:
+    """The file's bytes, or None when the account refuses (it does for purpose ``assistants``)."""
+    import openai
+
+    try:
+        return client.files.content(file_id).read()
+    except openai.APIStatusError:
+        return None
+
+
+def _referenced_file_ids(assistants: Iterable[Resource], stores: Iterable[Resource]) -> set[str]:
+    ids = {f.file_id for s in stores for f in s.files if f.status not in UNUSABLE_FILE_STATUSES}
+    for assistant in assistants:
+        ids.update(_code_interpreter_ids(assistant))
+    return ids
+
+
+def _code_interpreter_ids(assistant: Resource) -> list[str]:
+    resources = assistant.data.get("tool_resources") or {}
+    return list((resources.get("code_interpreter") or {}).get("file_ids") or ())
+
+
+def _vector_store_ids(assistant: Resource) -> list[str]:
+    resources = assistant.data.get("tool_resources") or {}
+    return list((resources.get("file_search") or {}).get("vector_store_ids") or ())
+
+
+def select(
+    assistants: list[Resource], stores: list[Resource], selection: Selection
+) -> tuple[list[Resource], list[Resource], list[str]]:
+    """The resources to export, plus the vector stores the chosen assistants use.
+
+    Resources another stack owns are never exported into this one (planning them here would be
+    an ownership clash); with ``--all`` they are skipped with a note, with ``--ids`` refused.
+    """
+    if not (selection.stack or selection.everything or selection.ids):
+        raise AssistctlError(
+            "choose what to export",
+            hint="--stack NAME exports a stack; --all exports every unmanaged resource; "
+            "--ids asst_…,vs_… exports those",
+        )
+    wanted_owner = selection.stack
+    notes: list[str] = []
+    by_id = {r.id: r for r in [*assistants, *stores]}
+    unknown = [i for i in selection.ids if i not in by_id]
+    if unknown:
+        raise AssistctlError(
+            f"not in the account: {', '.join(unknown)}",
+            hint="ids are assistant (asst_…) and vector store (vs_…) ids; "
+            "assistctl export --all lists everything unmanaged",
+        )
+
+    def foreign(resource: Resource) -> bool:
+        return resource.owner is not None and resource.owner != wanted_owner
+
+    for resource_id in selection.ids:
+        resource = by_id[resource_id]
+        if foreign(resource):
+            raise AssistctlError(
+                f"{resource_id} is managed by stack {resource.owner!r}",
+                hint=f"export that stack with --stack {resource.owner}",
+            )
+
+    def chosen(resource: Resource) -> bool:
+        if wanted_owner is not None and resource.owner == wanted_owner:
+            return True
+        if resource.id in selection.ids:
+            return True
+        return selection.everything and resource.owner is None
+
+    chosen_assistants = [a for a in assistants if chosen(a)]
+    if selection.everything:
+        skipped = [r for r in [*assistants, *stores] if foreign(r)]
+        if skipped:
+            owners = sorted({r.owner for r in skipped})
+            notes.append(
+                f"skipped {len(skipped)} resource{'s' if len(skipped) != 1 else ''} managed by "
+                f"other stacks ({', '.join(owners)}); export those with --stack"
+            )
+    store_ids = {s.id for s in stores if chosen(s)}
+    for assistant in chosen_assistants:
+        for store_id in _vector_store_ids(assistant):
+            store = by_id.get(store_id)
+            if store is None:
+                notes.append(f"{assistant.id} uses vector store {store_id}, which is gone")
+            elif foreign(store):
+                notes.append(
+                    f"{assistant.id} uses vector store {store_id} of stack {store.owner!r}; "
+                    "it is left out, so plan will show the assistant's tool_resources change"
+                )
+            else:
+                store_ids.add(store_id)
+    chosen_stores = [s for s in stores if s.id in store_ids]
+    if not chosen_assistants and not chosen_stores:
+        message = "nothing to export: the account holds no unmanaged assistant or vector store"
+        if wanted_owner and not selection.everything:
+            message = f"nothing to export: stack {wanted_owner!r} owns no assistant or vector store"
+        raise AssistctlError(
+            message,
+            hint="check --stack (an environment's resources belong to STACK/ENV) and --account",
+        )
+    return chosen_assistants, chosen_stores, notes
+
+
+# --- build (pure) ------------------------------------------------------------------------------
+
+
+def build(source: Source, stack: str, env: str | None = None) -> Export:
+    """The manifest files for ``source``, named and laid out for stack ``stack``."""
+    owner = f"{stack}/{env}" if env else stack
+    store_names = _logical_names(source.vector_stores, owner, "vector-store")
+    assistant_names = _logical_names(source.assistants, owner, "assistant")
+    paths = _file_paths(source, owner)
+
+    outputs: list[OutputFile] = [_stack_file(stack, env)]
+    missing: dict[str, MissingFile] = {}
+    downloaded: dict[str, OutputFile] = {}
+    notes = list(source.notes)
+
+    def use_file(file_id: str, used_by: str) -> str:
+        path = paths[file_id]
+        if file_id in source.contents:
+            downloaded.setdefault(path, OutputFile(path, source.contents[file_id]))
+        else:
+            known = source.files.get(file_id)
+            missing.setdefault(
+                path, MissingFile(path, file_id, known.bytes if known else 0, used_by)
+            )
+        return path
+
+    for store in source.vector_stores:
+        name = store_names[store.id]
+        usable = [f for f in store.files if f.status not in UNUSABLE_FILE_STATUSES]
+        for dropped in (f for f in store.files if f.status in UNUSABLE_FILE_STATUSES):
+            notes.append(
+                f"vector_store.{name}: file {dropped.file_id} is {dropped.status} in the "
+                "account and is left out"
+            )
+        file_paths = [use_file(f.file_id, f"vector_store.{name}") for f in usable]
+        spec = _vector_store_spec(store, name, usable, file_paths)
+        outputs.append(
+            _manifest_file(f"vector_stores/{name}.yaml", "VectorStore", name, spec, store, missing)
+        )
+
+    for assistant in source.assistants:
+        name = assistant_names[assistant.id]
+        file_paths = [
+            use_file(i, f"assistant.{name}") for i in _code_interpreter_ids(assistant) if i in paths
+        ]
+        spec, prompt = _assistant_spec(assistant, name, store_names, file_paths)
+        if prompt is not None:
+            outputs.append(prompt)
+        outputs.append(
+            _manifest_file(f"assistants/{name}.yaml", "Assistant", name, spec, assistant, missing)
+        )
+
+    outputs.extend(downloaded[p] for p in sorted(downloaded))
+    adoptions = [
+        Adoption(f"vector_store/{store_names[s.id]}", s.id)
+        for s in source.vector_stores
+        if s.owner != owner
+    ] + [
+        Adoption(f"assistant/{assistant_names[a.id]}", a.id)
+        for a in source.assistants
+        if a.owner != owner
+    ]
+    return Export(
+        stack=stack,
+        env=env,
+        outputs=tuple(outputs),
+        missing=tuple(missing[p] for p in sorted(missing)),
+        adoptions=tuple(adoptions),
+        notes=tuple(notes),
+        counts={
+            "assistants": len(source.assistants),
+            "vector_stores": len(source.vector_stores),
+            "files": len(downloaded) + len(missing),
+        },
+    )
+
+
+def slug(text: str | None, fallback: str) -> str:
+    """A logical name from a display name: lower case, runs of other characters become '-'."""
+    cleaned = re.sub(r"[^a-z0-9_.]+", "-", (text or "").lower()).strip("-._")
+    cleaned = cleaned[:_MAX_NAME_LENGTH].rstrip("-._")
+    return cleaned if re.fullmatch(NAME_PATTERN, cleaned or "") else fallback
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    counter = 2
+    while True:
+        suffix = f"-{counter}"
+        candidate = name[: _MAX_NAME_LENGTH - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        counter += 1
+
+
+def _logical_names(resources: Iterable[Resource], owner: str, fallback: str) -> dict[str, str]:
+    """Owned resources keep their ``assistctl_name``; the others get a unique slug."""
+    resources = sorted(resources, key=lambda r: (r.data.get("created_at") or 0, r.id))
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for resource in resources:
+        if resource.owner == owner and resource.logical_name:
+            names[resource.id] = resource.logical_name
+            taken.add(resource.logical_name)
+    for resource in resources:
+        if resource.id not in names:
+            names[resource.id] = _unique(slug(resource.display_name, fallback), taken)
+            taken.add(names[resource.id])
+    return names
+
+
+def _file_paths(source: Source, owner: str) -> dict[str, str]:
+    """A path (relative to the export directory) for every file: the manifest path recorded in
+    the vector-store file's ``assistctl_path`` when there is one, else ``files/<filename>``."""
+    paths: dict[str, str] = {}
+    for store in source.vector_stores:
+        for attached in store.files:
+            recorded = attached.attributes.get(PATH_ATTRIBUTE)
+            if recorded and _safe_relative(str(recorded)):
+                paths.setdefault(attached.file_id, str(recorded))
+    taken = set(paths.values())
+    ids = sorted(
+        {f.file_id for s in source.vector_stores for f in s.files}
+        | {i for a in source.assistants for i in _code_interpreter_ids(a)}
+    )
+    for file_id in ids:
+        if file_id in paths:
+            continue
+        known = source.files.get(file_id)
+        filename = known.filename if known else file_id
+        parsed = parse_upload_filename(filename)
+        basename = PurePosixPath(parsed[2] if parsed else filename).name or file_id
+        path = _unique_path(f"files/{basename}", taken)
+        paths[file_id] = path
+        taken.add(path)
+    return paths
+
+
+def _safe_relative(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return not pure.is_absolute() and ".." not in pure.parts and bool(pure.parts)
+
+
+def _unique_path(path: str, taken: set[str]) -> str:
+    if path not in taken:
+        return path
+    pure = PurePosixPath(path)
+    counter = 2
+    while True:
+        candidate = str(pure.with_name(f"{pure.stem}-{counter}{pure.suffix}"))
+        if candidate not in taken:
+            return candidate
+        counter += 1
+
+
+def _stack_file(stack: str, env: str | None) -> OutputFile:
+    document: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Stack"}
+    document["metadata"] = {"name": stack}
+    if env:
+        document["spec"] = {"environments": {env: {}}}
+    header = "# The stack these manifests belong to (assistctl export).\n"
+    if env:
+        header += f"# Plan and apply them with --env {env}.\n"
+    return OutputFile("stack.yaml", (header + _dump(document)).encode())
+
+
+def _vector_store_spec(
+    store: Resource, name: str, attached: list[AttachedFile], file_paths: list[str]
+) -> dict[str, Any]:
+    strategies = [f.chunking_strategy for f in attached if f.chunking_strategy]
+    view = normalize_vector_store(
+        {
+            "name": store.data.get("name"),
+            "expires_after": store.data.get("expires_after"),
+            "chunking_strategy": strategies[0]
+            if strategies
+            else store.data.get("chunking_strategy"),
+            "metadata": store.data.get("metadata"),
+        }
+    )
+    spec: dict[str, Any] = {}
+    if view["name"] is not None and view["name"] != name:
+        spec["name"] = view["name"]
+    if view["chunking_strategy"] != normalize_chunking_strategy(DEFAULT_CHUNKING_STRATEGY):
+        spec["chunking_strategy"] = view["chunking_strategy"]
+    if view["expires_after"]:
+        spec["expires_after"] = {
+            "anchor": view["expires_after"].get("anchor", "last_active_at"),
+            "days": view["expires_after"]["days"],
+        }
+    if view["metadata"]:
+        spec["metadata"] = view["metadata"]
+    if file_paths:
+        spec["files"] = [_from_manifest_dir(p) for p in dict.fromkeys(file_paths)]
+    return spec
+
+
+def _assistant_spec(
+    assistant: Resource, name: str, store_names: Mapping[str, str], file_paths: list[str]
+) -> tuple[dict[str, Any], OutputFile | None]:
+    data = assistant.data
+    view = normalize_assistant(
+        {
+            **{key: data.get(key) for key in _ASSISTANT_FIELDS},
+            "tool_resources": {
+                "file_search": {
+                    "vector_stores": [
+                        store_names[i] for i in _vector_store_ids(assistant) if i in store_names
+                    ]
+                },
+                "code_interpreter": {"files": file_paths},
+            },
+        }
+    )
+    spec: dict[str, Any] = {"model": view["model"]}
+    if view["name"] is not None and view["name"] != name:
+        spec["name"] = view["name"]
+    if view["description"]:
+        spec["description"] = view["description"]
+    prompt = None
+    instructions = view["instructions"]
+    if instructions is not None and _belongs_in_a_file(instructions):
+        prompt = OutputFile(f"prompts/{name}.md", instructions.encode())
+        spec["instructions_file"] = f"../prompts/{name}.md"
+    else:
+        spec["instructions"] = instructions or ""
+    if view["tools"]:
+        spec["tools"] = [_tool(tool) for tool in view["tools"]]
+    resources = view["tool_resources"]
+    if resources:
+        spec["tool_resources"] = {}
+        if "file_search" in resources:
+            spec["tool_resources"]["file_search"] = resources["file_search"]
+        if "code_interpreter" in resources:
+            spec["tool_resources"]["code_interpreter"] = {
+                "files": [_from_manifest_dir(p) for p in resources["code_interpreter"]["files"]]
+            }
+    if view["temperature"] != DEFAULT_TEMPERATURE:
+        spec["temperature"] = view["temperature"]
+    if view["top_p"] != DEFAULT_TOP_P:
+        spec["top_p"] = view["top_p"]
+    if view["response_format"] != DEFAULT_RESPONSE_FORMAT:
+        spec["response_format"] = view["response_format"]
+    if view["metadata"]:
+        spec["metadata"] = view["metadata"]
+    return spec, prompt
+
+
+_ASSISTANT_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "temperature",
+    "top_p",
+    "response_format",
+    "metadata",
+)
+
+
+def _belongs_in_a_file(instructions: str) -> bool:
+    return (
+        instructions.count("\n") >= INLINE_INSTRUCTIONS_MAX_LINES
+        or len(instructions) > INLINE_INSTRUCTIONS_MAX_CHARS
+    )
+
+
+def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalised tool in manifest form: defaults left out, parameters inline."""
+    if tool.get("type") != "function":
+        return dict(tool)
+    function = dict(tool["function"])
+    if not function.get("strict"):
+        function.pop("strict", None)
+    if function.get("parameters") is None:
+        function["parameters"] = {"type": "object", "properties": {}}
+    return {"type": "function", "function": function}
+
+
+def _from_manifest_dir(path: str) -> str:
+    """Manifests live one directory down (assistants/, vector_stores/) and paths in them are
+    relative to their own directory, while recorded paths are relative to the stack root."""
+    return f"../{path}"
+
+
+def _manifest_file(
+    path: str,
+    kind: str,
+    name: str,
+    spec: Mapping[str, Any],
+    resource: Resource,
+    missing: Mapping[str, MissingFile],
+) -> OutputFile:
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": dict(spec),
+    }
+    header = f"# {kind} {resource.id}, exported by assistctl export.\n"
+    text = _comment_missing_files(_dump(document), missing)
+    return OutputFile(path, (header + text).encode())
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(
+        dict(document), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+
+
+def _comment_missing_files(text: str, missing: Mapping[str, MissingFile]) -> str:
+    """Put a comment above each list item under a ``files:`` key whose content must be supplied.
+
+    PyYAML cannot write comments, so they are added to its output: an item is recognised by
+    the exact scalar PyYAML writes for the path, inside a ``files:`` block.
+    """
+    rendered = {
+        yaml.safe_dump([_from_manifest_dir(p)], width=10_000).strip(): m for p, m in missing.items()
+    }
+    lines = text.splitlines(keepends=True)
+    result: list[str] = []
+    files_indent: int | None = None
+    for line in lines:
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if files_indent is not None and not (indent >= files_indent and stripped.startswith("- ")):
+            files_indent = None
+        if files_indent is not None and stripped.rstrip("\n") in rendered:
+            entry = rendered[stripped.rstrip("\n")]
+            result.append(" " * indent + f"# {supply_note(entry)}\n")
+        result.append(line)
+        if stripped.rstrip("\n") == "files:":
+            files_indent = indent
+    return "".join(result)
+
+
+def supply_note(entry: MissingFile) -> str:
+    return (
+        f"supply {entry.path} ({entry.file_id}, {human_size(entry.bytes)}): "
+        "its content cannot be downloaded from the API"
+    )
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+# --- write -------------------------------------------------------------------------------------
+
+
+def check_directory(directory: Path, *, force: bool = False) -> None:
+    """Refuse a directory export would clobber; called before reading the account, too."""
+    if directory.exists() and not directory.is_dir():
+        raise AssistctlError(f"{directory} exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise AssistctlError(
+            f"{directory}/ is not empty",
+            hint="choose another directory with -o, or pass --force to overwrite the files "
+            "export writes (others are left alone)",
+        )
+
+
+def write(export: Export, directory: Path, *, force: bool = False) -> list[Path]:
+    """Write every output under ``directory``; refuses a non-empty directory unless ``force``."""
+    check_directory(directory, force=force)
+    written = []
+    for output in export.outputs:
+        target = directory / output.path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(output.content)
+        except OSError as exc:
+            raise AssistctlError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        written.append(target)
+    return written
