@@ -1,0 +1,422 @@
+"""Smoke-test reports: progress lines, the pytest-like summary, JSON, JUnit XML, transcripts.
+
+Pure rendering of a ``SuiteResult`` (plus one small live-progress printer); nothing here talks
+to the account. JUnit is built with ``xml.etree`` so the output is always well-formed XML that
+CI systems (GitHub Actions, GitLab, Jenkins) can publish.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assistctl.expectations import Reply, describe_calls, trimmed
+from assistctl.model import DesiredSmokeTest
+from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
+
+JSON_FORMAT_VERSION = 1
+OUTCOME_WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR"}
+OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red"}
+
+
+# --- live progress --------------------------------------------------------------------------
+
+
+def attempt_line(test: DesiredSmokeTest, attempt: AttemptResult) -> str:
+    """One line per finished conversation: ``PASSED order-status [2/3] 1.24s``."""
+    repeat = int(test.spec.get("repeat", 1))
+    line = f"{OUTCOME_WORDS[attempt.outcome]} {test.name} [{attempt.index}/{repeat}]"
+    line += f" {attempt.duration_s:.2f}s"
+    if attempt.outcome != "passed":
+        line += f" - {attempt.first_problem}"
+    return line
+
+
+class Progress:
+    """Prints ``attempt_line`` as conversations finish (from worker threads, so locked); on a
+    terminal a rich progress bar counts them down underneath."""
+
+    def __init__(self, total: int, *, echo: Callable[[str], None], tty: bool, color: bool):
+        self.total = total
+        self.echo = echo
+        self.lock = threading.Lock()
+        self.bar = None
+        if tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            console = Console(stderr=False, no_color=not color, highlight=False)
+            self.bar = RichProgress(
+                TextColumn("testing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self.task = self.bar.add_task("conversations", total=total)
+
+    def __enter__(self) -> Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def attempt_finished(self, test: DesiredSmokeTest, attempt: AttemptResult) -> None:
+        line = attempt_line(test, attempt)
+        with self.lock:
+            if self.bar is None:
+                self.echo(line)
+                return
+            from rich.text import Text
+
+            word = OUTCOME_WORDS[attempt.outcome]
+            text = Text(line)
+            text.stylize(OUTCOME_STYLES[attempt.outcome], 0, len(word))
+            self.bar.console.print(text)
+            self.bar.advance(self.task)
+
+
+# --- the human summary ----------------------------------------------------------------------
+
+
+def verdict_of(test: TestResult) -> str:
+    """``2/3 attempts passed (needs 2)``, or for a single attempt just its first problem."""
+    if test.repeat == 1:
+        first = test.attempts[0].first_problem if test.attempts else ""
+        return first
+    text = f"{test.passes}/{len(test.attempts)} attempts passed (needs {test.required})"
+    failing = next((a for a in test.attempts if a.outcome != "passed"), None)
+    if failing is not None and test.outcome != "passed":
+        text += f"; attempt {failing.index}: {failing.first_problem}"
+    return text
+
+
+def summary_line(suite: SuiteResult) -> str:
+    """``12 passed, 1 failed in 8.3s`` (pytest's wording)."""
+    counts = suite.counts()
+    parts = [f"{counts['passed']} passed"] if counts["passed"] or not suite.tests else []
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
+    if counts["error"]:
+        parts.append(f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
+    if suite.deselected:
+        parts.append(f"{len(suite.deselected)} deselected")
+    return f"{', '.join(parts)} in {suite.duration_s:.1f}s"
+
+
+def summary(suite: SuiteResult) -> str:
+    """The failures explained, then the short summary and the count line."""
+    lines: list[str] = []
+    bad = [t for t in suite.tests if t.outcome != "passed"]
+    if bad:
+        lines.append(_rule("FAILURES"))
+        for test in bad:
+            lines.extend(_explain(test))
+        lines.append(_rule("short test summary info"))
+        for test in bad:
+            lines.append(f"{OUTCOME_WORDS[test.outcome]} {test.name} - {verdict_of(test)}")
+    for test in suite.tests:
+        for attempt in test.attempts:
+            if attempt.cleanup_error:
+                lines.append(f"warning: {attempt.cleanup_error}")
+    lines.append(summary_line(suite))
+    return "\n".join(lines)
+
+
+def _rule(title: str, width: int = 72) -> str:
+    return f" {title} ".center(width, "=")
+
+
+def _explain(test: TestResult) -> list[str]:
+    header = f"{test.name} ({test.test.location}, assistant {test.test.assistant})"
+    lines = [f" {header} ".center(72, "_") if len(header) < 64 else f"___ {header} ___"]
+    if test.repeat > 1:
+        lines.append(
+            f"{test.passes}/{len(test.attempts)} attempts passed, needs {test.required} "
+            f"(repeat {test.repeat}, pass_threshold {test.pass_threshold:g})"
+        )
+    for attempt in test.attempts:
+        if attempt.outcome == "passed":
+            continue
+        if test.repeat > 1:
+            lines.append(f"attempt {attempt.index}: {attempt.outcome}")
+        if attempt.error:
+            lines.append(f"  error: {attempt.error}")
+        for step in attempt.steps:
+            if not step.passed:
+                lines.extend(_explain_step(step))
+        if attempt.error is None and _not_run(attempt):
+            lines.append(f"  ({_not_run(attempt)})")
+    return lines
+
+
+def _explain_step(step: StepResult) -> list[str]:
+    lines = [f"  step {step.index}: user: {trimmed(step.user, 120)}"]
+    lines.extend(f"    ✗ {problem}" for problem in step.problems)
+    reply = step.reply
+    if reply is not None:
+        lines.append(f"    run: {_run_summary(reply)}")
+        lines.append(f"    reply: {trimmed(reply.text)}")
+        lines.append(f"    tool calls: {describe_calls(reply.tool_calls)}")
+        if reply.citations:
+            cited = ", ".join(sorted({c.label for c in reply.citations}))
+            lines.append(f"    citations: {cited}")
+    return lines
+
+
+def _run_summary(reply: Reply) -> str:
+    text = f"{reply.status} in {reply.latency_s:.2f}s"
+    if reply.usage and "total_tokens" in reply.usage:
+        text += f", {reply.usage['total_tokens']} tokens"
+    if reply.last_error:
+        text += f" ({reply.last_error})"
+    return text
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def to_json(suite: SuiteResult) -> dict[str, Any]:
+    """Every test, attempt, step and expectation, with latency and usage."""
+    counts = suite.counts()
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "stack": suite.owner,
+        "summary": {
+            "passed": counts["passed"],
+            "failed": counts["failed"],
+            "errors": counts["error"],
+            "deselected": len(suite.deselected),
+            "duration_s": round(suite.duration_s, 3),
+            "exit_code": suite.exit_code,
+        },
+        "deselected": list(suite.deselected),
+        "tests": [_test_json(t) for t in suite.tests],
+    }
+
+
+def write_json(suite: SuiteResult, path: str | Path) -> None:
+    _prepare(path).write_text(json.dumps(to_json(suite), indent=2, ensure_ascii=False) + "\n")
+
+
+def _test_json(test: TestResult) -> dict[str, Any]:
+    return {
+        "name": test.name,
+        "assistant": test.test.assistant,
+        "file": test.test.location.file,
+        "line": test.test.location.line,
+        "outcome": test.outcome,
+        "repeat": test.repeat,
+        "pass_threshold": test.pass_threshold,
+        "required_passes": test.required,
+        "passes": test.passes,
+        "duration_s": round(test.duration_s, 3),
+        "attempts": [_attempt_json(a) for a in test.attempts],
+    }
+
+
+def _attempt_json(attempt: AttemptResult) -> dict[str, Any]:
+    return {
+        "index": attempt.index,
+        "outcome": attempt.outcome,
+        "duration_s": round(attempt.duration_s, 3),
+        "thread_id": attempt.thread_id,
+        "error": attempt.error,
+        "cleanup_error": attempt.cleanup_error,
+        "steps_run": len(attempt.steps),
+        "steps_total": attempt.total_steps,
+        "steps": [_step_json(s) for s in attempt.steps],
+    }
+
+
+def _step_json(step: StepResult) -> dict[str, Any]:
+    reply = step.reply
+    return {
+        "index": step.index,
+        "user": step.user,
+        "passed": step.passed,
+        "failure": step.failure,
+        "run_id": step.run_id,
+        "status": reply.status if reply else None,
+        "reply": reply.text if reply else None,
+        "latency_s": round(reply.latency_s, 3) if reply else None,
+        "usage": dict(reply.usage) if reply and reply.usage else None,
+        "last_error": reply.last_error if reply else None,
+        "tool_calls": [
+            {"type": c.type, "name": c.name, "arguments": dict(c.arguments), "output": c.output}
+            for c in (reply.tool_calls if reply else ())
+        ],
+        "citations": [
+            {"file_id": c.file_id, "path": c.path, "filename": c.filename, "quote": c.quote}
+            for c in (reply.citations if reply else ())
+        ],
+        "expectations": [
+            {
+                "kind": v.kind,
+                "expected": v.expected,
+                "passed": v.passed,
+                "message": v.message,
+                "implicit": v.implicit,
+            }
+            for v in step.verdicts
+        ],
+    }
+
+
+# --- JUnit XML ------------------------------------------------------------------------------
+
+
+def to_junit(suite: SuiteResult, *, timestamp: datetime.datetime | None = None) -> ET.Element:
+    """``testsuites/testsuite/testcase`` with ``failure``/``error`` children: one testcase per
+    SmokeTest (its attempts are detail, not separate cases, so repeat does not inflate counts)."""
+    counts = suite.counts()
+    totals = {
+        "tests": str(len(suite.tests)),
+        "failures": str(counts["failed"]),
+        "errors": str(counts["error"]),
+        "skipped": "0",
+        "time": f"{suite.duration_s:.3f}",
+    }
+    root = ET.Element("testsuites", {"name": "assistctl test", **totals})
+    when = (timestamp or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%S")
+    classname = "assistctl." + suite.owner.replace("/", ".")
+    testsuite = ET.SubElement(root, "testsuite", {"name": classname, **totals, "timestamp": when})
+    for test in suite.tests:
+        case = ET.SubElement(
+            testsuite,
+            "testcase",
+            {
+                "name": test.name,
+                "classname": classname,
+                "time": f"{test.duration_s:.3f}",
+                "file": test.test.location.file,
+                "line": str(test.test.location.line),
+            },
+        )
+        if test.outcome != "passed":
+            tag = "failure" if test.outcome == "failed" else "error"
+            element = ET.SubElement(
+                case,
+                tag,
+                {
+                    "message": _xml_safe(verdict_of(test)),
+                    "type": "SmokeTestFailure" if tag == "failure" else "SmokeTestError",
+                },
+            )
+            element.text = _xml_safe("\n".join(_explain(test)))
+        out = ET.SubElement(case, "system-out")
+        out.text = _xml_safe("\n".join(attempt_line(test.test, a) for a in test.attempts))
+    return root
+
+
+def write_junit(suite: SuiteResult, path: str | Path) -> None:
+    tree = ET.ElementTree(to_junit(suite))
+    ET.indent(tree)
+    with _prepare(path).open("wb") as handle:
+        tree.write(handle, encoding="utf-8", xml_declaration=True)
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """XML 1.0 cannot carry most control characters, and a reply may contain any."""
+    return _XML_INVALID.sub("\ufffd", text)
+
+
+# --- transcripts ----------------------------------------------------------------------------
+
+
+def transcript_name(test: str, index: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", test)
+    return f"{safe}-{index}.md"
+
+
+def transcript(test: TestResult, attempt: AttemptResult) -> str:
+    """One conversation as readable markdown: every message, tool call, citation and check."""
+    spec = test.test.spec
+    lines = [
+        f"# {test.name} — attempt {attempt.index} of {test.repeat}: {attempt.outcome}",
+        "",
+        f"- assistant: {test.test.assistant}",
+        f"- test file: {test.test.location}",
+        f"- thread: {attempt.thread_id or '(not created)'}",
+        f"- duration: {attempt.duration_s:.2f}s",
+    ]
+    if attempt.error:
+        lines.append(f"- error: {attempt.error}")
+    if attempt.cleanup_error:
+        lines.append(f"- cleanup: {attempt.cleanup_error}")
+    steps_spec = list(spec.get("steps") or ())
+    for step in attempt.steps:
+        lines.extend(["", f"## Step {step.index}", ""])
+        additional = steps_spec[step.index - 1].get("additional_instructions")
+        if additional:
+            lines.extend([f"*additional instructions:* {additional}", ""])
+        lines.extend(["**user:**", "", _quote(step.user), ""])
+        reply = step.reply
+        if reply is not None:
+            for call in reply.tool_calls:
+                lines.append(f"**tool call:** `{call}`")
+                if call.output is not None:
+                    lines.append(f"  → output: `{call.output}`")
+            if reply.tool_calls:
+                lines.append("")
+            lines.extend(["**assistant:**", "", _quote(reply.text or "(no reply)"), ""])
+            for citation in reply.citations:
+                lines.append(f"- cites {citation.label} ({citation.file_id}): {citation.quote}")
+            lines.append(f"- run {step.run_id}: {_run_summary(reply)}")
+        if step.failure:
+            lines.append(f"- ✗ {step.failure}")
+        for verdict in step.verdicts:
+            mark = "✓" if verdict.passed else "✗"
+            shown = json.dumps(verdict.expected, ensure_ascii=False, default=str)
+            implicit = " (implicit)" if verdict.implicit else ""
+            lines.append(f"- {mark} {verdict.kind}: {shown}{implicit}")
+            if not verdict.passed:
+                lines.append(f"  {verdict.message}")
+    if _not_run(attempt):
+        lines.extend(["", f"({_not_run(attempt)})"])
+    return "\n".join(lines) + "\n"
+
+
+def _not_run(attempt: AttemptResult) -> str:
+    """``2 later steps not run`` (or ``1 step not run`` when none ran), or empty."""
+    missing = attempt.total_steps - len(attempt.steps)
+    if not missing:
+        return ""
+    later = "later " if attempt.steps else ""
+    return f"{missing} {later}step{'s' if missing != 1 else ''} not run"
+
+
+def write_transcripts(suite: SuiteResult, directory: str | Path) -> list[Path]:
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for test in suite.tests:
+        for attempt in test.attempts:
+            path = target / transcript_name(test.name, attempt.index)
+            path.write_text(transcript(test, attempt), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+
+
+def _prepare(path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target

@@ -1,0 +1,175 @@
+"""Reports on fixed results: the summary, JSON, JUnit XML and transcripts."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import xml.etree.ElementTree as ET
+
+from assistctl import reports
+from assistctl.expectations import Citation, Reply, ToolCall, evaluate_step
+from assistctl.model import DesiredSmokeTest, Location
+from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
+
+ORDER_SPEC = {
+    "assistant": "support-bot",
+    "repeat": 3,
+    "pass_threshold": 0.67,
+    "steps": [{"user": "Where is my order 123?", "expect": [{"contains": "shipped"}]}],
+}
+
+
+def smoke_test(name: str, spec: dict) -> DesiredSmokeTest:
+    return DesiredSmokeTest(name, spec["assistant"], spec, Location(f"tests/{name}.yaml", 4))
+
+
+def attempt(name: str, index: int, text: str, *, expect=None, error=None) -> AttemptResult:
+    reply = Reply(
+        "completed",
+        text,
+        tool_calls=(ToolCall("function", "get_order", {"order_id": "123"}, '{"status":"x"}'),),
+        citations=(Citation("file-9", "docs/returns.md", "returns.md", "30 days"),),
+        latency_s=0.25,
+        usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    )
+    verdicts = evaluate_step(expect or [{"contains": "shipped"}], reply)
+    steps = (
+        () if error else (StepResult(1, "Where is my order 123?", reply, verdicts, None, "run_1"),)
+    )
+    return AttemptResult(name, index, steps, 1, 0.5, "thread_1", error)
+
+
+def suite() -> SuiteResult:
+    order = smoke_test("order-status", ORDER_SPEC)
+    returns = smoke_test("returns", {**ORDER_SPEC, "repeat": 1, "pass_threshold": 1.0})
+    broken = smoke_test("broken", {**ORDER_SPEC, "repeat": 1})
+    return SuiteResult(
+        owner="support/staging",
+        tests=(
+            TestResult(
+                order,
+                (
+                    attempt("order-status", 1, "It has shipped."),
+                    attempt("order-status", 2, "It is <lost> & \x01gone."),
+                    attempt("order-status", 3, "It shipped."),
+                ),
+            ),
+            TestResult(returns, (attempt("returns", 1, "Still processing."),)),
+            TestResult(broken, (attempt("broken", 1, "", error="the account answered 500"),)),
+        ),
+        duration_s=8.34,
+        deselected=("warranty",),
+    )
+
+
+def test_outcomes_and_exit_code():
+    result = suite()
+    assert [t.outcome for t in result.tests] == ["passed", "failed", "error"]
+    assert result.tests[0].passes == 2 and result.tests[0].required == 2
+    assert result.counts() == {"passed": 1, "failed": 1, "error": 1}
+    assert result.exit_code == 1
+
+
+def test_summary_explains_each_failure_and_ends_like_pytest():
+    text = reports.summary(suite())
+    assert text.splitlines()[-1] == "1 passed, 1 failed, 1 error, 1 deselected in 8.3s"
+    assert "FAILED returns - step 1: expected the reply to contain 'shipped'" in text
+    assert 'got "Still processing."' in text
+    assert 'tool calls: get_order({"order_id": "123"})' in text
+    assert "ERROR broken - the account answered 500" in text
+    assert "order-status" not in text.split("short test summary info")[1]
+
+
+def test_attempt_line():
+    result = suite()
+    order = result.tests[0]
+    assert reports.attempt_line(order.test, order.attempts[0]) == (
+        "PASSED order-status [1/3] 0.50s"
+    )
+    assert reports.attempt_line(order.test, order.attempts[1]).startswith(
+        "FAILED order-status [2/3] 0.50s - step 1: expected the reply to contain 'shipped'"
+    )
+
+
+def test_json_has_every_attempt_step_and_expectation():
+    data = json.loads(json.dumps(reports.to_json(suite())))
+    assert data["summary"] == {
+        "passed": 1,
+        "failed": 1,
+        "errors": 1,
+        "deselected": 1,
+        "duration_s": 8.34,
+        "exit_code": 1,
+    }
+    order = data["tests"][0]
+    assert (order["passes"], order["required_passes"], order["outcome"]) == (2, 2, "passed")
+    step = order["attempts"][1]["steps"][0]
+    assert step["usage"]["total_tokens"] == 15
+    assert step["tool_calls"][0] == {
+        "type": "function",
+        "name": "get_order",
+        "arguments": {"order_id": "123"},
+        "output": '{"status":"x"}',
+    }
+    assert step["citations"][0]["path"] == "docs/returns.md"
+    assert [(e["kind"], e["passed"], e["implicit"]) for e in step["expectations"]] == [
+        ("status", True, True),
+        ("contains", False, False),
+    ]
+    assert data["tests"][2]["attempts"][0]["error"] == "the account answered 500"
+
+
+def test_junit_shape(tmp_path):
+    path = tmp_path / "out" / "junit.xml"
+    reports.write_junit(suite(), path)
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    (testsuite,) = root.findall("testsuite")
+    assert testsuite.get("name") == "assistctl.support.staging"
+    assert (testsuite.get("tests"), testsuite.get("failures"), testsuite.get("errors")) == (
+        "3",
+        "1",
+        "1",
+    )
+    assert float(testsuite.get("time")) == 8.34
+    datetime.datetime.fromisoformat(testsuite.get("timestamp"))
+    cases = {c.get("name"): c for c in testsuite.findall("testcase")}
+    assert set(cases) == {"order-status", "returns", "broken"}
+    assert cases["order-status"].find("failure") is None
+    failure = cases["returns"].find("failure")
+    assert failure.get("message").startswith("step 1: expected the reply to contain 'shipped'")
+    assert "Still processing." in failure.text
+    assert cases["broken"].find("error").get("message") == "the account answered 500"
+    for case in cases.values():
+        assert case.get("classname") == "assistctl.support.staging"
+        assert float(case.get("time")) >= 0
+    assert "\x01" not in path.read_text()
+
+
+def test_transcripts_one_per_attempt(tmp_path):
+    written = reports.write_transcripts(suite(), tmp_path)
+    assert sorted(p.name for p in written) == [
+        "broken-1.md",
+        "order-status-1.md",
+        "order-status-2.md",
+        "order-status-3.md",
+        "returns-1.md",
+    ]
+    text = (tmp_path / "returns-1.md").read_text()
+    assert text.startswith("# returns — attempt 1 of 1: failed")
+    assert "> Where is my order 123?" in text
+    assert '**tool call:** `get_order({"order_id": "123"})`' in text
+    assert "> Still processing." in text
+    assert "- cites docs/returns.md (file-9): 30 days" in text
+    assert '- ✗ contains: "shipped"' in text
+    assert "error: the account answered 500" in (tmp_path / "broken-1.md").read_text()
+
+
+def test_progress_prints_plain_lines_without_a_terminal():
+    printed: list[str] = []
+    result = suite()
+    with reports.Progress(5, echo=printed.append, tty=False, color=False) as progress:
+        for test in result.tests:
+            for one in test.attempts:
+                progress.attempt_finished(test.test, one)
+    assert len(printed) == 5 and printed[0] == "PASSED order-status [1/3] 0.50s"
