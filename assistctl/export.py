@@ -13,6 +13,7 @@ touches the disk).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -398,7 +399,8 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
 
 def slug(text: str | None, fallback: str) -> str:
     """A logical name from a display name: lower case, runs of other characters become '-'."""
-    cleaned = re.sub(r"[^a-z0-9_.]+", "-", (text or "").lower()).strip("-._")
+    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9_.]+", "-", ascii_text.lower()).strip("-._")
     cleaned = cleaned[:_MAX_NAME_LENGTH].rstrip("-._")
     return cleaned if re.fullmatch(NAME_PATTERN, cleaned or "") else fallback
 
