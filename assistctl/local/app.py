@@ -144,12 +144,16 @@ class Gate:
 
 
 def _routes() -> list[BaseRoute]:
-    from assistctl.local import admin, assistants
+    from assistctl.local import admin, assistants, files, threads, vector_stores
     from assistctl.local.runs import routes as run_routes
 
+    # Runs first: ``/v1/threads/runs`` must win over ``/v1/threads/{thread_id}``.
     return [
         *assistants.routes(),
+        *files.routes(),
+        *vector_stores.routes(),
         *run_routes(),
+        *threads.routes(),
         *admin.routes(),
     ]
 

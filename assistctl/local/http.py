@@ -9,6 +9,7 @@ loop, then runs the handler in a worker thread so slow SQLite work never blocks 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+logger = logging.getLogger("assistctl.local")
 
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_LENGTH = 64
@@ -84,7 +87,8 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_internal_error(request: Request, exc: Exception) -> Response:
-    """A real bug: still the API's body, never a traceback on the wire."""
+    """A real bug: still the API's body, never a traceback on the wire (it goes to the log)."""
+    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return api_error(
         500,
         "The server had an error while processing your request. Sorry about that!",
@@ -259,10 +263,14 @@ class ListParams:
     before: str | None
 
 
-def list_params(request: Request) -> ListParams:
-    """``limit`` (1..100, default 20), ``order`` (asc|desc, default desc), ``after``, ``before``."""
+def list_params(
+    request: Request, *, default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT
+) -> ListParams:
+    """``limit`` (1..100, default 20), ``order`` (asc|desc, default desc), ``after``, ``before``.
+
+    ``/v1/files`` pages differently (up to 10,000), hence the overridable bounds."""
     query = request.query_params
-    limit = DEFAULT_LIMIT
+    limit = default_limit
     raw_limit = query.get("limit")
     if raw_limit is not None:
         try:
@@ -279,10 +287,10 @@ def list_params(request: Request) -> ListParams:
                 param="limit",
                 code="integer_below_min_value",
             )
-        if limit > MAX_LIMIT:
+        if limit > max_limit:
             raise bad_request(
                 "Invalid 'limit': integer above maximum value. Expected a value less than or "
-                f"equal to {MAX_LIMIT}, but got {limit} instead.",
+                f"equal to {max_limit}, but got {limit} instead.",
                 param="limit",
                 code="integer_above_max_value",
             )
