@@ -7,6 +7,7 @@ large structures) is shown as a unified diff so a reviewer sees what changed, no
 from __future__ import annotations
 
 import difflib
+import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ _ARROW = "→"
 
 @dataclass(frozen=True)
 class FieldDetail:
-    """One field of a change: either ``before → after`` inline, or a unified diff."""
+    """One field of a change: ``before → after`` inline (one side alone when the value is added
+    or removed), or a unified diff."""
 
     label: str
     before: str | None = None
@@ -55,13 +57,39 @@ def describe(change: Change) -> list[FieldDetail]:
     before, after = change.before or {}, change.after or {}
     details: list[FieldDetail] = []
     for field in change.fields:
+        if field == "filename" and "sha256" in change.fields:
+            continue  # derived from the content hash, already shown
         old, new = before.get(field), after.get(field)
         if field == "instructions":
             details.append(FieldDetail(field, diff=_text_diff(old or "", new or "")))
         elif field == "tools":
             details.extend(_tool_details(old or [], new or []))
+        elif _is_flat_mapping(old) and _is_flat_mapping(new):
+            details.extend(_mapping_details(field, old or {}, new or {}))
         else:
             details.append(_value_detail(field, old, new))
+    return details
+
+
+def _is_flat_mapping(value: Any) -> bool:
+    """Mappings of scalars (metadata, a vector store's files) diff best key by key."""
+    if value is None:
+        return True
+    return isinstance(value, Mapping) and all(
+        not isinstance(item, Mapping | list | tuple) for item in value.values()
+    )
+
+
+def _mapping_details(field: str, old: Mapping, new: Mapping) -> list[FieldDetail]:
+    details = []
+    for key in sorted(set(old) | set(new)):
+        label = f"{field}[{_compact(key)}]"
+        if key not in old:
+            details.append(FieldDetail(label, after=_compact(new[key])))
+        elif key not in new:
+            details.append(FieldDetail(label, before=_compact(old[key])))
+        elif old[key] != new[key]:
+            details.append(_value_detail(label, old[key], new[key]))
     return details
 
 
@@ -95,9 +123,9 @@ def _tool_details(old: Sequence[Mapping], new: Sequence[Mapping]) -> list[FieldD
     details = []
     for label in [*after, *(label for label in before if label not in after)]:
         if label not in before:
-            details.append(FieldDetail(f"tools: {label}", before="(absent)", after="added"))
+            details.append(FieldDetail("tools", after=f"+ {label}"))
         elif label not in after:
-            details.append(FieldDetail(f"tools: {label}", before="present", after="removed"))
+            details.append(FieldDetail("tools", before=f"- {label}"))
         elif before[label] != after[label]:
             details.extend(_tool_change(label, before[label], after[label]))
     return details
@@ -157,8 +185,8 @@ def summary_line(plan: Plan) -> str:
 
 
 def _heading(plan: Plan) -> str:
-    env = f", env {plan.env}" if plan.env else ""
-    return f"assistctl plan for stack {plan.stack}{env} (owner {plan.owner})"
+    env = f" · env {plan.env}" if plan.env else ""
+    return f"assistctl plan · stack {plan.stack}{env}"
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -199,6 +227,8 @@ def _text_detail(detail: FieldDetail) -> list[list[_Segment]]:
         return rows
     if detail.before is None:
         return [[(f"{indent}{detail.label}: ", None), (detail.after or "", "green")]]
+    if detail.after is None:
+        return [[(f"{indent}{detail.label}: ", None), (detail.before, "red")]]
     return [
         [
             (f"{indent}{detail.label}: ", None),
@@ -289,6 +319,8 @@ def _markdown_change(change: Change) -> list[str]:
             collapsible.append(detail)
         elif detail.before is None:
             inline.append(f"- **{_escape(detail.label)}**: {_code(detail.after or '')}")
+        elif detail.after is None:
+            inline.append(f"- **{_escape(detail.label)}**: ~~{_code(detail.before)}~~")
         else:
             inline.append(
                 f"- **{_escape(detail.label)}**: {_code(detail.before)} {_ARROW} "
@@ -303,7 +335,7 @@ def _markdown_change(change: Change) -> list[str]:
         while fence in body:
             fence += "`"
         out += [
-            f"<details><summary>{_escape(detail.label)} diff</summary>",
+            f"<details><summary>{html.escape(detail.label)} diff</summary>",
             "",
             f"{fence}diff",
             body,

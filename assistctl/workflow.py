@@ -1,0 +1,32 @@
+"""Manifests + account → plan, in one call, for every command that needs a fresh plan.
+
+``plan.py`` stays pure; this is the one place that strings the three stages together, so
+``plan``, ``apply`` and ``destroy`` build plans the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistctl import live, manifest
+from assistctl.model import Desired, Live, Plan
+from assistctl.plan import plan
+
+if TYPE_CHECKING:
+    import openai
+
+
+def compute_plan(
+    paths: Sequence[str | Path],
+    env: str | None,
+    client: openai.OpenAI,
+    targets: Sequence[str] = (),
+    *,
+    concurrency: int = 8,
+) -> tuple[Desired, Live, Plan]:
+    """Load the manifests (default: the current directory), snapshot the account, plan."""
+    desired = manifest.load(list(paths) or ["."], env)
+    snapshot = live.snapshot(client, desired.owner, concurrency=concurrency)
+    return desired, snapshot, plan(desired, snapshot, targets=targets)
