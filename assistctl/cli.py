@@ -309,5 +309,85 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
 
 
+# --- plan (issue 5) -------------------------------------------------------------------------
+
+
+@cli.command("plan")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (stable schema).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print markdown for a PR comment.")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also save the plan to FILE, for `assistctl apply --plan FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are (1 stays an error).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND/NAME",
+    help="Plan only this resource and what it depends on (repeatable), "
+    "e.g. assistant/support-bot, vector_store/handbook, file/docs/a.md.",
+)
+@click.pass_context
+def plan_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    env: str | None,
+    as_json: bool,
+    as_markdown: bool,
+    out: str | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+) -> None:
+    """Show what apply would change to make the account match the manifests.
+
+    PATHS are manifest files or directories (default: the current directory). Resources are
+    compared after normalisation, so server defaults never show as changes; edits made in the
+    dashboard show as updates back to the manifests. Only resources this stack owns are ever
+    updated or deleted.
+
+    \b
+    Example:
+      assistctl plan examples/quickstart
+      assistctl plan --env prod -o plan.json && assistctl apply --plan plan.json
+      assistctl plan --markdown > plan.md          # for a pull-request comment
+      assistctl plan --detailed-exitcode --json    # CI: exit 2 when there are changes
+    """
+    from assistctl import render
+    from assistctl.plan import parse_target
+    from assistctl.planfile import write_plan_file
+    from assistctl.workflow import compute_plan
+
+    options: Options = ctx.obj
+    if as_json and as_markdown:
+        raise click.UsageError("choose one of --json and --markdown")
+    for target in targets:
+        parse_target(target)
+    _, _, result = compute_plan(paths, env, options.client(), targets)
+    if as_json:
+        click.echo(render.render_json(result), nl=False)
+    elif as_markdown:
+        click.echo(render.render_markdown(result), nl=False)
+    else:
+        click.echo(render.render_text(result, color=options.color), nl=False)
+    if out:
+        write_plan_file(result, out)
+        options.note(
+            f"Saved the plan to {out}; apply exactly this plan with: assistctl apply --plan {out}"
+        )
+    if detailed_exitcode and result.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
 def main() -> None:
     cli.main(prog_name="assistctl")
