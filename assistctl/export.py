@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from assistctl.errors import AssistctlError
+from assistctl.errors import AccountError, AssistctlError
 from assistctl.model import (
     NAME_KEY,
     NAME_PATTERN,
@@ -41,7 +41,6 @@ from assistctl.plan import (
 )
 
 API_VERSION = "assistctl/v1"
-LIST_LIMIT = 100
 # Instructions longer than this many lines (or characters) go to prompts/NAME.md.
 INLINE_INSTRUCTIONS_MAX_LINES = 3
 INLINE_INSTRUCTIONS_MAX_CHARS = 240
@@ -150,80 +149,83 @@ class Export:
 
 def read(client, selection: Selection) -> Source:
     """Read the selected resources, the vector stores they use, and their files' descriptions."""
-    from assistctl.retry import call
+    from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items
 
-    def listed(pages: Callable[[], Iterable[Any]], what: str) -> list[dict[str, Any]]:
-        return call(lambda: [item.model_dump() for item in pages()], what=what)
+    def listed(first_page: Callable[[], Any], what: str) -> list[dict[str, Any]]:
+        return [item.model_dump(mode="json") for item in items(first_page, what=what)]
 
     assistants = [
         _resource(a)
-        for a in listed(lambda: client.beta.assistants.list(limit=LIST_LIMIT), "list assistants")
+        for a in listed(lambda: client.beta.assistants.list(limit=PAGE_SIZE), "list assistants")
     ]
     stores = [
         _resource(v)
-        for v in listed(lambda: client.vector_stores.list(limit=LIST_LIMIT), "list vector stores")
+        for v in listed(lambda: client.vector_stores.list(limit=PAGE_SIZE), "list vector stores")
     ]
     chosen_assistants, chosen_stores, notes = select(assistants, stores, selection)
 
     with_files = []
     for store in chosen_stores:
         attached = listed(
-            lambda store=store: client.vector_stores.files.list(
-                vector_store_id=store.id, limit=LIST_LIMIT
-            ),
+            lambda store=store: client.vector_stores.files.list(store.id, limit=PAGE_SIZE),
             f"list the files of vector store {store.id}",
         )
-        with_files.append(
-            Resource(
-                store.id,
-                store.data,
-                store.owner,
-                store.logical_name,
-                tuple(
-                    AttachedFile(
-                        f["id"],
-                        f.get("status") or "completed",
-                        f.get("attributes") or {},
-                        f.get("chunking_strategy"),
-                    )
-                    for f in attached
-                ),
+        files = tuple(
+            AttachedFile(
+                f["id"],
+                f.get("status") or "",
+                f.get("attributes") or {},
+                f.get("chunking_strategy"),
             )
+            for f in attached
         )
+        with_files.append(Resource(store.id, store.data, store.owner, store.logical_name, files))
 
     needed = _referenced_file_ids(chosen_assistants, with_files)
-    files: dict[str, AccountFile] = {}
+    known: dict[str, AccountFile] = {}
     if needed:
-        for item in listed(lambda: client.files.list(limit=LIST_LIMIT), "list files"):
+        for item in listed(lambda: client.files.list(limit=FILES_PAGE_SIZE), "list files"):
             if item["id"] in needed:
-                files[item["id"]] = AccountFile(
+                known[item["id"]] = AccountFile(
                     item["id"],
                     item.get("filename") or item["id"],
                     item.get("bytes") or 0,
                     item.get("purpose") or "",
                 )
     contents: dict[str, bytes] = {}
-    for file in files.values():
+    for file in known.values():
         if file.purpose != UNDOWNLOADABLE_PURPOSE:
             content = _download(client, file.id)
             if content is not None:
                 contents[file.id] = content
-    return Source(tuple(chosen_assistants), tuple(with_files), files, contents, tuple(notes))
+    return Source(tuple(chosen_assistants), tuple(with_files), known, contents, tuple(notes))
 
 
 def _resource(data: Mapping[str, Any]) -> Resource:
+    """Owned means both ownership keys, as in ``live.snapshot``."""
     metadata = data.get("metadata") or {}
-    return Resource(data["id"], dict(data), metadata.get(STACK_KEY), metadata.get(NAME_KEY))
+    owner, name = metadata.get(STACK_KEY), metadata.get(NAME_KEY)
+    if not (owner and name):
+        owner = name = None
+    return Resource(data["id"], dict(data), owner, name)
 
 
 def _download(client, file_id: str) -> bytes | None:
-    """The file's bytes, or None when the account refuses (it does for purpose ``assistants``)."""
+    """The file's bytes, or None when the account refuses to hand them out (it does for purpose
+    ``assistants``, with a 400); throttling and server errors are retried like any read."""
     import openai
 
+    from assistctl.retry import call
+
     try:
-        return client.files.content(file_id).read()
-    except openai.APIStatusError:
-        return None
+        return call(
+            lambda: client.files.content(file_id).read(), what=f"download the content of {file_id}"
+        )
+    except AccountError as error:
+        refused = error.__cause__
+        if isinstance(refused, openai.APIStatusError) and refused.status_code in (400, 403, 404):
+            return None
+        raise
 
 
 def _referenced_file_ids(assistants: Iterable[Resource], stores: Iterable[Resource]) -> set[str]:
@@ -627,9 +629,21 @@ def _manifest_file(
     return OutputFile(path, (header + text).encode())
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents list items under their key (``key:\n  - item``), as hand-written manifests do."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _dump(document: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(
-        dict(document), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    return yaml.dump(
+        dict(document),
+        Dumper=_IndentedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
     )
 
 
@@ -639,9 +653,7 @@ def _comment_missing_files(text: str, missing: Mapping[str, MissingFile]) -> str
     PyYAML cannot write comments, so they are added to its output: an item is recognised by
     the exact scalar PyYAML writes for the path, inside a ``files:`` block.
     """
-    rendered = {
-        yaml.safe_dump([_from_manifest_dir(p)], width=10_000).strip(): m for p, m in missing.items()
-    }
+    rendered = {_dump_scalar_item(_from_manifest_dir(p)): m for p, m in missing.items()}
     lines = text.splitlines(keepends=True)
     result: list[str] = []
     files_indent: int | None = None
@@ -657,6 +669,11 @@ def _comment_missing_files(text: str, missing: Mapping[str, MissingFile]) -> str
         if stripped.rstrip("\n") == "files:":
             files_indent = indent
     return "".join(result)
+
+
+def _dump_scalar_item(path: str) -> str:
+    """How the dumper writes ``path`` as a list item: ``- path`` (quoted when YAML needs it)."""
+    return yaml.dump([path], Dumper=_IndentedDumper, width=10_000, allow_unicode=True).strip()
 
 
 def supply_note(entry: MissingFile) -> str:

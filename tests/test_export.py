@@ -232,9 +232,9 @@ def test_managed_stack_layout_and_content(tmp_path):
 def test_files_that_cannot_be_downloaded_get_a_comment_above_their_entry(tmp_path):
     files = written(tmp_path, export.build(managed_source(), "support"))
     lines = files["vector_stores/handbook.yaml"].splitlines()
-    entry = lines.index("  - ../docs/returns.md")
+    entry = lines.index("    - ../docs/returns.md")
     assert lines[entry - 1] == (
-        f"  # supply docs/returns.md (file-returns, {len(RETURNS)} B): "
+        f"    # supply docs/returns.md (file-returns, {len(RETURNS)} B): "
         "its content cannot be downloaded from the API"
     )
     assert "# supply files/prices.csv (file-prices" in files["assistants/support-bot.yaml"]
