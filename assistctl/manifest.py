@@ -160,6 +160,8 @@ class _Document:
     lines: dict[FieldPath, int] = field(default_factory=dict)
     valid: bool = False
     checked: bool = False
+    buildable: bool = False
+    schema_failed: set[FieldPath] = field(default_factory=set)
 
     def line_of(self, path: FieldPath) -> int:
         """The line of ``path``, or of its nearest recorded parent (missing fields)."""
@@ -229,6 +231,8 @@ class _Loader:
         self, doc: _Document | str, path: FieldPath, message: str, hint: str | None = None
     ) -> None:
         if isinstance(doc, _Document):
+            if any(path[:length] in doc.schema_failed for length in range(len(path) + 1)):
+                return
             self.problems.append(
                 Problem(doc.display, doc.line_of(path), format_field(path), message, hint)
             )
@@ -262,7 +266,7 @@ class _Loader:
         assistants = self.build_assistants(documents, root, vector_stores)
         smoke_tests = self.build_smoke_tests(documents, assistants, vector_stores)
         if self.problems:
-            raise ManifestError(self.problems)
+            raise ManifestError(sorted(self.problems, key=lambda p: (p.file, p.line or 0)))
         desired = model.Desired(
             stack=stack,
             env=self.env,
@@ -331,7 +335,10 @@ class _Loader:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            self.problem(shown, (), f"not UTF-8 text (byte {exc.start})", hint="save as UTF-8")
+            line = raw[: exc.start].count(b"\n") + 1
+            self.problems.append(
+                Problem(shown, line, "", f"not UTF-8 text (byte {exc.start})", "save as UTF-8")
+            )
             return []
         documents: list[_Document] = []
         try:
@@ -470,7 +477,8 @@ class _Loader:
         """Variable name -> the environments whose vars define it (for hints)."""
         found: dict[str, list[str]] = {}
         for name, environment in sorted(self.environments.items()):
-            for variable in ((environment or {}).get("vars") or {}) if self.env is None else {}:
+            chosen = self.env in self.environments
+            for variable in ((environment or {}).get("vars") or {}) if not chosen else {}:
                 found.setdefault(variable, []).append(name)
         return found
 
@@ -519,16 +527,22 @@ class _Loader:
                 hint="move it next to the other manifests",
             )
             return
+        doc.buildable = isinstance(doc.name, str) or kind == "Stack"
+        failed: set[FieldPath] = set()
         for path, message, hint in _schema_problems(_validator(kind), doc.body):
-            if path == ("apiVersion",):
+            if path == ("apiVersion",) or message == "'apiVersion' is required":
                 continue
             self.problem(doc, path, message, hint)
+            missing = re.fullmatch(r"'(.+)' is required", message)
+            failed.add(path + (missing.group(1),) if missing else path)
+        doc.schema_failed = failed
         doc.valid = len(self.problems) == problems_before
 
     def check_unique_names(self, documents: list[_Document]) -> None:
         first: dict[tuple[str, str], _Document] = {}
         for doc in documents:
-            if doc.kind in (None, "Stack") or doc.name is None:
+            misplaced = doc.is_test_file and doc.kind != "SmokeTest"
+            if doc.kind in (None, "Stack") or doc.name is None or misplaced:
                 continue
             key = (doc.kind, doc.name)
             if key in first:
@@ -564,42 +578,56 @@ class _Loader:
     ) -> dict[str, model.DesiredVectorStore]:
         stores: dict[str, model.DesiredVectorStore] = {}
         for doc in documents:
-            if doc.kind != "VectorStore" or not doc.valid or doc.name in stores:
-                continue
-            spec = doc.spec
-            files = self.expand_files(doc, ("spec", "files"), spec.get("files", []), root)
-            for index, desired_file in files:
-                extension = Path(desired_file.path).suffix.lower()
-                if extension not in FILE_SEARCH_EXTENSIONS:
-                    self.problem(
-                        doc,
-                        ("spec", "files", index),
-                        f"{desired_file.path}: file type '{extension or '(none)'}' cannot be "
-                        "indexed by file_search",
-                        hint="supported: " + " ".join(sorted(FILE_SEARCH_EXTENSIONS)),
-                    )
-            chunking = spec.get("chunking_strategy", {"type": "auto"})
-            static = chunking.get("static") if chunking.get("type") == "static" else None
-            if static and static["chunk_overlap_tokens"] > static["max_chunk_size_tokens"] // 2:
+            if doc.kind == "VectorStore" and doc.buildable and doc.name not in stores:
+                store = self.guarded(doc, self.vector_store, doc, root)
+                if store is not None:
+                    stores[doc.name] = store
+        return stores
+
+    def guarded(self, doc: _Document, build: Any, *args: Any) -> Any:
+        """``build(*args)``; for a document that failed its schema, give up quietly on the
+        shapes the schema already reported, so its other problems still show up."""
+        if doc.valid:
+            return build(*args)
+        try:
+            return build(*args)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            return None
+
+    def vector_store(self, doc: _Document, root: Path) -> model.DesiredVectorStore:
+        spec = doc.spec
+        files = self.expand_files(doc, ("spec", "files"), spec.get("files", []), root)
+        for index, desired_file in files:
+            extension = Path(desired_file.path).suffix.lower()
+            if extension not in FILE_SEARCH_EXTENSIONS:
                 self.problem(
                     doc,
-                    ("spec", "chunking_strategy", "static", "chunk_overlap_tokens"),
-                    f"{static['chunk_overlap_tokens']} is more than half of "
-                    f"max_chunk_size_tokens ({static['max_chunk_size_tokens']})",
-                    hint="the API requires chunk_overlap_tokens <= max_chunk_size_tokens / 2",
+                    ("spec", "files", index),
+                    f"{desired_file.path}: file type '{extension or '(none)'}' cannot be "
+                    "indexed by file_search",
+                    hint="supported: " + " ".join(sorted(FILE_SEARCH_EXTENSIONS)),
                 )
-            unique = _unique_sorted(f for _, f in files)
-            view = {
-                "name": spec.get("name", doc.name),
-                "expires_after": spec.get("expires_after"),
-                "chunking_strategy": chunking,
-                "metadata": dict(spec.get("metadata", {})),
-                "files": {f.path: f.sha256 for f in unique},
-            }
-            stores[doc.name] = model.DesiredVectorStore(
-                doc.name, view, unique, model.Location(doc.display, doc.line)
+        chunking = spec.get("chunking_strategy", {"type": "auto"})
+        static = chunking.get("static") if chunking.get("type") == "static" else None
+        if static and static["chunk_overlap_tokens"] > static["max_chunk_size_tokens"] // 2:
+            self.problem(
+                doc,
+                ("spec", "chunking_strategy", "static", "chunk_overlap_tokens"),
+                f"{static['chunk_overlap_tokens']} is more than half of "
+                f"max_chunk_size_tokens ({static['max_chunk_size_tokens']})",
+                hint="the API requires chunk_overlap_tokens <= max_chunk_size_tokens / 2",
             )
-        return stores
+        unique = _unique_sorted(f for _, f in files)
+        view = {
+            "name": spec.get("name", doc.name),
+            "expires_after": spec.get("expires_after"),
+            "chunking_strategy": chunking,
+            "metadata": dict(spec.get("metadata", {})),
+            "files": {f.path: f.sha256 for f in unique},
+        }
+        return model.DesiredVectorStore(
+            doc.name, view, unique, model.Location(doc.display, doc.line)
+        )
 
     def expand_files(
         self, doc: _Document, path: FieldPath, patterns: list[str], root: Path
@@ -676,57 +704,63 @@ class _Loader:
         store_names = {d.name for d in documents if d.kind == "VectorStore" and d.name}
         assistants: dict[str, model.DesiredAssistant] = {}
         for doc in documents:
-            if doc.kind != "Assistant" or not doc.valid or doc.name in assistants:
-                continue
-            spec = doc.spec
-            instructions = self.instructions(doc)
-            tools = self.tools(doc)
-            tool_types = {tool["type"] for tool in tools}
-            tool_resources: dict[str, Any] = {}
-            resources_spec = spec.get("tool_resources", {})
-            file_search = resources_spec.get("file_search", {}).get("vector_stores", [])
-            for index, store in enumerate(file_search):
-                if store not in store_names:
-                    self.problem(
-                        doc,
-                        ("spec", "tool_resources", "file_search", "vector_stores", index),
-                        f"no VectorStore named '{store}' in this stack",
-                        hint=_suggest(store, store_names, "VectorStore"),
-                    )
-            if file_search:
-                tool_resources["file_search"] = {"vector_stores": list(file_search)}
-                self.require_tool(doc, tool_types, "file_search")
-            code_files: tuple[model.DesiredFile, ...] = ()
-            patterns = resources_spec.get("code_interpreter", {}).get("files", [])
-            if patterns:
-                where = ("spec", "tool_resources", "code_interpreter", "files")
-                expanded = self.expand_files(doc, where, patterns, root)
-                code_files = _unique_sorted(f for _, f in expanded)
-                if len(code_files) > MAX_CODE_INTERPRETER_FILES:
-                    self.problem(
-                        doc,
-                        where,
-                        f"{len(code_files)} files; the API allows at most "
-                        f"{MAX_CODE_INTERPRETER_FILES} code_interpreter files per assistant",
-                    )
-                tool_resources["code_interpreter"] = {"files": [f.path for f in code_files]}
-                self.require_tool(doc, tool_types, "code_interpreter")
-            view = {
-                "name": spec.get("name", doc.name),
-                "description": spec.get("description"),
-                "model": spec["model"],
-                "instructions": instructions,
-                "tools": tools,
-                "tool_resources": tool_resources,
-                "temperature": float(spec.get("temperature", 1.0)),
-                "top_p": float(spec.get("top_p", 1.0)),
-                "response_format": spec.get("response_format", "auto"),
-                "metadata": dict(spec.get("metadata", {})),
-            }
-            assistants[doc.name] = model.DesiredAssistant(
-                doc.name, view, code_files, model.Location(doc.display, doc.line)
-            )
+            if doc.kind == "Assistant" and doc.buildable and doc.name not in assistants:
+                assistant = self.guarded(doc, self.assistant, doc, root, store_names)
+                if assistant is not None:
+                    assistants[doc.name] = assistant
         return assistants
+
+    def assistant(
+        self, doc: _Document, root: Path, store_names: set[str]
+    ) -> model.DesiredAssistant:
+        spec = doc.spec
+        instructions = self.instructions(doc)
+        tools = self.tools(doc)
+        tool_types = {tool["type"] for tool in tools}
+        tool_resources: dict[str, Any] = {}
+        resources_spec = spec.get("tool_resources", {})
+        file_search = resources_spec.get("file_search", {}).get("vector_stores", [])
+        for index, store in enumerate(file_search):
+            if store not in store_names:
+                self.problem(
+                    doc,
+                    ("spec", "tool_resources", "file_search", "vector_stores", index),
+                    f"no VectorStore named '{store}' in this stack",
+                    hint=_suggest(store, store_names, "VectorStore"),
+                )
+        if file_search:
+            tool_resources["file_search"] = {"vector_stores": list(file_search)}
+            self.require_tool(doc, tool_types, "file_search")
+        code_files: tuple[model.DesiredFile, ...] = ()
+        patterns = resources_spec.get("code_interpreter", {}).get("files", [])
+        if patterns:
+            where = ("spec", "tool_resources", "code_interpreter", "files")
+            expanded = self.expand_files(doc, where, patterns, root)
+            code_files = _unique_sorted(f for _, f in expanded)
+            if len(code_files) > MAX_CODE_INTERPRETER_FILES:
+                self.problem(
+                    doc,
+                    where,
+                    f"{len(code_files)} files; the API allows at most "
+                    f"{MAX_CODE_INTERPRETER_FILES} code_interpreter files per assistant",
+                )
+            tool_resources["code_interpreter"] = {"files": [f.path for f in code_files]}
+            self.require_tool(doc, tool_types, "code_interpreter")
+        view = {
+            "name": spec.get("name", doc.name),
+            "description": spec.get("description"),
+            "model": spec["model"],
+            "instructions": instructions,
+            "tools": tools,
+            "tool_resources": tool_resources,
+            "temperature": float(spec.get("temperature", 1.0)),
+            "top_p": float(spec.get("top_p", 1.0)),
+            "response_format": spec.get("response_format", "auto"),
+            "metadata": dict(spec.get("metadata", {})),
+        }
+        return model.DesiredAssistant(
+            doc.name, view, code_files, model.Location(doc.display, doc.line)
+        )
 
     def require_tool(self, doc: _Document, tool_types: set[str], tool: str) -> None:
         if tool not in tool_types:
@@ -898,26 +932,36 @@ class _Loader:
         )
         tests: list[model.DesiredSmokeTest] = []
         for doc in documents:
-            if doc.kind != "SmokeTest" or not doc.valid:
-                continue
-            spec = doc.spec
-            assistant = assistants.get(spec["assistant"])
-            if has_manifests and assistant is None:
-                self.problem(
-                    doc,
-                    ("spec", "assistant"),
-                    f"no Assistant named '{spec['assistant']}' in this stack",
-                    hint=_suggest(spec["assistant"], set(assistants), "Assistant"),
+            if doc.kind == "SmokeTest" and doc.buildable:
+                test = self.guarded(
+                    doc, self.smoke_test, doc, assistants, vector_stores, has_manifests
                 )
-            self.check_steps(doc, assistant, vector_stores)
-            full = {**SMOKE_TEST_DEFAULTS, **spec}
-            full["steps"] = [{**step, "expect": step.get("expect", [])} for step in spec["steps"]]
-            tests.append(
-                model.DesiredSmokeTest(
-                    doc.name, spec["assistant"], full, model.Location(doc.display, doc.line)
-                )
-            )
+                if test is not None:
+                    tests.append(test)
         return tests
+
+    def smoke_test(
+        self,
+        doc: _Document,
+        assistants: Mapping[str, model.DesiredAssistant],
+        vector_stores: Mapping[str, model.DesiredVectorStore],
+        has_manifests: bool,
+    ) -> model.DesiredSmokeTest:
+        spec = doc.spec
+        assistant = assistants.get(spec["assistant"])
+        if has_manifests and assistant is None:
+            self.problem(
+                doc,
+                ("spec", "assistant"),
+                f"no Assistant named '{spec['assistant']}' in this stack",
+                hint=_suggest(spec["assistant"], set(assistants), "Assistant"),
+            )
+        self.check_steps(doc, assistant, vector_stores)
+        full = {**SMOKE_TEST_DEFAULTS, **spec}
+        full["steps"] = [{**step, "expect": step.get("expect", [])} for step in spec["steps"]]
+        return model.DesiredSmokeTest(
+            doc.name, spec["assistant"], full, model.Location(doc.display, doc.line)
+        )
 
     def check_steps(
         self,

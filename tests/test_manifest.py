@@ -1,0 +1,714 @@
+"""Manifests: every bad manifest gives a located, actionable error through the CLI; good
+examples load into the views the planner expects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistctl import manifest
+from assistctl.cli import cli
+from assistctl.errors import ManifestError
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = "tests/data/bad"
+
+# (case, "FILE:LINE: FIELD.PATH" fragment, message fragment, extra CLI args)
+BAD_CASES = [
+    ("yaml-syntax.yaml", "yaml-syntax.yaml:9:", "YAML syntax error", ()),
+    ("empty.yaml", "empty.yaml:", "empty file", ()),
+    ("not-a-mapping.yaml", "not-a-mapping.yaml:1:", "must be a mapping, not a list", ()),
+    ("doc-not-mapping-second.yaml", "doc-not-mapping-second.yaml:9:", "must be a mapping", ()),
+    ("binary.yaml", "binary.yaml:", "binary file", ()),
+    ("not-utf8.yaml", "not-utf8.yaml:8:", "not UTF-8", ()),
+    ("anchor-unknown-tag.yaml", "anchor-unknown-tag.yaml:8:", "tag '!secret'", ()),
+    ("wrong-api-version.yaml", "wrong-api-version.yaml:1: apiVersion", "'assistctl/v2'", ()),
+    ("missing-api-version.yaml", "missing-api-version.yaml:1: apiVersion", "is required", ()),
+    ("unknown-kind.yaml", "unknown-kind.yaml:2: kind", "unknown kind 'Assistent'", ()),
+    ("missing-kind.yaml", "missing-kind.yaml:1: kind", "'kind' is required", ()),
+    ("unknown-top-field.yaml", "unknown-top-field.yaml:8: status", "unknown field", ()),
+    (
+        "unknown-spec-field.yaml",
+        "unknown-spec-field.yaml:8: spec.temprature",
+        "did you mean 'temperature'",
+        (),
+    ),
+    ("missing-model.yaml", "missing-model.yaml:5: spec", "'model' is required", ()),
+    ("missing-metadata-name.yaml", "missing-metadata-name.yaml:3: metadata", "'name'", ()),
+    ("bad-logical-name.yaml", "bad-logical-name.yaml:4: metadata.name", "does not match", ()),
+    ("model-not-string.yaml", "model-not-string.yaml:6: spec.model", "must be a string", ()),
+    ("name-too-long.yaml", "name-too-long.yaml:8: spec.name", "257 characters", ()),
+    (
+        "description-too-long.yaml",
+        "description-too-long.yaml:8: spec.description",
+        "the limit is 512",
+        (),
+    ),
+    (
+        "missing-instructions.yaml",
+        "missing-instructions.yaml:5: spec",
+        "'instructions' or 'instructions_file' is required",
+        (),
+    ),
+    (
+        "both-instructions.yaml",
+        "both-instructions.yaml:8: spec.instructions_file",
+        "not both",
+        (),
+    ),
+    (
+        "instructions-file-missing.yaml",
+        "instructions-file-missing.yaml:7: spec.instructions_file",
+        "file not found: prompts/missing.md",
+        (),
+    ),
+    (
+        "instructions-file-binary",
+        "instructions-file-binary/bot.yaml:7: spec.instructions_file",
+        "not UTF-8 text",
+        (),
+    ),
+    ("too-many-tools.yaml", "too-many-tools.yaml:8: spec.tools", "129 items; the limit is 128", ()),
+    (
+        "metadata-too-many-keys.yaml",
+        "metadata-too-many-keys.yaml:8: spec.metadata",
+        "15 keys; the limit is 14",
+        (),
+    ),
+    (
+        "metadata-key-too-long.yaml",
+        "metadata-key-too-long.yaml:10: spec.metadata.kkkk",
+        "longer than 64",
+        (),
+    ),
+    (
+        "metadata-value-too-long.yaml",
+        "metadata-value-too-long.yaml:10: spec.metadata.note",
+        "the limit is 512",
+        (),
+    ),
+    (
+        "metadata-reserved-key.yaml",
+        "metadata-reserved-key.yaml:10: spec.metadata.assistctl_stack",
+        "reserved prefix",
+        (),
+    ),
+    (
+        "metadata-value-not-string.yaml",
+        "metadata-value-not-string.yaml:10: spec.metadata.tier",
+        "must be a string",
+        (),
+    ),
+    (
+        "two-vector-stores.yaml",
+        "two-vector-stores.yaml:12: spec.tool_resources.file_search.vector_stores",
+        "the limit is 1",
+        (),
+    ),
+    (
+        "code-interpreter-too-many-files",
+        "code-interpreter-too-many-files/bot.yaml:12: spec.tool_resources.code_interpreter.files",
+        "21 files",
+        (),
+    ),
+    (
+        "code-interpreter-without-tool",
+        "code-interpreter-without-tool/bot.yaml:11: spec.tool_resources.code_interpreter",
+        "no code_interpreter tool",
+        (),
+    ),
+    (
+        "file-search-without-tool",
+        "file-search-without-tool/bot.yaml:9: spec.tool_resources.file_search",
+        "no file_search tool",
+        (),
+    ),
+    (
+        "function-name-invalid.yaml",
+        "function-name-invalid.yaml:11: spec.tools[0].function.name",
+        "'get order' does not match",
+        (),
+    ),
+    (
+        "function-name-duplicate.yaml",
+        "function-name-duplicate.yaml:13: spec.tools[1].function.name",
+        "duplicate function name 'get_order'",
+        (),
+    ),
+    (
+        "parameters-missing.yaml",
+        "parameters-missing.yaml:11: spec.tools[1].function",
+        "'parameters' or 'parameters_file' is required",
+        (),
+    ),
+    (
+        "parameters-both.yaml",
+        "parameters-both.yaml:13: spec.tools[0].function.parameters_file",
+        "not both",
+        (),
+    ),
+    (
+        "parameters-invalid-schema.yaml",
+        "parameters-invalid-schema.yaml:12: spec.tools[0].function.parameters",
+        "not a valid JSON Schema",
+        (),
+    ),
+    (
+        "parameters-not-object.yaml",
+        "parameters-not-object.yaml:12: spec.tools[0].function.parameters",
+        "must be an object schema",
+        (),
+    ),
+    (
+        "parameters-file-missing.yaml",
+        "parameters-file-missing.yaml:12: spec.tools[0].function.parameters_file",
+        "file not found: tools/missing.json",
+        (),
+    ),
+    (
+        "parameters-file-bad-json",
+        "parameters-file-bad-json/bot.yaml:12: spec.tools[0].function.parameters_file",
+        "not valid JSON: Expecting ',' delimiter (line 3",
+        (),
+    ),
+    (
+        "strict-not-closed.yaml",
+        "strict-not-closed.yaml:13: spec.tools[0].function.parameters",
+        "additionalProperties: false",
+        (),
+    ),
+    ("duplicate-tool.yaml", "duplicate-tool.yaml:11: spec.tools[2]", "duplicate file_search", ()),
+    (
+        "unknown-tool-type.yaml",
+        "unknown-tool-type.yaml:10: spec.tools[1].type",
+        "'web_search' is not one of",
+        (),
+    ),
+    (
+        "tool-unknown-field.yaml",
+        "tool-unknown-field.yaml:11: spec.tools[0].file_search.max_results",
+        "did you mean 'max_num_results'",
+        (),
+    ),
+    (
+        "file-search-max-results.yaml",
+        "file-search-max-results.yaml:11: spec.tools[0].file_search.max_num_results",
+        "must be <= 50",
+        (),
+    ),
+    (
+        "temperature-out-of-range.yaml",
+        "temperature-out-of-range.yaml:8: spec.temperature",
+        "must be <= 2",
+        (),
+    ),
+    (
+        "temperature-not-number.yaml",
+        "temperature-not-number.yaml:8: spec.temperature",
+        "must be a number, not a string",
+        (),
+    ),
+    ("top-p-out-of-range.yaml", "top-p-out-of-range.yaml:8: spec.top_p", "must be <= 1", ()),
+    (
+        "response-format-invalid.yaml",
+        "response-format-invalid.yaml:8: spec.response_format",
+        "'json' is not valid",
+        (),
+    ),
+    (
+        "response-format-unknown-type.yaml",
+        "response-format-unknown-type.yaml:9: spec.response_format.type",
+        "'yaml' is not one of",
+        (),
+    ),
+    (
+        "chunking-size-out-of-range.yaml",
+        "chunking-size-out-of-range.yaml:9: spec.chunking_strategy.static.max_chunk_size_tokens",
+        "must be >= 100",
+        (),
+    ),
+    (
+        "chunking-overlap-too-big.yaml",
+        "chunking-overlap-too-big.yaml:10: spec.chunking_strategy.static.chunk_overlap_tokens",
+        "more than half",
+        (),
+    ),
+    (
+        "chunking-unknown-type.yaml",
+        "chunking-unknown-type.yaml:7: spec.chunking_strategy.type",
+        "'semantic' is not one of",
+        (),
+    ),
+    (
+        "chunking-static-missing.yaml",
+        "chunking-static-missing.yaml:6: spec.chunking_strategy",
+        "'static' is required",
+        (),
+    ),
+    (
+        "expires-days-out-of-range.yaml",
+        "expires-days-out-of-range.yaml:8: spec.expires_after.days",
+        "must be <= 365",
+        (),
+    ),
+    (
+        "expires-anchor-wrong.yaml",
+        "expires-anchor-wrong.yaml:7: spec.expires_after.anchor",
+        "must be 'last_active_at'",
+        (),
+    ),
+    (
+        "vector-store-files-not-list.yaml",
+        "vector-store-files-not-list.yaml:6: spec.files",
+        "must be a list",
+        (),
+    ),
+    (
+        "vector-store-missing-reference",
+        "vector-store-missing-reference/bot.yaml:12: "
+        "spec.tool_resources.file_search.vector_stores[0]",
+        "did you mean 'handbook'",
+        (),
+    ),
+    (
+        "vector-store-file-missing",
+        "vector-store-file-missing/kb.yaml:8: spec.files[1]",
+        "file not found: docs/missing.md",
+        (),
+    ),
+    (
+        "vector-store-glob-no-match",
+        "vector-store-glob-no-match/kb.yaml:8: spec.files[1]",
+        "'docs/*.md' matches no files",
+        (),
+    ),
+    (
+        "vector-store-unsupported-type",
+        "vector-store-unsupported-type/kb.yaml:8: spec.files[1]",
+        "'.csv' cannot be indexed",
+        (),
+    ),
+    (
+        "vector-store-empty-file",
+        "vector-store-empty-file/kb.yaml:8: spec.files[1]",
+        "empty.md is empty",
+        (),
+    ),
+    (
+        "vector-store-file-is-directory",
+        "vector-store-file-is-directory/kb.yaml:7: spec.files[0]",
+        "is a directory",
+        (),
+    ),
+    (
+        "duplicate-assistant-name",
+        "duplicate-assistant-name/b.yaml:5: metadata.name",
+        "duplicate-assistant-name/a.yaml:4",
+        (),
+    ),
+    (
+        "duplicate-name-same-file",
+        "duplicate-name-same-file/stack.yaml:12: metadata.name",
+        "duplicate Assistant name 'bot'",
+        (),
+    ),
+    (
+        "duplicate-key.yaml",
+        "duplicate-key.yaml:9: spec.model",
+        "duplicate key (first at line 6)",
+        (),
+    ),
+    (
+        "key-not-string.yaml",
+        "key-not-string.yaml:9: spec.metadata.2024",
+        "keys must be strings",
+        (),
+    ),
+    ("two-stacks.yaml", "two-stacks.yaml:5: kind", "only one Stack document", ()),
+    (
+        "stack-unknown-field.yaml",
+        "stack-unknown-field.yaml:7: spec.environments.prod.variables",
+        "did you mean 'vars'",
+        (),
+    ),
+    (
+        "stack-bad-variable-name.yaml",
+        "stack-bad-variable-name.yaml:8: spec.environments.prod.vars.MODEL-NAME",
+        "variable name is not valid",
+        (),
+    ),
+    (
+        "undefined-variable.yaml",
+        "undefined-variable.yaml:6: spec.model",
+        "undefined variable 'ASSISTCTL_TEST_UNDEFINED_MODEL'",
+        (),
+    ),
+    (
+        "unknown-env.yaml",
+        "unknown-env.yaml:14: spec.model",
+        "--env prod|staging",
+        (),
+    ),
+    (
+        "unknown-env.yaml",
+        "unknown-env.yaml:5: spec.environments",
+        "unknown environment 'dev' (known: prod, staging)",
+        ("--env", "dev"),
+    ),
+    (
+        "unterminated-variable.yaml",
+        "unterminated-variable.yaml:8: spec.description",
+        "unterminated '${'",
+        (),
+    ),
+    (
+        "invalid-variable.yaml",
+        "invalid-variable.yaml:8: spec.description",
+        "invalid variable reference '${1PRICE}'",
+        (),
+    ),
+    ("no-manifests", "no-manifests:", "no manifests", ()),
+    (
+        "tests-dir-non-smoke-test",
+        "tests-dir-non-smoke-test/tests/extra.yaml:2: kind",
+        "only SmokeTest documents belong in tests/",
+        (),
+    ),
+    (
+        "smoke-test-unknown-assistant",
+        "smoke-test-unknown-assistant/tests/t1.yaml:6: spec.assistant",
+        "did you mean 'bot'",
+        (),
+    ),
+    (
+        "smoke-test-two-keys",
+        "smoke-test-two-keys/tests/t1.yaml:11: spec.steps[0].expect[1]",
+        "exactly one key",
+        (),
+    ),
+    (
+        "smoke-test-unknown-expectation",
+        "smoke-test-unknown-expectation/tests/t1.yaml:10: spec.steps[0].expect[0].contain",
+        "did you mean 'contains'",
+        (),
+    ),
+    (
+        "smoke-test-invalid-regex",
+        "smoke-test-invalid-regex/tests/t1.yaml:10: spec.steps[0].expect[0].regex",
+        "invalid regular expression",
+        (),
+    ),
+    (
+        "smoke-test-missing-steps",
+        "smoke-test-missing-steps/tests/t1.yaml:5: spec",
+        "'steps' is required",
+        (),
+    ),
+    (
+        "smoke-test-cites-unknown-file",
+        "smoke-test-cites-unknown-file/tests/t1.yaml:11: spec.steps[0].expect[1].cites",
+        "not a file of the assistant's vector store",
+        (),
+    ),
+    (
+        "smoke-test-unknown-function",
+        "smoke-test-unknown-function/tests/t1.yaml:8: spec.functions.get_ordr",
+        "did you mean 'get_order'",
+        (),
+    ),
+    (
+        "smoke-test-bad-threshold",
+        "smoke-test-bad-threshold/tests/t1.yaml:7: spec.pass_threshold",
+        "must be <= 1",
+        (),
+    ),
+    (
+        "smoke-test-tool-call-unknown",
+        "smoke-test-tool-call-unknown/tests/t1.yaml:10: spec.steps[0].expect[0].tool_call.name",
+        "no function 'cancel_order'",
+        (),
+    ),
+]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ASSISTCTL_TEST_UNDEFINED_MODEL", raising=False)
+    monkeypatch.delenv("MODEL", raising=False)
+
+
+def validate(*args: str):
+    return CliRunner().invoke(cli, ["validate", *args], prog_name="assistctl")
+
+
+@pytest.mark.parametrize(
+    ("case", "location", "message", "extra"),
+    BAD_CASES,
+    ids=[f"{c[0]}{'-' + '-'.join(c[3]) if c[3] else ''}" for c in BAD_CASES],
+)
+def test_bad_manifest_is_located(in_repo, case, location, message, extra):
+    result = validate(f"{BAD}/{case}", *extra)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    matching = [line for line in lines if line.startswith(f"{BAD}/{location}")]
+    assert matching, f"no line starts with {BAD}/{location}:\n{result.stderr}"
+    assert any(message in line for line in matching), result.stderr
+    assert lines[-1].endswith("found.")
+
+
+def test_every_corpus_entry_is_covered():
+    corpus = {p.name for p in (ROOT / BAD).iterdir()}
+    assert corpus == {case for case, *_ in BAD_CASES}
+    assert len(corpus) >= 40
+
+
+def test_all_problems_are_reported_at_once(in_repo, tmp_path):
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\n"
+        "kind: Assistant\n"
+        "metadata: {name: bot}\n"
+        "spec:\n"
+        "  model: gpt-4o\n"
+        "  instructions_file: missing.md\n"
+        "  temperature: 9\n"
+        "  colour: blue\n"
+    )
+    result = validate(str(tmp_path))
+    assert result.exit_code == 1
+    assert "bot.yaml:6: spec.instructions_file:" in result.stderr
+    assert "bot.yaml:7: spec.temperature:" in result.stderr
+    assert "bot.yaml:8: spec.colour: unknown field" in result.stderr
+    assert result.stderr.rstrip().endswith("3 problems found.")
+
+
+def test_instructions_longer_than_the_api_limit(tmp_path):
+    (tmp_path / "prompt.md").write_text("x" * 256_001)
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec:\n  model: gpt-4o\n  instructions_file: prompt.md\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        manifest.load([tmp_path])
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (6, "spec.instructions_file")
+    assert "256,001 characters" in problem.message
+
+
+def test_missing_path_and_special_file_are_clear_errors(in_repo, tmp_path):
+    result = validate("does/not/exist")
+    assert result.exit_code == 1
+    assert "does/not/exist: no such file or directory" in result.stderr
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    result = validate(str(fifo))
+    assert result.exit_code == 1
+    assert "not a regular file or directory" in result.stderr
+
+
+# --- good manifests -------------------------------------------------------------------------
+
+
+def test_quickstart_loads_with_the_documented_views(in_repo):
+    desired = manifest.load(["examples/quickstart"])
+    root = ROOT / "examples/quickstart"
+    assert (desired.stack, desired.env, desired.root, desired.owner) == (
+        "support",
+        None,
+        root,
+        "support",
+    )
+    (assistant,) = desired.assistants
+    view = assistant.view
+    assert assistant.name == "support-bot"
+    assert view["name"] == "Support Bot"
+    assert view["model"] == "gpt-4o-mini"
+    assert view["instructions"] == (root / "prompts/support.md").read_text()
+    assert [tool["type"] for tool in view["tools"]] == ["file_search", "function"]
+    function = view["tools"][1]["function"]
+    assert function["name"] == "get_order"
+    assert function["parameters"] == json.loads((root / "tools/get_order.json").read_text())
+    assert "parameters_file" not in function
+    assert view["tool_resources"] == {"file_search": {"vector_stores": ["handbook"]}}
+    assert (view["temperature"], view["top_p"], view["response_format"]) == (0.2, 1.0, "auto")
+    assert view["metadata"] == {"team": "support"}
+    assert assistant.code_interpreter_files == ()
+
+    (store,) = desired.vector_stores
+    paths = ["docs/returns.md", "docs/shipping.md", "docs/warranty.md"]
+    assert [f.path for f in store.files] == paths
+    for desired_file in store.files:
+        content = (root / desired_file.path).read_bytes()
+        assert desired_file.source == root / desired_file.path
+        assert desired_file.sha256 == hashlib.sha256(content).hexdigest()
+        assert desired_file.bytes == len(content)
+    assert store.view == {
+        "name": "Support handbook",
+        "expires_after": None,
+        "chunking_strategy": {"type": "auto"},
+        "metadata": {"team": "support"},
+        "files": {f.path: f.sha256 for f in store.files},
+    }
+    assert [f.path for f in desired.files] == paths
+    assert desired.smoke_tests == ()
+
+
+def test_quickstart_smoke_tests_load_from_tests_dir(in_repo):
+    tests = manifest.load_smoke_tests(["examples/quickstart"])
+    assert [t.name for t in tests] == ["order-status", "returns-policy", "warranty"]
+    order = tests[0]
+    assert order.assistant == "support-bot"
+    assert order.spec["repeat"] == 1 and order.spec["pass_threshold"] == 1.0
+    assert order.spec["functions"]["get_order"][0]["output"]["status"] == "shipped"
+    assert order.location.file == "examples/quickstart/tests/order-status.yaml"
+    returns = tests[1].spec["steps"][0]["expect"]
+    assert {"contains": "30 days"} in returns and {"cites": "docs/returns.md"} in returns
+
+
+def test_explicit_smoke_test_file_checked_against_given_desired(in_repo):
+    desired = manifest.load(["examples/quickstart"])
+    path = "examples/quickstart/tests/warranty.yaml"
+    (test,) = manifest.load_smoke_tests([path], desired=desired)
+    assert test.name == "warranty"
+    other = manifest.load(["examples/multi-env"], env="prod")
+    with pytest.raises(ManifestError, match="no Assistant named 'support-bot'"):
+        manifest.load_smoke_tests([path], desired=other)
+
+
+def test_validate_success_line(in_repo):
+    result = validate("examples/quickstart")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Valid: stack support (1 assistant, 1 vector store, 3 files, 3 smoke tests).\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "model", "temperature"), [("staging", "gpt-4o-mini", 0.7), ("prod", "gpt-4o", 0.2)]
+)
+def test_multi_env_selects_environment_vars(in_repo, env, model, temperature):
+    desired = manifest.load(["examples/multi-env"], env=env, environ={})
+    (assistant,) = desired.assistants
+    assert desired.owner == f"triage/{env}"
+    assert assistant.view["model"] == model
+    assert assistant.view["temperature"] == temperature
+    assert assistant.view["response_format"] == {"type": "json_object"}
+    assert assistant.view["metadata"]["owner"] == "support-platform"
+    result = validate("examples/multi-env", "--env", env)
+    assert result.exit_code == 0, result.output
+    assert f"stack triage, environment {env}" in result.output
+
+
+def write_stack(directory: Path, assistant_spec: str, vars_yaml: str = "{MODEL: from-vars}"):
+    (directory / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: demo}\n"
+        f"spec:\n  environments:\n    dev: {{vars: {vars_yaml}}}\n"
+    )
+    (directory / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec:\n  instructions: hi\n" + assistant_spec
+    )
+
+
+def test_interpolation_precedence_defaults_and_escape(tmp_path):
+    write_stack(
+        tmp_path,
+        "  model: ${MODEL}\n"
+        "  description: ${TEAM:-nobody} $${NOT_A_VAR} ${EMPTY:-fallback} ${FROM_ENV}\n",
+    )
+    environ = {"MODEL": "from-environ", "FROM_ENV": "env-value", "EMPTY": ""}
+    view = manifest.load([tmp_path], env="dev", environ=environ).assistants[0].view
+    assert view["model"] == "from-vars"
+    assert view["description"] == "nobody ${NOT_A_VAR} fallback env-value"
+    view = manifest.load([tmp_path], environ=environ).assistants[0].view
+    assert view["model"] == "from-environ"
+
+
+def test_plain_reference_takes_the_type_of_its_value_quoted_stays_text(tmp_path):
+    write_stack(tmp_path, "  model: m\n  temperature: ${T}\n", vars_yaml="{T: 0.5}")
+    assert manifest.load([tmp_path], env="dev", environ={}).assistants[0].view["temperature"] == 0.5
+    write_stack(tmp_path, "  model: m\n  temperature: '${T}'\n", vars_yaml="{T: 0.5}")
+    with pytest.raises(ManifestError, match="spec.temperature: must be a number, not a string"):
+        manifest.load([tmp_path], env="dev", environ={})
+
+
+def test_stack_name_and_root_defaults(tmp_path):
+    project = tmp_path / "my-bots"
+    (project / "nested").mkdir(parents=True)
+    for name, folder in (("a", project), ("b", project / "nested")):
+        (folder / f"{name}.yml").write_text(
+            "apiVersion: assistctl/v1\nkind: VectorStore\n"
+            f"metadata: {{name: {name}}}\nspec: {{files: [{name}.md]}}\n"
+        )
+        (folder / f"{name}.md").write_text(f"# {name}\n")
+    desired = manifest.load([project], environ={})
+    assert (desired.stack, desired.root) == ("my-bots", project)
+    assert [f.path for f in desired.files] == ["a.md", "nested/b.md"]
+    files_only = manifest.load([project / "a.yml", project / "nested/b.yml"], environ={})
+    assert (files_only.stack, files_only.root) == ("my-bots", project)
+    assert [f.path for f in files_only.files] == ["a.md", "nested/b.md"]
+
+
+def test_code_interpreter_globs_are_expanded_sorted_and_deduplicated(tmp_path):
+    (tmp_path / "data").mkdir()
+    for name in ("b.csv", "a.csv"):
+        (tmp_path / "data" / name).write_text("x,y\n1,2\n")
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\nspec:\n"
+        "  model: m\n  instructions: hi\n  tools: [{type: code_interpreter}]\n"
+        "  tool_resources:\n    code_interpreter:\n      files: [data/*.csv, data/a.csv]\n"
+    )
+    (assistant,) = manifest.load([tmp_path], environ={}).assistants
+    assert [f.path for f in assistant.code_interpreter_files] == ["data/a.csv", "data/b.csv"]
+    assert assistant.view["tool_resources"] == {
+        "code_interpreter": {"files": ["data/a.csv", "data/b.csv"]}
+    }
+
+
+def test_validate_imports_neither_openai_nor_the_local_server():
+    probe = (
+        "import sys\n"
+        "from assistctl.cli import cli\n"
+        "try:\n"
+        "    cli.main(['validate', 'examples/quickstart'], prog_name='assistctl')\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx')"
+        " or m.startswith('assistctl.local')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("[]"), done.stdout
+
+
+def test_schemas_are_valid_and_closed():
+    from jsonschema import Draft202012Validator
+
+    def objects_with_properties(node):
+        if isinstance(node, dict):
+            if "properties" in node:
+                yield node
+            for value in node.values():
+                yield from objects_with_properties(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from objects_with_properties(value)
+
+    for kind, filename in manifest.SCHEMA_BY_KIND.items():
+        schema = manifest.schema(kind)
+        Draft202012Validator.check_schema(schema)
+        assert json.loads((ROOT / "schemas" / filename).read_text()) == schema
+        for node in objects_with_properties(schema):
+            if node is schema["$defs"].get("expectation") if "$defs" in schema else False:
+                continue
+            assert node.get("additionalProperties") is False, (kind, sorted(node["properties"]))
