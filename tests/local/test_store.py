@@ -1,0 +1,92 @@
+"""The SQLite object store: CRUD, API-style paging, transactions, durability."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistctl.local.store import CursorNotFound, Store, new_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store(tmp_path / "db.sqlite3")
+    yield opened
+    opened.close()
+
+
+def fill(store, count, parent=""):
+    return [store.insert("thing", {"id": f"t{i}", "n": i}, parent)["id"] for i in range(count)]
+
+
+def test_crud(store):
+    store.insert("thing", {"id": "a", "v": 1})
+    assert store.get("thing", "a") == {"id": "a", "v": 1}
+    store.put("thing", {"id": "a", "v": 2})
+    assert store.get("thing", "a")["v"] == 2
+    assert store.find("thing", "a") == ("", {"id": "a", "v": 2})
+    with pytest.raises(KeyError):
+        store.put("thing", {"id": "missing"})
+    assert store.delete("thing", "a") and not store.delete("thing", "a")
+    assert store.get("thing", "a") is None
+
+
+def test_paging_like_the_api(store):
+    ids = fill(store, 5)
+    page = store.list("thing", limit=2)
+    assert [o["id"] for o in page.data] == ["t4", "t3"] and page.has_more
+    assert page.body()["first_id"] == "t4" and page.body()["last_id"] == "t3"
+    assert [o["id"] for o in store.list("thing", after="t3", limit=10).data] == ["t2", "t1", "t0"]
+    assert [o["id"] for o in store.list("thing", order="asc", limit=10).data] == ids
+    before = store.list("thing", order="asc", before="t4", limit=2)
+    assert [o["id"] for o in before.data] == ["t2", "t3"] and before.has_more
+    window = store.list("thing", order="asc", after="t0", before="t3", limit=10)
+    assert [o["id"] for o in window.data] == ["t1", "t2"] and not window.has_more
+    assert store.list("thing", where=lambda o: o["n"] % 2 == 0).body()["last_id"] == "t0"
+    assert store.list("empty").body() == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
+    with pytest.raises(CursorNotFound):
+        store.list("thing", after="nope")
+
+
+def test_children_are_scoped_by_parent(store):
+    fill(store, 2, parent="p1")
+    fill(store, 3, parent="p2")
+    assert store.count("thing", "p1") == 2 and store.count("thing") == 5
+    assert store.delete_children("thing", "p2") == 3
+    assert store.count("thing") == 2
+
+
+def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert("thing", {"id": "a"})
+        with store.transaction():
+            store.insert("thing", {"id": "b"})
+        raise RuntimeError("boom")
+    assert store.count("thing") == 0
+
+
+def test_writes_survive_reopening(tmp_path):
+    first = Store(tmp_path / "db.sqlite3")
+    first.insert("thing", {"id": "kept"})
+    first.put_blob("kept", b"\x00bytes")
+    first.close()
+    second = Store(tmp_path / "db.sqlite3")
+    assert second.get("thing", "kept") == {"id": "kept"}
+    assert second.get_blob("kept") == b"\x00bytes"
+    second.insert("thing", {"id": "later"})
+    assert [o["id"] for o in second.list("thing", order="asc").data] == ["kept", "later"]
+    second.close()
+
+
+def test_module_tables_and_ids(store):
+    store.ensure_tables("CREATE TABLE IF NOT EXISTS extra (k TEXT PRIMARY KEY, v TEXT);")
+    assert store.execute("INSERT INTO extra VALUES (?, ?)", ("a", "1")) == 1
+    store.executemany("INSERT INTO extra VALUES (?, ?)", [("b", "2"), ("c", "3")])
+    assert store.query("SELECT v FROM extra ORDER BY k") == [("1",), ("2",), ("3",)]
+    assert new_id("asst").startswith("asst_") and len(new_id("asst")) == 29
+    assert new_id("file", "-").startswith("file-")
