@@ -285,8 +285,6 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None
     try:
         desired, smoke_tests = load_all(list(paths) or ["."], env=env)
     except ManifestError as exc:
-        if _debug_requested(ctx):
-            raise
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         count = len(exc.problems)

@@ -117,7 +117,7 @@ def load_all(
 ) -> tuple[model.Desired, tuple[model.DesiredSmokeTest, ...]]:
     """Manifests and smoke tests together, with one ``ManifestError`` listing every problem of
     both (what ``assistctl validate`` reports)."""
-    return _Loader(paths, env, environ).run(with_tests=True, require_manifests=True)
+    return _Loader(paths, env, environ).run(with_tests=True, require_documents=True)
 
 
 def schema(kind: str) -> dict[str, Any]:
@@ -242,8 +242,10 @@ class _Loader:
     # -- orchestration
 
     def run(
-        self, *, with_tests: bool, require_manifests: bool = False
+        self, *, with_tests: bool, require_documents: bool = False
     ) -> tuple[model.Desired, tuple[model.DesiredSmokeTest, ...]]:
+        """Load everything; ``load`` needs resources (an empty Desired would plan to delete the
+        whole stack), ``validate`` accepts smoke tests alone."""
         manifest_files, test_files, root, stack_default = self.discover(with_tests)
         documents = [doc for path in manifest_files for doc in self.parse(path, False)]
         if with_tests:
@@ -257,7 +259,8 @@ class _Loader:
         for doc in documents:
             self.check_document(doc)
         manifests = [d for d in documents if not d.is_test_file and d.kind != "SmokeTest"]
-        if (require_manifests or not with_tests) and not manifests and not self.problems:
+        missing = not documents if require_documents else not with_tests and not manifests
+        if missing and not self.problems:
             shown = ", ".join(display_path(p) for p in self.paths)
             self.problem(shown, (), "no manifests found (Stack, Assistant or VectorStore)")
         self.check_unique_names(documents)
@@ -1031,11 +1034,17 @@ class _Loader:
 
 
 def _yaml_files(directory: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.suffix.lower() in MANIFEST_SUFFIXES and p.is_file() and not p.name.startswith(".")
-    )
+    """``*.yaml``/``*.yml`` below ``directory``, skipping hidden files and directories
+    (``.git``, ``.github``, ``.assistctl``...) and not following symlinked directories."""
+    found: list[Path] = []
+    for folder, subfolders, filenames in os.walk(directory):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        found += [
+            Path(folder, name)
+            for name in filenames
+            if not name.startswith(".") and Path(name).suffix.lower() in MANIFEST_SUFFIXES
+        ]
+    return sorted(p for p in found if p.is_file())
 
 
 def _under_tests(path: Path, directory: Path) -> bool:
