@@ -387,5 +387,106 @@ def plan_command(
         ctx.exit(EXIT_CHANGES)
 
 
+@cli.group("local")
+def local_group() -> None:
+    """The embedded Assistants-API-compatible account (SQLite, offline)."""
+
+
+@local_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0 picks a free one).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    default=".assistctl",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory holding the account's SQLite.",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Require 'Authorization: Bearer $VAR' (needed to bind beyond loopback).",
+)
+@click.option("--latency-ms", type=click.IntRange(0), help="Added latency per request.")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(0, min_open=True),
+    metavar="N",
+    help="Requests per second before 429 (token bucket).",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    metavar="P",
+    help="Share of requests answered with a random 500.",
+)
+@click.option("--seed", type=int, help="Seed that makes --fail-rate reproducible.")
+@click.option(
+    "--indexing-delay",
+    type=click.FloatRange(0),
+    metavar="S",
+    help="Seconds a vector-store file stays in_progress.",
+)
+def local_serve(
+    host: str,
+    port: int,
+    data_dir: str,
+    api_key_env: str | None,
+    latency_ms: int | None,
+    rate_limit: float | None,
+    fail_rate: float | None,
+    seed: int | None,
+    indexing_delay: float | None,
+) -> None:
+    """Serve the local account in the foreground until Ctrl-C.
+
+    \b
+    Point any OpenAI SDK at the printed URL:
+      assistctl local serve --port 8080
+      OPENAI_BASE_URL=http://127.0.0.1:8080/v1 python app.py
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from assistctl.errors import AccountError
+    from assistctl.local import config_from_env
+    from assistctl.local.serve import serve
+
+    overrides: dict = {}
+    if api_key_env:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise AccountError(f"--api-key-env {api_key_env}: that variable is not set or empty")
+        overrides["api_key"] = key
+    for name, value in (
+        ("latency_ms", latency_ms),
+        ("rate_limit_per_s", rate_limit),
+        ("fail_rate", fail_rate),
+        ("seed", seed),
+        ("indexing_delay_s", indexing_delay),
+    ):
+        if value is not None:
+            overrides[name] = value
+    config = dataclasses.replace(config_from_env(), **overrides)
+
+    def announce(url: str) -> None:
+        click.echo(url)
+        click.echo(
+            f"Serving the local account from {data_dir}/ on {url} "
+            f"({'API key required' if config.api_key else 'no API key'}); Ctrl-C stops it.",
+            err=True,
+        )
+        sys.stdout.flush()
+
+    serve(host, port, Path(data_dir), config, announce=announce)
+
+
 def main() -> None:
     cli.main(prog_name="assistctl")

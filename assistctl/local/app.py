@@ -24,6 +24,8 @@ responses by the module that owns the type.
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistctl.local import LocalConfig, database_path
 from assistctl.local.faults import FaultGate, Faults, RequestStats
@@ -44,6 +46,7 @@ from assistctl.local.http import (
 from assistctl.local.store import Store
 
 ADMIN_PREFIX = "/_admin"
+access_log = logging.getLogger("assistctl.local.access")
 
 
 class Account:
@@ -111,7 +114,10 @@ def check_api_key(account: Account, headers: dict[str, str]) -> None:
 
 
 class Gate:
-    """Outermost ASGI layer: API key, request stats, then the fault plan for the request."""
+    """Outermost ASGI layer: access log, API key, request stats, then the request's faults.
+
+    The access log (logger ``assistctl.local.access``, INFO) writes one line per request;
+    ``local serve`` sends it to stderr, in-process servers leave it silent."""
 
     def __init__(self, app: ASGIApp, routes: list[BaseRoute], account: Account) -> None:
         self.app = app
@@ -130,6 +136,27 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        answered: dict[str, int] = {}
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self._gate(scope, receive, send_and_note)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "method=%s path=%s status=%s ms=%.1f",
+                    scope["method"],
+                    scope["path"],
+                    answered.get("status", "dropped"),
+                    (time.perf_counter() - started) * 1000,
+                )
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             check_api_key(self.account, headers)

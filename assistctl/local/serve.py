@@ -1,0 +1,129 @@
+"""``assistctl local serve``: the local account as a foreground server.
+
+Binds before printing, so the printed URL is reachable the moment it appears (``--port 0``
+picks a free port and prints it). SIGINT/SIGTERM stop it gracefully and the process exits 0;
+a second Ctrl-C forces the exit. Binding beyond loopback needs an API key: an open account
+on the network would let anyone read and write its data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistctl.errors import AccountError
+from assistctl.local import LocalConfig
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise AccountError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port (0 picks a free one)",
+        ) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name in ("assistctl.local", "assistctl.local.access"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _server_class():
+    import uvicorn
+
+    class ForegroundServer(uvicorn.Server):
+        """uvicorn re-raises the caught signal after shutting down; a graceful stop here is a
+        normal exit, so signals only request the shutdown."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            def stop(signum, frame) -> None:
+                if self.should_exit and signum == signal.SIGINT:
+                    self.force_exit = True
+                self.should_exit = True
+
+            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return ForegroundServer
+
+
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    config: LocalConfig,
+    *,
+    announce=print,
+) -> None:
+    """Serve until interrupted. ``announce`` receives the base URL line once listening."""
+    import uvicorn
+
+    from assistctl.local.app import create_app
+
+    if not is_loopback(host) and not config.api_key:
+        raise AccountError(
+            f"refusing to serve the local account on {host} without an API key",
+            hint="pass --api-key-env VAR (a variable holding the key clients must send), "
+            "or bind to 127.0.0.1",
+        )
+    try:
+        app = create_app(config, data_dir)
+    except OSError as exc:
+        raise AccountError(f"cannot open the local account in {data_dir}: {exc}") from None
+    listener = bind(host, port)
+    server = _server_class()(
+        uvicorn.Config(
+            app,
+            http="h11",
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    app.state.account.attach_server(server)
+    _configure_logging()
+    shown_host = f"[{host}]" if ":" in host else host
+    actual_port = listener.getsockname()[1]
+    announce(f"http://{shown_host}:{actual_port}/v1")
+    try:
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
+        app.state.account.close()
