@@ -368,7 +368,7 @@ def plan_command(
 
     options: Options = ctx.obj
     if as_json and as_markdown:
-        raise click.UsageError("choose one of --json and --markdown")
+        raise AssistctlError("--json and --markdown cannot be combined: choose one")
     for target in targets:
         parse_target(target)
     _, _, result = compute_plan(paths, env, options.client(), targets)
