@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistctl.model import Action, Change, Plan
+from assistctl.model import Action, Change, Kind, Plan
 from assistctl.planfile import plan_document
 
 SYMBOLS = {
@@ -51,7 +51,10 @@ class FieldDetail:
 def describe(change: Change) -> list[FieldDetail]:
     """The field lines a reviewer needs for one change."""
     if change.action is Action.CREATE:
-        return [_created_field(key, value) for key, value in _shown(change.after or {})]
+        shown = _shown(change.after or {})
+        if change.kind is Kind.FILE:  # the address is the path; the filename follows the hash
+            shown = [(key, value) for key, value in shown if key not in ("path", "filename")]
+        return [_created_field(key, value) for key, value in shown]
     if change.action is Action.DELETE:
         return []
     before, after = change.before or {}, change.after or {}
@@ -105,6 +108,8 @@ def _created_field(key: str, value: Any) -> FieldDetail:
         return FieldDetail(key, after=_compact(first) + more)
     if key == "tools" and isinstance(value, list):
         return FieldDetail(key, after=", ".join(_tool_label(tool) for tool in value))
+    if key == "files" and isinstance(value, Mapping):
+        return FieldDetail(key, after=", ".join(value))
     return FieldDetail(key, after=_compact(value))
 
 
