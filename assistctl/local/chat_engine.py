@@ -1,0 +1,392 @@
+"""The chat engine: answer runs with any OpenAI-compatible chat-completions endpoint.
+
+A run becomes one chat conversation: the run's instructions as the system message, the
+thread's messages, then the tool calls already made in this run with their outputs. Function
+tools are passed as chat tools (a call the model makes becomes ``requires_action``; submitted
+outputs go back as ``tool`` messages). ``file_search`` is offered as a ``file_search(query)``
+function served by the local index: its excerpts are numbered, and the answer's ``[n]`` /
+``【n】`` markers become ``file_citation`` annotations. ``code_interpreter`` is refused: no safe
+code executor ships with assistctl, so such runs fail with a clear ``last_error``.
+
+The backend is called through the ``openai`` SDK (``chat.completions.create``) with
+``base_url``; models are mapped by ``LocalConfig.chat_model_map``; the key comes from the
+environment variable ``LocalConfig.chat_api_key_env`` and is never logged or stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from assistctl.local.engine import (
+    DEFAULT_MAX_SEARCH_RESULTS,
+    ActionRequired,
+    Answer,
+    Citation,
+    Failure,
+    FileSearchCall,
+    FunctionCall,
+    Outcome,
+    RunInput,
+    Search,
+    SearchResult,
+    ServerToolCall,
+    ToolExchange,
+    Usage,
+    count_tokens,
+)
+
+FILE_SEARCH_FUNCTION = "file_search"
+MAX_SEARCH_ROUNDS = 5
+EXCERPT_CHARACTERS = 2000
+REQUEST_TIMEOUT_S = 120.0
+MAX_RETRIES = 2
+NO_KEY = "no-key"
+_MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
+
+
+class ChatEngineError(ValueError):
+    """The chat engine is configured wrongly (e.g. no base URL)."""
+
+
+@dataclass(frozen=True)
+class _Excerpt:
+    number: int
+    file_id: str
+    filename: str
+
+
+class ChatEngine:
+    """Answers runs by calling a chat-completions backend; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model_map: dict[str, str] | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = REQUEST_TIMEOUT_S,
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
+        self.base_url = base_url
+        self.model_map = dict(model_map or {})
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or NO_KEY,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_config(cls, config) -> ChatEngine:
+        if not config.chat_base_url:
+            raise ChatEngineError(
+                "the chat engine needs a chat-completions URL: pass --chat-base-url "
+                "(or set ASSISTCTL_LOCAL_CHAT_BASE_URL)"
+            )
+        api_key = os.environ.get(config.chat_api_key_env) if config.chat_api_key_env else None
+        return cls(config.chat_base_url, config.chat_model_map, api_key)
+
+    def backend_model(self, model: str) -> str:
+        """``model`` as the backend names it: mapped, else the ``*`` mapping, else unchanged."""
+        return self.model_map.get(model) or self.model_map.get("*") or model
+
+    def respond(self, run: RunInput, search: Search, new_id: Callable[[str], str]) -> Outcome:
+        if run.tool("code_interpreter") is not None:
+            return Failure(
+                "invalid_prompt",
+                "code_interpreter is not available on the local account's chat engine: no safe "
+                "code executor is configured. Remove the code_interpreter tool from the "
+                "assistant (or override the run's tools).",
+            )
+        conversation = _conversation(run)
+        excerpts: dict[int, _Excerpt] = {}
+        server_calls: list[ServerToolCall] = []
+        usage = Usage()
+        searchable = run.tool("file_search") is not None and bool(run.vector_store_ids)
+        request = self._request(run, searchable)
+        for _ in range(MAX_SEARCH_ROUNDS + 1):
+            try:
+                completion = self._client.chat.completions.create(messages=conversation, **request)
+            except openai.APIError as error:
+                return _failure(error, self.base_url, usage, tuple(server_calls))
+            usage = usage + _usage(completion, conversation)
+            if not completion.choices:
+                return Failure(
+                    "server_error",
+                    "The chat backend answered without any choice.",
+                    usage,
+                    tuple(server_calls),
+                )
+            choice = completion.choices[0]
+            message = choice.message
+            calls = list(message.tool_calls or [])
+            if not calls:
+                return self._answer(
+                    run, message.content or "", choice, usage, excerpts, server_calls
+                )
+            conversation.append(_assistant_tool_message(calls))
+            functions = []
+            for call in calls:
+                name = call.function.name
+                if name == FILE_SEARCH_FUNCTION and searchable:
+                    found = _file_search(run, call, search, excerpts)
+                    server_calls.append(found)
+                    conversation.append(_tool_message(call.id, found.output))
+                else:
+                    functions.append(
+                        FunctionCall(call.id or new_id("call"), name, call.function.arguments)
+                    )
+            if functions:
+                return ActionRequired(tuple(functions), usage, tuple(server_calls))
+            request = _unforced(request)
+        return Failure(
+            "server_error",
+            f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
+            usage,
+            tuple(server_calls),
+        )
+
+    def _request(self, run: RunInput, searchable: bool) -> dict[str, Any]:
+        """The chat request's parameters other than ``messages``."""
+        request: dict[str, Any] = {"model": self.backend_model(run.model)}
+        resumed = bool(run.exchanges)
+        tools = [
+            {"type": "function", "function": _function_definition(tool["function"])}
+            for tool in run.tools
+            if tool.get("type") == "function"
+        ]
+        if searchable:
+            tools.append({"type": "function", "function": _file_search_definition()})
+        if tools:
+            request["tools"] = tools
+            choice = _tool_choice(run.tool_choice)
+            if choice is not None:
+                request["tool_choice"] = choice
+            if resumed:
+                request = _unforced(request)
+        for name in ("temperature", "top_p", "max_completion_tokens"):
+            value = getattr(run, name)
+            if value is not None:
+                request[name] = value
+        response_format = run.response_format
+        if isinstance(response_format, dict) and response_format.get("type") in (
+            "json_object",
+            "json_schema",
+        ):
+            request["response_format"] = response_format
+        return request
+
+    def _answer(
+        self,
+        run: RunInput,
+        text: str,
+        choice: Any,
+        usage: Usage,
+        excerpts: dict[int, _Excerpt],
+        server_calls: list[ServerToolCall],
+    ) -> Answer:
+        incomplete = None
+        if choice.finish_reason == "length":
+            incomplete = "max_completion_tokens"
+        elif run.max_prompt_tokens is not None and usage.prompt_tokens > run.max_prompt_tokens:
+            incomplete = "max_prompt_tokens"
+        return Answer(text, usage, _citations(text, excerpts), tuple(server_calls), incomplete)
+
+
+# --- building the chat request ------------------------------------------------------------------
+
+
+def _conversation(run: RunInput) -> list[dict[str, Any]]:
+    conversation: list[dict[str, Any]] = []
+    if run.instructions:
+        conversation.append({"role": "system", "content": run.instructions})
+    for message in run.messages:
+        conversation.append({"role": message.role, "content": message.text})
+    pending: list[ToolExchange] = []
+    for exchange in run.exchanges:
+        if exchange.output is None:
+            continue
+        pending.append(exchange)
+    if pending:
+        conversation.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": e.id,
+                        "type": "function",
+                        "function": {"name": e.name, "arguments": _arguments_of(e)},
+                    }
+                    for e in pending
+                ],
+            }
+        )
+        conversation.extend(_tool_message(e.id, e.output or "") for e in pending)
+    return conversation
+
+
+def _arguments_of(exchange: ToolExchange) -> str:
+    if exchange.type == "file_search":
+        return json.dumps({"query": exchange.arguments})
+    return exchange.arguments
+
+
+def _assistant_tool_message(calls: list[Any]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": call.function.arguments},
+            }
+            for call in calls
+        ],
+    }
+
+
+def _tool_message(call_id: str, output: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def _function_definition(function: dict[str, Any]) -> dict[str, Any]:
+    definition = {"name": function["name"]}
+    for key in ("description", "parameters", "strict"):
+        if function.get(key) is not None:
+            definition[key] = function[key]
+    return definition
+
+
+def _file_search_definition() -> dict[str, Any]:
+    return {
+        "name": FILE_SEARCH_FUNCTION,
+        "description": (
+            "Search the files attached to this assistant. Returns numbered excerpts; cite an "
+            "excerpt you use by writing its number in square brackets, e.g. [1]."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "What to look for."}},
+            "required": ["query"],
+        },
+    }
+
+
+def _unforced(request: dict[str, Any]) -> dict[str, Any]:
+    """The request without a forced tool: once the forced call is answered, the model must
+    be free to answer, or it would call the same tool forever."""
+    if request.get("tool_choice") in (None, "auto", "none"):
+        return request
+    return {**request, "tool_choice": "auto"}
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, str):
+        return choice
+    if isinstance(choice, dict):
+        if choice.get("type") == "function":
+            return choice
+        if choice.get("type") == "file_search":
+            return {"type": "function", "function": {"name": FILE_SEARCH_FUNCTION}}
+    return None
+
+
+# --- file search --------------------------------------------------------------------------------
+
+
+def _file_search(
+    run: RunInput, call: Any, search: Search, excerpts: dict[int, _Excerpt]
+) -> FileSearchCall:
+    """Run the model's ``file_search`` call on the local index; number the excerpts."""
+    try:
+        query = str(json.loads(call.function.arguments or "{}").get("query") or "")
+    except (json.JSONDecodeError, AttributeError):
+        query = call.function.arguments or ""
+    options = (run.tool("file_search") or {}).get("file_search") or {}
+    limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
+    hits = [h for h in search(list(run.vector_store_ids), query, limit) if h.score > 0]
+    lines = []
+    for hit in hits:
+        number = len(excerpts) + 1
+        excerpts[number] = _Excerpt(number, hit.file_id, hit.filename)
+        lines.append(f"[{number}] {hit.filename}:\n{hit.text[:EXCERPT_CHARACTERS]}")
+    output = "\n\n".join(lines) if lines else "No matching excerpts were found."
+    results = tuple(SearchResult(h.file_id, h.filename, h.score, h.text) for h in hits)
+    return FileSearchCall(call.id, query, results, output)
+
+
+def _citations(text: str, excerpts: dict[int, _Excerpt]) -> tuple[Citation, ...]:
+    citations = []
+    for match in _MARKER.finditer(text):
+        number = int(match.group(1) or match.group(2))
+        excerpt = excerpts.get(number)
+        if excerpt is not None:
+            citations.append(Citation(match.group(0), match.start(), match.end(), excerpt.file_id))
+    return tuple(citations)
+
+
+# --- results and errors -------------------------------------------------------------------------
+
+
+def _usage(completion: Any, conversation: list[dict[str, Any]]) -> Usage:
+    """The backend's token counts; word counts when it reports none."""
+    reported = getattr(completion, "usage", None)
+    if reported is not None and reported.prompt_tokens is not None:
+        return Usage(reported.prompt_tokens or 0, reported.completion_tokens or 0)
+    prompt = sum(count_tokens(str(m.get("content") or "")) for m in conversation)
+    answer = completion.choices[0].message.content if completion.choices else ""
+    return Usage(prompt, count_tokens(answer or ""))
+
+
+def _failure(
+    error: openai.APIError, base_url: str, usage: Usage, calls: tuple[ServerToolCall, ...]
+) -> Failure:
+    """A backend error as the API's run ``last_error`` (never echoing credentials)."""
+    if isinstance(error, openai.RateLimitError):
+        return Failure(
+            "rate_limit_exceeded",
+            f"The chat backend rate-limited the request (429): {_detail(error)}",
+            usage,
+            calls,
+        )
+    if isinstance(error, openai.APIStatusError):
+        detail = _detail(error)
+        code = str(getattr(error, "code", "") or "")
+        if code == "context_length_exceeded" or "context length" in detail.lower():
+            return Failure(
+                "invalid_prompt",
+                f"The thread is too long for the model's context window: {detail}",
+                usage,
+                calls,
+            )
+        return Failure(
+            "server_error",
+            f"The chat backend answered {error.status_code}: {detail}",
+            usage,
+            calls,
+        )
+    if isinstance(error, openai.APITimeoutError):
+        return Failure("server_error", f"The chat backend at {base_url} timed out.", usage, calls)
+    if isinstance(error, openai.APIConnectionError):
+        return Failure(
+            "server_error", f"Cannot reach the chat backend at {base_url}.", usage, calls
+        )
+    return Failure("server_error", f"The chat backend failed: {_detail(error)}", usage, calls)
+
+
+def _detail(error: openai.APIError) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(error, "message", "") or error)
