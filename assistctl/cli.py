@@ -237,7 +237,15 @@ def export_command(
         click.echo("Adopt what no stack manages yet:")
         for adoption in result.adoptions:
             click.echo(f"  assistctl{account} import {adoption.address} {adoption.id} {target}")
-    click.echo(f"Then check: assistctl{account} plan {target}   (expect no changes)")
+    click.echo(f"Then check: assistctl{account} plan {target}")
+    if result.unverified:
+        count = len(result.unverified)
+        click.echo(
+            f"  expect no changes, except that {count} file{'s' if count != 1 else ''} "
+            "uploaded by hand will be uploaded again (the API cannot vouch for their content)"
+        )
+    else:
+        click.echo("  expect no changes")
 
 
 @cli.command("completion")
@@ -385,6 +393,112 @@ def plan_command(
         )
     if detailed_exitcode and result.has_changes:
         ctx.exit(EXIT_CHANGES)
+
+
+# --- test (issue 7) -------------------------------------------------------------------------
+
+
+@cli.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.option("--junit", "junit_path", metavar="FILE", type=click.Path(), help="Write JUnit XML.")
+@click.option("--json", "json_path", metavar="FILE", type=click.Path(), help="Write a JSON report.")
+@click.option(
+    "--transcripts",
+    "transcripts_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Write one markdown transcript per conversation.",
+)
+@click.option(
+    "-k",
+    "pattern",
+    metavar="PATTERN",
+    help="Only tests whose name contains PATTERN (or matches a glob).",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Conversations at once.",
+)
+@click.pass_context
+def test_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    env: str | None,
+    junit_path: str | None,
+    json_path: str | None,
+    transcripts_dir: str | None,
+    pattern: str | None,
+    parallel: int,
+) -> None:
+    """Run the smoke tests (SmokeTest documents) against the deployed assistants.
+
+    Each test is a scripted conversation on a fresh thread; function calls are answered from the
+    test's canned outputs and every reply is checked against its expectations. Exit code 0: all
+    passed, 2: some failed, 1: error (invalid test file, assistant not deployed, account
+    unreachable).
+
+    \b
+    Example:
+      assistctl test examples/quickstart
+      assistctl test examples/quickstart -k order --junit junit.xml --transcripts transcripts/
+    """
+    import shlex
+
+    from assistctl import reports, smoketest
+    from assistctl.errors import SmokeTestError
+    from assistctl.manifest import load_all
+
+    options: Options = ctx.obj
+    targets = list(paths) or ["."]
+    desired, smoke_tests = load_all(targets, env=env)
+    if not smoke_tests:
+        raise SmokeTestError(
+            f"no smoke tests found in {' '.join(targets)}",
+            hint="put SmokeTest documents in a tests/ folder next to the manifests",
+        )
+    selected, deselected = smoketest.select(smoke_tests, pattern)
+    if not selected:
+        names = ", ".join(t.name for t in smoke_tests)
+        raise SmokeTestError(f"-k {pattern!r} selects none of the smoke tests ({names})")
+    apply_hint = "assistctl apply " + " ".join(shlex.quote(t) for t in targets)
+    if env:
+        apply_hint += f" --env {shlex.quote(env)}"
+    client = options.client()
+    total = sum(int(t.spec.get("repeat", 1)) for t in selected)
+    with reports.Progress(
+        total,
+        echo=(lambda line: None) if options.quiet else click.echo,
+        tty=sys.stdout.isatty() and not options.quiet,
+        color=options.color,
+    ) as progress:
+        result = smoketest.run_suite(
+            client,
+            desired,
+            selected,
+            parallel=parallel,
+            deselected=deselected,
+            on_attempt=progress.attempt_finished,
+            apply_hint=apply_hint,
+        )
+    if json_path:
+        reports.write_json(result, json_path)
+        options.note(f"wrote the JSON report to {json_path}")
+    if junit_path:
+        reports.write_junit(result, junit_path)
+        options.note(f"wrote JUnit XML to {junit_path}")
+    if transcripts_dir:
+        written = reports.write_transcripts(result, transcripts_dir)
+        options.note(f"wrote {len(written)} transcript(s) to {transcripts_dir}")
+    *details, last = reports.summary(result).splitlines()
+    for line in details:
+        click.echo(line)
+    colour = "green" if result.exit_code == EXIT_OK else "red"
+    click.echo(click.style(last, fg=colour, bold=True) if options.color else last)
+    ctx.exit(result.exit_code)
 
 
 @cli.group("local")

@@ -26,6 +26,7 @@ from assistctl.model import (
     NAME_KEY,
     NAME_PATTERN,
     PATH_ATTRIBUTE,
+    SHA256_ATTRIBUTE,
     STACK_KEY,
     parse_upload_filename,
 )
@@ -142,6 +143,7 @@ class Export:
     adoptions: tuple[Adoption, ...] = ()
     notes: tuple[str, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
+    unverified: tuple[str, ...] = ()  # paths whose content the account cannot vouch for
 
 
 # --- read --------------------------------------------------------------------------------------
@@ -335,14 +337,17 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
     outputs: list[OutputFile] = [_stack_file(stack, env)]
     missing: dict[str, MissingFile] = {}
     downloaded: dict[str, OutputFile] = {}
+    unverified: set[str] = set()
     notes = list(source.notes)
 
-    def use_file(file_id: str, used_by: str) -> str:
+    def use_file(file_id: str, used_by: str, recorded_sha: Any = None) -> str:
         path = paths[file_id]
+        known = source.files.get(file_id)
+        if not recorded_sha and not _assistctl_upload(known, owner, used_by):
+            unverified.add(path)
         if file_id in source.contents:
             downloaded.setdefault(path, OutputFile(path, source.contents[file_id]))
         else:
-            known = source.files.get(file_id)
             missing.setdefault(
                 path, MissingFile(path, file_id, known.bytes if known else 0, used_by)
             )
@@ -356,7 +361,10 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
                 f"vector_store.{name}: file {dropped.file_id} is {dropped.status} in the "
                 "account and is left out"
             )
-        file_paths = [use_file(f.file_id, f"vector_store.{name}") for f in usable]
+        file_paths = sorted(
+            use_file(f.file_id, f"vector_store.{name}", f.attributes.get(SHA256_ATTRIBUTE))
+            for f in usable
+        )
         spec = _vector_store_spec(store, name, usable, file_paths)
         outputs.append(
             _manifest_file(f"vector_stores/{name}.yaml", "VectorStore", name, spec, store, missing)
@@ -396,7 +404,18 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
             "vector_stores": len(source.vector_stores),
             "files": len(downloaded) + len(missing),
         },
+        unverified=tuple(sorted(unverified)),
     )
+
+
+def _assistctl_upload(file: AccountFile | None, owner: str, used_by: str) -> bool:
+    """Whether the plan can know this file's content without downloading it: an upload assistctl
+    made carries its sha256 in the filename (``import`` tags such vector-store files; a
+    code-interpreter file is recognised when this stack uploaded it)."""
+    upload = parse_upload_filename(file.filename) if file else None
+    if upload is None:
+        return False
+    return used_by.startswith("vector_store.") or upload[0] == owner
 
 
 def slug(text: str | None, fallback: str) -> str:

@@ -227,6 +227,7 @@ def test_managed_stack_layout_and_content(tmp_path):
     }
     assert result.adoptions == ()
     assert [m.path for m in result.missing] == ["docs/returns.md", "files/prices.csv"]
+    assert result.unverified == ()
 
 
 def test_files_that_cannot_be_downloaded_get_a_comment_above_their_entry(tmp_path):
@@ -309,7 +310,8 @@ def test_unmanaged_resources_get_slugs_file_paths_and_adoptions():
     assert any("file-z is failed" in note for note in result.notes)
     store_manifest = next(o for o in result.outputs if o.path == "vector_stores/docs-guides.yaml")
     spec = yaml.safe_load(store_manifest.content)["spec"]
-    assert spec["files"] == ["../files/guide.md", "../files/guide-2.md"]
+    assert spec["files"] == ["../files/guide-2.md", "../files/guide.md"]
+    assert result.unverified == ("files/guide-2.md", "files/guide.md")
     assert spec["name"] == "Docs & Guides"
 
 
