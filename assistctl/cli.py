@@ -548,6 +548,24 @@ def local_group() -> None:
     metavar="S",
     help="Seconds a vector-store file stays in_progress.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["deterministic", "chat"]),
+    help="What answers runs: documented rules (default) or a chat-completions model.",
+)
+@click.option("--chat-base-url", metavar="URL", help="Chat-completions endpoint for --engine chat.")
+@click.option(
+    "--chat-model-map",
+    "chat_model_map",
+    multiple=True,
+    metavar="NAME=MODEL",
+    help="Send assistant model NAME as MODEL (repeatable; '*=MODEL' for every other name).",
+)
+@click.option(
+    "--chat-api-key-env",
+    metavar="VAR",
+    help="Variable holding the chat backend's key [default: ASSISTCTL_CHAT_API_KEY].",
+)
 def local_serve(
     host: str,
     port: int,
@@ -558,6 +576,10 @@ def local_serve(
     fail_rate: float | None,
     seed: int | None,
     indexing_delay: float | None,
+    engine: str | None,
+    chat_base_url: str | None,
+    chat_model_map: tuple[str, ...],
+    chat_api_key_env: str | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -585,10 +607,24 @@ def local_serve(
         ("fail_rate", fail_rate),
         ("seed", seed),
         ("indexing_delay_s", indexing_delay),
+        ("engine", engine),
+        ("chat_base_url", chat_base_url),
+        ("chat_api_key_env", chat_api_key_env),
     ):
         if value is not None:
             overrides[name] = value
+    if chat_model_map:
+        pairs = [item.partition("=") for item in chat_model_map]
+        bad = [name for name, sep, model in pairs if not (name.strip() and sep and model.strip())]
+        if bad:
+            raise AccountError(f"--chat-model-map {bad[0]!r}: expected NAME=MODEL")
+        overrides["chat_model_map"] = {n.strip(): m.strip() for n, _, m in pairs}
     config = dataclasses.replace(config_from_env(), **overrides)
+    if config.engine == "chat" and not config.chat_base_url:
+        raise AccountError(
+            "--engine chat needs the chat-completions endpoint",
+            hint="pass --chat-base-url URL (e.g. http://127.0.0.1:11434/v1 for Ollama)",
+        )
 
     def announce(url: str) -> None:
         click.echo(url)

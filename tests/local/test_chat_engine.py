@@ -293,3 +293,22 @@ def test_streaming_with_the_sdk_helper(chat_client):
     assert events[0] == "thread.run.created" and events[-1] == "thread.run.completed"
     assert "thread.message.delta" in events
     assert "".join(pieces) == "Echo: stream me"
+
+
+def test_serve_refuses_chat_engine_without_endpoint(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from assistctl.cli import cli
+
+    monkeypatch.delenv("ASSISTCTL_LOCAL_CHAT_BASE_URL", raising=False)
+    data = str(tmp_path / "data")
+    result = CliRunner().invoke(cli, ["local", "serve", "--engine", "chat", "--data", data])
+    assert result.exit_code == 1
+    assert "--chat-base-url" in result.output
+    result = CliRunner().invoke(
+        cli,
+        ["local", "serve", "--engine", "chat", "--chat-base-url", "http://127.0.0.1:9/v1",
+         "--chat-model-map", "gpt-4o", "--data", data],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "expected NAME=MODEL" in result.output
