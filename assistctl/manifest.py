@@ -10,6 +10,7 @@ field path, so one run reports them all.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import hashlib
@@ -42,31 +43,12 @@ TESTS_DIRECTORY = "tests"
 MAX_CODE_INTERPRETER_FILES = 20
 MAX_INSTRUCTIONS_CHARS = 256_000
 MAX_FILE_BYTES = 512 * 1024 * 1024
-FILE_SEARCH_EXTENSIONS = frozenset(
-    [
-        ".c",
-        ".cpp",
-        ".cs",
-        ".css",
-        ".doc",
-        ".docx",
-        ".go",
-        ".html",
-        ".java",
-        ".js",
-        ".json",
-        ".md",
-        ".pdf",
-        ".php",
-        ".pptx",
-        ".py",
-        ".rb",
-        ".sh",
-        ".tex",
-        ".ts",
-        ".txt",
-    ]
-)
+# fmt: off
+FILE_SEARCH_EXTENSIONS = frozenset({  # the file types the API's file_search can index
+    ".c", ".cpp", ".cs", ".css", ".doc", ".docx", ".go", ".html", ".java", ".js", ".json", ".md",
+    ".pdf", ".php", ".pptx", ".py", ".rb", ".sh", ".tex", ".ts", ".txt",
+})
+# fmt: on
 SMOKE_TEST_DEFAULTS = {"repeat": 1, "pass_threshold": 1.0, "timeout_s": 60, "functions": {}}
 
 FieldPath = tuple[str | int, ...]
@@ -161,7 +143,8 @@ class _Document:
     valid: bool = False
     checked: bool = False
     buildable: bool = False
-    schema_failed: set[FieldPath] = field(default_factory=set)
+    reported: set[FieldPath] = field(default_factory=set)  # fields that get no more messages
+    recursive: bool = False
 
     def line_of(self, path: FieldPath) -> int:
         """The line of ``path``, or of its nearest recorded parent (missing fields)."""
@@ -226,12 +209,13 @@ class _Loader:
         self.problems: list[Problem] = []
         self.digests: dict[Path, tuple[str, int]] = {}
         self.environments: dict[str, Any] = {}
+        self.incomplete: set[tuple[str | None, str | None]] = set()
 
     def problem(
         self, doc: _Document | str, path: FieldPath, message: str, hint: str | None = None
     ) -> None:
         if isinstance(doc, _Document):
-            if any(path[:length] in doc.schema_failed for length in range(len(path) + 1)):
+            if any(path[:length] in doc.reported for length in range(len(path) + 1)):
                 return
             self.problems.append(
                 Problem(doc.display, doc.line_of(path), format_field(path), message, hint)
@@ -402,10 +386,10 @@ class _Loader:
         return {name: _scalar_text(value) for name, value in variables.items()}
 
     def interpolate(self, doc: _Document, variables: Mapping[str, str]) -> None:
-        """Substitute references in string scalars, record key lines, build the value."""
-        problems_before = len(self.problems)
+        """Substitute references in string scalars, record key lines, build the value (also
+        after an undefined variable, so the rest of the document is still checked)."""
         self.walk(doc, doc.node, (), variables, set(), set())
-        if len(self.problems) > problems_before:
+        if doc.recursive:
             return
         try:
             doc.body = _Constructor().construct_document(doc.node)
@@ -426,6 +410,7 @@ class _Loader:
     ) -> None:
         if id(node) in active:
             self.problem(doc, path, "recursive YAML alias")
+            doc.recursive = True
             return
         if isinstance(node, yaml.MappingNode):
             active.add(id(node))
@@ -472,6 +457,8 @@ class _Loader:
             text, errors = _interpolate(node.value, variables, self.environ, self.defined_in())
             for message, hint in errors:
                 self.problem(doc, path, message, hint=hint)
+            if errors:
+                doc.reported.add(path)
             if node.style is None and text != node.value:
                 node.tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
             node.value = text
@@ -514,7 +501,7 @@ class _Loader:
                 hint=f"use apiVersion: {API_VERSION}",
             )
         kind = doc.body.get("kind")
-        if kind not in SCHEMA_BY_KIND:
+        if not isinstance(kind, str) or kind not in SCHEMA_BY_KIND:
             self.problem(
                 doc,
                 ("kind",),
@@ -538,8 +525,8 @@ class _Loader:
             self.problem(doc, path, message, hint)
             missing = re.fullmatch(r"'(.+)' is required", message)
             failed.add(path + (missing.group(1),) if missing else path)
-        doc.schema_failed = failed
-        doc.valid = len(self.problems) == problems_before
+        doc.valid = not failed and not doc.reported and len(self.problems) == problems_before
+        doc.reported |= failed
 
     def check_unique_names(self, documents: list[_Document]) -> None:
         first: dict[tuple[str, str], _Document] = {}
@@ -588,14 +575,15 @@ class _Loader:
         return stores
 
     def guarded(self, doc: _Document, build: Any, *args: Any) -> Any:
-        """``build(*args)``; for a document that failed its schema, give up quietly on the
-        shapes the schema already reported, so its other problems still show up."""
+        """``build(*args)``. A document that failed its schema is still built, for its other
+        problems, but quietly gives up on shapes the schema already reported, and yields nothing
+        that other documents would be checked against (its name goes to ``incomplete``)."""
         if doc.valid:
             return build(*args)
-        try:
-            return build(*args)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
-            return None
+        self.incomplete.add((doc.kind, doc.name))
+        with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError, IndexError):
+            build(*args)
+        return None
 
     def vector_store(self, doc: _Document, root: Path) -> model.DesiredVectorStore:
         spec = doc.spec
@@ -952,6 +940,8 @@ class _Loader:
     ) -> model.DesiredSmokeTest:
         spec = doc.spec
         assistant = assistants.get(spec["assistant"])
+        if ("Assistant", spec["assistant"]) in self.incomplete:
+            has_manifests = False
         if has_manifests and assistant is None:
             self.problem(
                 doc,
@@ -977,13 +967,15 @@ class _Loader:
             if assistant
             else None
         )
-        cited: set[str] = set()
+        cited: set[str] | None = set()
         if assistant:
             for store in (
                 assistant.view["tool_resources"].get("file_search", {}).get("vector_stores", [])
             ):
-                if store in vector_stores:
-                    cited.update(vector_stores[store].view["files"])
+                if store not in vector_stores:
+                    cited = None
+                    break
+                cited.update(vector_stores[store].view["files"])
         if functions is not None:
             for name in doc.spec.get("functions", {}):
                 if name not in functions:
@@ -1017,7 +1009,7 @@ class _Loader:
                             f"assistant '{assistant.name}' has no function '{value['name']}'",
                             hint=_suggest(value["name"], functions, "function"),
                         )
-                elif check == "cites" and assistant is not None:
+                elif check == "cites" and assistant is not None and cited is not None:
                     basenames = {p.rsplit("/", 1)[-1] for p in cited}
                     if value not in cited and value not in basenames:
                         self.problem(

@@ -712,3 +712,44 @@ def test_schemas_are_valid_and_closed():
             if node is schema["$defs"].get("expectation") if "$defs" in schema else False:
                 continue
             assert node.get("additionalProperties") is False, (kind, sorted(node["properties"]))
+
+
+def replacements(value, path=()):
+    """Every (path, wrong value) pair: each node of a document replaced by values of other types."""
+    for wrong in (None, 7, "text", [], {}, [{"x": 1}]):
+        if path and type(wrong) is not type(value):
+            yield path, wrong
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from replacements(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from replacements(child, (*path, index))
+
+
+def replaced(document, path, wrong):
+    copy = json.loads(json.dumps(document))
+    node = copy
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = wrong
+    return copy
+
+
+@pytest.mark.parametrize(
+    "manifest_file", ["support-bot.yaml", "handbook.yaml", "stack.yaml", "tests/order-status.yaml"]
+)
+def test_wrong_types_anywhere_give_problems_never_a_crash(tmp_path, manifest_file):
+    import shutil
+
+    import yaml
+
+    stack = tmp_path / "quickstart"
+    shutil.copytree(ROOT / "examples/quickstart", stack)
+    original = yaml.safe_load((stack / manifest_file).read_text())
+    for path, wrong in replacements(original):
+        (stack / manifest_file).write_text(yaml.safe_dump(replaced(original, path, wrong)))
+        try:
+            manifest.load_all([stack], environ={})
+        except ManifestError as exc:
+            assert exc.problems, (path, wrong)
