@@ -56,6 +56,8 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     user = next(m["content"] for m in reversed(messages) if m["role"] == "user")
     if "overloaded" in user:
         return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+    if "slowly" in user:
+        time.sleep(0.6)
     if "crash" in user:
         return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
     if last["role"] == "tool":
@@ -293,6 +295,43 @@ def test_streaming_with_the_sdk_helper(chat_client):
     assert events[0] == "thread.run.created" and events[-1] == "thread.run.completed"
     assert "thread.message.delta" in events
     assert "".join(pieces) == "Echo: stream me"
+
+
+def test_cancel_while_the_model_is_thinking(chat_client):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": "answer slowly"}]
+    )
+    run = chat_client.beta.threads.runs.create(thread_id=thread.id, assistant_id=bot.id)
+    for _ in range(100):
+        if chat_client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status != "queued":
+            break
+        time.sleep(0.01)
+    cancelling = chat_client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    assert cancelling.status == "cancelling"
+    run = chat_client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=50)
+    assert run.status == "cancelled" and run.cancelled_at
+    assert chat_client.beta.threads.messages.list(thread.id).data[0].role == "user"
+
+
+def test_run_interrupted_by_a_restart_is_resumed_on_next_read(fake_chat, tmp_path):
+    data = tmp_path / "account"
+    config = LocalConfig(engine="chat", chat_base_url=fake_chat.base_url)
+    server = start_in_process(data, config=config)
+    client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+    bot = client.beta.assistants.create(model="gpt-4o", name="Phoenix")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "think slowly"}])
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=bot.id)
+    server.stop()  # the model has not answered yet
+    server = start_in_process(data, config=LocalConfig())
+    try:
+        client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+        run = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=20)
+        assert run.status == "completed"
+        answer = client.beta.threads.messages.list(thread.id).data[0].content[0].text.value
+        assert answer == '[Phoenix] You said: "think slowly"'
+    finally:
+        server.stop()
 
 
 def test_serve_refuses_chat_engine_without_endpoint(tmp_path, monkeypatch):
