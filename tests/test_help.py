@@ -33,3 +33,24 @@ def test_version():
     result = CliRunner().invoke(cli, ["--version"], prog_name="assistctl")
     assert result.exit_code == 0
     assert result.output.startswith("assistctl, version ")
+
+
+def test_the_command_reference_documents_every_command_and_flag():
+    """docs/readme/90-commands.md stays in step with the CLI: each command and option appears."""
+    from pathlib import Path
+
+    reference = (Path(__file__).resolve().parent.parent / "docs/readme/90-commands.md").read_text()
+    missing = []
+    for path in ALL_COMMANDS:
+        group = cli
+        context = click.Context(cli, info_name="assistctl")
+        for name in path:
+            group = group.get_command(context, name)
+        if path and f"assistctl {' '.join(path)}" not in reference:
+            missing.append(f"assistctl {' '.join(path)}")
+        for parameter in group.params:
+            if isinstance(parameter, click.Option):
+                flag = max(parameter.opts, key=len)
+                if flag not in reference:
+                    missing.append(f"{' '.join(path) or 'assistctl'} {flag}")
+    assert missing == []
