@@ -1002,16 +1002,19 @@ class _Loader:
                             doc, where + ("json_schema",), f"not a valid JSON Schema: {exc.message}"
                         )
                 elif check == "tool_call" and functions is not None:
-                    if value["name"] not in functions:
+                    name = value if isinstance(value, str) else value["name"]
+                    if name not in functions:
                         self.problem(
                             doc,
-                            where + ("tool_call", "name"),
-                            f"assistant '{assistant.name}' has no function '{value['name']}'",
-                            hint=_suggest(value["name"], functions, "function"),
+                            where
+                            + (("tool_call",) if isinstance(value, str) else ("tool_call", "name")),
+                            f"assistant '{assistant.name}' has no function '{name}'",
+                            hint=_suggest(name, functions, "function"),
                         )
                 elif check == "cites" and assistant is not None and cited is not None:
                     basenames = {p.rsplit("/", 1)[-1] for p in cited}
-                    if value not in cited and value not in basenames:
+                    known = value in cited or value in basenames or value.startswith("file-")
+                    if not known:
                         self.problem(
                             doc,
                             where + ("cites",),
@@ -1285,5 +1288,15 @@ def _explain_branches(
             return
         choices = ", ".join(str(c) for c in consts if c is not None)
         yield path + ("type",), f"{_short(instance['type'])} is not one of: {choices}", None
+        return
+    same_type = [
+        index
+        for index, branch in enumerate(branches)
+        if isinstance(branch, dict) and _json_type(instance) == _TYPE_WORDS.get(branch.get("type"))
+    ]
+    if len(same_type) == 1:
+        for sub in error.context or []:
+            if sub.relative_schema_path and sub.relative_schema_path[0] == same_type[0]:
+                yield from _explain(sub)
         return
     yield path, f"{_short(instance)} is not valid here", schema_node.get("description")

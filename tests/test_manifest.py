@@ -430,6 +430,13 @@ BAD_CASES = [
         (),
     ),
     (
+        "smoke-test-tool-call-unknown-field",
+        "smoke-test-tool-call-unknown-field/tests/t1.yaml:13: "
+        "spec.steps[0].expect[1].tool_call.argument",
+        "did you mean 'arguments'",
+        (),
+    ),
+    (
         "smoke-test-tool-call-unknown",
         "smoke-test-tool-call-unknown/tests/t1.yaml:10: spec.steps[0].expect[0].tool_call.name",
         "no function 'cancel_order'",
