@@ -361,6 +361,8 @@ def _vector_store_view(
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
     """Top-level keys whose values differ, in view order."""
+    if before == after:
+        return ()  # the common case, decided without building a diff
     difference = DeepDiff(
         dict(before), dict(after), ignore_numeric_type_changes=True, verbose_level=0
     )
