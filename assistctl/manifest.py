@@ -464,11 +464,13 @@ class _Loader:
             node.value = text
 
     def defined_in(self) -> dict[str, list[str]]:
-        """Variable name -> the environments whose vars define it (for hints)."""
+        """Variable name -> the environments whose vars define it, to hint at ``--env`` when
+        none (or an unknown one) was chosen."""
         found: dict[str, list[str]] = {}
+        if self.env in self.environments:
+            return found
         for name, environment in sorted(self.environments.items()):
-            chosen = self.env in self.environments
-            for variable in ((environment or {}).get("vars") or {}) if not chosen else {}:
+            for variable in (environment or {}).get("vars") or {}:
                 found.setdefault(variable, []).append(name)
         return found
 

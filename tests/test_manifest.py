@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistctl import manifest
+from assistctl import manifest, model
 from assistctl.cli import cli
 from assistctl.errors import ManifestError
 
@@ -715,6 +715,11 @@ def test_schemas_are_valid_and_closed():
         schema = manifest.schema(kind)
         Draft202012Validator.check_schema(schema)
         assert json.loads((ROOT / "schemas" / filename).read_text()) == schema
+        name_schema = (
+            schema.get("$defs", {}).get("logicalName")
+            or schema["properties"]["metadata"]["properties"]["name"]
+        )
+        assert name_schema["pattern"] == model.NAME_PATTERN
         for node in objects_with_properties(schema):
             if node is schema["$defs"].get("expectation") if "$defs" in schema else False:
                 continue
