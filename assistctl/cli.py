@@ -205,10 +205,12 @@ def export_command(
         everything=everything,
         ids=tuple(i.strip() for i in (ids or "").split(",") if i.strip()),
     )
-    stack_name, _, env = (stack or export.slug(directory.resolve().name, "exported")).partition("/")
+    stack_name, env = export.stack_and_env(
+        stack or export.slug(directory.resolve().name, "exported")
+    )
     export.check_directory(directory, force=force)
     source = export.read(options.client(), selection)
-    result = export.build(source, stack_name, env or None)
+    result = export.build(source, stack_name, env)
     written = export.write(result, directory, force=force)
 
     counts = result.counts
@@ -636,6 +638,294 @@ def local_serve(
         sys.stdout.flush()
 
     serve(host, port, Path(data_dir), config, announce=announce)
+
+
+# --- apply, destroy, import (issue 6) -------------------------------------------------------
+
+
+def _retry_policy():
+    """The retry policy; ``ASSISTCTL_RETRY_BASE_DELAY`` (seconds) shortens the backoff, which
+    fault-injection tests and impatient pipelines use. ``retry-after`` is honoured either way."""
+    from assistctl import retry
+
+    value = os.environ.get("ASSISTCTL_RETRY_BASE_DELAY")
+    if not value:
+        return retry.DEFAULT_POLICY
+    try:
+        base = float(value)
+    except ValueError:
+        raise AssistctlError(
+            f"ASSISTCTL_RETRY_BASE_DELAY={value!r} is not a number of seconds"
+        ) from None
+    return retry.RetryPolicy(attempts=30, base_delay_s=base, max_delay_s=max(base * 16, base))
+
+
+def _confirm(question: str, yes: bool, flag_hint: str) -> bool:
+    """Ask on a terminal; without one, refuse unless --yes was given (a pipeline that forgot
+    --yes must not hang, nor apply by accident)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise AssistctlError(
+            "refusing to change the account without confirmation: stdin is not a terminal",
+            hint=f"pass --yes to {flag_hint} non-interactively (e.g. in CI)",
+        )
+    return click.confirm(question, default=False, err=True)
+
+
+def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_json, verb):
+    """Show the plan, confirm, execute, report. Shared by apply and destroy."""
+    import json
+
+    from assistctl.apply import ConsoleReporter, count_outcomes, execute
+    from assistctl.errors import ApplyError
+    from assistctl.render import render_text
+
+    options: Options = ctx.obj
+    if not the_plan.has_changes:
+        if as_json:
+            document = {"format_version": 1, "status": "no-changes", "stack": the_plan.stack}
+            click.echo(json.dumps({**document, "env": the_plan.env}, indent=2))
+        else:
+            for warning in the_plan.warnings:
+                click.echo(f"Warning: {warning}", err=True)
+            click.echo("No changes.")
+        return
+    click.echo(render_text(the_plan, color=options.color), err=as_json, nl=False)
+    if not _confirm(f"{verb.capitalize()} these changes?", yes, verb):
+        click.echo(f"{verb.capitalize()} cancelled; nothing was changed.", err=True)
+        ctx.exit(EXIT_ERROR)
+    stream = sys.stderr if as_json else sys.stdout
+    reporter = ConsoleReporter(err=as_json, tty=stream.isatty(), quiet=options.quiet)
+    try:
+        result = execute(
+            the_plan,
+            desired,
+            live,
+            client,
+            concurrency=concurrency,
+            reporter=reporter,
+            policy=_retry_policy(),
+        )
+    except ApplyError as error:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "format_version": 1,
+                        "status": "failed",
+                        "stack": the_plan.stack,
+                        "env": the_plan.env,
+                        "error": error.message,
+                        "done": error.done,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        elif error.done:
+            click.echo(f"Done before the failure ({len(error.done)}):", err=True)
+            for line in error.done:
+                click.echo(f"  {line}", err=True)
+        raise
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    elif verb == "destroy":
+        counts = count_outcomes(result.outcomes)
+        click.echo(f"Destroy complete: {counts['deleted']} deleted.")
+    else:
+        click.echo(result.summary_line())
+
+
+@cli.command("apply")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking (required without a TTY).")
+@click.option(
+    "--plan",
+    "plan_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Apply a plan saved with `plan -o FILE`; refused if the manifests or account changed.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Independent resources written at once.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND/NAME",
+    help="Only this resource and what it depends on (repeatable).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
+)
+@click.pass_context
+def apply_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    env: str | None,
+    yes: bool,
+    plan_file: str | None,
+    concurrency: int,
+    targets: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Make the account match the manifests: upload files, create or update vector stores and
+    assistants, delete what the stack owns but no manifest names.
+
+    Shows the plan and asks first (pass --yes in CI). An interrupted apply is safe to run again:
+    every resource carries its identity, so the next run continues where this one stopped.
+
+    \b
+    Example:
+      assistctl apply examples/quickstart --yes
+      assistctl plan examples/quickstart -o plan.json
+      assistctl apply examples/quickstart --plan plan.json
+    """
+    from assistctl.errors import PlanError
+    from assistctl.plan import parse_target
+    from assistctl.planfile import read_plan_file
+    from assistctl.workflow import compute_plan
+
+    options: Options = ctx.obj
+    for target in targets:
+        parse_target(target)
+    saved = read_plan_file(plan_file) if plan_file else None
+    if saved is not None and targets:
+        raise PlanError(
+            "--target cannot be combined with --plan", hint="the saved plan already says what to do"
+        )
+    client = options.client()
+    desired, live, the_plan = compute_plan(paths, env, client, targets)
+    if saved is not None:
+        if saved.owner != desired.owner:
+            raise PlanError(
+                f"the plan is for {saved.owner!r} but the manifests are for {desired.owner!r}",
+                hint="pass the same --env as when the plan was made",
+            )
+        for what, recorded, now in (
+            ("the manifests", saved.desired_digest, desired.digest()),
+            ("the account", saved.live_digest, live.digest()),
+        ):
+            if recorded != now:
+                raise PlanError(
+                    f"the plan is stale: {what} changed since it was made; run plan again",
+                    hint=f"assistctl plan -o {plan_file}, review it, then apply it",
+                )
+        the_plan = saved
+    _execute_plan(
+        ctx,
+        the_plan,
+        desired,
+        live,
+        client,
+        yes=yes,
+        concurrency=concurrency,
+        as_json=as_json,
+        verb="apply",
+    )
+
+
+@cli.command("destroy")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.option("-y", "--yes", is_flag=True, help="Destroy without asking (required without a TTY).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Resources deleted at once.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
+)
+@click.pass_context
+def destroy_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    env: str | None,
+    yes: bool,
+    concurrency: int,
+    as_json: bool,
+) -> None:
+    """Delete everything this stack (and --env) owns in the account, and nothing else.
+
+    The manifests only name the stack; resources are found by their ownership metadata.
+
+    \b
+    Example:
+      assistctl destroy examples/quickstart --yes
+    """
+    from assistctl.live import snapshot
+    from assistctl.manifest import load
+    from assistctl.model import Desired
+    from assistctl.plan import plan
+
+    options: Options = ctx.obj
+    manifests = load(list(paths) or ["."], env=env)
+    nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
+    client = options.client()
+    live = snapshot(client, nothing.owner)
+    _execute_plan(
+        ctx,
+        plan(nothing, live),
+        nothing,
+        live,
+        client,
+        yes=yes,
+        concurrency=concurrency,
+        as_json=as_json,
+        verb="destroy",
+    )
+
+
+@cli.command("import")
+@click.argument("address", metavar="KIND/NAME")
+@click.argument("resource_id", metavar="API_ID")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@click.pass_context
+def import_command(
+    ctx: click.Context, address: str, resource_id: str, paths: tuple[str, ...], env: str | None
+) -> None:
+    """Adopt an existing assistant or vector store into the stack (writes its ownership keys
+    into its metadata, keeping the rest). Refuses one another stack owns.
+
+    \b
+    Example:
+      assistctl import assistant/support-bot asst_abc123 examples/quickstart
+      assistctl import vector_store/handbook vs_abc123 examples/quickstart
+    """
+    from assistctl.apply import adopt
+    from assistctl.live import snapshot
+    from assistctl.manifest import load
+    from assistctl.plan import parse_target
+
+    options: Options = ctx.obj
+    kind, name = parse_target(address)
+    desired = load(list(paths) or ["."], env=env)
+    client = options.client()
+    live = snapshot(client, desired.owner)
+    result = adopt(client, desired, live, kind, name, resource_id, policy=_retry_policy())
+    if result.already_owned:
+        click.echo(f"{resource_id} is already managed as {result.address}.")
+    else:
+        click.echo(f"Imported {resource_id} as {result.address} (owner {desired.owner}).")
+    for path in result.tagged_files:
+        click.echo(f"  recognised file {path} (content verified by sha256)")
+    for filename in result.unverified_files:
+        click.echo(
+            f"  file {filename}: content cannot be verified; the next apply attaches the "
+            "manifest's file and detaches this one"
+        )
+    click.echo("Run `assistctl plan` to see what still differs from the manifests.")
 
 
 def main() -> None:

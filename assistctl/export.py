@@ -154,7 +154,12 @@ def read(client, selection: Selection) -> Source:
     from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items
 
     def listed(first_page: Callable[[], Any], what: str) -> list[dict[str, Any]]:
-        return [item.model_dump(mode="json") for item in items(first_page, what=what)]
+        # By alias: the SDK calls a JSON schema's ``schema`` field ``schema_`` in Python, the
+        # API and the manifests say ``schema``. Nones are fields the account did not set.
+        return [
+            item.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for item in items(first_page, what=what)
+        ]
 
     assistants = [
         _resource(a)
@@ -245,6 +250,19 @@ def _code_interpreter_ids(assistant: Resource) -> list[str]:
 def _vector_store_ids(assistant: Resource) -> list[str]:
     resources = assistant.data.get("tool_resources") or {}
     return list((resources.get("file_search") or {}).get("vector_store_ids") or ())
+
+
+def stack_and_env(value: str) -> tuple[str, str | None]:
+    """``STACK`` or ``STACK/ENV``, each a valid name, as the manifests will need them."""
+    stack, _, env = value.partition("/")
+    for part, what in ((stack, "stack"), (env, "environment")):
+        if (part or what == "stack") and not re.fullmatch(NAME_PATTERN, part):
+            raise AssistctlError(
+                f"--stack {value!r}: {part!r} is not a valid {what} name",
+                hint="names are 1-63 letters, digits, '_', '.' or '-', starting with a letter "
+                "or digit; an environment's stack is STACK/ENV",
+            )
+    return stack, env or None
 
 
 def select(

@@ -405,3 +405,12 @@ def test_write_refuses_a_non_empty_directory_unless_forced(tmp_path):
     export.write(result, tmp_path, force=True)
     assert (tmp_path / "keep.txt").read_text() == "mine"
     assert (tmp_path / "stack.yaml").is_file()
+
+
+def test_stack_and_env():
+    assert export.stack_and_env("support") == ("support", None)
+    assert export.stack_and_env("support/prod") == ("support", "prod")
+    with pytest.raises(AssistctlError, match="'My Stack' is not a valid stack name"):
+        export.stack_and_env("My Stack")
+    with pytest.raises(AssistctlError, match="'p r o d' is not a valid environment name"):
+        export.stack_and_env("support/p r o d")

@@ -168,3 +168,34 @@ def test_export_as_a_subprocess_keeps_the_key_out_of_the_output(local_server, cl
     assert "import assistant/helper" in done.stdout
     assert secret not in done.stdout + done.stderr
     assert secret not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*.yaml"))
+
+
+def test_structured_output_and_bare_tools_export_as_valid_manifests(local_server, client, tmp_path):
+    answer_schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    made = client.beta.assistants.create(
+        model="gpt-4o-mini",
+        name="JSON Bot",
+        instructions="Answer in JSON.",
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": answer_schema, "strict": True},
+        },
+        tools=[{"type": "file_search"}, {"type": "function", "function": {"name": "ping"}}],
+    )
+    out = tmp_path / "out"
+    exported = run(local_server, "export", "--ids", made.id, "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    spec = yaml.safe_load((out / "assistants" / "json-bot.yaml").read_text())["spec"]
+    assert spec["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": answer_schema, "strict": True},
+    }
+    assert spec["tools"] == [
+        {"type": "file_search"},
+        {
+            "type": "function",
+            "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}},
+        },
+    ]
+    validated = CliRunner().invoke(cli, ["validate", str(out)], prog_name="assistctl")
+    assert validated.exit_code == 0, validated.output
