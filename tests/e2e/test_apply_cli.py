@@ -1,0 +1,206 @@
+"""`assistctl apply`, `destroy` and `import` end to end through the CLI, against a local account
+over HTTP: confirmation rules, saved plans, output formats, ownership boundaries, and the key."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistctl.cli import cli
+from assistctl.model import NAME_KEY, STACK_KEY
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+@pytest.fixture
+def stack_dir(tmp_path) -> Path:
+    target = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, target)
+    return target
+
+
+@pytest.fixture
+def run(local_server, monkeypatch):
+    """Invoke the CLI against the fixture server; stdin is never a TTY here."""
+    monkeypatch.setenv("ASSISTCTL_RETRY_BASE_DELAY", "0.001")
+    monkeypatch.delenv("ASSISTCTL_ACCOUNT", raising=False)
+
+    def invoke(*arguments: str, input: str | None = None):
+        return CliRunner().invoke(
+            cli, ["--account", local_server.base_url, *arguments], input=input
+        )
+
+    return invoke
+
+
+def owned(client, owner: str = "support") -> list:
+    return [a for a in client.beta.assistants.list(limit=100) if a.metadata.get(STACK_KEY) == owner]
+
+
+def test_apply_then_a_second_apply_reports_no_changes(run, stack_dir):
+    first = run("apply", str(stack_dir), "--yes")
+    assert first.exit_code == 0, first.output
+    assert "+ assistant.support-bot … created asst_" in first.stdout
+    assert "+ vector_store.handbook … created vs_" in first.stdout
+    assert first.stdout.rstrip().endswith(
+        "Apply complete: 5 created, 0 updated, 0 replaced, 0 deleted."
+    )
+    plan = run("plan", str(stack_dir), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    second = run("apply", str(stack_dir), "--yes")
+    assert second.exit_code == 0
+    assert second.stdout.strip() == "No changes."
+
+
+def test_without_a_terminal_apply_needs_yes(run, stack_dir, client):
+    result = run("apply", str(stack_dir))
+    assert result.exit_code == 1
+    assert "stdin is not a terminal" in result.stderr
+    assert "--yes" in result.stderr
+    assert "Traceback" not in result.output
+    assert list(client.beta.assistants.list(limit=100)) == []
+    assert list(client.files.list(limit=100)) == []
+
+
+def test_a_stale_saved_plan_is_refused(run, stack_dir, tmp_path, client):
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(stack_dir), "-o", str(saved)).exit_code in (0, 2)
+    (stack_dir / "prompts" / "support.md").write_text("Be brief.\n")
+    stale = run("apply", str(stack_dir), "--plan", str(saved), "--yes")
+    assert stale.exit_code == 1
+    assert "the plan is stale: the manifests changed since it was made; run plan again" in (
+        stale.stderr
+    )
+    assert list(client.beta.assistants.list(limit=100)) == []
+
+    assert run("plan", str(stack_dir), "-o", str(saved)).exit_code in (0, 2)
+    client.beta.assistants.create(
+        model="gpt-4o-mini", metadata={STACK_KEY: "support", NAME_KEY: "stray"}
+    )
+    stale = run("apply", str(stack_dir), "--plan", str(saved), "--yes")
+    assert stale.exit_code == 1
+    assert "the plan is stale: the account changed since it was made" in stale.stderr
+
+    assert run("plan", str(stack_dir), "-o", str(saved)).exit_code in (0, 2)
+    fresh = run("apply", str(stack_dir), "--plan", str(saved), "--yes")
+    assert fresh.exit_code == 0, fresh.output
+    assert "1 deleted." in fresh.stdout  # the stray one was in the reviewed plan
+    assert [a.metadata[NAME_KEY] for a in owned(client)] == ["support-bot"]
+
+
+def test_json_result(run, stack_dir):
+    result = run("apply", str(stack_dir), "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "complete"
+    assert document["summary"] == {"created": 5, "updated": 0, "replaced": 0, "deleted": 0}
+    by_address = {r["address"]: r for r in document["resources"]}
+    assert by_address["assistant.support-bot"]["id"].startswith("asst_")
+    assert "Apply complete" not in result.stdout
+    again = json.loads(run("apply", str(stack_dir), "--yes", "--json").stdout)
+    assert again["status"] == "no-changes"
+
+
+def test_a_failed_apply_lists_what_was_done(run, stack_dir, admin, client):
+    admin.set_faults(rules=[{"methods": ["POST"], "path": "^/v1/assistants$", "count": 10_000}])
+    result = run("apply", str(stack_dir), "--yes")
+    assert result.exit_code == 1
+    assert "Error: create assistant.support-bot: the account answered 500" in result.stderr
+    assert "Done before the failure" in result.stderr
+    assert "vector_store.handbook … created vs_" in result.stderr
+    admin.clear_faults()
+    resumed = run("apply", str(stack_dir), "--yes")
+    assert resumed.exit_code == 0
+    assert "Apply complete: 1 created, 0 updated" in resumed.stdout
+
+
+def test_destroy_removes_only_what_the_stack_owns(run, stack_dir, tmp_path, client):
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    foreign = client.beta.assistants.create(model="gpt-4o-mini", name="Someone else's")
+    other_stack = client.beta.assistants.create(
+        model="gpt-4o-mini", metadata={STACK_KEY: "billing", NAME_KEY: "support-bot"}
+    )
+    other_env = client.beta.assistants.create(
+        model="gpt-4o-mini", metadata={STACK_KEY: "support/prod", NAME_KEY: "support-bot"}
+    )
+    loose_file = client.files.create(file=("notes.md", b"mine"), purpose="assistants")
+    refused = run("destroy", str(stack_dir))
+    assert refused.exit_code == 1 and owned(client)
+    result = run("destroy", str(stack_dir), "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith("Destroy complete: 5 deleted.")
+    remaining = {a.id for a in client.beta.assistants.list(limit=100)}
+    assert remaining == {foreign.id, other_stack.id, other_env.id}
+    assert [f.id for f in client.files.list(limit=100)] == [loose_file.id]
+    assert list(client.vector_stores.list(limit=100)) == []
+    assert run("destroy", str(stack_dir), "--yes").stdout.strip() == "No changes."
+
+
+def test_import_adopts_then_apply_fixes_only_real_differences(run, stack_dir, client):
+    hand_made = client.beta.assistants.create(
+        model="gpt-4o-mini", name="Support Bot", metadata={"owner": "alice"}
+    )
+    result = run("import", "assistant/support-bot", hand_made.id, str(stack_dir))
+    assert result.exit_code == 0, result.output
+    assert f"Imported {hand_made.id} as assistant.support-bot" in result.stdout
+    assert client.beta.assistants.retrieve(hand_made.id).metadata["owner"] == "alice"
+    again = run("import", "assistant/support-bot", hand_made.id, str(stack_dir))
+    assert "already managed" in again.stdout
+    applied = run("apply", str(stack_dir), "--yes")
+    assert "~ assistant.support-bot … updated " + hand_made.id in applied.stdout
+    assert [a.id for a in owned(client)] == [hand_made.id]
+    # The manifest's metadata wins once applied: the hand-made key was a real difference.
+    assert client.beta.assistants.retrieve(hand_made.id).metadata == {
+        "team": "support",
+        STACK_KEY: "support",
+        NAME_KEY: "support-bot",
+    }
+
+
+def test_import_refusals_exit_1(run, stack_dir, client):
+    other = client.beta.assistants.create(
+        model="m", metadata={STACK_KEY: "billing", NAME_KEY: "bot"}
+    )
+    result = run("import", "assistant/support-bot", other.id, str(stack_dir))
+    assert result.exit_code == 1
+    assert "belongs to stack 'billing'" in result.stderr
+    missing = run("import", "assistant/ghost", other.id, str(stack_dir))
+    assert missing.exit_code == 1 and "not in the manifests" in missing.stderr
+    bad_kind = run("import", "widget/x", other.id, str(stack_dir))
+    assert bad_kind.exit_code == 1 and "KIND/NAME" in bad_kind.stderr
+    assert client.beta.assistants.retrieve(other.id).metadata[STACK_KEY] == "billing"
+
+
+def test_the_api_key_never_appears(tmp_path, stack_dir, monkeypatch):
+    from assistctl.local import LocalConfig, start_in_process
+
+    key = "sk-assistctl-test-7f3a9c1e5b2d4f60a8c9e1d3b5f7a9c0"
+    server = start_in_process(tmp_path / "keyed", config=LocalConfig(api_key=key))
+    try:
+        monkeypatch.setenv("ASSISTCTL_API_KEY", key)
+        monkeypatch.setenv("ASSISTCTL_RETRY_BASE_DELAY", "0.001")
+        runner = CliRunner()
+        saved = tmp_path / "plan.json"
+
+        def invoke(*arguments):
+            return runner.invoke(cli, ["--account", server.base_url, *arguments])
+
+        results = [
+            invoke("plan", str(stack_dir), "-o", str(saved)),
+            invoke("apply", str(stack_dir), "--plan", str(saved), "--yes", "--json"),
+            invoke("apply", str(stack_dir), "--yes"),
+            invoke("destroy", str(stack_dir), "--yes"),
+            invoke("--debug", "apply", str(stack_dir)),
+        ]
+        monkeypatch.setenv("ASSISTCTL_API_KEY", "wrong-" + key[::-1])
+        results.append(invoke("apply", str(stack_dir), "--yes"))
+        assert results[1].exit_code == 0 and results[-1].exit_code == 1
+        for result in results:
+            assert key not in result.output + repr(result.exception)
+        assert key not in saved.read_text()
+    finally:
+        server.stop()

@@ -1,0 +1,396 @@
+"""The executor against a real local account over HTTP: what it writes, in what order, and that
+every interruption (5xx before or after commit, dropped connections, 429 storms) converges with
+no duplicate resources and no orphaned uploads."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from assistctl.apply import ApplyResult, adopt, execute
+from assistctl.errors import ApplyError
+from assistctl.live import snapshot
+from assistctl.manifest import load
+from assistctl.model import NAME_KEY, STACK_KEY, Action, Desired, Kind, parse_upload_filename
+from assistctl.plan import plan
+from assistctl.retry import RetryPolicy
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+
+
+def fast_policy() -> RetryPolicy:
+    """Real retries, tiny waits: fault tests stay fast without changing what is retried."""
+    return RetryPolicy(attempts=15, deadline_s=30.0, base_delay_s=0.001, max_delay_s=0.01)
+
+
+def copy_quickstart(directory: Path, stack: str = "support") -> Path:
+    shutil.copytree(QUICKSTART, directory)
+    stack_file = directory / "stack.yaml"
+    stack_file.write_text(stack_file.read_text().replace("name: support", f"name: {stack}"))
+    if stack != "support":  # display names are unique across stacks too
+        for manifest, display in (
+            ("handbook.yaml", "Support handbook"),
+            ("support-bot.yaml", "Support Bot"),
+        ):
+            text = (directory / manifest).read_text()
+            (directory / manifest).write_text(text.replace(display, f"{display} ({stack})"))
+    return directory
+
+
+@pytest.fixture
+def stack_dir(tmp_path) -> Path:
+    return copy_quickstart(tmp_path / "stack")
+
+
+def converge(directory: Path, client, **options) -> ApplyResult:
+    desired = load([directory])
+    live = snapshot(client, desired.owner)
+    options.setdefault("policy", fast_policy())
+    return execute(plan(desired, live), desired, live, client, **options)
+
+
+def current_plan(directory: Path, client):
+    desired = load([directory])
+    return plan(desired, snapshot(client, desired.owner))
+
+
+def holdings(client) -> dict[str, dict]:
+    """Everything each owner holds, counted through the SDK's own list endpoints in one pass."""
+    held: dict[str, dict] = {}
+
+    def of(owner: str) -> dict:
+        return held.setdefault(
+            owner,
+            {"assistants": Counter(), "vector_stores": Counter(), "uploads": {}, "orphans": set()},
+        )
+
+    referenced: set[str] = set()
+    for assistant in client.beta.assistants.list(limit=100):
+        metadata = assistant.metadata or {}
+        if STACK_KEY in metadata:
+            of(metadata[STACK_KEY])["assistants"][metadata.get(NAME_KEY)] += 1
+            interpreter = assistant.tool_resources and assistant.tool_resources.code_interpreter
+            referenced.update(interpreter.file_ids if interpreter else [])
+    for store in client.vector_stores.list(limit=100):
+        metadata = store.metadata or {}
+        if STACK_KEY in metadata:
+            of(metadata[STACK_KEY])["vector_stores"][metadata.get(NAME_KEY)] += 1
+            referenced.update(f.id for f in client.vector_stores.files.list(store.id, limit=100))
+    for upload in client.files.list(limit=100):
+        parsed = parse_upload_filename(upload.filename)
+        if parsed:
+            of(parsed[0])["uploads"][upload.id] = parsed[1]
+            if upload.id not in referenced:
+                of(parsed[0])["orphans"].add(upload.id)
+    return held
+
+
+def census(client, owner: str) -> dict:
+    return holdings(client).get(
+        owner,
+        {"assistants": Counter(), "vector_stores": Counter(), "uploads": {}, "orphans": set()},
+    )
+
+
+def assert_converged(directory: Path, client, held: dict | None = None) -> None:
+    """Plan is empty; each resource exists once; each content is uploaded once and used."""
+    desired = load([directory])
+    assert not current_plan(directory, client).has_changes
+    held = held if held is not None else census(client, desired.owner)
+    assert held["assistants"] == Counter(a.name for a in desired.assistants)
+    assert held["vector_stores"] == Counter(v.name for v in desired.vector_stores)
+    assert sorted(held["uploads"].values()) == sorted({f.sha256 for f in desired.files})
+    assert held["orphans"] == set()
+
+
+def writes(admin) -> int:
+    return sum(
+        count
+        for route, count in admin.stats()["requests"].items()
+        if route.split(" ", 1)[0] in ("POST", "DELETE")
+        and not route.split(" ", 1)[1].startswith("/_")
+    )
+
+
+# --- the happy paths ----------------------------------------------------------------------------
+
+
+def test_quickstart_applies_then_plans_empty(stack_dir, client):
+    result = converge(stack_dir, client)
+    counts = result.counts()
+    desired = load([stack_dir])
+    assert counts["created"] == len(desired.files) + 2
+    assert counts["updated"] == counts["replaced"] == counts["deleted"] == 0
+    assert {o.address for o in result.outcomes} >= {
+        "assistant.support-bot",
+        "vector_store.handbook",
+    }
+    assert_converged(stack_dir, client)
+    assistant = next(iter(client.beta.assistants.list(limit=100)))
+    assert assistant.metadata["team"] == "support"
+    store_id = assistant.tool_resources.file_search.vector_store_ids[0]
+    attached = list(client.vector_stores.files.list(store_id, limit=100))
+    assert {f.attributes["assistctl_path"] for f in attached} == {f.path for f in desired.files}
+    assert {f.status for f in attached} == {"completed"}
+    assert converge(stack_dir, client).outcomes == ()
+
+
+def test_changed_instructions_update_the_assistant_in_place(stack_dir, client):
+    converge(stack_dir, client)
+    before = next(iter(client.beta.assistants.list(limit=100)))
+    (stack_dir / "prompts" / "support.md").write_text("Answer in one sentence.\n")
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.action) for c in pending] == [("assistant.support-bot", Action.UPDATE)]
+    result = converge(stack_dir, client)
+    assert result.counts() == {"created": 0, "updated": 1, "replaced": 0, "deleted": 0}
+    after = client.beta.assistants.retrieve(before.id)
+    assert after.instructions == "Answer in one sentence.\n"
+    assert after.metadata[STACK_KEY] == "support"
+    assert_converged(stack_dir, client)
+
+
+def test_changed_file_content_replaces_the_upload_and_deletes_the_old_one(stack_dir, client):
+    converge(stack_dir, client)
+    old = {parse_upload_filename(f.filename)[1]: f.id for f in client.files.list(limit=100)}
+    (stack_dir / "docs" / "returns.md").write_text("# Returns\n\nReturns are free for 60 days.\n")
+    pending = current_plan(stack_dir, client).pending
+    assert {(c.address, c.action) for c in pending} == {
+        ("file.docs/returns.md", Action.REPLACE),
+        ("vector_store.handbook", Action.UPDATE),
+    }
+    result = converge(stack_dir, client)
+    assert result.counts()["replaced"] == 1
+    now = {f.id for f in client.files.list(limit=100)}
+    assert len(now - set(old.values())) == 1 and len(set(old.values()) - now) == 1
+    assert_converged(stack_dir, client)
+
+
+def test_changed_tool_updates_only_the_assistant(stack_dir, client):
+    converge(stack_dir, client)
+    manifest = stack_dir / "support-bot.yaml"
+    manifest.write_text(manifest.read_text().replace("max_num_results: 5", "max_num_results: 7"))
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.action, c.fields) for c in pending] == [
+        ("assistant.support-bot", Action.UPDATE, ("tools",))
+    ]
+    converge(stack_dir, client)
+    assistant = next(iter(client.beta.assistants.list(limit=100)))
+    search = next(t for t in assistant.tools if t.type == "file_search")
+    assert search.file_search.max_num_results == 7
+    assert_converged(stack_dir, client)
+
+
+def test_removed_resources_are_deleted_with_their_uploads(stack_dir, client):
+    converge(stack_dir, client)
+    (stack_dir / "support-bot.yaml").unlink()
+    result = converge(stack_dir, client)
+    assert result.counts() == {"created": 0, "updated": 0, "replaced": 0, "deleted": 1}
+    assert list(client.beta.assistants.list(limit=100)) == []
+    assert_converged(stack_dir, client)
+    (stack_dir / "handbook.yaml").unlink()
+    # Only the Stack document remains: everything the stack owned goes.
+    desired = Desired(stack="support", env=None, root=stack_dir)
+    live = snapshot(client, desired.owner)
+    execute(plan(desired, live), desired, live, client, policy=fast_policy())
+    assert census(client, "support")["uploads"] == {}
+    assert list(client.vector_stores.list(limit=100)) == []
+
+
+def test_foreign_resources_are_never_touched(stack_dir, tmp_path, client):
+    foreign = client.beta.assistants.create(model="gpt-4o-mini", name="Support Bot")
+    other = copy_quickstart(tmp_path / "other", stack="billing")
+    converge(other, client)
+    other_before = census(client, "billing")
+    converge(stack_dir, client)
+    desired = Desired(stack="support", env=None, root=stack_dir)
+    live = snapshot(client, desired.owner)
+    execute(plan(desired, live), desired, live, client, policy=fast_policy())
+    assert client.beta.assistants.retrieve(foreign.id).metadata in ({}, None)
+    assert census(client, "billing") == other_before
+    assert census(client, "support")["uploads"] == {}
+    assert_converged(other, client)
+
+
+def test_a_change_to_a_resource_the_plan_does_not_own_is_refused(stack_dir, client):
+    converge(stack_dir, client)
+    (stack_dir / "prompts" / "support.md").write_text("Changed.\n")
+    the_plan = current_plan(stack_dir, client)
+    desired = load([stack_dir])
+    live = snapshot(client, desired.owner)
+    assistant = client.beta.assistants.list(limit=100).data[0]
+    client.beta.assistants.update(assistant.id, metadata={"team": "support"} | {STACK_KEY: "x"})
+    stolen = snapshot(client, desired.owner)
+    with pytest.raises(ApplyError, match="not owned by 'support'"):
+        execute(the_plan, desired, stolen, client, policy=fast_policy())
+    assert client.beta.assistants.retrieve(assistant.id).instructions != "Changed.\n"
+    assert live.assistants  # the plan was made while it was still owned
+
+
+# --- interruptions ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quickstart_writes(tmp_path, client, admin) -> int:
+    """How many write requests a clean quickstart apply makes (measured, not assumed)."""
+    directory = copy_quickstart(tmp_path / "measure", stack="measure")
+    admin.reset_stats()
+    converge(directory, client)
+    return writes(admin)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "when": "before"},
+        {"status": 500, "when": "after"},
+        {"drop": True, "when": "after"},
+    ],
+    ids=["500-before-commit", "500-after-commit", "dropped-after-commit"],
+)
+def test_a_fault_at_every_write_converges_without_duplicates(
+    fault, tmp_path, client, admin, quickstart_writes
+):
+    assert quickstart_writes >= 8
+    directories = []
+    for index in range(1, quickstart_writes + 1):
+        directory = copy_quickstart(tmp_path / f"k{index}", stack=f"k{index}")
+        rule = {"methods": ["POST", "DELETE"], "path": "^/v1/", "nth": index, **fault}
+        admin.set_faults(rules=[rule])
+        converge(directory, client)
+        assert admin.faults()["rules"][0]["seen"] >= index, "the fault never fired"
+        admin.clear_faults()
+        directories.append(directory)
+    held = holdings(client)
+    for index, directory in enumerate(directories, start=1):
+        assert_converged(directory, client, held[f"k{index}"])
+
+
+def test_a_fault_that_outlasts_the_retries_reports_what_was_done(stack_dir, client, admin):
+    admin.set_faults(rules=[{"methods": ["POST"], "path": "^/v1/assistants$", "count": 1000}])
+    with pytest.raises(ApplyError) as failure:
+        converge(stack_dir, client, policy=RetryPolicy(attempts=3, base_delay_s=0.001))
+    assert "assistant.support-bot" in failure.value.message
+    assert "gave up after 3 attempts" in failure.value.message
+    assert any("vector_store.handbook" in line for line in failure.value.done)
+    admin.clear_faults()
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+
+
+def test_a_429_storm_is_ridden_out(stack_dir, client, admin):
+    admin.set_faults(
+        rate_limit_per_s=40.0,
+        rules=[
+            {"methods": ["POST"], "path": "^/v1/", "count": 6, "status": 429, "retry_after": 0.01}
+        ],
+    )
+    converge(stack_dir, client, concurrency=16)
+    admin.clear_faults()
+    assert_converged(stack_dir, client)
+
+
+def test_slow_indexing_is_waited_for(stack_dir, client, admin):
+    admin.set_faults(indexing_delay_s=0.3)
+    seen = []
+
+    class Progress:
+        def begin(self, total):
+            pass
+
+        def finished(self, outcome):
+            pass
+
+        def note(self, text):
+            pass
+
+        def indexing(self, address, completed, total):
+            seen.append((address, completed, total))
+
+        def end(self):
+            pass
+
+    converge(stack_dir, client, reporter=Progress())
+    assert seen[-1] == ("vector_store.handbook", 3, 3)
+    assert any(completed < total for _, completed, total in seen)
+    admin.clear_faults()
+    assert_converged(stack_dir, client)
+
+
+def test_concurrency_must_be_positive(stack_dir, client):
+    with pytest.raises(ApplyError, match="at least 1"):
+        converge(stack_dir, client, concurrency=0)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def test_import_adopts_an_assistant_and_plan_shows_only_real_differences(stack_dir, client):
+    converge(stack_dir, client)
+    ours = client.beta.assistants.list(limit=100).data[0]
+    client.beta.assistants.delete(ours.id)
+    made_by_hand = client.beta.assistants.create(
+        model="gpt-4o-mini",
+        name="Support Bot",
+        instructions=ours.instructions,
+        metadata={"owner": "alice"},
+    )
+    desired = load([stack_dir])
+    result = adopt(
+        client,
+        desired,
+        snapshot(client, desired.owner),
+        Kind.ASSISTANT,
+        "support-bot",
+        made_by_hand.id,
+    )
+    assert result.id == made_by_hand.id and not result.already_owned
+    metadata = client.beta.assistants.retrieve(made_by_hand.id).metadata
+    assert metadata == {"owner": "alice", STACK_KEY: "support", NAME_KEY: "support-bot"}
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.action) for c in pending] == [("assistant.support-bot", Action.UPDATE)]
+    converge(stack_dir, client)
+    assert census(client, "support")["assistants"] == Counter({"support-bot": 1})
+
+
+def test_import_refuses_what_it_must_not_take(stack_dir, tmp_path, client):
+    desired = load([stack_dir])
+    taken = client.beta.assistants.create(
+        model="m", metadata={STACK_KEY: "billing", NAME_KEY: "support-bot"}
+    )
+    full = client.beta.assistants.create(model="m", metadata={f"k{i}": "v" for i in range(15)})
+    live = snapshot(client, desired.owner)
+    with pytest.raises(ApplyError, match="belongs to stack 'billing'"):
+        adopt(client, desired, live, Kind.ASSISTANT, "support-bot", taken.id)
+    with pytest.raises(ApplyError, match="limit of 16"):
+        adopt(client, desired, live, Kind.ASSISTANT, "support-bot", full.id)
+    with pytest.raises(ApplyError, match="not in the manifests"):
+        adopt(client, desired, live, Kind.ASSISTANT, "nobody", full.id)
+    converge(stack_dir, client)
+    plain = client.beta.assistants.create(model="m")
+    with pytest.raises(ApplyError, match="already managed by this stack"):
+        adopt(client, desired, snapshot(client, "support"), Kind.ASSISTANT, "support-bot", plain.id)
+    assert client.beta.assistants.retrieve(plain.id).metadata in ({}, None)
+
+
+def test_import_of_a_vector_store_tags_files_it_can_verify(stack_dir, client):
+    converge(stack_dir, client)
+    store = client.vector_stores.list(limit=100).data[0]
+    client.vector_stores.update(store.id, metadata={"team": "support"})
+    for attached in client.vector_stores.files.list(store.id, limit=100):
+        client.vector_stores.files.update(attached.id, vector_store_id=store.id, attributes={})
+    hand_made = client.files.create(file=("notes.md", b"# Notes\n"), purpose="assistants")
+    client.vector_stores.files.create(store.id, file_id=hand_made.id)
+    desired = load([stack_dir])
+    result = adopt(
+        client, desired, snapshot(client, desired.owner), Kind.VECTOR_STORE, "handbook", store.id
+    )
+    assert sorted(result.tagged_files) == sorted(f.path for f in desired.files)
+    assert result.unverified_files == ("notes.md",)
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.action) for c in pending] == [("vector_store.handbook", Action.UPDATE)]
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+    assert client.files.retrieve(hand_made.id).id == hand_made.id  # not ours: detached, kept
