@@ -78,6 +78,7 @@ def test_export_import_plan_of_a_hand_made_assistant(local_server, client, tmp_p
                         "type": "object",
                         "properties": {"order_id": {"type": "string"}},
                         "required": ["order_id"],
+                        "additionalProperties": False,
                     },
                     "strict": True,
                 },
