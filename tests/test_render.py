@@ -232,3 +232,29 @@ def test_markdown_fences_survive_backticks_in_instructions(text):
     change = Change("assistant.x", Action.UPDATE, BEFORE, after, ("instructions",), "", "asst_1")
     markdown = render_markdown(Plan("s", None, (change,), "d", "l"))
     assert "````diff" in markdown
+
+
+def test_created_files_and_stores_show_what_matters():
+    file_view = {"path": "docs/a.md", "sha256": NEW_SHA, "bytes": 12, "filename": "long~name"}
+    store_view = {
+        "name": "Handbook",
+        "expires_after": None,
+        "chunking_strategy": {"type": "auto"},
+        "metadata": {},
+        "files": {"docs/a.md": NEW_SHA, "docs/b.md": OLD_SHA},
+    }
+    plan = Plan(
+        "s",
+        None,
+        (
+            Change("file.docs/a.md", Action.CREATE, None, file_view),
+            Change("vector_store.handbook", Action.CREATE, None, store_view),
+        ),
+        "d",
+        "l",
+    )
+    text = render_text(plan, color=False)
+    assert f'        sha256: "{NEW_SHA}"\n        bytes: 12\n' in text
+    assert "long~name" not in text and "path:" not in text
+    assert "        files: docs/a.md, docs/b.md\n" in text
+    assert "expires_after" not in text and "metadata" not in text
