@@ -755,4 +755,6 @@ def write(export: Export, directory: Path, *, force: bool = False) -> list[Path]
         except OSError as exc:
             raise AssistctlError(f"cannot write {target}: {exc.strerror or exc}") from exc
         written.append(target)
+    for entry in export.missing:  # ready for the files the user supplies
+        (directory / entry.path).parent.mkdir(parents=True, exist_ok=True)
     return written

@@ -4,6 +4,7 @@ from then on managed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -200,3 +201,43 @@ def test_structured_output_and_bare_tools_export_as_valid_manifests(local_server
     ]
     validated = CliRunner().invoke(cli, ["validate", str(out)], prog_name="assistctl")
     assert validated.exit_code == 0, validated.output
+
+
+def test_hand_made_vector_store_is_managed_after_one_apply(local_server, client, tmp_path):
+    """The README walkthrough: export, supply, import; plan shows only the hand uploads being
+    replaced by verifiable ones; after one apply the stack plans as no changes."""
+    docs = QUICKSTART / "docs"
+    uploads = [
+        client.files.create(file=(p.name, p.read_bytes()), purpose="assistants")
+        for p in sorted(docs.glob("*.md"))
+    ]
+    store = client.vector_stores.create(name="Handbook", file_ids=[u.id for u in uploads])
+    client.beta.assistants.create(
+        model="gpt-4o-mini",
+        name="Support",
+        instructions="Answer from the handbook.",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    out = tmp_path / "support"
+    exported = run(local_server, "export", "--all", "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    assert f"{len(uploads)} files uploaded by hand will be uploaded again" in exported.output
+    assert (out / "files").is_dir()
+    for path in sorted(docs.glob("*.md")):
+        shutil.copyfile(path, out / "files" / path.name)
+    for line in exported.output.splitlines():
+        if " import " in line:
+            words = line.split()
+            imported = CliRunner().invoke(cli, words[1:], prog_name="assistctl")
+            assert imported.exit_code == 0, imported.output
+
+    planned = run(local_server, "plan", str(out), "--json")
+    assert planned.exit_code == 0, planned.output
+    summary = json.loads(planned.output)["summary"]
+    assert summary == {"create": len(uploads), "update": 1, "replace": 0, "delete": 0}
+
+    applied = run(local_server, "apply", str(out), "--yes")
+    assert applied.exit_code == 0, applied.output
+    again = run(local_server, "plan", str(out), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
