@@ -154,3 +154,21 @@ def test_errors_are_one_line_with_exit_code_1(local_server):
 
     missing = run(local_server, "plan", str(ROOT / "no-such-dir"))
     assert missing.exit_code == 1 and "Traceback" not in missing.output
+
+
+def test_environments_of_one_stack_are_separate_owners(local_server, client):
+    multi_env = str(ROOT / "examples" / "multi-env")
+    desired, live, plan = compute_plan([multi_env], "staging", client)
+    apply.execute(plan, desired, live, client)
+
+    staging = run(local_server, "plan", multi_env, "--env", "staging", "--detailed-exitcode")
+    assert staging.exit_code == 0, staging.output
+
+    prod = run(local_server, "plan", multi_env, "--env", "prod", "--json")
+    assert prod.exit_code == 0, prod.output
+    document = json.loads(prod.stdout)
+    assert document["owner"] == "triage/prod"
+    assert [(c["address"], c["action"]) for c in document["changes"]] == [
+        ("assistant.triage-bot", "create")
+    ]
+    assert document["warnings"] == []  # the staging namesake is the same stack's, not a clash
