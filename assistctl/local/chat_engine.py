@@ -56,6 +56,23 @@ class ChatEngineError(ValueError):
 
 
 @dataclass(frozen=True)
+class _ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One chat completion's choice, streamed or not, reduced to what a run needs."""
+
+    content: str
+    tool_calls: tuple[_ToolCall, ...]
+    finish_reason: str | None
+    usage: Usage | None
+
+
+@dataclass(frozen=True)
 class _Excerpt:
     number: int
     file_id: str
@@ -97,7 +114,15 @@ class ChatEngine:
         """``model`` as the backend names it: mapped, else the ``*`` mapping, else unchanged."""
         return self.model_map.get(model) or self.model_map.get("*") or model
 
-    def respond(self, run: RunInput, search: Search, new_id: Callable[[str], str]) -> Outcome:
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """Answer ``run``; with ``on_text`` the backend streams and each text piece is passed
+        on as it arrives (the outcome still carries the whole answer)."""
         if run.tool("code_interpreter") is not None:
             return Failure(
                 "invalid_prompt",
@@ -113,35 +138,22 @@ class ChatEngine:
         request = self._request(run, searchable)
         for _ in range(MAX_SEARCH_ROUNDS + 1):
             try:
-                completion = self._client.chat.completions.create(messages=conversation, **request)
+                reply = self._complete(conversation, request, on_text)
             except openai.APIError as error:
                 return _failure(error, self.base_url, usage, tuple(server_calls))
-            usage = usage + _usage(completion, conversation)
-            if not completion.choices:
-                return Failure(
-                    "server_error",
-                    "The chat backend answered without any choice.",
-                    usage,
-                    tuple(server_calls),
-                )
-            choice = completion.choices[0]
-            message = choice.message
-            calls = list(message.tool_calls or [])
-            if not calls:
-                return self._answer(
-                    run, message.content or "", choice, usage, excerpts, server_calls
-                )
-            conversation.append(_assistant_tool_message(calls))
+            usage = usage + (reply.usage or _counted_usage(conversation, reply.content))
+            if not reply.tool_calls:
+                return self._answer(run, reply, usage, excerpts, server_calls)
+            conversation.append(_assistant_tool_message(reply.tool_calls))
             functions = []
-            for call in calls:
-                name = call.function.name
-                if name == FILE_SEARCH_FUNCTION and searchable:
+            for call in reply.tool_calls:
+                if call.name == FILE_SEARCH_FUNCTION and searchable:
                     found = _file_search(run, call, search, excerpts)
                     server_calls.append(found)
                     conversation.append(_tool_message(call.id, found.output))
                 else:
                     functions.append(
-                        FunctionCall(call.id or new_id("call"), name, call.function.arguments)
+                        FunctionCall(call.id or new_id("call"), call.name, call.arguments)
                     )
             if functions:
                 return ActionRequired(tuple(functions), usage, tuple(server_calls))
@@ -152,6 +164,56 @@ class ChatEngine:
             usage,
             tuple(server_calls),
         )
+
+    def _complete(
+        self,
+        conversation: list[dict[str, Any]],
+        request: dict[str, Any],
+        on_text: Callable[[str], None] | None,
+    ) -> _Reply:
+        """One chat completion, streamed when someone listens for text."""
+        if on_text is None:
+            completion = self._client.chat.completions.create(messages=conversation, **request)
+            if not completion.choices:
+                return _Reply("", (), None, _reported_usage(completion.usage))
+            choice = completion.choices[0]
+            calls = tuple(
+                _ToolCall(c.id, c.function.name, c.function.arguments or "")
+                for c in choice.message.tool_calls or []
+            )
+            return _Reply(
+                choice.message.content or "",
+                calls,
+                choice.finish_reason,
+                _reported_usage(completion.usage),
+            )
+        stream = self._client.chat.completions.create(
+            messages=conversation,
+            stream=True,
+            stream_options={"include_usage": True},
+            **request,
+        )
+        content: list[str] = []
+        slots: dict[int, dict[str, str]] = {}
+        finish_reason = None
+        usage = None
+        for chunk in stream:
+            if chunk.usage is not None:
+                usage = _reported_usage(chunk.usage)
+            for choice in chunk.choices[:1]:
+                delta = choice.delta
+                if delta.content:
+                    content.append(delta.content)
+                    on_text(delta.content)
+                for call in delta.tool_calls or []:
+                    slot = slots.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                    slot["id"] = call.id or slot["id"]
+                    if call.function is not None:
+                        slot["name"] += call.function.name or ""
+                        slot["arguments"] += call.function.arguments or ""
+                finish_reason = choice.finish_reason or finish_reason
+        calls = tuple(_ToolCall(**slots[index]) for index in sorted(slots))
+        return _Reply("".join(content), calls, finish_reason, usage)
 
     def _request(self, run: RunInput, searchable: bool) -> dict[str, Any]:
         """The chat request's parameters other than ``messages``."""
@@ -186,18 +248,18 @@ class ChatEngine:
     def _answer(
         self,
         run: RunInput,
-        text: str,
-        choice: Any,
+        reply: _Reply,
         usage: Usage,
         excerpts: dict[int, _Excerpt],
         server_calls: list[ServerToolCall],
     ) -> Answer:
         incomplete = None
-        if choice.finish_reason == "length":
+        if reply.finish_reason == "length":
             incomplete = "max_completion_tokens"
         elif run.max_prompt_tokens is not None and usage.prompt_tokens > run.max_prompt_tokens:
             incomplete = "max_prompt_tokens"
-        return Answer(text, usage, _citations(text, excerpts), tuple(server_calls), incomplete)
+        citations = _citations(reply.content, excerpts)
+        return Answer(reply.content, usage, citations, tuple(server_calls), incomplete)
 
 
 # --- building the chat request ------------------------------------------------------------------
@@ -239,7 +301,7 @@ def _arguments_of(exchange: ToolExchange) -> str:
     return exchange.arguments
 
 
-def _assistant_tool_message(calls: list[Any]) -> dict[str, Any]:
+def _assistant_tool_message(calls: tuple[_ToolCall, ...]) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": None,
@@ -247,7 +309,7 @@ def _assistant_tool_message(calls: list[Any]) -> dict[str, Any]:
             {
                 "id": call.id,
                 "type": "function",
-                "function": {"name": call.function.name, "arguments": call.function.arguments},
+                "function": {"name": call.name, "arguments": call.arguments},
             }
             for call in calls
         ],
@@ -304,13 +366,13 @@ def _tool_choice(choice: Any) -> Any:
 
 
 def _file_search(
-    run: RunInput, call: Any, search: Search, excerpts: dict[int, _Excerpt]
+    run: RunInput, call: _ToolCall, search: Search, excerpts: dict[int, _Excerpt]
 ) -> FileSearchCall:
     """Run the model's ``file_search`` call on the local index; number the excerpts."""
     try:
-        query = str(json.loads(call.function.arguments or "{}").get("query") or "")
+        query = str(json.loads(call.arguments or "{}").get("query") or "")
     except (json.JSONDecodeError, AttributeError):
-        query = call.function.arguments or ""
+        query = call.arguments or ""
     options = (run.tool("file_search") or {}).get("file_search") or {}
     limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
     hits = [h for h in search(list(run.vector_store_ids), query, limit) if h.score > 0]
@@ -337,14 +399,16 @@ def _citations(text: str, excerpts: dict[int, _Excerpt]) -> tuple[Citation, ...]
 # --- results and errors -------------------------------------------------------------------------
 
 
-def _usage(completion: Any, conversation: list[dict[str, Any]]) -> Usage:
-    """The backend's token counts; word counts when it reports none."""
-    reported = getattr(completion, "usage", None)
-    if reported is not None and reported.prompt_tokens is not None:
-        return Usage(reported.prompt_tokens or 0, reported.completion_tokens or 0)
+def _reported_usage(reported: Any) -> Usage | None:
+    if reported is None or reported.prompt_tokens is None:
+        return None
+    return Usage(reported.prompt_tokens or 0, reported.completion_tokens or 0)
+
+
+def _counted_usage(conversation: list[dict[str, Any]], answer: str) -> Usage:
+    """Word counts, for backends that report no usage."""
     prompt = sum(count_tokens(str(m.get("content") or "")) for m in conversation)
-    answer = completion.choices[0].message.content if completion.choices else ""
-    return Usage(prompt, count_tokens(answer or ""))
+    return Usage(prompt, count_tokens(answer))
 
 
 def _failure(

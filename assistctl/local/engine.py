@@ -213,8 +213,19 @@ Outcome = Answer | ActionRequired | Failure
 
 
 class Engine(Protocol):
-    def respond(self, run: RunInput, search: Search, new_id: Callable[[str], str]) -> Outcome:
-        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``)."""
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``).
+
+        An engine that produces text progressively may pass each piece to ``on_text`` (given
+        when the run is streamed); the outcome still carries the whole text. Engines that
+        answer at once ignore it and the executor streams their answer in pieces.
+        """
         ...
 
 
@@ -431,7 +442,13 @@ def _argument(
 class DeterministicEngine:
     """Rule-based answers (docs/readme/65-run-engines.md); the same input gives the same run."""
 
-    def respond(self, run: RunInput, search: Search, new_id: Callable[[str], str]) -> Outcome:
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Outcome:
         prompt = Usage(prompt_tokens=_prompt_tokens(run))
         message = last_user_text(run.messages)
         name = run.assistant_name or "Assistant"

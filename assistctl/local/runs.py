@@ -279,12 +279,13 @@ class RunExecutor:
             run["started_at"] = run.get("started_at") or now()
             store.put(RUN, run, thread_id)
         emit("thread.run.in_progress", public(run))
+        live = _LiveMessage(store, run, emit) if emit is not streaming.ignore else None
         try:
-            outcome = self.engine.respond(self._input(run), self._search, new_id)
+            outcome = self.engine.respond(self._input(run), self._search, new_id, live)
         except Exception as exc:
             log.exception("engine failed on run %s", run_id)
             outcome = Failure("server_error", f"The run engine failed: {exc}")
-        self._record(thread_id, run_id, outcome, emit)
+        self._record(thread_id, run_id, outcome, emit, live)
 
     def _search(self, vector_store_ids: list[str], query: str, max_results: int) -> list:
         return self.account.search(vector_store_ids, query, max_results)
@@ -326,7 +327,14 @@ class RunExecutor:
             max_prompt_tokens=run.get("max_prompt_tokens"),
         )
 
-    def _record(self, thread_id: str, run_id: str, outcome: Outcome, emit: Emit) -> None:
+    def _record(
+        self,
+        thread_id: str,
+        run_id: str,
+        outcome: Outcome,
+        emit: Emit,
+        live: _LiveMessage | None = None,
+    ) -> None:
         """Commit the outcome (steps, message, run status), then emit its events in order."""
         store = self.account.store
         events: list[tuple[str, Any]] = []
@@ -334,29 +342,122 @@ class RunExecutor:
             run = store.get(RUN, run_id, thread_id)
             if run is None or run["status"] not in ("in_progress", "cancelling"):
                 return
+            recorder = _Recorder(store, run, events, live)
             if run["status"] == "cancelling":
+                recorder.close_live("cancelled")
                 _cancel(store, run)
-                store.put(RUN, run, thread_id)
                 events.append(("thread.run.cancelled", public(run)))
             else:
-                recorder = _Recorder(store, run, events)
                 recorder.record(outcome)
-                store.put(RUN, run, thread_id)
+            store.put(RUN, run, thread_id)
         for event, data in events:
             emit(event, data)
+
+
+def _new_step(run: dict[str, Any], kind: str, details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": new_id("step"),
+        "object": STEP,
+        "created_at": now(),
+        "assistant_id": run["assistant_id"],
+        "thread_id": run["thread_id"],
+        "run_id": run["id"],
+        "type": kind,
+        "status": "in_progress",
+        "step_details": details,
+        "last_error": None,
+        "expired_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "metadata": {},
+        "usage": None,
+    }
+
+
+def _new_message(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's assistant message, ``in_progress`` and still empty."""
+    return {
+        "id": new_id("msg"),
+        "object": MESSAGE,
+        "created_at": now(),
+        "thread_id": run["thread_id"],
+        "status": "in_progress",
+        "incomplete_details": None,
+        "completed_at": None,
+        "incomplete_at": None,
+        "role": "assistant",
+        "content": [],
+        "assistant_id": run["assistant_id"],
+        "run_id": run["id"],
+        "attachments": [],
+        "metadata": {},
+    }
+
+
+def _message_delta(message_id: str, text: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "object": "thread.message.delta",
+        "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
+    }
+
+
+def _message_creation_details(message_id: str) -> dict[str, Any]:
+    return {"type": "message_creation", "message_creation": {"message_id": message_id}}
+
+
+class _LiveMessage:
+    """The assistant message of a streamed run, opened when the engine's first text piece
+    arrives, so a client reads the answer while the model writes it."""
+
+    def __init__(self, store, run: dict[str, Any], emit: Emit) -> None:
+        self.store = store
+        self.run = run
+        self.emit = emit
+        self.include = bool(run.get("_include"))
+        self.message: dict[str, Any] | None = None
+        self.step: dict[str, Any] | None = None
+        self.text = ""
+
+    def __call__(self, piece: str) -> None:
+        if not piece:
+            return
+        if self.message is None:
+            message = _new_message(self.run)
+            step = _new_step(self.run, "message_creation", _message_creation_details(message["id"]))
+            with self.store.transaction():
+                self.store.insert(STEP, step, self.run["id"])
+                self.store.insert(MESSAGE, message, self.run["thread_id"])
+            self.message, self.step = message, step
+            self.emit("thread.run.step.created", public_step(step, self.include))
+            self.emit("thread.run.step.in_progress", public_step(step, self.include))
+            self.emit("thread.message.created", dict(message))
+            self.emit("thread.message.in_progress", dict(message))
+        self.text += piece
+        self.emit("thread.message.delta", _message_delta(self.message["id"], {"value": piece}))
 
 
 class _Recorder:
     """Writes one outcome into the store inside the caller's transaction, noting events."""
 
-    def __init__(self, store, run: dict[str, Any], events: list[tuple[str, Any]]) -> None:
+    def __init__(
+        self,
+        store,
+        run: dict[str, Any],
+        events: list[tuple[str, Any]],
+        live: _LiveMessage | None = None,
+    ) -> None:
         self.store = store
         self.run = run
         self.events = events
         self.include = bool(run.get("_include"))
+        self.live = live if live is not None and live.message is not None else None
 
     def record(self, outcome: Outcome) -> None:
         run = self.run
+        if not isinstance(outcome, Answer):
+            self.close_live("failed" if isinstance(outcome, Failure) else "completed")
         for call in outcome.tool_calls:
             self._server_tool_step(call)
         usage = Usage(**run.get("_usage", {})) + outcome.usage
@@ -374,27 +475,33 @@ class _Recorder:
             )
             self.events.append(("thread.run.failed", public(run)))
 
+    def close_live(self, status: str) -> None:
+        """Finish a streamed message the outcome does not continue: the text streamed so far
+        stays, ``incomplete`` when the run failed or was cancelled."""
+        if self.live is None:
+            return
+        message, step, text = self.live.message, self.live.step, self.live.text
+        assert message is not None and step is not None
+        self.live = None
+        finished = now()
+        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+        if status == "completed":
+            message.update(status="completed", completed_at=finished)
+            step.update(status="completed", completed_at=finished, usage=Usage().body())
+        else:
+            reason = "run_cancelled" if status == "cancelled" else "run_failed"
+            message.update(
+                status="incomplete", incomplete_at=finished, incomplete_details={"reason": reason}
+            )
+            step.update(status=status, **{f"{status}_at": finished})
+        self.store.put(MESSAGE, message, self.run["thread_id"])
+        self.store.put(STEP, step, self.run["id"])
+        self.events.append((f"thread.message.{message['status']}", dict(message)))
+        self.events.append((f"thread.run.step.{step['status']}", self._view(step)))
+
     def _step(self, kind: str, details: dict[str, Any]) -> dict[str, Any]:
-        run = self.run
-        step = {
-            "id": new_id("step"),
-            "object": STEP,
-            "created_at": now(),
-            "assistant_id": run["assistant_id"],
-            "thread_id": run["thread_id"],
-            "run_id": run["id"],
-            "type": kind,
-            "status": "in_progress",
-            "step_details": details,
-            "last_error": None,
-            "expired_at": None,
-            "cancelled_at": None,
-            "failed_at": None,
-            "completed_at": None,
-            "metadata": {},
-            "usage": None,
-        }
-        self.store.insert(STEP, step, run["id"])
+        step = _new_step(self.run, kind, details)
+        self.store.insert(STEP, step, self.run["id"])
         self.events.append(("thread.run.step.created", self._view(step)))
         self.events.append(("thread.run.step.in_progress", self._view(step)))
         return step
@@ -466,29 +573,6 @@ class _Recorder:
 
     def _answer(self, outcome: Answer, usage: Usage) -> None:
         run = self.run
-        created = now()
-        message = {
-            "id": new_id("msg"),
-            "object": MESSAGE,
-            "created_at": created,
-            "thread_id": run["thread_id"],
-            "status": "in_progress",
-            "incomplete_details": None,
-            "completed_at": None,
-            "incomplete_at": None,
-            "role": "assistant",
-            "content": [],
-            "assistant_id": run["assistant_id"],
-            "run_id": run["id"],
-            "attachments": [],
-            "metadata": {},
-        }
-        step = self._step(
-            "message_creation",
-            {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
-        )
-        self.events.append(("thread.message.created", dict(message)))
-        self.events.append(("thread.message.in_progress", dict(message)))
         annotations = [
             {
                 "type": "file_citation",
@@ -499,13 +583,29 @@ class _Recorder:
             }
             for c in outcome.citations
         ]
-        for delta in text_deltas(outcome.text, annotations):
-            self.events.append(
-                (
-                    "thread.message.delta",
-                    {"id": message["id"], "object": "thread.message.delta", "delta": delta},
+        if self.live is not None:
+            message, step = self.live.message, self.live.step
+            assert message is not None and step is not None
+            streamed = self.live.text
+            rest = outcome.text[len(streamed) :] if outcome.text.startswith(streamed) else ""
+            if rest or annotations:
+                text: dict[str, Any] = {"value": rest}
+                if annotations:
+                    text["annotations"] = [{"index": i, **a} for i, a in enumerate(annotations)]
+                self.events.append(("thread.message.delta", _message_delta(message["id"], text)))
+        else:
+            message = _new_message(run)
+            step = self._step("message_creation", _message_creation_details(message["id"]))
+            self.events.append(("thread.message.created", dict(message)))
+            self.events.append(("thread.message.in_progress", dict(message)))
+            for delta in text_deltas(outcome.text, annotations):
+                self.events.append(
+                    (
+                        "thread.message.delta",
+                        {"id": message["id"], "object": "thread.message.delta", "delta": delta},
+                    )
                 )
-            )
+            self.store.insert(MESSAGE, message, run["thread_id"])
         message["content"] = [
             {"type": "text", "text": {"value": outcome.text, "annotations": annotations}}
         ]
@@ -518,9 +618,8 @@ class _Recorder:
             )
         else:
             message.update(status="completed", completed_at=finished)
-        self.store.insert(MESSAGE, message, run["thread_id"])
-        event = "incomplete" if outcome.incomplete_reason else "completed"
-        self.events.append((f"thread.message.{event}", dict(message)))
+        self.store.put(MESSAGE, message, run["thread_id"])
+        self.events.append((f"thread.message.{message['status']}", dict(message)))
         self._complete_step(step, outcome.usage)
         run.update(usage=usage.body(), required_action=None)
         if outcome.incomplete_reason:

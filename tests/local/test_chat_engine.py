@@ -7,6 +7,7 @@ so each test can check both what the local account sent and what it made of the 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,8 +62,9 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if "crash" in user:
         return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
     if last["role"] == "tool":
-        if "[1]" in last["content"]:
-            return 200, completion({"role": "assistant", "content": "Within 30 days [1]."})
+        if last["content"].startswith("[1] "):
+            first = last["content"].split("\n\n")[0].split("\n", 1)[1]
+            return 200, completion({"role": "assistant", "content": f"{first} [1]"})
         return 200, completion({"role": "assistant", "content": f"Result: {last['content']}"})
     call = None
     if "get_order" in tools and "order" in user:
@@ -83,6 +85,40 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return 200, completion({"role": "assistant", "content": f"Echo: {user}"})
 
 
+def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A completion as the chat API streams it: content word by word, tool-call arguments in
+    two halves, then the finish reason and (if asked) a usage-only chunk."""
+    choice = answer["choices"][0]
+    message = choice["message"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant"}]
+    deltas += [{"content": piece} for piece in re.findall(r"\S+\s*", message.get("content") or "")]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        head = {"name": call["function"]["name"], "arguments": arguments[:half]}
+        deltas.append(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call["id"], "type": "function", "function": head}
+                ]
+            }
+        )
+        deltas.append(
+            {"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]}
+        )
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake"}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        for delta in deltas
+    ]
+    chunks.append(
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+    )
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": answer["usage"]})
+    return chunks
+
+
 class FakeChat:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -95,6 +131,9 @@ class FakeChat:
                 fake.requests.append(body)
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 status, answer = fake_answer(body)
+                if status == 200 and body.get("stream"):
+                    self.stream(answer, (body.get("stream_options") or {}).get("include_usage"))
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -103,6 +142,15 @@ class FakeChat:
                     self.send_header("retry-after-ms", "1")
                 self.end_headers()
                 self.wfile.write(data)
+
+            def stream(self, answer: dict[str, Any], include_usage: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in stream_chunks(answer, include_usage):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -216,7 +264,7 @@ def test_file_search_round_trip_with_citation(chat_client, fake_chat, tmp_path):
     assert run.status == "completed"
     message = chat_client.beta.threads.messages.list(thread.id).data[0]
     text = message.content[0].text
-    assert text.value == "Within 30 days [1]."
+    assert text.value == "Returns are accepted within 30 days of delivery. [1]"
     (annotation,) = text.annotations
     assert annotation.text == "[1]" and annotation.file_citation.file_id == uploaded.id
     assert text.value[annotation.start_index : annotation.end_index] == "[1]"
@@ -275,7 +323,7 @@ def test_truncation_strategy_keeps_the_last_messages(chat_client, fake_chat):
     assert [m["content"] for m in fake_chat.requests[-1]["messages"]] == ["message 2", "message 3"]
 
 
-def test_streaming_with_the_sdk_helper(chat_client):
+def test_streaming_with_the_sdk_helper(chat_client, fake_chat):
     bot = chat_client.beta.assistants.create(model="gpt-4o")
     thread = chat_client.beta.threads.create(messages=[{"role": "user", "content": "stream me"}])
     events: list[str] = []
@@ -293,8 +341,56 @@ def test_streaming_with_the_sdk_helper(chat_client):
     ) as stream:
         stream.until_done()
     assert events[0] == "thread.run.created" and events[-1] == "thread.run.completed"
-    assert "thread.message.delta" in events
+    assert events.count("thread.message.delta") == 3  # the backend's pieces, as they came
     assert "".join(pieces) == "Echo: stream me"
+    assert fake_chat.requests[-1]["stream"] is True
+    run = chat_client.beta.threads.runs.list(thread_id=thread.id).data[0]
+    assert run.usage.total_tokens == 18  # reported in the backend's last chunk
+    stored = chat_client.beta.threads.messages.list(thread.id).data[0]
+    assert stored.status == "completed" and stored.content[0].text.value == "Echo: stream me"
+
+
+def test_streamed_function_call_and_file_search_citation(chat_client, fake_chat, tmp_path):
+    document = tmp_path / "warranty.md"
+    document.write_text("Every product has a 2 year warranty.")
+    uploaded = chat_client.files.create(file=document.open("rb"), purpose="assistants")
+    store = chat_client.vector_stores.create(file_ids=[uploaded.id])
+    for _ in range(200):
+        if chat_client.vector_stores.retrieve(store.id).file_counts.completed == 1:
+            break
+        time.sleep(0.02)
+    bot = chat_client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[GET_ORDER, {"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = chat_client.beta.threads.create(messages=[{"role": "user", "content": "order 9"}])
+    with chat_client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=bot.id) as stream:
+        stream.until_done()
+        run = stream.current_run
+    assert run.status == "requires_action"
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert json.loads(call.function.arguments) == {"order_id": "9"}
+    with chat_client.beta.threads.runs.submit_tool_outputs_stream(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "lost"}],
+    ) as stream:
+        stream.until_done()
+        (message,) = stream.get_final_messages()
+    assert message.content[0].text.value == "Result: lost"
+
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": "warranty length"}]
+    )
+    with chat_client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=bot.id) as stream:
+        stream.until_done()
+        (message,) = stream.get_final_messages()
+        snapshot = stream.current_message_snapshot
+    text = message.content[0].text
+    assert text.value == "Every product has a 2 year warranty. [1]"
+    assert text.annotations[0].file_citation.file_id == uploaded.id
+    assert snapshot.content[0].text.annotations[0].text == "[1]"
 
 
 def test_cancel_while_the_model_is_thinking(chat_client):
