@@ -1202,7 +1202,7 @@ def _explain(error: ValidationError) -> Iterator[tuple[FieldPath, str, str | Non
     """One schema error as located, human problems (``oneOf`` picks the branch by ``type``)."""
     path: FieldPath = tuple(error.absolute_path)
     schema_node = error.schema if isinstance(error.schema, dict) else {}
-    hint = schema_node.get("x-hint")
+    hint = schema_node.get("x-hints", {}).get(error.validator) or schema_node.get("x-hint")
     custom = schema_node.get("x-messages", {}).get(error.validator)
     in_property_names = "propertyNames" in error.relative_schema_path
     if in_property_names:
