@@ -1,0 +1,103 @@
+"""``assistctl local serve`` as a real subprocess: reachable by the SDK, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import openai
+import pytest
+from click.testing import CliRunner
+
+from assistctl.cli import cli
+
+
+def start(tmp_path, *arguments, env=None):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistctl",
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(tmp_path / "data"),
+            *arguments,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), process.stderr.read()
+    return process, url
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    try:
+        _, errors = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    return process.returncode, errors
+
+
+def test_serve_is_reachable_and_stops_cleanly_on_ctrl_c(tmp_path):
+    process, url = start(tmp_path, "--indexing-delay", "0")
+    try:
+        client = openai.OpenAI(api_key="any", base_url=url, max_retries=0)
+        assistant = client.beta.assistants.create(model="gpt-4o", name="served")
+        assert client.beta.assistants.retrieve(assistant.id).name == "served"
+        with pytest.raises(openai.NotFoundError):
+            client.beta.assistants.retrieve("asst_missing")
+    finally:
+        code, errors = stop(process)
+    assert code == 0, errors
+    assert "method=POST path=/v1/assistants status=200" in errors
+    assert "status=404" in errors
+    assert "Traceback" not in errors
+    assert (tmp_path / "data" / "account.sqlite3").exists()
+
+
+def test_serve_with_key_and_faults_from_flags(tmp_path):
+    process, url = start(
+        tmp_path,
+        "--api-key-env",
+        "SERVE_KEY",
+        "--fail-rate",
+        "1",
+        "--seed",
+        "1",
+        env={"SERVE_KEY": "s3cret"},
+    )
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(api_key="wrong", base_url=url, max_retries=0).beta.assistants.list()
+        keyed = openai.OpenAI(api_key="s3cret", base_url=url, max_retries=0)
+        with pytest.raises(openai.InternalServerError):
+            keyed.beta.assistants.list()
+    finally:
+        code, errors = stop(process)
+    assert code == 0
+    assert "s3cret" not in errors
+
+
+def test_serve_refuses_public_host_without_key(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["local", "serve", "--host", "0.0.0.0", "--data", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "without an API key" in result.output and "--api-key-env" in result.output
+
+
+def test_serve_reports_missing_key_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    result = CliRunner().invoke(
+        cli, ["local", "serve", "--api-key-env", "NOT_SET_ANYWHERE", "--data", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and "NOT_SET_ANYWHERE" in result.output
