@@ -251,7 +251,7 @@ class _Loader:
         self.check_unique_names(documents)
         stack = self.stack_name(documents, stack_default)
         vector_stores = self.build_vector_stores(documents, root)
-        assistants = self.build_assistants(documents, root, vector_stores)
+        assistants = self.build_assistants(documents, root)
         smoke_tests = self.build_smoke_tests(documents, assistants, vector_stores)
         if self.problems:
             raise ManifestError(sorted(self.problems, key=lambda p: (p.file, p.line or 0)))
@@ -670,30 +670,29 @@ class _Loader:
                 doc, where, f"{given} is a directory", hint=f"use a glob such as {given}/**/*"
             )
             return None
-        if source not in self.digests:
-            try:
-                content = source.read_bytes()
-            except OSError as exc:
-                self.problem(doc, where, f"cannot read {given}: {exc.strerror or exc}")
-                return None
-            self.digests[source] = (hashlib.sha256(content).hexdigest(), len(content))
-        sha256, size = self.digests[source]
+        size = source.stat().st_size
         if size == 0:
             self.problem(doc, where, f"{given} is empty", hint="the API refuses empty files")
             return None
         if size > MAX_FILE_BYTES:
             self.problem(doc, where, f"{given} is larger than the API's 512 MB file limit")
             return None
+        if source not in self.digests:
+            try:
+                with source.open("rb") as stream:
+                    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+            except OSError as exc:
+                self.problem(doc, where, f"cannot read {given}: {exc.strerror or exc}")
+                return None
+            self.digests[source] = (digest, size)
+        sha256, size = self.digests[source]
         relative = os.path.relpath(source, root).replace(os.sep, "/")
         return model.DesiredFile(path=relative, source=source, sha256=sha256, bytes=size)
 
     # -- assistants
 
     def build_assistants(
-        self,
-        documents: list[_Document],
-        root: Path,
-        vector_stores: Mapping[str, model.DesiredVectorStore],
+        self, documents: list[_Document], root: Path
     ) -> dict[str, model.DesiredAssistant]:
         store_names = {d.name for d in documents if d.kind == "VectorStore" and d.name}
         assistants: dict[str, model.DesiredAssistant] = {}
