@@ -394,3 +394,55 @@ def test_import_of_a_vector_store_tags_files_it_can_verify(stack_dir, client):
     converge(stack_dir, client)
     assert_converged(stack_dir, client)
     assert client.files.retrieve(hand_made.id).id == hand_made.id  # not ours: detached, kept
+
+
+def test_a_file_that_fails_indexing_fails_the_apply_with_its_path_and_error(stack_dir, client):
+    (stack_dir / "docs" / "legacy.md").write_bytes(b"Caf\xe9 opening hours\n")  # Latin-1
+    with pytest.raises(ApplyError) as failure:
+        converge(stack_dir, client)
+    message = failure.value.message
+    assert "vector_store.handbook: indexing failed for docs/legacy.md (unsupported_file:" in message
+    assert any("file.docs/returns.md" in line for line in failure.value.done)
+    # Detached, so the plan keeps showing it rather than hiding a broken store; the assistant
+    # waits for its store.
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.action) for c in pending] == [
+        ("vector_store.handbook", Action.UPDATE),
+        ("assistant.support-bot", Action.CREATE),
+    ]
+    (stack_dir / "docs" / "legacy.md").write_text("Café opening hours\n")
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+
+
+def test_code_interpreter_files_follow_their_content(stack_dir, client):
+    (stack_dir / "data").mkdir()
+    (stack_dir / "data" / "prices.csv").write_text("sku,price\nA,1\n")
+    manifest = stack_dir / "support-bot.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        .replace("  tools:\n", "  tools:\n    - type: code_interpreter\n")
+        .replace(
+            "  tool_resources:\n",
+            "  tool_resources:\n    code_interpreter:\n      files: [data/prices.csv]\n",
+        )
+    )
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+    assistant = client.beta.assistants.list(limit=100).data[0]
+    (first,) = assistant.tool_resources.code_interpreter.file_ids
+    assert parse_upload_filename(client.files.retrieve(first).filename)[2] == "prices.csv"
+
+    (stack_dir / "data" / "prices.csv").write_text("sku,price\nA,2\n")
+    pending = {(c.address, c.action) for c in current_plan(stack_dir, client).pending}
+    assert pending == {
+        ("file.data/prices.csv", Action.REPLACE),
+        ("assistant.support-bot", Action.UPDATE),
+    }
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+    (second,) = client.beta.assistants.retrieve(
+        assistant.id
+    ).tool_resources.code_interpreter.file_ids
+    assert second != first
+    assert first not in {f.id for f in client.files.list(limit=100)}
