@@ -806,12 +806,13 @@ class _Loader:
             self.problem(doc, where, f"cannot read {given}: {exc.strerror or exc}")
             return None
         try:
-            if b"\0" in raw:
-                raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), raw.index(b"\0") + 1, "")
-            return raw.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
+            text = None
+        if text is None or "\0" in text:
             self.problem(doc, where, f"{given} is not UTF-8 text", hint="save it as UTF-8")
             return None
+        return text
 
     def tools(self, doc: _Document) -> list[dict[str, Any]]:
         """Tools as written, with ``parameters_file`` read into ``parameters``."""
