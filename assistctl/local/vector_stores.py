@@ -27,6 +27,7 @@ from assistctl.local.http import (
     list_params,
     not_found,
     one_of,
+    optional_number,
     optional_string,
     page,
     reject_unknown,
@@ -42,6 +43,7 @@ DAY_S = 86_400
 MAX_FILE_IDS = 500
 MAX_ATTRIBUTES = 16
 SEARCH_FIELDS = ("query", "filters", "max_num_results", "ranking_options", "rewrite_query")
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 AUTO_CHUNKING = {
     "type": "static",
@@ -137,6 +139,21 @@ def validate_file_ids(value: Any, param: str = "file_ids") -> list[str]:
     for index, file_id in enumerate(value):
         expect_type(file_id, str, f"{param}[{index}]", "a string")
     return list(dict.fromkeys(value))
+
+
+def validate_filter(value: Any, param: str = "filters") -> None:
+    """A comparison filter ``{type, key, value}`` or a compound ``{type: and|or, filters}``."""
+    expect_type(value, dict, param, "an object")
+    kind = one_of(value.get("type"), f"{param}.type", COMPARISONS + ("and", "or"))
+    if kind in ("and", "or"):
+        nested = value.get("filters")
+        expect_type(nested, list, f"{param}.filters", "an array")
+        for index, item in enumerate(nested):
+            validate_filter(item, f"{param}.filters[{index}]")
+        return
+    expect_type(value.get("key"), str, f"{param}.key", "a string")
+    if "value" not in value:
+        raise bad_request(f"Missing required parameter: '{param}.value'.", f"{param}.value")
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -407,13 +424,10 @@ def search(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         )
     filters = body.get("filters")
     if filters is not None:
-        expect_type(filters, dict, "filters", "an object")
-        one_of(
-            filters.get("type"),
-            "filters.type",
-            ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "and", "or"),
-        )
-    threshold = (body.get("ranking_options") or {}).get("score_threshold") or 0.0
+        validate_filter(filters)
+    ranking = body.get("ranking_options") or {}
+    expect_type(ranking, dict, "ranking_options", "an object")
+    threshold = optional_number(ranking, "score_threshold", 0, 1) or 0.0
     hits = search_index.search(account, [vector_store_id], text, limit, filters)
     touch(account, vector_store_id)
     return {
