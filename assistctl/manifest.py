@@ -891,12 +891,12 @@ class _Loader:
         try:
             Draft202012Validator.check_schema(parameters)
         except SchemaError as exc:
-            at = "/".join(str(p) for p in exc.path)
-            self.problem(
-                doc,
-                field_path,
-                f"not a valid JSON Schema: {exc.message}" + (f" (at {at})" if at else ""),
-            )
+            inside = tuple(exc.path)
+            if "parameters" in function:
+                self.problem(doc, field_path + inside, f"not a valid JSON Schema: {exc.message}")
+            else:
+                at = f" (at {'/'.join(str(p) for p in inside)})" if inside else ""
+                self.problem(doc, field_path, f"not a valid JSON Schema: {exc.message}{at}")
             return None
         if parameters.get("type") != "object":
             self.problem(

@@ -156,7 +156,7 @@ BAD_CASES = [
     ),
     (
         "parameters-invalid-schema.yaml",
-        "parameters-invalid-schema.yaml:12: spec.tools[0].function.parameters",
+        "parameters-invalid-schema.yaml:13: spec.tools[0].function.parameters.type",
         "not a valid JSON Schema",
         (),
     ),
