@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -63,12 +64,13 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
     if last["role"] == "tool":
         if last["content"].startswith("[1] "):
-            first = last["content"].split("\n\n")[0].split("\n", 1)[1]
-            return 200, completion({"role": "assistant", "content": f"{first} [1]"})
+            first = re.split(r"\n\n\[\d+\] ", last["content"])[0].split("\n", 1)[1]
+            quote = " ".join(first.split())
+            return 200, completion({"role": "assistant", "content": f"{quote} [1]"})
         return 200, completion({"role": "assistant", "content": f"Result: {last['content']}"})
     call = None
     if "get_order" in tools and "order" in user:
-        call = ("get_order", {"order_id": user.split()[-1]})
+        call = ("get_order", {"order_id": re.findall(r"\d+", user)[-1]})
     elif "file_search" in tools:
         call = ("file_search", {"query": user})
     if call is not None:
@@ -447,3 +449,25 @@ def test_serve_refuses_chat_engine_without_endpoint(tmp_path, monkeypatch):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "expected NAME=MODEL" in result.output
+
+
+def test_quickstart_smoke_tests_pass_on_the_chat_engine(fake_chat, tmp_path, monkeypatch):
+    """The quickstart, applied and smoke-tested through the CLI on a local account whose runs
+    are answered by the (fake) chat model."""
+    from click.testing import CliRunner
+
+    from assistctl.cli import cli
+
+    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+    monkeypatch.setenv("ASSISTCTL_LOCAL_ENGINE", "chat")
+    monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_BASE_URL", fake_chat.base_url)
+    monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_MODEL_MAP", "*=fake-llama")
+    account = f"local:{tmp_path / 'account'}"
+    applied = CliRunner().invoke(cli, ["--account", account, "apply", str(quickstart), "--yes"])
+    assert applied.exit_code == 0, applied.output
+    seen = len(fake_chat.requests)
+    tested = CliRunner().invoke(cli, ["--account", account, "test", str(quickstart)])
+    assert tested.exit_code == 0, tested.output
+    assert "3 passed" in tested.output
+    models = {request["model"] for request in fake_chat.requests[seen:]}
+    assert models == {"fake-llama"}
