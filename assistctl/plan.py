@@ -11,7 +11,7 @@ from deepdiff on those views.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -26,6 +26,7 @@ from assistctl.model import (
     Change,
     Desired,
     DesiredFile,
+    DesiredVectorStore,
     ForeignResource,
     Kind,
     Live,
@@ -232,7 +233,7 @@ def upload_view(upload: LiveUpload, path: str | None = None) -> dict[str, Any]:
     }
 
 
-def desired_vector_store_view(store) -> dict[str, Any]:
+def desired_vector_store_view(store: DesiredVectorStore) -> dict[str, Any]:
     """The files come from the resolved ``DesiredFile``s: they carry the content hashes."""
     return normalize_vector_store(
         {**store.view, "files": {file.path: file.sha256 for file in store.files}}
@@ -411,7 +412,7 @@ def plan(desired: Desired, live: Live, *, targets: Sequence[str] = ()) -> Plan:
     index = _LiveIndex(live, desired)
     warnings: list[str] = []
 
-    changes = _file_changes(desired, live, live_assistants, live_stores, index)
+    changes = _file_changes(desired, live, live_assistants, live_stores)
     for store in desired.vector_stores:
         after = desired_vector_store_view(store)
         changes.append(
@@ -461,7 +462,9 @@ def plan(desired: Desired, live: Live, *, targets: Sequence[str] = ()) -> Plan:
     )
 
 
-def _owned_by_name(resources, owner: str, kind: Kind) -> dict[str, Any]:
+def _owned_by_name(
+    resources: Iterable[LiveAssistant | LiveVectorStore], owner: str, kind: Kind
+) -> dict[str, Any]:
     """Owned resources by logical name; two with one name is an ownership clash, not a plan."""
     by_name: dict[str, Any] = {}
     for resource in sorted(resources, key=lambda r: r.id):
@@ -483,8 +486,8 @@ def _resource_change(
     kind: Kind,
     name: str,
     after: dict[str, Any],
-    existing,
-    live_view,
+    existing: LiveAssistant | LiveVectorStore | None,
+    live_view: Callable[[Any], dict[str, Any]],
     desired: Desired,
     foreign: Sequence[ForeignResource],
     warnings: list[str],
@@ -540,7 +543,6 @@ def _file_changes(
     live: Live,
     live_assistants: Mapping[str, LiveAssistant],
     live_stores: Mapping[str, LiveVectorStore],
-    index: _LiveIndex,
 ) -> list[Change]:
     """Files are identified by content: unchanged content is a no-op, new content an upload, and
     new content under a path the account already has attached replaces the old upload."""
