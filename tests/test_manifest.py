@@ -599,14 +599,15 @@ def test_validate_success_line(in_repo):
 
 
 @pytest.mark.parametrize(
-    ("env", "model", "temperature"), [("staging", "gpt-4o-mini", 0.7), ("prod", "gpt-4o", 0.2)]
+    ("env", "model", "channel"),
+    [("staging", "gpt-4o-mini", "#triage-staging"), ("prod", "gpt-4o", "#triage")],
 )
-def test_multi_env_selects_environment_vars(in_repo, env, model, temperature):
+def test_multi_env_selects_environment_vars(in_repo, env, model, channel):
     desired = manifest.load(["examples/multi-env"], env=env, environ={})
     (assistant,) = desired.assistants
     assert desired.owner == f"triage/{env}"
     assert assistant.view["model"] == model
-    assert assistant.view["temperature"] == temperature
+    assert assistant.view["metadata"]["channel"] == channel
     assert assistant.view["response_format"] == {"type": "json_object"}
     assert assistant.view["metadata"]["owner"] == "support-platform"
     result = validate("examples/multi-env", "--env", env)
