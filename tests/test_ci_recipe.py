@@ -4,9 +4,12 @@ flags the CLI really has, and fails a job exactly when assistctl's exit code say
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -133,3 +136,112 @@ def test_pr_plan_fails_only_on_error(workflow, tmp_path, assistctl_exit, step_fa
     if not step_fails:
         assert (tmp_path / "plan.md").read_text() == "### Plan\n"
         assert "### Plan" in summary.read_text()
+
+
+# --- the whole recipe, step by step, against a local account ----------------------------------
+
+EXPRESSIONS = {
+    "vars.ASSISTCTL_ACCOUNT": None,  # filled with the test server's URL
+    "secrets.ASSISTCTL_API_KEY": "test-key",
+    "github.token": "token-for-gh",
+    "github.event.pull_request.number": "42",
+}
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """Replace `${{ expr }}` like the runner does; an expression we do not know fails the test."""
+
+    def value(match: re.Match) -> str:
+        expression = match.group(1).strip()
+        assert expression in values, f"the recipe uses ${{{{ {expression} }}}}"
+        return values[expression]
+
+    return re.sub(r"\$\{\{(.+?)\}\}", value, text)
+
+
+class Runner:
+    """Runs a job's `run:` steps with bash -e in one workspace, as a GitHub runner would; `pip`
+    and `gh` are stand-ins (no network), `gh` records what it was asked to post."""
+
+    def __init__(self, workflow: dict, workspace: Path, account: str) -> None:
+        self.workflow = workflow
+        self.workspace = workspace
+        self.values = {**EXPRESSIONS, "vars.ASSISTCTL_ACCOUNT": account}
+        self.bin = workspace / ".bin"
+        self.bin.mkdir()
+        for name, body in {
+            "pip": "exit 0",
+            "gh": f'echo "$@" >> {workspace / "gh-calls.txt"}; exit 0',
+        }.items():
+            script = self.bin / name
+            script.write_text(f"#!/bin/sh\n{body}\n")
+            script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        self.summary = workspace / "step-summary.md"
+
+    def job(self, name: str) -> list[int]:
+        job = self.workflow["jobs"][name]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ASSISTCTL_")},
+            "PATH": os.pathsep.join(
+                [str(self.bin), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+            ),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+        }
+        for scope in (self.workflow.get("env", {}), job.get("env", {})):
+            env.update({k: expand(str(v), self.values) for k, v in scope.items()})
+        codes = []
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            done = subprocess.run(
+                ["bash", "-e", "-c", expand(step["run"], self.values)],
+                cwd=self.workspace,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            codes.append(done.returncode)
+            if done.returncode != 0:
+                self.last_error = done.stderr
+                break
+        return codes
+
+
+@pytest.fixture
+def workspace(workflow, tmp_path):
+    """A repository holding the quickstart stack, with staging and prod environments."""
+    manifests = tmp_path / workflow["env"]["MANIFESTS"]
+    shutil.copytree(ROOT / "examples" / "quickstart", manifests)
+    (manifests / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: support}\n"
+        "spec:\n  environments: {staging: {}, prod: {}}\n"
+    )
+    return tmp_path
+
+
+def test_the_recipe_runs_end_to_end_and_fails_when_it_should(workflow, workspace, local_server):
+    runner = Runner(workflow, workspace, local_server.base_url)
+    # pull request
+    assert set(runner.job("validate")) == {0}
+    assert set(runner.job("plan")) == {0}
+    comment = (workspace / "plan.md").read_text()
+    assert "assistant.support-bot" in comment
+    assert (workspace / "gh-calls.txt").read_text().splitlines()[0] == (
+        "pr comment 42 --body-file plan.md --edit-last"
+    )
+    assert set(runner.job("smoke-test-staging")) == {0}
+    assert "<testsuite" in (workspace / "junit.xml").read_text()
+    # merge to main
+    assert set(runner.job("plan-production")) == {0}
+    assert (workspace / "plan.json").is_file()
+    assert set(runner.job("apply-production")) == {0}, runner.last_error
+    assert "assistant.support-bot" in runner.summary.read_text()
+
+    # a merge whose plan went stale before approval: apply refuses, the job fails
+    assert set(runner.job("plan-production")) == {0}
+    bot = workspace / workflow["env"]["MANIFESTS"] / "support-bot.yaml"
+    bot.write_text(bot.read_text().replace("temperature: 0.2", "temperature: 0.3"))
+    codes = runner.job("apply-production")
+    assert codes[-1] == 1
+    assert "stale" in runner.last_error
