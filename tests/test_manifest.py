@@ -766,3 +766,28 @@ def test_wrong_types_anywhere_give_problems_never_a_crash(tmp_path, manifest_fil
             manifest.load_all([stack], environ={})
         except ManifestError as exc:
             assert exc.problems, (path, wrong)
+
+
+@pytest.mark.parametrize(
+    "example",
+    sorted(
+        str(path.relative_to(ROOT))
+        for name in ("quickstart", "multi-env")
+        for path in (ROOT / "examples" / name).rglob("*.yaml")
+    ),
+)
+def test_example_modelines_point_at_a_schema_the_file_satisfies(example):
+    """What an editor with the YAML language server shows: the file, as written, against the
+    schema its modeline names."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    path = ROOT / example
+    first_line = path.read_text().splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first_line.startswith(prefix), first_line
+    schema_path = (path.parent / first_line[len(prefix) :]).resolve()
+    assert schema_path.parent == (ROOT / "assistctl" / "schemas").resolve()
+    validator = Draft202012Validator(json.loads(schema_path.read_text()))
+    for document in yaml.safe_load_all(path.read_text()):
+        assert [e.message for e in validator.iter_errors(document)] == []
