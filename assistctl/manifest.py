@@ -492,6 +492,15 @@ class _Loader:
             return
         if not isinstance(doc.body, dict):
             return
+        if "apiVersion" not in doc.body and "kind" not in doc.body:
+            self.problem(
+                doc,
+                (),
+                "not an assistctl manifest: no apiVersion or kind",
+                hint="start it with apiVersion: assistctl/v1 and kind: ..., or keep other YAML "
+                "out of the stack directory",
+            )
+            return
         problems_before = len(self.problems)
         version = doc.body.get("apiVersion")
         if version != API_VERSION:

@@ -376,6 +376,12 @@ BAD_CASES = [
     ),
     ("no-manifests", "no-manifests:", "no manifests", ()),
     (
+        "foreign-yaml",
+        "foreign-yaml/docker-compose.yml:1:",
+        "not an assistctl manifest",
+        (),
+    ),
+    (
         "tests-dir-non-smoke-test",
         "tests-dir-non-smoke-test/tests/extra.yaml:2: kind",
         "only SmokeTest documents belong in tests/",
