@@ -205,12 +205,12 @@ def render_text(plan: Plan, *, color: bool) -> str:
     for change in plan.pending:
         style = _STYLES[change.action]
         symbol = SYMBOLS[change.action]
-        head: list[_Segment] = [(f"{symbol:>5} ", style), (change.address, "bold")]
+        head: list[_Segment] = [(f"{symbol:>3} ", style), (change.address, "bold")]
         if change.id:
             head.append((f"  ({change.id})", "dim"))
         lines.append(head)
         if change.reason and change.action is not Action.CREATE:
-            lines.append([(f"        # {change.reason}", "dim")])
+            lines.append([(f"      # {change.reason}", "dim")])
         for detail in describe(change):
             lines.extend(_text_detail(detail))
         lines.append([])
@@ -225,7 +225,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
 
 
 def _text_detail(detail: FieldDetail) -> list[list[_Segment]]:
-    indent = "        "
+    indent = "      "
     if detail.diff:
         rows: list[list[_Segment]] = [[(f"{indent}{detail.label}:", None)]]
         rows.extend([[(f"{indent}    {line}", _diff_style(line))] for line in detail.diff])

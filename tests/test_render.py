@@ -118,29 +118,29 @@ def test_text_has_one_line_per_resource_with_its_symbol():
     text = render_text(PLAN, color=False)
     lines = text.splitlines()
     assert lines[0] == "assistctl plan · stack support · env prod"
-    assert "  -/+ file.docs/a.md  (file-1)" in lines
-    assert "    + assistant.new-bot" in lines
-    assert "    ~ assistant.support-bot  (asst_1)" in lines
-    assert "    - assistant.old-bot  (asst_9)" in lines
+    assert "-/+ file.docs/a.md  (file-1)" in lines
+    assert "  + assistant.new-bot" in lines
+    assert "  ~ assistant.support-bot  (asst_1)" in lines
+    assert "  - assistant.old-bot  (asst_9)" in lines
     assert "file.docs/b.md" not in text  # no-ops are counted, not listed
     assert lines[-1] == "Plan: 1 to create, 1 to update, 1 to replace, 1 to delete."
 
 
 def test_text_shows_field_changes_and_unified_diffs():
     text = render_text(PLAN, color=False)
-    assert "        temperature: 0.9 → 0.2" in text
-    assert '        metadata["team"]: "sales" → "support"' in text
-    assert '        metadata["tier"]: "1"' in text
-    assert f'        sha256: "{OLD_SHA}" → "{NEW_SHA}"' in text
+    assert "      temperature: 0.9 → 0.2" in text
+    assert '      metadata["team"]: "sales" → "support"' in text
+    assert '      metadata["tier"]: "1"' in text
+    assert f'      sha256: "{OLD_SHA}" → "{NEW_SHA}"' in text
     assert "filename" not in text  # derived from the hash
-    assert "        tools: + file_search" in text
-    instructions = text[text.index("        instructions:") :]
-    assert "            -Answer briefly." in instructions
-    assert "            +Answer in detail." in instructions
-    assert "            --- before" in instructions
+    assert "      tools: + file_search" in text
+    instructions = text[text.index("      instructions:") :]
+    assert "          -Answer briefly." in instructions
+    assert "          +Answer in detail." in instructions
+    assert "          --- before" in instructions
     parameters = text[text.index("tools: function get_order parameters:") :]
     assert '+    "email": {' in parameters
-    assert '        instructions: "Line one" (+1 more lines)' in text
+    assert '      instructions: "Line one" (+1 more lines)' in text
     assert "# owned by 'support/prod' but no longer in the manifests" in text
 
 
@@ -254,7 +254,7 @@ def test_created_files_and_stores_show_what_matters():
         "l",
     )
     text = render_text(plan, color=False)
-    assert f'        sha256: "{NEW_SHA}"\n        bytes: 12\n' in text
+    assert f'      sha256: "{NEW_SHA}"\n      bytes: 12\n' in text
     assert "long~name" not in text and "path:" not in text
-    assert "        files: docs/a.md, docs/b.md\n" in text
+    assert "      files: docs/a.md, docs/b.md\n" in text
     assert "expires_after" not in text and "metadata" not in text

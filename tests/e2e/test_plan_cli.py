@@ -42,7 +42,7 @@ def test_fresh_account_plans_every_resource_as_create(local_server, admin):
         "vector_store.handbook",
         "assistant.support-bot",
     ):
-        assert f"    + {address}" in lines
+        assert f"  + {address}" in lines
     assert lines[-1] == "Plan: 5 to create, 0 to update, 0 to replace, 0 to delete."
     assert all(key.startswith("GET ") for key in admin.stats()["requests"])  # plan never writes
 
@@ -86,9 +86,9 @@ def test_applied_account_plans_empty_and_sdk_edits_show_as_exactly_those_drifts(
     assert "docs/warranty.md" not in changes["vector_store.handbook"]["before"]["files"]
 
     text = run(local_server, "plan", QUICKSTART).stdout
-    assert "        temperature: 0.9 → 0.2" in text
-    assert '        name: "Renamed in the dashboard" → "Support handbook"' in text
-    assert "            -Answer in French." in text
+    assert "      temperature: 0.9 → 0.2" in text
+    assert '      name: "Renamed in the dashboard" → "Support handbook"' in text
+    assert "          -Answer in French." in text
     assert "Plan: 0 to create, 2 to update, 0 to replace, 0 to delete." in text
 
 
@@ -107,9 +107,9 @@ def test_foreign_namesakes_warn_and_are_never_deleted(local_server, client):
         )
     )
     result = run(local_server, "plan", QUICKSTART)
-    assert "    + assistant.support-bot" in result.stdout
+    assert "  + assistant.support-bot" in result.stdout
     assert f"assistctl import assistant/support-bot {made.id}" in result.stdout
-    assert "    - " not in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("  - ")]
 
 
 def test_saved_plan_and_markdown_never_hold_the_key(local_server, tmp_path):
