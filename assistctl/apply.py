@@ -999,7 +999,9 @@ class ConsoleReporter(Reporter):
     progress is printed at most every few seconds, so logs stay short.
     """
 
-    def __init__(self, *, err: bool = False, tty: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self, *, err: bool = False, tty: bool = False, quiet: bool = False, color: bool = True
+    ) -> None:
         self.err = err
         self.quiet = quiet
         self.lock = threading.Lock()
@@ -1015,7 +1017,7 @@ class ConsoleReporter(Reporter):
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                console=Console(stderr=err),
+                console=Console(stderr=err, no_color=not color),
                 transient=True,
             )
 

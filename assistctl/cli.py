@@ -374,14 +374,15 @@ def plan_command(
     from assistctl import render
     from assistctl.plan import parse_target
     from assistctl.planfile import write_plan_file
-    from assistctl.workflow import compute_plan
+    from assistctl.workflow import load_desired, plan_against
 
     options: Options = ctx.obj
     if as_json and as_markdown:
         raise AssistctlError("--json and --markdown cannot be combined: choose one")
     for target in targets:
         parse_target(target)
-    _, _, result = compute_plan(paths, env, options.client(), targets)
+    desired = load_desired(paths, env)  # bad manifests fail before any account is touched
+    _, result = plan_against(desired, options.client(), targets)
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif as_markdown:
@@ -696,7 +697,8 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
         click.echo(f"{verb.capitalize()} cancelled; nothing was changed.", err=True)
         ctx.exit(EXIT_ERROR)
     stream = sys.stderr if as_json else sys.stdout
-    reporter = ConsoleReporter(err=as_json, tty=stream.isatty(), quiet=options.quiet)
+    color = options.color if not as_json else not os.environ.get("NO_COLOR")
+    reporter = ConsoleReporter(err=as_json, tty=stream.isatty(), quiet=options.quiet, color=color)
     try:
         result = execute(
             the_plan,

@@ -247,8 +247,9 @@ def quickstart_writes(tmp_path, client, admin) -> int:
         {"status": 500, "when": "before"},
         {"status": 500, "when": "after"},
         {"drop": True, "when": "after"},
+        {"status": 429, "count": 6, "retry_after": 0.001},
     ],
-    ids=["500-before-commit", "500-after-commit", "dropped-after-commit"],
+    ids=["500-before-commit", "500-after-commit", "dropped-after-commit", "429-storm"],
 )
 def test_a_fault_at_every_write_converges_without_duplicates(
     fault, tmp_path, client, admin, quickstart_writes

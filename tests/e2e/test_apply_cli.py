@@ -92,6 +92,17 @@ def test_a_stale_saved_plan_is_refused(run, stack_dir, tmp_path, client):
     assert [a.metadata[NAME_KEY] for a in owned(client)] == ["support-bot"]
 
 
+def test_target_applies_only_that_resource_and_its_dependencies(run, stack_dir, client):
+    result = run("apply", str(stack_dir), "--target", "vector_store/handbook", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Apply complete: 4 created" in result.stdout
+    assert list(client.beta.assistants.list(limit=100)) == []
+    rest = run("apply", str(stack_dir), "--yes")
+    assert "Apply complete: 1 created, 0 updated, 0 replaced, 0 deleted." in rest.stdout
+    bad = run("apply", str(stack_dir), "--target", "nonsense", "--yes")
+    assert bad.exit_code == 1 and "KIND/NAME" in bad.stderr
+
+
 def test_json_result(run, stack_dir):
     result = run("apply", str(stack_dir), "--yes", "--json")
     assert result.exit_code == 0, result.output
