@@ -64,3 +64,11 @@ def test_validate_imports_nothing_heavy():
     result = run_probe("validate", str(quickstart))
     assert result["code"] == 0
     assert heavy(result["modules"]) == []
+
+
+def test_the_probe_sees_heavy_imports(tmp_path):
+    """The check can fail: a command that talks to an account does load openai."""
+    account = f"local:{tmp_path / 'account'}"
+    result = run_probe("--account", account, "export", "--all", "-o", str(tmp_path / "out"))
+    assert result["code"] == 1  # a new account has nothing to export
+    assert {"openai", "assistctl.local"} <= set(heavy(result["modules"]))
