@@ -194,7 +194,7 @@ class RunExecutor:
     def __init__(self, account) -> None:
         self.account = account
         self._lock = threading.Lock()
-        self._busy: set[str] = set()
+        self._busy: dict[str, object] = {}
         self._engine: Engine | None = None
 
     @property
@@ -204,42 +204,45 @@ class RunExecutor:
                 self._engine = engine_for(self.account.config)
             return self._engine
 
-    def claim(self, run_id: str) -> bool:
+    def claim(self, run_id: str) -> object | None:
+        """A token for executing ``run_id``, or None if this process already executes it.
+
+        Claim before committing a run as ``queued``, so no poll in between starts a second
+        execution; a release only undoes its own claim.
+        """
         with self._lock:
             if run_id in self._busy:
-                return False
-            self._busy.add(run_id)
-            return True
+                return None
+            token = self._busy[run_id] = object()
+            return token
 
-    def release(self, run_id: str) -> None:
+    def release(self, run_id: str, token: object) -> None:
         with self._lock:
-            self._busy.discard(run_id)
+            if self._busy.get(run_id) is token:
+                del self._busy[run_id]
 
-    def start(self, thread_id: str, run_id: str, claimed: bool = False) -> None:
-        """Execute the run in the background (no-op if this process already executes it).
-
-        ``claimed``: the caller claimed the run before committing it as queued, so no poll in
-        between could start a second execution.
-        """
-        if not claimed and not self.claim(run_id):
+    def start(self, thread_id: str, run_id: str, token: object | None = None) -> None:
+        """Execute the run in the background (no-op if this process already executes it)."""
+        token = token or self.claim(run_id)
+        if token is None:
             return
 
         def work() -> None:
             try:
-                self._execute(thread_id, run_id, streaming.ignore)
+                self._execute(thread_id, run_id, streaming.ignore, token)
             except Exception:
                 log.exception("run %s failed in the background", run_id)
             finally:
-                self.release(run_id)
+                self.release(run_id, token)
 
         threading.Thread(target=work, name=f"assistctl-{run_id}", daemon=True).start()
 
-    def execute_claimed(self, thread_id: str, run_id: str, emit: Emit) -> None:
+    def execute_claimed(self, thread_id: str, run_id: str, emit: Emit, token: object) -> None:
         """Execute a run the caller claimed, in the calling thread, emitting its events."""
         try:
-            self._execute(thread_id, run_id, emit)
+            self._execute(thread_id, run_id, emit, token)
         finally:
-            self.release(run_id)
+            self.release(run_id, token)
 
     def refresh(self, run: dict[str, Any]) -> dict[str, Any]:
         """Expire a run whose time is up; restart one that no thread executes any more."""
@@ -262,7 +265,7 @@ class RunExecutor:
 
     # -- one pass of a run: queued → in_progress → an outcome ------------------------------------
 
-    def _execute(self, thread_id: str, run_id: str, emit: Emit) -> None:
+    def _execute(self, thread_id: str, run_id: str, emit: Emit, token: object) -> None:
         store = self.account.store
         with store.transaction():
             run = store.get(RUN, run_id, thread_id)
@@ -285,7 +288,7 @@ class RunExecutor:
         except Exception as exc:
             log.exception("engine failed on run %s", run_id)
             outcome = Failure("server_error", f"The run engine failed: {exc}")
-        self._record(thread_id, run_id, outcome, emit, live)
+        self._record(thread_id, run_id, outcome, emit, token, live)
 
     def _search(self, vector_store_ids: list[str], query: str, max_results: int) -> list:
         return self.account.search(vector_store_ids, query, max_results)
@@ -333,9 +336,14 @@ class RunExecutor:
         run_id: str,
         outcome: Outcome,
         emit: Emit,
+        token: object,
         live: _LiveMessage | None = None,
     ) -> None:
-        """Commit the outcome (steps, message, run status), then emit its events in order."""
+        """Commit the outcome (steps, message, run status), then emit its events in order.
+
+        The claim is released inside the transaction: once the new status is visible, a
+        ``submit_tool_outputs`` may claim the run again while these events are still sent.
+        """
         store = self.account.store
         events: list[tuple[str, Any]] = []
         with store.transaction():
@@ -350,6 +358,7 @@ class RunExecutor:
             else:
                 recorder.record(outcome)
             store.put(RUN, run, thread_id)
+            self.release(run_id, token)
         for event, data in events:
             emit(event, data)
 
@@ -875,19 +884,23 @@ def _respond_run(run: dict[str, Any]) -> JSONResponse:
 
 
 def _launch(
-    account, run: dict[str, Any], stream: bool, prelude: list[bytes] | None = None
+    account,
+    run: dict[str, Any],
+    token: object,
+    stream: bool,
+    prelude: list[bytes] | None = None,
 ) -> Response:
     """Execute a queued run the caller claimed: in the background (answering with the run)
     or in the streaming response's worker."""
     executor = executor_of(account)
     if not stream:
-        executor.start(run["thread_id"], run["id"], claimed=True)
+        executor.start(run["thread_id"], run["id"], token)
         return _respond_run(run)
     frames = list(prelude or [])
     frames.append(streaming.frame("thread.run.queued", public(run)))
 
     def work(emit: Emit) -> None:
-        executor.execute_claimed(run["thread_id"], run["id"], emit)
+        executor.execute_claimed(run["thread_id"], run["id"], emit, token)
 
     return streaming.sse_response(streaming.event_stream(frames, work))
 
@@ -908,10 +921,10 @@ def create_run(request: Request, body: dict[str, Any]) -> Response:
             expect_type(additional, list, "additional_messages", "an array")
             for index, message in enumerate(additional):
                 create_message(account, thread_id, message, f"additional_messages[{index}]")
-        executor_of(account).claim(run["id"])
+        token = executor_of(account).claim(run["id"])
         account.store.insert(RUN, run, thread_id)
     prelude = [streaming.frame("thread.run.created", public(run))]
-    return _launch(account, run, bool(body.get("stream")), prelude)
+    return _launch(account, run, token, bool(body.get("stream")), prelude)
 
 
 def create_thread_and_run(request: Request, body: dict[str, Any]) -> Response:
@@ -932,13 +945,13 @@ def create_thread_and_run(request: Request, body: dict[str, Any]) -> Response:
         run = {**probe, "thread_id": thread["id"]}
         search = resources.get("file_search") or {}
         run["_vector_store_ids"] = list(search.get("vector_store_ids") or [])
-        executor_of(account).claim(run["id"])
+        token = executor_of(account).claim(run["id"])
         account.store.insert(RUN, run, thread["id"])
     prelude = [
         streaming.frame("thread.created", public(thread)),
         streaming.frame("thread.run.created", public(run)),
     ]
-    return _launch(account, run, bool(body.get("stream")), prelude)
+    return _launch(account, run, token, bool(body.get("stream")), prelude)
 
 
 def list_runs(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -1047,10 +1060,11 @@ def submit_tool_outputs(request: Request, body: dict[str, Any]) -> Response:
             if exchange["id"] in submitted:
                 exchange["output"] = submitted[exchange["id"]]
         run.update(status="queued", required_action=None)
-        if not executor_of(account).claim(run["id"]):
+        token = executor_of(account).claim(run["id"])
+        if token is None:
             raise bad_request(f"Run {run['id']} is already being executed.")
         store.put(RUN, run, thread_id)
-    return _launch(account, run, bool(stream), events)
+    return _launch(account, run, token, bool(stream), events)
 
 
 def list_steps(request: Request, body: dict[str, Any]) -> dict[str, Any]:
