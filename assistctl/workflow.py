@@ -27,6 +27,23 @@ def compute_plan(
     concurrency: int = 8,
 ) -> tuple[Desired, Live, Plan]:
     """Load the manifests (default: the current directory), snapshot the account, plan."""
-    desired = manifest.load(list(paths) or ["."], env)
+    desired = load_desired(paths, env)
+    snapshot, result = plan_against(desired, client, targets, concurrency=concurrency)
+    return desired, snapshot, result
+
+
+def load_desired(paths: Sequence[str | Path], env: str | None) -> Desired:
+    """The manifests under ``paths`` (default: the current directory); no network."""
+    return manifest.load(list(paths) or ["."], env)
+
+
+def plan_against(
+    desired: Desired,
+    client: openai.OpenAI,
+    targets: Sequence[str] = (),
+    *,
+    concurrency: int = 8,
+) -> tuple[Live, Plan]:
+    """Snapshot what ``desired``'s owner holds in the account and plan against it."""
     snapshot = live.snapshot(client, desired.owner, concurrency=concurrency)
-    return desired, snapshot, plan(desired, snapshot, targets=targets)
+    return snapshot, plan(desired, snapshot, targets=targets)

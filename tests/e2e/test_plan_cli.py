@@ -139,7 +139,12 @@ def test_targets_select_a_resource_and_its_dependencies(local_server):
     assert any("targeting is in effect" in w for w in document["warnings"])
 
 
-def test_errors_are_one_line_with_exit_code_1(local_server):
+def test_errors_are_one_line_with_exit_code_1(local_server, admin):
+    admin.reset_stats()
+    missing = run(local_server, "plan", str(ROOT / "no-such-dir"))
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert admin.stats()["total"] == 0  # bad manifests fail before the account is touched
+
     unknown = run(local_server, "plan", QUICKSTART, "--target", "assistant/nope")
     assert unknown.exit_code == 1
     assert "Error: --target assistant/nope: no assistant named 'nope'" in unknown.stderr
@@ -151,9 +156,6 @@ def test_errors_are_one_line_with_exit_code_1(local_server):
 
     both = run(local_server, "plan", QUICKSTART, "--json", "--markdown")
     assert both.exit_code == 1 and "cannot be combined" in both.stderr
-
-    missing = run(local_server, "plan", str(ROOT / "no-such-dir"))
-    assert missing.exit_code == 1 and "Traceback" not in missing.output
 
 
 def test_environments_of_one_stack_are_separate_owners(local_server, client):
