@@ -139,6 +139,10 @@ def test_snapshot_needs_only_list_pages(account):
     assert requests["GET /v1/assistants"] <= bound(ASSISTANTS + 2)
     assert requests["GET /v1/vector_stores"] <= bound(VECTOR_STORES + 1)
     assert requests["GET /v1/files"] <= bound(FILE_STORES + 2)
+    # In fact exactly one request per page: no page is fetched twice.
+    assert requests["GET /v1/assistants"] == math.ceil((ASSISTANTS + 2) / 100)
+    assert requests["GET /v1/vector_stores"] == 1
+    assert requests["GET /v1/files"] == 1
     assert requests["GET /v1/vector_stores/{vector_store_id}/files"] == VECTOR_STORES
 
 
