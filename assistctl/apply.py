@@ -157,7 +157,7 @@ class Reporter:
 @dataclass
 class _Failure:
     address: str
-    error: BaseException
+    error: Exception
 
 
 @dataclass
@@ -188,8 +188,7 @@ def execute(
         raise ApplyError(f"--concurrency must be at least 1, not {concurrency}")
     _check_plan(plan, desired, live)
     run = _Run(plan, desired, live, client, concurrency, reporter or Reporter(), policy)
-    run.indexing_timeout_s = indexing_timeout_s
-    return run.execute()
+    return run.execute(indexing_timeout_s)
 
 
 def _check_plan(plan: Plan, desired: Desired, live: Live) -> None:
@@ -206,16 +205,13 @@ def _check_plan(plan: Plan, desired: Desired, live: Live) -> None:
         Kind.FILE: {u.id for u in live.uploads if u.owner == plan.owner},
     }
     for change in plan.pending:
-        needs_live = change.action in (Action.UPDATE, Action.DELETE) or (
-            change.action is Action.REPLACE and change.kind is not Kind.FILE
-        )
         if change.id is not None and change.id not in owned[change.kind]:
             raise ApplyError(
                 f"{change.address}: {change.id} is not owned by {plan.owner!r} in the account; "
                 "refusing to change it",
                 hint="run plan again; adopt existing resources with `assistctl import`",
             )
-        if needs_live and change.id is None and change.kind is Kind.FILE:
+        if change.kind is Kind.FILE and change.action is Action.DELETE and change.id is None:
             raise ApplyError(f"{change.address}: the plan does not say which upload to delete")
 
 
@@ -285,16 +281,13 @@ class _Run:
         for address, future in futures:
             try:
                 results.append(future.result())
-            except BaseException as exc:  # noqa: BLE001 - collected and re-raised as ApplyError
+            except Exception as exc:  # noqa: BLE001 - collected and re-raised as ApplyError
                 failures.append(_Failure(address, exc))
         if failures:
             raise self.failed(failures)
         return results
 
     def failed(self, failures: list[_Failure]) -> ApplyError:
-        for failure in failures:
-            if not isinstance(failure.error, Exception):
-                raise failure.error
         first = failures[0]
         message = str(first.error) if isinstance(first.error, AssistctlError) else repr(first.error)
         if first.address not in message:
@@ -312,17 +305,24 @@ class _Run:
 
     # --- the run ------------------------------------------------------------------------
 
-    def execute(self) -> ApplyResult:
+    def execute(self, indexing_timeout_s: float) -> ApplyResult:
+        self.indexing_timeout_s = indexing_timeout_s
         started = time.monotonic()
         pending = self.plan.pending
         self.reporter.begin(len(pending))
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                self.upload_phase(pool, pending)
-                self.vector_store_phase(pool, pending)
-                self.assistant_phase(pool, pending)
-                self.delete_phase(pool, pending)
+            self.upload_phase(pool, pending)
+            self.vector_store_phase(pool, pending)
+            self.assistant_phase(pool, pending)
+            self.delete_phase(pool, pending)
+        except BaseException:
+            # Ctrl-C or a failed phase: start nothing new; requests under way finish, and what
+            # they made is recognised by its ownership keys on the next run.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown(wait=True)
             self.reporter.end()
         return ApplyResult(
             stack=self.plan.stack,
