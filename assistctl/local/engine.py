@@ -566,6 +566,8 @@ class DeterministicEngine:
         if limit is not None and count_tokens(text) > limit:
             text = " ".join(text.split()[:limit])
             incomplete = "max_completion_tokens"
+        elif run.max_prompt_tokens is not None and prompt.prompt_tokens > run.max_prompt_tokens:
+            incomplete = "max_prompt_tokens"
         citations: tuple[Citation, ...] = ()
         if cited is not None:
             marker, file_id = cited

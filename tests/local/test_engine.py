@@ -277,3 +277,10 @@ def test_max_completion_tokens_truncates_and_marks_incomplete():
 def test_same_input_same_outcome():
     run = run_input("Where is my order 123?", [GET_ORDER])
     assert respond(run)[0] == respond(run)[0]
+
+
+def test_max_prompt_tokens_marks_incomplete():
+    run = replace(run_input("one two three"), max_prompt_tokens=4)  # 2 + 3 words of prompt
+    outcome, _ = respond(run)
+    assert outcome.incomplete_reason == "max_prompt_tokens"
+    assert outcome.text == '[Support Bot] You said: "one two three"'
