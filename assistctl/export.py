@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -46,6 +47,7 @@ API_VERSION = "assistctl/v1"
 INLINE_INSTRUCTIONS_MAX_LINES = 3
 INLINE_INSTRUCTIONS_MAX_CHARS = 240
 UNDOWNLOADABLE_PURPOSE = "assistants"
+CONCURRENCY = 8  # vector-store file lists read at once
 _MAX_NAME_LENGTH = 63
 
 
@@ -171,10 +173,9 @@ def read(client, selection: Selection) -> Source:
     ]
     chosen_assistants, chosen_stores, notes = select(assistants, stores, selection)
 
-    with_files = []
-    for store in chosen_stores:
+    def with_files(store: Resource) -> Resource:
         attached = listed(
-            lambda store=store: client.vector_stores.files.list(store.id, limit=PAGE_SIZE),
+            lambda: client.vector_stores.files.list(store.id, limit=PAGE_SIZE),
             f"list the files of vector store {store.id}",
         )
         files = tuple(
@@ -186,9 +187,12 @@ def read(client, selection: Selection) -> Source:
             )
             for f in attached
         )
-        with_files.append(Resource(store.id, store.data, store.owner, store.logical_name, files))
+        return Resource(store.id, store.data, store.owner, store.logical_name, files)
 
-    needed = _referenced_file_ids(chosen_assistants, with_files)
+    with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="assistctl-export") as pool:
+        stores_with_files = list(pool.map(with_files, chosen_stores))
+
+    needed = _referenced_file_ids(chosen_assistants, stores_with_files)
     known: dict[str, AccountFile] = {}
     if needed:
         for item in listed(lambda: client.files.list(limit=FILES_PAGE_SIZE), "list files"):
@@ -205,7 +209,7 @@ def read(client, selection: Selection) -> Source:
             content = _download(client, file.id)
             if content is not None:
                 contents[file.id] = content
-    return Source(tuple(chosen_assistants), tuple(with_files), known, contents, tuple(notes))
+    return Source(tuple(chosen_assistants), tuple(stores_with_files), known, contents, tuple(notes))
 
 
 def _resource(data: Mapping[str, Any]) -> Resource:

@@ -253,7 +253,7 @@ def test_round_trip_plans_no_changes(tmp_path):
     """Export, supply the file the API would not hand out, load, plan: nothing to do."""
     source = managed_source(downloadable=True)
     export.write(export.build(source, "support"), tmp_path)
-    (tmp_path / "docs").mkdir()
+    assert (tmp_path / "docs").is_dir()  # made ready for the file to supply
     (tmp_path / "docs" / "returns.md").write_bytes(RETURNS)
     desired = manifest.load([tmp_path])
     assert desired.stack == "support"
@@ -265,7 +265,7 @@ def test_round_trip_in_an_environment(tmp_path):
     source = managed_source(owner="support/prod", downloadable=True)
     result = export.build(source, "support", "prod")
     export.write(result, tmp_path)
-    (tmp_path / "docs").mkdir()
+    assert (tmp_path / "docs").is_dir()  # made ready for the file to supply
     (tmp_path / "docs" / "returns.md").write_bytes(RETURNS)
     stack = yaml.safe_load((tmp_path / "stack.yaml").read_text())
     assert stack["spec"] == {"environments": {"prod": {}}}
