@@ -196,6 +196,8 @@ class Store:
         where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Page:
         """One page, as the API pages: ``after`` continues in ``order``, ``before`` goes back."""
+        if where is None:
+            return self._list_by_seq(type, parent, order, after, before, limit)
         objects = self.all(type, parent, where)
         if order == "desc":
             objects.reverse()
@@ -214,6 +216,40 @@ class Store:
             page = window[-limit:]
             return Page(page, has_more=len(window) > limit)
         return Page(window[:limit], has_more=len(window) > limit)
+
+    def _seq_of(self, type: str, parent: str, id: str) -> int:
+        row = self._db.execute(
+            "SELECT seq FROM objects WHERE type = ? AND parent = ? AND id = ?", (type, parent, id)
+        ).fetchone()
+        if row is None:
+            raise CursorNotFound(id)
+        return int(row[0])
+
+    def _list_by_seq(
+        self, type: str, parent: str, order: str, after: str | None, before: str | None, limit: int
+    ) -> Page:
+        """``list`` without a filter, paged in SQL on ``seq``: cost follows the page size, not
+        the collection size (a snapshot pages through everything 100 at a time)."""
+        newer, older = (">", "<") if order == "asc" else ("<", ">")
+        clauses, parameters = ["type = ?", "parent = ?"], [type, parent]
+        with self._lock:
+            if after is not None:
+                clauses.append(f"seq {newer} ?")
+                parameters.append(self._seq_of(type, parent, after))
+            if before is not None:
+                clauses.append(f"seq {older} ?")
+                parameters.append(self._seq_of(type, parent, before))
+            backwards = before is not None and after is None
+            direction = "ASC" if (order == "asc") != backwards else "DESC"
+            rows = self._db.execute(
+                f"SELECT data FROM objects WHERE {' AND '.join(clauses)} "
+                f"ORDER BY seq {direction} LIMIT ?",
+                (*parameters, limit + 1),
+            ).fetchall()
+        objects = [json.loads(r[0]) for r in rows[:limit]]
+        if backwards:
+            objects.reverse()
+        return Page(objects, has_more=len(rows) > limit)
 
     def count(self, type: str, parent: str | None = None) -> int:
         with self._lock:

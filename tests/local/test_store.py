@@ -53,6 +53,23 @@ def test_paging_like_the_api(store):
         store.list("thing", after="nope")
 
 
+def test_sql_paging_matches_filtered_paging(store):
+    """Unfiltered pages come from SQL, filtered ones from Python: both must agree."""
+    ids = fill(store, 7)
+    fill(store, 3, parent="other")
+    cursors = [None, *ids]
+    for order in ("asc", "desc"):
+        for limit in (1, 3, 10):
+            for after in cursors:
+                for before in cursors:
+                    arguments = dict(order=order, after=after, before=before, limit=limit)
+                    assert store.list("thing", **arguments) == store.list(
+                        "thing", where=lambda o: True, **arguments
+                    ), arguments
+    with pytest.raises(CursorNotFound):
+        store.list("thing", before="t5", parent="other")
+
+
 def test_children_are_scoped_by_parent(store):
     fill(store, 2, parent="p1")
     fill(store, 3, parent="p2")
