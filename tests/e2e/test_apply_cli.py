@@ -123,6 +123,10 @@ def test_a_failed_apply_lists_what_was_done(run, stack_dir, admin, client):
     assert "Error: create assistant.support-bot: the account answered 500" in result.stderr
     assert "Done before the failure" in result.stderr
     assert "vector_store.handbook … created vs_" in result.stderr
+    as_json = run("apply", str(stack_dir), "--yes", "--json")
+    document = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and document["status"] == "failed"
+    assert "assistant.support-bot" in document["error"] and document["done"] == []
     admin.clear_faults()
     resumed = run("apply", str(stack_dir), "--yes")
     assert resumed.exit_code == 0
