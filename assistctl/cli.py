@@ -112,9 +112,11 @@ def cli(ctx: click.Context, account: str | None, debug: bool, quiet: bool, no_co
 def schema_command(kind: str) -> None:
     """Print the JSON Schema (draft 2020-12) of a manifest KIND, for editors and linters.
 
-    KIND is Stack, Assistant, VectorStore or SmokeTest (any case). Point an editor at it with a
-    modeline on the first line of a manifest:
-    `# yaml-language-server: $schema=schemas/assistant.json`
+    KIND is Stack, Assistant, VectorStore or SmokeTest (any case). Point an editor at a saved
+    schema with a modeline on the first line of a manifest:
+
+    \b
+      # yaml-language-server: $schema=schemas/assistant.json
 
     \b
     Example:
