@@ -195,11 +195,14 @@ class RunExecutor:
         self.account = account
         self._lock = threading.Lock()
         self._busy: dict[str, object] = {}
+        self._engine_lock = threading.Lock()
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
-        with self._lock:
+        """Built on first use (the chat engine's client is slow to create), under its own lock
+        so reads of other runs never wait for it."""
+        with self._engine_lock:
             if self._engine is None:
                 self._engine = engine_for(self.account.config)
             return self._engine
