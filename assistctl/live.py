@@ -92,7 +92,7 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
                     id=assistant.id,
                     name=_logical_name(assistant.metadata),
                     owner=owner,
-                    data=assistant.model_dump(mode="json"),
+                    data=assistant.model_dump(mode="json", by_alias=True),
                 )
             )
         else:
@@ -104,7 +104,7 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
                     id=store.id,
                     name=_logical_name(store.metadata),
                     owner=owner,
-                    data=store.model_dump(mode="json"),
+                    data=store.model_dump(mode="json", by_alias=True),
                     files=tuple(files_by_store[store.id]),
                 )
             )
@@ -180,4 +180,8 @@ def _logical_name(metadata: Mapping[str, Any] | None) -> str | None:
 def _dump(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else dict(value)
+    return (
+        value.model_dump(mode="json", by_alias=True)
+        if hasattr(value, "model_dump")
+        else dict(value)
+    )

@@ -144,7 +144,18 @@ def _number(value: Any, default: float) -> float:
 def _normalize_response_format(value: Any) -> Any:
     if value is None or value == DEFAULT_RESPONSE_FORMAT or value == {"type": "auto"}:
         return DEFAULT_RESPONSE_FORMAT
-    return _deep_copy(value)
+    if not isinstance(value, Mapping):
+        return value
+    normalized = {key: _deep_copy(item) for key, item in value.items() if item is not None}
+    schema = normalized.get("json_schema")
+    if isinstance(schema, dict):
+        # The API answers every optional field (description: null, strict: null ≡ false).
+        normalized["json_schema"] = {
+            key: item
+            for key, item in schema.items()
+            if item is not None and not (key == "strict" and item is False)
+        }
+    return normalized
 
 
 def _normalize_tools(tools: Iterable[Mapping[str, Any]], model: str | None) -> list[dict]:

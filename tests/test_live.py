@@ -121,6 +121,21 @@ def test_snapshot_holds_what_the_owner_owns_and_reads_foreign_only_for_clashes(a
     assert snapshot(client, OWNER).digest() == live.digest()
 
 
+def test_snapshot_keeps_the_api_field_names(client):
+    made = client.beta.assistants.create(
+        model="gpt-4o",
+        name="Schema bot",
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "reply", "schema": {"type": "object"}},
+        },
+        metadata=_tags("schema-stack", "schema-bot"),
+    )
+    (owned,) = snapshot(client, "schema-stack").assistants
+    assert owned.id == made.id
+    assert owned.data["response_format"]["json_schema"]["schema"] == {"type": "object"}
+
+
 def test_snapshot_needs_only_list_pages(account):
     server, client = account
     _stats(server.root_url, reset=True)

@@ -199,6 +199,25 @@ NORMALISATION_CASES = {
     "response_format default": ({}, {"response_format": "auto"}),
     "response_format none": ({"response_format": "auto"}, {"response_format": None}),
     "description empty": ({"description": ""}, {"description": None}),
+    "json_schema response format as the API answers it": (
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": {"type": "object"}},
+            }
+        },
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "reply",
+                    "description": None,
+                    "schema": {"type": "object"},
+                    "strict": None,
+                },
+            }
+        },
+    ),
     "tool order": (
         {
             "tools": [
