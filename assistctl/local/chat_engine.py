@@ -233,6 +233,8 @@ class ChatEngine:
                 request["tool_choice"] = choice
             if resumed:
                 request = _unforced(request)
+            if not run.parallel_tool_calls:
+                request["parallel_tool_calls"] = False
         for name in ("temperature", "top_p", "max_completion_tokens"):
             value = getattr(run, name)
             if value is not None:

@@ -90,6 +90,7 @@ class RunInput:
     top_p: float | None = None
     max_completion_tokens: int | None = None
     max_prompt_tokens: int | None = None
+    parallel_tool_calls: bool = True
 
     def tool(self, type: str) -> dict[str, Any] | None:
         return next((t for t in self.tools if t.get("type") == type), None)

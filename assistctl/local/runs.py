@@ -331,6 +331,7 @@ class RunExecutor:
             top_p=run.get("top_p"),
             max_completion_tokens=run.get("max_completion_tokens"),
             max_prompt_tokens=run.get("max_prompt_tokens"),
+            parallel_tool_calls=run.get("parallel_tool_calls", True),
         )
 
     def _record(

@@ -226,8 +226,9 @@ def test_plain_answer_sends_instructions_model_and_sampling(chat_client, fake_ch
 
 def test_function_call_round_trip(chat_client, fake_chat):
     bot = chat_client.beta.assistants.create(model="gpt-4o", tools=[GET_ORDER])
-    thread, run = run_on(chat_client, bot.id, "status of order 77")
+    thread, run = run_on(chat_client, bot.id, "status of order 77", parallel_tool_calls=False)
     assert run.status == "requires_action"
+    assert fake_chat.requests[-1]["parallel_tool_calls"] is False
     (call,) = run.required_action.submit_tool_outputs.tool_calls
     assert (call.function.name, json.loads(call.function.arguments)) == (
         "get_order",
