@@ -447,3 +447,29 @@ def test_code_interpreter_files_follow_their_content(stack_dir, client):
     ).tool_resources.code_interpreter.file_ids
     assert second != first
     assert first not in {f.id for f in client.files.list(limit=100)}
+
+
+def test_chunking_and_expiry_are_applied_and_a_new_chunking_reattaches(stack_dir, client):
+    manifest = stack_dir / "handbook.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "  expires_after: {anchor: last_active_at, days: 30}\n"
+        + "  chunking_strategy:\n    type: static\n"
+        + "    static: {max_chunk_size_tokens: 400, chunk_overlap_tokens: 100}\n"
+    )
+    converge(stack_dir, client)
+    assert_converged(stack_dir, client)
+    store = client.vector_stores.list(limit=100).data[0]
+    assert store.expires_after.days == 30
+    attached = list(client.vector_stores.files.list(store.id, limit=100))
+    assert {f.chunking_strategy.static.max_chunk_size_tokens for f in attached} == {400}
+
+    manifest.write_text(manifest.read_text().replace("400, chunk", "600, chunk"))
+    pending = current_plan(stack_dir, client).pending
+    assert [(c.address, c.fields) for c in pending] == [
+        ("vector_store.handbook", ("chunking_strategy",))
+    ]
+    converge(stack_dir, client)
+    attached = list(client.vector_stores.files.list(store.id, limit=100))
+    assert {f.chunking_strategy.static.max_chunk_size_tokens for f in attached} == {600}
+    assert_converged(stack_dir, client)
