@@ -398,6 +398,11 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
             use_file(i, f"assistant.{name}") for i in _code_interpreter_ids(assistant) if i in paths
         ]
         spec, prompt = _assistant_spec(assistant, name, store_names, file_paths)
+        notes.extend(
+            f"assistant.{name}: function {function} has no parameters in the account; manifests "
+            "need a schema, so it gets an empty one, which the next apply writes"
+            for function in _functions_without_parameters(assistant)
+        )
         if prompt is not None:
             outputs.append(prompt)
         outputs.append(
@@ -631,6 +636,14 @@ def _belongs_in_a_file(instructions: str) -> bool:
         instructions.count("\n") >= INLINE_INSTRUCTIONS_MAX_LINES
         or len(instructions) > INLINE_INSTRUCTIONS_MAX_CHARS
     )
+
+
+def _functions_without_parameters(assistant: Resource) -> list[str]:
+    return [
+        (tool.get("function") or {}).get("name", "?")
+        for tool in assistant.data.get("tools") or ()
+        if tool.get("type") == "function" and (tool.get("function") or {}).get("parameters") is None
+    ]
 
 
 def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:

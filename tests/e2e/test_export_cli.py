@@ -172,7 +172,7 @@ def test_export_as_a_subprocess_keeps_the_key_out_of_the_output(local_server, cl
     assert secret not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*.yaml"))
 
 
-def test_structured_output_and_bare_tools_export_as_valid_manifests(local_server, client, tmp_path):
+def test_structured_output_round_trips(local_server, client, tmp_path):
     answer_schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     made = client.beta.assistants.create(
         model="gpt-4o-mini",
@@ -182,7 +182,7 @@ def test_structured_output_and_bare_tools_export_as_valid_manifests(local_server
             "type": "json_schema",
             "json_schema": {"name": "answer", "schema": answer_schema, "strict": True},
         },
-        tools=[{"type": "file_search"}, {"type": "function", "function": {"name": "ping"}}],
+        tools=[{"type": "file_search"}],
     )
     out = tmp_path / "out"
     exported = run(local_server, "export", "--ids", made.id, "-o", str(out))
@@ -192,15 +192,37 @@ def test_structured_output_and_bare_tools_export_as_valid_manifests(local_server
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": answer_schema, "strict": True},
     }
+    assert spec["tools"] == [{"type": "file_search"}]
+    imported = run(local_server, "import", "assistant/json-bot", made.id, str(out))
+    assert imported.exit_code == 0, imported.output
+    planned = run(local_server, "plan", str(out), "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+
+
+def test_a_function_without_parameters_gets_an_empty_schema_and_a_note(
+    local_server, client, tmp_path
+):
+    made = client.beta.assistants.create(
+        model="gpt-4o-mini",
+        name="Pinger",
+        instructions="Ping when asked.",
+        tools=[{"type": "function", "function": {"name": "ping"}}],
+    )
+    out = tmp_path / "out"
+    exported = run(local_server, "export", "--ids", made.id, "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    assert "function ping has no parameters in the account" in exported.output
+    spec = yaml.safe_load((out / "assistants" / "pinger.yaml").read_text())["spec"]
     assert spec["tools"] == [
-        {"type": "file_search"},
         {
             "type": "function",
             "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}},
-        },
+        }
     ]
-    validated = CliRunner().invoke(cli, ["validate", str(out)], prog_name="assistctl")
-    assert validated.exit_code == 0, validated.output
+    assert run(local_server, "import", "assistant/pinger", made.id, str(out)).exit_code == 0
+    planned = run(local_server, "plan", str(out), "--json")
+    changes = [c for c in json.loads(planned.output)["changes"] if c["action"] != "no-op"]
+    assert [(c["address"], c["fields"]) for c in changes] == [("assistant.pinger", ["tools"])]
 
 
 def test_hand_made_vector_store_is_managed_after_one_apply(local_server, client, tmp_path):
