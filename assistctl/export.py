@@ -398,6 +398,11 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
             use_file(i, f"assistant.{name}") for i in _code_interpreter_ids(assistant) if i in paths
         ]
         spec, prompt = _assistant_spec(assistant, name, store_names, file_paths)
+        if not assistant.display_name:
+            notes.append(
+                f"assistant.{name} has no display name in the account; the manifest's default "
+                f"(its logical name, {name!r}) is what the next apply sets"
+            )
         notes.extend(
             f"assistant.{name}: function {function} has no parameters in the account; manifests "
             "need a schema, so it gets an empty one, which the next apply writes"

@@ -308,6 +308,7 @@ def test_unmanaged_resources_get_slugs_file_paths_and_adoptions():
     ]
     assert [m.path for m in result.missing] == ["files/guide-2.md", "files/guide.md"]
     assert any("file-z is failed" in note for note in result.notes)
+    assert any("assistant.assistant has no display name" in note for note in result.notes)
     store_manifest = next(o for o in result.outputs if o.path == "vector_stores/docs-guides.yaml")
     spec = yaml.safe_load(store_manifest.content)["spec"]
     assert spec["files"] == ["../files/guide-2.md", "../files/guide.md"]
