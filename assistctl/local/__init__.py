@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +251,7 @@ def start_in_process(
     directory = Path(data_dir) if data_dir is not None else None
     try:
         app = create_app(config, directory)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise AccountError(f"cannot open the local account in {directory}: {exc}") from None
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto
     # says TCP, and without it every answer waits ~40 ms for a delayed ACK.

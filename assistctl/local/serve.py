@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,7 +105,7 @@ def serve(
         )
     try:
         app = create_app(config, data_dir)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise AccountError(f"cannot open the local account in {data_dir}: {exc}") from None
     listener = bind(host, port)
     server = _server_class()(

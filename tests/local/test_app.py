@@ -125,3 +125,10 @@ def test_env_overrides_apply_to_the_in_process_starter(tmp_path, monkeypatch):
         client = openai.OpenAI(api_key="other", base_url=server.base_url, max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             client.beta.assistants.list()
+
+
+def test_unusable_data_dir_is_an_account_error(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(AccountError, match="cannot open the local account"):
+        start_in_process(blocker, config=LocalConfig())
