@@ -67,33 +67,42 @@ def describe(change: Change) -> list[FieldDetail]:
             details.append(FieldDetail(field, diff=_text_diff(old or "", new or "")))
         elif field == "tools":
             details.extend(_tool_details(old or [], new or []))
-        elif _is_flat_mapping(old) and _is_flat_mapping(new):
-            details.extend(_mapping_details(field, old or {}, new or {}))
+        elif _is_mapping_or_none(old) and _is_mapping_or_none(new):
+            details.extend(_mapping_details(field, old, new))
         else:
             details.append(_value_detail(field, old, new))
     return details
 
 
-def _is_flat_mapping(value: Any) -> bool:
-    """Mappings of scalars (metadata, a vector store's files) diff best key by key."""
-    if value is None:
-        return True
-    return isinstance(value, Mapping) and all(
-        not isinstance(item, Mapping | list | tuple) for item in value.values()
-    )
+def _is_mapping_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, Mapping)
 
 
-def _mapping_details(field: str, old: Mapping, new: Mapping) -> list[FieldDetail]:
+def _leaves(value: Any, path: str) -> dict[str, Any]:
+    """``{"tool_resources.code_interpreter.files": [...], 'files["docs/a.md"]': "…"}``: nested
+    mappings flattened to the values a reviewer compares (lists stay whole)."""
+    if not isinstance(value, Mapping):
+        return {path: value} if value is not None else {}
+    leaves: dict[str, Any] = {}
+    for key, item in value.items():
+        text = str(key)
+        child = f"{path}.{text}" if text.isidentifier() else f"{path}[{_compact(text)}]"
+        leaves.update(_leaves(item, child))
+    return leaves
+
+
+def _mapping_details(field: str, old: Any, new: Any) -> list[FieldDetail]:
+    """Mappings (metadata, a store's files, tool_resources) diff leaf by leaf."""
+    before, after = _leaves(old, field), _leaves(new, field)
     details = []
-    for key in sorted(set(old) | set(new)):
-        label = f"{field}[{_compact(key)}]"
-        if key not in old:
-            details.append(FieldDetail(label, after=_compact(new[key])))
-        elif key not in new:
-            details.append(FieldDetail(label, before=_compact(old[key])))
-        elif old[key] != new[key]:
-            details.append(_value_detail(label, old[key], new[key]))
-    return details
+    for label in [*after, *(label for label in before if label not in after)]:
+        if label not in before:
+            details.append(FieldDetail(label, after=_compact(after[label])))
+        elif label not in after:
+            details.append(FieldDetail(label, before=_compact(before[label])))
+        elif before[label] != after[label]:
+            details.append(_value_detail(label, before[label], after[label]))
+    return details or [_value_detail(field, old, new)]  # e.g. {} → null: no leaf differs
 
 
 def _shown(view: Mapping[str, Any]) -> list[tuple[str, Any]]:

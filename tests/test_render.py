@@ -129,8 +129,8 @@ def test_text_has_one_line_per_resource_with_its_symbol():
 def test_text_shows_field_changes_and_unified_diffs():
     text = render_text(PLAN, color=False)
     assert "      temperature: 0.9 → 0.2" in text
-    assert '      metadata["team"]: "sales" → "support"' in text
-    assert '      metadata["tier"]: "1"' in text
+    assert '      metadata.team: "sales" → "support"' in text
+    assert '      metadata.tier: "1"' in text
     assert f'      sha256: "{OLD_SHA}" → "{NEW_SHA}"' in text
     assert "filename" not in text  # derived from the hash
     assert "      tools: + file_search" in text
@@ -258,3 +258,35 @@ def test_created_files_and_stores_show_what_matters():
     assert "long~name" not in text and "path:" not in text
     assert "      files: docs/a.md, docs/b.md\n" in text
     assert "expires_after" not in text and "metadata" not in text
+
+
+def test_nested_mappings_show_the_leaves_that_changed():
+    before = _assistant(tool_resources={"code_interpreter": {"files": ["a.csv@0123456789ab"]}})
+    after = _assistant(
+        tool_resources={
+            "code_interpreter": {"files": ["data/a.csv"]},
+            "file_search": {"vector_stores": ["handbook"]},
+        }
+    )
+    store_before = {"files": {"docs/a.md": OLD_SHA, "docs/gone.md": OLD_SHA}}
+    store_after = {"files": {"docs/a.md": NEW_SHA}}
+    plan = Plan(
+        "s",
+        None,
+        (
+            Change(
+                "vector_store.h", Action.UPDATE, store_before, store_after, ("files",), "", "vs_1"
+            ),
+            Change("assistant.x", Action.UPDATE, before, after, ("tool_resources",), "", "asst_1"),
+        ),
+        "d",
+        "l",
+    )
+    text = render_text(plan, color=False)
+    assert f'      files["docs/a.md"]: "{OLD_SHA}" → "{NEW_SHA}"' in text
+    assert f'      files["docs/gone.md"]: "{OLD_SHA}"' in text
+    assert (
+        '      tool_resources.code_interpreter.files: ["a.csv@0123456789ab"] → ["data/a.csv"]'
+        in text
+    )
+    assert '      tool_resources.file_search.vector_stores: ["handbook"]' in text
