@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import weakref
 from dataclasses import asdict
@@ -233,8 +234,11 @@ class RunExecutor:
         def work() -> None:
             try:
                 self._execute(thread_id, run_id, streaming.ignore, token)
-            except Exception:
-                log.exception("run %s failed in the background", run_id)
+            except Exception as exc:
+                if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc):
+                    log.info("run %s left for later: the account was closed", run_id)
+                else:
+                    log.exception("run %s failed in the background", run_id)
             finally:
                 self.release(run_id, token)
 
@@ -287,10 +291,17 @@ class RunExecutor:
         emit("thread.run.in_progress", public(run))
         live = _LiveMessage(store, run, emit) if emit is not streaming.ignore else None
         try:
-            outcome = self.engine.respond(self._input(run), self._search, new_id, live)
-        except Exception as exc:
-            log.exception("engine failed on run %s", run_id)
-            outcome = Failure("server_error", f"The run engine failed: {exc}")
+            engine = self.engine
+        except ValueError as exc:
+            outcome: Outcome = Failure(
+                "server_error", f"The local account's run engine is misconfigured: {exc}"
+            )
+        else:
+            try:
+                outcome = engine.respond(self._input(run), self._search, new_id, live)
+            except Exception as exc:
+                log.exception("engine failed on run %s", run_id)
+                outcome = Failure("server_error", f"The run engine failed: {exc}")
         self._record(thread_id, run_id, outcome, emit, token, live)
 
     def _search(self, vector_store_ids: list[str], query: str, max_results: int) -> list:
