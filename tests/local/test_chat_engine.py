@@ -60,6 +60,9 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
     if "slowly" in user:
         time.sleep(0.6)
+    if "enormous" in user:
+        message = "This model's maximum context length is 8192 tokens."
+        return 400, {"error": {"message": message, "code": "context_length_exceeded"}}
     if "crash" in user:
         return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
     if last["role"] == "tool":
@@ -140,8 +143,8 @@ class FakeChat:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("retry-after-ms", "1")
+                if status >= 429:
+                    self.send_header("retry-after-ms", "1")  # keep the client's retries fast
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -302,6 +305,10 @@ def test_backend_errors_fail_the_run_with_api_codes(chat_client):
     assert run.status == "failed"
     assert run.last_error.code == "server_error"
     assert "500" in run.last_error.message and "backend exploded" in run.last_error.message
+    _, run = run_on(chat_client, bot.id, "an enormous thread")
+    assert run.status == "failed"
+    assert run.last_error.code == "invalid_prompt"
+    assert "context window" in run.last_error.message
 
 
 def test_code_interpreter_is_refused_with_a_clear_error(chat_client):
