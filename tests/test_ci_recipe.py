@@ -64,6 +64,12 @@ def test_triggers_and_jobs(workflow):
         if name in on_push:
             assert "'push'" in condition
     assert workflow["jobs"]["apply-production"]["needs"] == "plan-production"
+    # only apply waits for the production reviewers; plans must not be held for approval
+    environments = {name: job.get("environment") for name, job in workflow["jobs"].items()}
+    assert [name for name, env in environments.items() if env == "production"] == [
+        "apply-production"
+    ]
+    assert environments["smoke-test-staging"] == "staging"
 
 
 def test_the_documented_commands_are_there(workflow):
