@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -41,6 +41,9 @@ from assistctl.plan import (
     normalize_chunking_strategy,
     normalize_vector_store,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 API_VERSION = "assistctl/v1"
 # Instructions longer than this many lines (or characters) go to prompts/NAME.md.
@@ -151,7 +154,7 @@ class Export:
 # --- read --------------------------------------------------------------------------------------
 
 
-def read(client, selection: Selection) -> Source:
+def read(client: openai.OpenAI, selection: Selection) -> Source:
     """Read the selected resources, the vector stores they use, and their files' descriptions."""
     from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items
 
@@ -221,7 +224,7 @@ def _resource(data: Mapping[str, Any]) -> Resource:
     return Resource(data["id"], dict(data), owner, name)
 
 
-def _download(client, file_id: str) -> bytes | None:
+def _download(client: openai.OpenAI, file_id: str) -> bytes | None:
     """The file's bytes, or None when the account refuses to hand them out (it does for purpose
     ``assistants``, with a 400); throttling and server errors are retried like any read."""
     import openai
