@@ -29,6 +29,7 @@ from assistctl.local.http import (
     require,
     validate_metadata,
 )
+from assistctl.local.runs import active_run
 from assistctl.local.store import new_id, now
 
 THREAD = "thread"
@@ -38,7 +39,6 @@ RUN_STEP = "thread.run.step"
 MAX_THREAD_MESSAGES = 32
 MAX_MESSAGE_LENGTH = 256_000
 MAX_ATTACHMENTS = 10
-ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
 MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
 
 
@@ -134,13 +134,6 @@ def validate_attachments(account, value: Any, param: str = "attachments") -> lis
             )
         attachments.append({"file_id": file_id, "tools": [{"type": t["type"]} for t in tools]})
     return attachments
-
-
-def active_run(account, thread_id: str) -> dict[str, Any] | None:
-    for run in account.store.all(RUN, thread_id):
-        if run.get("status") in ACTIVE_RUN_STATUSES:
-            return run
-    return None
 
 
 def create_message(

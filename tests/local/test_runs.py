@@ -290,3 +290,20 @@ def test_list_modify_and_expire(client, bot, local_server):
     expired = client.beta.threads.runs.retrieve(second.id, thread_id=thread.id)
     assert expired.status == "expired" and expired.required_action is None
     assert raw_steps(client, thread.id, second.id)[0].status == "expired"
+
+
+def test_expired_run_no_longer_blocks_new_messages(client, bot, local_server):
+    """A run that expired while waiting for tool outputs must not refuse the next message,
+    even when nobody read the run since it expired."""
+    thread = ask(client, "Where is order 5?")
+    waiting = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=bot.id, poll_interval_ms=20
+    )
+    assert waiting.status == "requires_action"
+    store = local_server.account.store
+    stored = store.get("thread.run", waiting.id, thread.id)
+    store.put("thread.run", {**stored, "expires_at": 0}, thread.id)
+    message = client.beta.threads.messages.create(thread.id, role="user", content="Hello again")
+    assert message.thread_id == thread.id
+    run = client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id)
+    assert run.status == "expired"
