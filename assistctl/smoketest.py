@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistctl import expectations, retry
+from assistctl import expectations, live, retry
 from assistctl.errors import AssistctlError, SmokeTestError
 from assistctl.expectations import Citation, Reply, ToolCall, Verdict
 from assistctl.model import PATH_ATTRIBUTE, STACK_KEY, Desired, DesiredSmokeTest, Live
@@ -171,12 +171,12 @@ class Deployment:
     files: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @classmethod
-    def from_live(cls, live: Live, desired: Desired | None = None) -> Deployment:
-        paths_by_sha = {f.sha256: f.path for f in desired.files} if desired else {}
+    def from_live(cls, deployed: Live, desired: Desired) -> Deployment:
+        paths_by_sha = {f.sha256: f.path for f in desired.files}
         files: dict[str, tuple[str | None, str | None]] = {}
-        for upload in live.uploads:
+        for upload in deployed.uploads:
             files[upload.id] = (paths_by_sha.get(upload.sha256), upload.basename)
-        for store in live.vector_stores:
+        for store in deployed.vector_stores:
             for stored in store.files:
                 known_path, filename = files.get(stored.file_id, (None, None))
                 path = stored.attributes.get(PATH_ATTRIBUTE) or known_path
@@ -184,8 +184,8 @@ class Deployment:
                     filename = str(path).rsplit("/", 1)[-1]
                 files[stored.file_id] = (path, filename)
         return cls(
-            owner=live.owner,
-            assistants={a.name: a.id for a in live.assistants},
+            owner=deployed.owner,
+            assistants={a.name: a.id for a in deployed.assistants},
             files=files,
         )
 
@@ -233,9 +233,8 @@ def check_test(test: DesiredSmokeTest) -> None:
     if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
         raise SmokeTestError(f"{test.location}: spec.repeat: takes a whole number ≥ 1")
     threshold = spec.get("pass_threshold", 1.0)
-    if not isinstance(threshold, int | float) or isinstance(threshold, bool):
-        raise SmokeTestError(f"{test.location}: spec.pass_threshold: takes a number in [0, 1]")
-    if not 0 <= threshold <= 1:
+    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if not number or not 0 <= threshold <= 1:
         raise SmokeTestError(f"{test.location}: spec.pass_threshold: takes a number in [0, 1]")
     for step_index, step in enumerate(steps):
         for index, expectation in enumerate(step.get("expect") or ()):
@@ -619,7 +618,6 @@ def run_suite(
     *,
     parallel: int = DEFAULT_PARALLEL,
     deselected: Sequence[str] = (),
-    live: Live | None = None,
     on_attempt: Callable[[DesiredSmokeTest, AttemptResult], None] | None = None,
     apply_hint: str = "assistctl apply",
     policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
@@ -636,11 +634,7 @@ def run_suite(
     for test in tests:
         check_test(test)
     started = clock()
-    if live is None:
-        from assistctl import live as live_module
-
-        live = live_module.snapshot(client, desired.owner)
-    deployment = Deployment.from_live(live, desired)
+    deployment = Deployment.from_live(live.snapshot(client, desired.owner), desired)
     assistant_ids = {t.name: deployment.assistant_id(t, apply_hint) for t in tests}
     stop = threading.Event()
     conversations = [

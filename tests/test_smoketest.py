@@ -17,6 +17,7 @@ import pytest
 
 from assistctl import manifest, model, retry, smoketest
 from assistctl.errors import SmokeTestError
+from assistctl.expectations import Citation
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.model import DesiredSmokeTest, Location
 
@@ -396,3 +397,37 @@ def test_interrupted_conversation_stops_polling():
     )
     with pytest.raises(smoketest.Interrupted):
         conversation.run()
+
+
+def test_deployment_maps_file_ids_to_manifest_paths():
+    desired = manifest.load([QUICKSTART])
+    returns = next(f for f in desired.files if f.path == "docs/returns.md")
+    deployed = model.Live(
+        owner="support",
+        assistants=(model.LiveAssistant("asst_1", "support-bot", "support", {}),),
+        vector_stores=(
+            model.LiveVectorStore(
+                "vs_1",
+                "handbook",
+                "support",
+                {},
+                (
+                    model.LiveVectorStoreFile(
+                        "file-a", "completed", {"assistctl_path": "docs/x.md"}
+                    ),
+                ),
+            ),
+        ),
+        uploads=(
+            model.LiveUpload("file-b", "n", 1, "support", returns.sha256, "returns.md"),
+            model.LiveUpload("file-c", "n", 1, "support", "0" * 64, "old.md"),
+        ),
+    )
+    deployment = smoketest.Deployment.from_live(deployed, desired)
+    assert deployment.assistants == {"support-bot": "asst_1"}
+    assert deployment.citation("file-a", "q") == Citation("file-a", "docs/x.md", "x.md", "q")
+    assert deployment.citation("file-b", "q") == Citation(
+        "file-b", "docs/returns.md", "returns.md", "q"
+    )
+    assert deployment.citation("file-c", "q") == Citation("file-c", None, "old.md", "q")
+    assert deployment.citation("file-z", "q").label == "file-z"
