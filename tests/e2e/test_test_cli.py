@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -139,3 +142,27 @@ def test_selecting_nothing_is_an_error(local_server, stack):
     result = invoke("--account", local_server.base_url, "test", str(stack), "-k", "nope")
     assert result.exit_code == 1
     assert "-k 'nope' selects none of the smoke tests (" in result.stderr
+
+
+def test_ctrl_c_deletes_the_threads_of_conversations_in_flight(local_server, stack, admin):
+    account = applied(local_server, stack)
+    (stack / "tests" / "many.yaml").write_text(
+        FAILING_TEST.replace("repeat: 2", "repeat: 12").replace("wrong-eta", "many")
+    )
+    admin.set_faults(latency_ms=60)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistctl", "--account", account, "test", str(stack)]
+        + ["-k", "many", "--parallel", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert first.startswith("FAILED many [")
+    assert process.returncode == 130, err
+    assert "Interrupted." in err and "Traceback" not in err
+    requests = admin.stats()["requests"]
+    created = requests["POST /v1/threads"]
+    assert created < 12 and requests["DELETE /v1/threads/{thread_id}"] == created
