@@ -7,7 +7,6 @@ expected and what came back, so a failing CI job explains itself without a rerun
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import re
@@ -168,10 +167,8 @@ def check(expectation: Any, where: str) -> None:
         except jsonschema.SchemaError as exc:
             fail(f"json_schema: not a valid JSON Schema: {exc.message}")
     elif kind == "tool_call":
-        if isinstance(value, str):
-            return
         if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
-            fail("tool_call takes a function name or {name, arguments, count}")
+            fail("tool_call takes {name, arguments, count}")
         unknown = set(value) - {"name", "arguments", "count"}
         if unknown:
             fail(f"tool_call: unknown key(s) {', '.join(sorted(unknown))}")
@@ -181,7 +178,7 @@ def check(expectation: Any, where: str) -> None:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             fail("tool_call.count takes a whole number ≥ 0")
     elif kind == "no_tool_call":
-        if not isinstance(value, bool | str):
+        if value is not True and not isinstance(value, str):
             fail("no_tool_call takes true or a tool name")
     elif kind == "status":
         if value not in RUN_STATUSES:
@@ -235,12 +232,14 @@ def _icontains(value: Any, reply: Reply) -> Verdict:
 
 
 def _not_contains(value: Any, reply: Reply) -> Verdict:
+    """Case-insensitive, unlike ``contains``: a word that must not appear must not appear in
+    any case ("Refund" counts against ``not_contains: refund``)."""
     needle = str(value)
     return _verdict(
         "not_contains",
         needle,
-        needle not in reply.text,
-        f"expected the reply not to contain {needle!r}; got {trimmed(reply.text)}",
+        needle.casefold() not in reply.text.casefold(),
+        f"expected the reply not to contain {needle!r} (any case); got {trimmed(reply.text)}",
     )
 
 
@@ -294,15 +293,14 @@ def _json_schema(value: Any, reply: Reply) -> Verdict:
 
 
 def _tool_call(value: Any, reply: Reply) -> Verdict:
-    spec = {"name": value} if isinstance(value, str) else dict(value)
+    spec = dict(value)
     name = spec["name"]
     arguments = spec.get("arguments")
     count = spec.get("count")
     matching = [
         c
         for c in reply.tool_calls
-        if fnmatch.fnmatchcase(c.name, name)
-        and (arguments is None or is_subset(arguments, c.arguments))
+        if c.name == name and (arguments is None or is_subset(arguments, c.arguments))
     ]
     passed = len(matching) == count if count is not None else bool(matching)
     calls = "a call" if count is None else f"{count} call{'s' if count != 1 else ''}"
@@ -316,8 +314,6 @@ def _tool_call(value: Any, reply: Reply) -> Verdict:
 
 
 def _no_tool_call(value: Any, reply: Reply) -> Verdict:
-    if value is False:
-        return _verdict("no_tool_call", value, True, "")
     if value is True:
         return _verdict(
             "no_tool_call",
@@ -325,7 +321,7 @@ def _no_tool_call(value: Any, reply: Reply) -> Verdict:
             not reply.tool_calls,
             f"expected no tool calls; got {describe_calls(reply.tool_calls)}",
         )
-    offending = [c for c in reply.tool_calls if fnmatch.fnmatchcase(c.name, str(value))]
+    offending = [c for c in reply.tool_calls if c.name == value]
     return _verdict(
         "no_tool_call",
         value,

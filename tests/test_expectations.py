@@ -32,7 +32,6 @@ REPLY = Reply(
         {"tool_call": {"name": "get_order", "arguments": {"verbose": {"a": 1}}, "count": 1}},
         {"tool_call": {"name": "refund", "count": 0}},
         {"no_tool_call": "refund"},
-        {"no_tool_call": False},
         {"cites": "docs/returns.md"},
         {"cites": "returns.md"},
         {"cites": "file-1"},
@@ -52,7 +51,8 @@ def test_expectation_passes(expectation):
     [
         ({"contains": "delivered"}, ["contain 'delivered'", '"Your order 123 has shipped']),
         ({"icontains": "DELIVERED"}, ["(any case)", "Your order"]),
-        ({"not_contains": "shipped"}, ["not to contain 'shipped'", "Your order"]),
+        ({"not_contains": "shipped"}, ["not to contain 'shipped' (any case)", "Your order"]),
+        ({"not_contains": "SHIPPED"}, ["not to contain 'SHIPPED' (any case)", "Your order"]),
         ({"equals": "Shipped."}, ['equal "Shipped."', "Your order"]),
         ({"regex": r"^\d+$"}, [r"match /^\d+$/", "Your order"]),
         (
@@ -165,6 +165,7 @@ def test_required_passes(repeat, threshold, required):
         ({"tool_call": {"name": "f", "args": {}}}, "unknown key(s) args"),
         ({"status": "done"}, "status takes one of"),
         ({"max_latency_s": "fast"}, "max_latency_s takes a number"),
+        ({"no_tool_call": False}, "no_tool_call takes true or a tool name"),
         ({"contains": ["a"]}, "contains takes a string"),
     ],
 )
