@@ -305,6 +305,9 @@ class Conversation:
         error: str | None = None
         cleanup_error: str | None = None
         try:
+            # Threads cannot be listed, so a create whose outcome is unknown cannot be looked
+            # up; repeating it risks one stray empty thread (tagged with TEST_KEY), which beats
+            # failing the attempt and leaving that same thread behind anyway.
             thread = self._call(
                 lambda: self.client.beta.threads.create(
                     metadata={
@@ -313,7 +316,6 @@ class Conversation:
                     }
                 ),
                 "create a thread",
-                idempotent=False,
             )
             self.thread_id = thread.id
             for number, step in enumerate(steps_spec, start=1):

@@ -260,6 +260,7 @@ def test_timeout_cancels_the_run(clean):
 
 def test_creates_that_committed_before_a_5xx_are_not_repeated(clean):
     rules = [
+        {"methods": ["POST"], "path": r"/v1/threads$", "status": 500, "when": "before"},
         {
             "methods": ["POST"],
             "path": r"/v1/threads/[^/]+/messages$",
@@ -284,6 +285,7 @@ def test_creates_that_committed_before_a_5xx_are_not_repeated(clean):
     attempt = result.tests[0].attempts[0]
     assert attempt.outcome == "passed", attempt.first_problem
     requests = clean.requests()
+    assert requests["POST /v1/threads"] == 2  # refused once, then retried
     assert requests["POST /v1/threads/{thread_id}/messages"] == 1
     assert requests["POST /v1/threads/{thread_id}/runs"] == 1
     assert requests["POST /v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"] == 1
