@@ -423,10 +423,11 @@ def plan_command(
 )
 @click.option(
     "--parallel",
+    metavar="N",
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="Conversations at once.",
+    help="Conversations at once, across tests and repeats.",
 )
 @click.pass_context
 def test_command(
