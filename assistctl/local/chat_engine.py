@@ -40,6 +40,7 @@ from assistctl.local.engine import (
     ToolExchange,
     Usage,
     count_tokens,
+    display_filename,
 )
 
 FILE_SEARCH_FUNCTION = "file_search"
@@ -382,7 +383,8 @@ def _file_search(
     for hit in hits:
         number = len(excerpts) + 1
         excerpts[number] = _Excerpt(number, hit.file_id, hit.filename)
-        lines.append(f"[{number}] {hit.filename}:\n{hit.text[:EXCERPT_CHARACTERS]}")
+        excerpt = hit.text[:EXCERPT_CHARACTERS]
+        lines.append(f"[{number}] {display_filename(hit.filename)}:\n{excerpt}")
     output = "\n\n".join(lines) if lines else "No matching excerpts were found."
     results = tuple(SearchResult(h.file_id, h.filename, h.score, h.text) for h in hits)
     return FileSearchCall(call.id, query, results, output)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from assistctl.model import parse_upload_filename
+
 FAIL_WORD = "FAIL_RUN"
 GENERIC_VERBS = frozenset(
     {"get", "set", "list", "find", "create", "update", "delete", "lookup", "fetch", "check"}
@@ -537,12 +539,13 @@ class DeterministicEngine:
             return self._finish(run, text, prompt, tool_calls=(call,))
         best = hits[0]
         marker = CITATION_MARKER.format(step=0, result=0)
-        text = f'According to {best.filename}: "{trim_quote(best.text)}" {marker}'
+        shown = display_filename(best.filename)
+        text = f'According to {shown}: "{trim_quote(best.text)}" {marker}'
         facts = {
-            "source": best.filename,
-            "file": best.filename,
-            "filename": best.filename,
-            "file_name": best.filename,
+            "source": shown,
+            "file": shown,
+            "filename": shown,
+            "file_name": shown,
             "file_id": best.file_id,
             "quote": trim_quote(best.text),
         }
@@ -601,6 +604,12 @@ def _prompt_tokens(run: RunInput) -> int:
     total += sum(count_tokens(m.text) for m in run.messages)
     total += sum(count_tokens(e.output or "") for e in run.exchanges)
     return total
+
+
+def display_filename(filename: str) -> str:
+    """The name a person would recognise: uploads by assistctl carry ownership in their name."""
+    parsed = parse_upload_filename(filename)
+    return parsed[2] if parsed else filename
 
 
 def trim_quote(text: str, limit: int = QUOTE_LIMIT) -> str:

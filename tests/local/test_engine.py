@@ -284,3 +284,13 @@ def test_max_prompt_tokens_marks_incomplete():
     outcome, _ = respond(run)
     assert outcome.incomplete_reason == "max_prompt_tokens"
     assert outcome.text == '[Support Bot] You said: "one two three"'
+
+
+def test_file_search_names_an_assistctl_upload_by_its_original_file_name():
+    """Uploads made by apply carry ownership in their filename; answers show the real name."""
+    from assistctl.model import upload_filename
+
+    stored = upload_filename("support", "a" * 64, "returns.md")
+    run = run_input("returns", [{"type": "file_search"}], vector_store_ids=("vs_1",))
+    outcome, _ = respond(run, [Hit("file-a", stored, "vs_1", "Returns within 30 days.", 0.8)])
+    assert outcome.text.startswith('According to returns.md: "Returns within 30 days."')
