@@ -509,7 +509,12 @@ def test_command(
 
 @cli.group("local")
 def local_group() -> None:
-    """The embedded Assistants-API-compatible account (SQLite, offline)."""
+    """The embedded Assistants-API-compatible account (SQLite, offline).
+
+    \b
+    Example:
+      assistctl local serve --port 8080 --data .assistctl
+    """
 
 
 @local_group.command("serve")
@@ -590,9 +595,11 @@ def local_serve(
     """Serve the local account in the foreground until Ctrl-C.
 
     \b
-    Point any OpenAI SDK at the printed URL:
+    Example (then point any OpenAI SDK at the printed URL):
       assistctl local serve --port 8080
       OPENAI_BASE_URL=http://127.0.0.1:8080/v1 python app.py
+      assistctl local serve --engine chat --chat-base-url http://127.0.0.1:11434/v1 \\
+        --chat-model-map gpt-4o-mini=llama3.1
     """
     import dataclasses
     from pathlib import Path
