@@ -287,7 +287,7 @@ def _to_ansi(lines: list[list[_Segment]]) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    """The stable ``plan --json`` document (schema in docs/readme/30-plan.md)."""
+    """The stable ``plan --json`` document (schema in the README, section Plan)."""
     return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
 
 
