@@ -7,8 +7,9 @@ records the ``Outcome``: an ``Answer`` (a message), an ``ActionRequired`` (funct
 client must answer) or a ``Failure``. Engines never touch the store; file search reaches the
 vector stores through the ``search`` callable they are given.
 
-The deterministic engine answers from fixed, documented rules (README: How the local account answers runs)
-so smoke tests and quickstarts give the same result on every machine, with no model.
+The deterministic engine answers from fixed rules, documented in the README (How the local
+account answers runs), so smoke tests and quickstarts give the same result on every machine,
+with no model.
 """
 
 from __future__ import annotations
@@ -443,7 +444,7 @@ def _argument(
 
 
 class DeterministicEngine:
-    """Rule-based answers (README: How the local account answers runs); the same input gives the same run."""
+    """Rule-based answers, documented in the README: the same input gives the same run."""
 
     def respond(
         self,
