@@ -32,6 +32,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,6 +41,7 @@ from assistctl.local.faults import FaultGate, Faults, RequestStats
 from assistctl.local.http import (
     ApiError,
     handle_api_error,
+    handle_client_disconnect,
     handle_http_exception,
     handle_internal_error,
 )
@@ -195,6 +197,7 @@ def create_app(config: LocalConfig, data_dir: Path | str | None) -> Starlette:
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
+            ClientDisconnect: handle_client_disconnect,
             Exception: handle_internal_error,
         },
     )

@@ -96,6 +96,13 @@ async def handle_internal_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """Clients die mid-request (kill -9, timeouts): routine for a server, so one line, no
+    traceback. Nothing was written: the body never arrived whole."""
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (unknown path or method), shaped like the API's."""
     status = getattr(exc, "status_code", 404)

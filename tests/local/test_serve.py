@@ -101,3 +101,28 @@ def test_serve_reports_missing_key_variable(tmp_path, monkeypatch):
         cli, ["local", "serve", "--api-key-env", "NOT_SET_ANYWHERE", "--data", str(tmp_path)]
     )
     assert result.exit_code == 1 and "NOT_SET_ANYWHERE" in result.output
+
+
+def test_a_client_that_hangs_up_mid_request_is_one_log_line_not_a_traceback(tmp_path):
+    """Clients die (kill -9, timeouts): that is routine for a server, not an error."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    process, url = start(tmp_path)
+    try:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port)) as connection:
+            connection.sendall(
+                b"POST /v1/assistants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"model": "gpt-4o"'
+            )
+            time.sleep(0.2)
+        time.sleep(0.2)
+        client = openai.OpenAI(api_key="any", base_url=url, max_retries=0)
+        assert client.beta.assistants.list().data == []
+    finally:
+        code, errors = stop(process)
+    assert code == 0, errors
+    assert "Traceback" not in errors
+    assert "disconnected" in errors
