@@ -84,12 +84,21 @@ def retry_after_seconds(headers: object) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+REFUSED_ATTEMPTS = 3
+
+
 def _classify(exc: BaseException) -> str:
-    """'throttled' (not committed), 'unknown' (may have committed), or 'fatal'."""
+    """'throttled' (not committed), 'refused' (never sent: nothing listens there), 'unknown'
+    (may have committed), or 'fatal'."""
+    import httpx2
     import openai
 
     if isinstance(exc, openai.RateLimitError):
         return "throttled"
+    if isinstance(exc, openai.APIConnectionError) and isinstance(
+        exc.__cause__, httpx2.ConnectError
+    ):
+        return "refused"
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return "unknown"
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
@@ -167,7 +176,8 @@ def call(
             elapsed = policy.clock() - start
             wait = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
             delay = wait if wait is not None else policy.backoff(attempt)
-            if attempt >= policy.attempts or elapsed + delay > policy.deadline_s:
+            attempts = REFUSED_ATTEMPTS if kind == "refused" else policy.attempts
+            if attempt >= attempts or elapsed + delay > policy.deadline_s:
                 error = translate_error(exc, what)
                 error.message = (
                     f"{error.message} (gave up after {attempt} attempt"

@@ -155,3 +155,30 @@ def test_unauthorised_gets_a_key_hint_without_the_key():
     with pytest.raises(AccountError) as caught:
         retry.call(op, what="list", policy=policy(FakeClock()))
     assert "ASSISTCTL_API_KEY" in caught.value.hint
+
+
+def refused(path: str = "/v1/assistants") -> openai.APIConnectionError:
+    request = httpx2.Request("GET", f"http://127.0.0.1:9{path}")
+    error = openai.APIConnectionError(request=request)
+    error.__cause__ = httpx2.ConnectError("[Errno 111] Connection refused", request=request)
+    return error
+
+
+def test_an_account_that_refuses_connections_fails_fast():
+    """Nothing listens there: a few quick tries, not the whole deadline."""
+    clock = FakeClock()
+    op = failing(*[refused() for _ in range(10)])
+    with pytest.raises(AccountError, match="cannot reach the account"):
+        retry.call(op, what="list assistants", policy=policy(clock))
+    assert len(op.calls) == 3
+    assert sum(clock.sleeps) < 5
+
+
+def test_a_refused_create_was_never_sent_so_it_is_retried_without_lookup():
+    clock = FakeClock()
+    op = failing(refused("/v1/files"))
+
+    def never():
+        raise AssertionError("a refused connection never reached the server")
+
+    assert retry.call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
