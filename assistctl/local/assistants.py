@@ -14,6 +14,7 @@ from assistctl.local.http import (
     check_array_length,
     endpoint,
     expect_type,
+    get_or_404,
     list_params,
     not_found,
     one_of,
@@ -221,10 +222,7 @@ def create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 def get_assistant(account, assistant_id: str) -> dict[str, Any]:
     """The stored assistant or the API's 404."""
-    assistant = account.store.get(TYPE, assistant_id)
-    if assistant is None:
-        raise not_found("assistant", assistant_id)
-    return assistant
+    return get_or_404(account, TYPE, assistant_id, "assistant")
 
 
 def list_assistants(request: Request, body: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,14 @@ def not_found(kind: str, id: str) -> ApiError:
     return ApiError(404, f"No {kind} found with id '{id}'.")
 
 
+def get_or_404(account, type: str, id: str, kind: str, parent: str = "") -> dict[str, Any]:
+    """A stored object, or the API's 404 naming it as ``kind``."""
+    found = account.store.get(type, id, parent)
+    if found is None:
+        raise not_found(kind, id)
+    return found
+
+
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return exc.response()

@@ -28,6 +28,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistctl.local import streaming
+from assistctl.local.assistants import (
+    get_assistant,
+    validate_response_format,
+    validate_tool_resources,
+    validate_tools,
+)
 from assistctl.local.engine import (
     ActionRequired,
     Answer,
@@ -48,6 +54,7 @@ from assistctl.local.http import (
     bad_request,
     endpoint,
     expect_type,
+    get_or_404,
     list_params,
     not_found,
     one_of,
@@ -59,6 +66,7 @@ from assistctl.local.http import (
     validate_metadata,
 )
 from assistctl.local.store import new_id, now
+from assistctl.local.threads import create_message, create_thread, get_thread
 
 RUN = "thread.run"
 STEP = "thread.run.step"
@@ -136,13 +144,6 @@ def include_content(request: Request) -> bool:
 
 
 # --- lookups ------------------------------------------------------------------------------------
-
-
-def get_thread(account, thread_id: str) -> dict[str, Any]:
-    thread = account.store.get(THREAD, thread_id)
-    if thread is None:
-        raise not_found("thread", thread_id)
-    return thread
 
 
 def get_run(account, thread_id: str, run_id: str) -> dict[str, Any]:
@@ -807,13 +808,9 @@ def _tool_choice(value: Any, tools: list[dict[str, Any]]) -> Any:
 
 def _new_run(account, thread_id: str, body: dict[str, Any], include: bool) -> dict[str, Any]:
     """A validated ``queued`` run from a create request (assistant defaults applied)."""
-    from assistctl.local.assistants import validate_response_format, validate_tools
-
     assistant_id = require(body, "assistant_id")
     expect_type(assistant_id, str, "assistant_id", "a string")
-    assistant = account.store.get("assistant", assistant_id)
-    if assistant is None:
-        raise not_found("assistant", assistant_id)
+    assistant = get_assistant(account, assistant_id)
     model = optional_string(body, "model") or assistant["model"]
     instructions = body.get("instructions")
     if instructions is None:
@@ -925,8 +922,6 @@ def create_run(request: Request, body: dict[str, Any]) -> Response:
     account = account_of(request)
     thread_id = request.path_params["thread_id"]
     include = include_content(request)
-    from assistctl.local.threads import create_message
-
     with account.store.transaction():
         get_thread(account, thread_id)
         _refuse_if_active(account, thread_id)
@@ -946,9 +941,6 @@ def create_thread_and_run(request: Request, body: dict[str, Any]) -> Response:
     reject_unknown(body, THREAD_AND_RUN_FIELDS)
     account = account_of(request)
     include = include_content(request)
-    from assistctl.local.assistants import validate_tool_resources
-    from assistctl.local.threads import create_thread
-
     with account.store.transaction():
         thread_body = body.get("thread")
         if thread_body is not None:
@@ -1097,9 +1089,7 @@ def retrieve_step(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     params = request.path_params
     include = include_content(request)
     run = get_run(account, params["thread_id"], params["run_id"])
-    step = account.store.get(STEP, params["step_id"], run["id"])
-    if step is None:
-        raise not_found("run step", params["step_id"])
+    step = get_or_404(account, STEP, params["step_id"], "run step", run["id"])
     return public_step(step, include)
 
 

@@ -21,15 +21,14 @@ from assistctl.local.http import (
     check_array_length,
     endpoint,
     expect_type,
+    get_or_404,
     list_params,
-    not_found,
     one_of,
     page,
     reject_unknown,
     require,
     validate_metadata,
 )
-from assistctl.local.runs import active_run
 from assistctl.local.store import new_id, now
 
 THREAD = "thread"
@@ -43,17 +42,11 @@ MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
 
 
 def get_thread(account, thread_id: str) -> dict[str, Any]:
-    thread = account.store.get(THREAD, thread_id)
-    if thread is None:
-        raise not_found("thread", thread_id)
-    return thread
+    return get_or_404(account, THREAD, thread_id, "thread")
 
 
 def get_message(account, thread_id: str, message_id: str) -> dict[str, Any]:
-    message = account.store.get(MESSAGE, message_id, thread_id)
-    if message is None:
-        raise not_found("message", message_id)
-    return message
+    return get_or_404(account, MESSAGE, message_id, "message", thread_id)
 
 
 def text_part(value: str) -> dict[str, Any]:
@@ -241,6 +234,8 @@ def delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_message_endpoint(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    from assistctl.local.runs import active_run  # runs build on threads, not the reverse
+
     account = account_of(request)
     thread_id = request.path_params["thread_id"]
     with account.store.transaction():

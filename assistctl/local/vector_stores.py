@@ -24,8 +24,8 @@ from assistctl.local.http import (
     check_array_length,
     endpoint,
     expect_type,
+    get_or_404,
     list_params,
-    not_found,
     one_of,
     optional_number,
     optional_string,
@@ -208,10 +208,7 @@ def store_view(account, vector_store: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_store(account, vector_store_id: str) -> dict[str, Any]:
-    vector_store = account.store.get(STORE, vector_store_id)
-    if vector_store is None:
-        raise not_found("vector store", vector_store_id)
-    return vector_store
+    return get_or_404(account, STORE, vector_store_id, "vector store")
 
 
 def get_attachment(account, vector_store_id: str, file_id: str) -> dict[str, Any]:
@@ -558,10 +555,7 @@ def batch_view(account, batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_batch(account, vector_store_id: str, batch_id: str) -> dict[str, Any]:
-    batch = account.store.get(BATCH, batch_id, vector_store_id)
-    if batch is None:
-        raise not_found("file batch", batch_id)
-    return batch
+    return get_or_404(account, BATCH, batch_id, "file batch", vector_store_id)
 
 
 def create_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
