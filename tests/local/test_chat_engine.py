@@ -20,18 +20,8 @@ from openai import AssistantEventHandler
 
 from assistctl.local import LocalConfig, start_in_process
 
-GET_ORDER = {
-    "type": "function",
-    "function": {
-        "name": "get_order",
-        "description": "Look up an order by id",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
-        },
-    },
-}
+from .tools import GET_ORDER
+
 ANSWER_SCHEMA = {
     "type": "object",
     "properties": {"answer": {"type": "string"}, "days": {"type": "integer"}},

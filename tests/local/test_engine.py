@@ -24,18 +24,8 @@ from assistctl.local.engine import (
     rank_functions,
 )
 
-GET_ORDER = {
-    "type": "function",
-    "function": {
-        "name": "get_order",
-        "description": "Look up an order by id",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
-        },
-    },
-}
+from .tools import GET_ORDER
+
 WEATHER = {
     "type": "function",
     "function": {

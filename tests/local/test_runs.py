@@ -14,18 +14,8 @@ import pytest
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
-GET_ORDER = {
-    "type": "function",
-    "function": {
-        "name": "get_order",
-        "description": "Look up an order by id",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
-        },
-    },
-}
+from .tools import GET_ORDER
+
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 

@@ -12,22 +12,11 @@ import time
 import openai
 
 from .test_serve import start, stop
+from .tools import GET_ORDER
 
 TUTOR_INSTRUCTIONS = (
     "You are a personal math tutor. Answer questions briefly, in a sentence or less."
 )
-GET_ORDER = {
-    "type": "function",
-    "function": {
-        "name": "get_order",
-        "description": "Look up an order by id",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "string"}},
-            "required": ["order_id"],
-        },
-    },
-}
 
 
 def wait_on_run(client: openai.OpenAI, run, thread):
