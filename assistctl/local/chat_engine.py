@@ -57,18 +57,11 @@ class ChatEngineError(ValueError):
 
 
 @dataclass(frozen=True)
-class _ToolCall:
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
 class _Reply:
     """One chat completion's choice, streamed or not, reduced to what a run needs."""
 
     content: str
-    tool_calls: tuple[_ToolCall, ...]
+    tool_calls: tuple[FunctionCall, ...]
     finish_reason: str | None
     usage: Usage | None
 
@@ -179,7 +172,7 @@ class ChatEngine:
                 return _Reply("", (), None, _reported_usage(completion.usage))
             choice = completion.choices[0]
             calls = tuple(
-                _ToolCall(c.id, c.function.name, c.function.arguments or "")
+                FunctionCall(c.id, c.function.name, c.function.arguments or "")
                 for c in choice.message.tool_calls or []
             )
             return _Reply(
@@ -213,7 +206,7 @@ class ChatEngine:
                         slot["name"] += call.function.name or ""
                         slot["arguments"] += call.function.arguments or ""
                 finish_reason = choice.finish_reason or finish_reason
-        calls = tuple(_ToolCall(**slots[index]) for index in sorted(slots))
+        calls = tuple(FunctionCall(**slots[index]) for index in sorted(slots))
         return _Reply("".join(content), calls, finish_reason, usage)
 
     def _request(self, run: RunInput, searchable: bool) -> dict[str, Any]:
@@ -304,7 +297,7 @@ def _arguments_of(exchange: ToolExchange) -> str:
     return exchange.arguments
 
 
-def _assistant_tool_message(calls: tuple[_ToolCall, ...]) -> dict[str, Any]:
+def _assistant_tool_message(calls: tuple[FunctionCall, ...]) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": None,
@@ -369,7 +362,7 @@ def _tool_choice(choice: Any) -> Any:
 
 
 def _file_search(
-    run: RunInput, call: _ToolCall, search: Search, excerpts: dict[int, _Excerpt]
+    run: RunInput, call: FunctionCall, search: Search, excerpts: dict[int, _Excerpt]
 ) -> FileSearchCall:
     """Run the model's ``file_search`` call on the local index; number the excerpts."""
     try:
