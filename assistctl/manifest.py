@@ -620,7 +620,7 @@ class _Loader:
                 f"max_chunk_size_tokens ({static['max_chunk_size_tokens']})",
                 hint="the API requires chunk_overlap_tokens <= max_chunk_size_tokens / 2",
             )
-        unique = _unique_sorted(f for _, f in files)
+        unique, same_content = _one_per_content(_unique_sorted(f for _, f in files))
         view = {
             "name": spec.get("name", doc.name),
             "expires_after": spec.get("expires_after"),
@@ -629,7 +629,7 @@ class _Loader:
             "files": {f.path: f.sha256 for f in unique},
         }
         return model.DesiredVectorStore(
-            doc.name, view, unique, model.Location(doc.display, doc.line)
+            doc.name, view, unique, model.Location(doc.display, doc.line), same_content
         )
 
     def expand_files(
@@ -734,11 +734,12 @@ class _Loader:
             tool_resources["file_search"] = {"vector_stores": list(file_search)}
             self.require_tool(doc, tool_types, "file_search")
         code_files: tuple[model.DesiredFile, ...] = ()
+        same_content: tuple[tuple[str, str], ...] = ()
         patterns = resources_spec.get("code_interpreter", {}).get("files", [])
         if patterns:
             where = ("spec", "tool_resources", "code_interpreter", "files")
             expanded = self.expand_files(doc, where, patterns, root)
-            code_files = _unique_sorted(f for _, f in expanded)
+            code_files, same_content = _one_per_content(_unique_sorted(f for _, f in expanded))
             if len(code_files) > MAX_CODE_INTERPRETER_FILES:
                 self.problem(
                     doc,
@@ -761,7 +762,7 @@ class _Loader:
             "metadata": dict(spec.get("metadata", {})),
         }
         return model.DesiredAssistant(
-            doc.name, view, code_files, model.Location(doc.display, doc.line)
+            doc.name, view, code_files, model.Location(doc.display, doc.line), same_content
         )
 
     def require_tool(self, doc: _Document, tool_types: set[str], tool: str) -> None:
@@ -1122,6 +1123,20 @@ def _scalar_text(value: Any) -> str:
 def _unique_sorted(files: Iterator[model.DesiredFile] | Any) -> tuple[model.DesiredFile, ...]:
     by_path = {f.path: f for f in files}
     return tuple(by_path[p] for p in sorted(by_path))
+
+
+def _one_per_content(
+    files: tuple[model.DesiredFile, ...],
+) -> tuple[tuple[model.DesiredFile, ...], tuple[tuple[str, str], ...]]:
+    """The API attaches an upload to a store (or an assistant) once, so of several paths with
+    the same bytes the first stands for all: ``(kept files, (path, kept path) pairs)``."""
+    kept: dict[str, model.DesiredFile] = {}
+    same_content = []
+    for desired_file in files:
+        first = kept.setdefault(desired_file.sha256, desired_file)
+        if first is not desired_file:
+            same_content.append((desired_file.path, first.path))
+    return tuple(kept.values()), tuple(same_content)
 
 
 def _suggest(name: str, candidates: set[str], what: str) -> str:

@@ -128,18 +128,25 @@ class DesiredFile:
 
 @dataclass(frozen=True)
 class DesiredVectorStore:
+    """``same_content`` lists ``(path, kept path)`` pairs: a store holds each upload once, so a
+    path whose bytes equal an earlier path's is served by that one."""
+
     name: str
     view: Mapping[str, Any]
     files: tuple[DesiredFile, ...]
     location: Location
+    same_content: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class DesiredAssistant:
+    """``same_content`` as for ``DesiredVectorStore``, for code-interpreter files."""
+
     name: str
     view: Mapping[str, Any]
     code_interpreter_files: tuple[DesiredFile, ...]
     location: Location
+    same_content: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -454,6 +454,7 @@ def plan(desired: Desired, live: Live, *, targets: Sequence[str] = ()) -> Plan:
         )
     changes.extend(_resource_deletes(desired, live_assistants, live_stores, index))
     warnings.extend(_indexing_warnings(desired, live_stores))
+    warnings.extend(_same_content_warnings(desired))
 
     if targets:
         selected = _select_targets(desired, changes, targets)
@@ -701,6 +702,17 @@ def _resource_deletes(
         if name not in wanted_stores
     )
     return changes
+
+
+def _same_content_warnings(desired: Desired) -> list[str]:
+    """Why a path the manifest lists is not attached: another path holds the same bytes."""
+    holders = [(f"vector_store.{v.name}", v.same_content) for v in desired.vector_stores]
+    holders += [(f"assistant.{a.name}", a.same_content) for a in desired.assistants]
+    return [
+        f"{address}: {path} has the same content as {kept}; it is attached once, as {kept}"
+        for address, pairs in holders
+        for path, kept in pairs
+    ]
 
 
 def _indexing_warnings(desired: Desired, live_stores: Mapping[str, LiveVectorStore]) -> list[str]:

@@ -674,7 +674,7 @@ def test_stack_name_and_root_defaults(tmp_path):
 def test_code_interpreter_globs_are_expanded_sorted_and_deduplicated(tmp_path):
     (tmp_path / "data").mkdir()
     for name in ("b.csv", "a.csv"):
-        (tmp_path / "data" / name).write_text("x,y\n1,2\n")
+        (tmp_path / "data" / name).write_text(f"file,{name}\n1,2\n")
     (tmp_path / "bot.yaml").write_text(
         "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\nspec:\n"
         "  model: m\n  instructions: hi\n  tools: [{type: code_interpreter}]\n"
@@ -685,6 +685,22 @@ def test_code_interpreter_globs_are_expanded_sorted_and_deduplicated(tmp_path):
     assert assistant.view["tool_resources"] == {
         "code_interpreter": {"files": ["data/a.csv", "data/b.csv"]}
     }
+    assert assistant.same_content == ()
+
+
+def test_paths_with_the_same_bytes_are_attached_once_under_the_first_path(tmp_path):
+    """The API attaches an upload to a store once; a second identical path would never match."""
+    (tmp_path / "docs").mkdir()
+    for name in ("b.md", "a.md", "c.md"):
+        (tmp_path / "docs" / name).write_text("same" if name != "c.md" else "other")
+    (tmp_path / "store.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: VectorStore\nmetadata: {name: docs}\n"
+        "spec:\n  files: [docs/*.md]\n"
+    )
+    (store,) = manifest.load([tmp_path], environ={}).vector_stores
+    assert [f.path for f in store.files] == ["docs/a.md", "docs/c.md"]
+    assert list(store.view["files"]) == ["docs/a.md", "docs/c.md"]
+    assert store.same_content == (("docs/b.md", "docs/a.md"),)
 
 
 def test_validate_imports_neither_openai_nor_the_local_server():

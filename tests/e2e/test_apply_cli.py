@@ -219,3 +219,15 @@ def test_the_api_key_never_appears(tmp_path, stack_dir, monkeypatch):
         assert key not in saved.read_text()
     finally:
         server.stop()
+
+
+def test_identical_files_in_one_store_converge_and_are_explained(run, stack_dir, client):
+    """A vector store holds each content once: two paths with the same bytes must not leave a
+    plan that never empties."""
+    shutil.copy(stack_dir / "docs" / "returns.md", stack_dir / "docs" / "returns2.md")
+    applied = run("apply", str(stack_dir), "--yes")
+    assert applied.exit_code == 0, applied.output
+    plan = run("plan", str(stack_dir), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert "docs/returns2.md has the same content as docs/returns.md" in plan.output
+    assert len(list(client.files.list(limit=100))) == 3
