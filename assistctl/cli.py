@@ -49,11 +49,22 @@ def _color_enabled(no_color: bool) -> bool:
 
 class _Group(click.Group):
     """Maps every ``AssistctlError`` to one stderr line (+ hint) and exit 1; tracebacks only
-    with ``--debug``."""
+    with ``--debug``. Usage errors exit 1 too: 2 is reserved for "plan has changes" and "smoke
+    tests failed", which a mistyped flag in CI must never look like."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
         except AssistctlError as exc:
             if _debug_requested(ctx):
                 raise

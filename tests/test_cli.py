@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from assistctl import __version__
@@ -39,7 +40,7 @@ def test_short_help_flag_lists_validate():
 
 def test_unknown_command_is_a_usage_error():
     result = run("frobnicate")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "No such command 'frobnicate'" in result.output
 
 
@@ -61,3 +62,21 @@ def test_validate_errors_are_one_line_each_without_traceback(monkeypatch, tmp_pa
         "bot.yaml:1: 'spec' is required",
         "2 problems found.",
     ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["plan", "--no-such-flag", "examples/quickstart"],
+        ["--no-such-global-flag", "validate"],
+        ["no-such-command"],
+        ["apply", "--concurrency", "zero"],
+        ["import"],
+    ],
+)
+def test_usage_errors_exit_1_never_2(arguments):
+    """Exit 2 means "the plan has changes" / "smoke tests failed": a typo in a CI job must not
+    read as either (Terraform exits 1 for usage errors too)."""
+    result = CliRunner().invoke(cli, arguments, prog_name="assistctl")
+    assert result.exit_code == 1, result.output
+    assert "Usage: assistctl" in result.output
