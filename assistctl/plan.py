@@ -41,6 +41,8 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0
 DEFAULT_RESPONSE_FORMAT = "auto"
 DEFAULT_RANKING_OPTIONS = {"ranker": "auto", "score_threshold": 0.0}
+# The API answers the ranker ``auto`` resolved to, which today is always this one.
+AUTO_RANKERS = frozenset({"auto", "default_2024_08_21"})
 DEFAULT_CHUNKING_STRATEGY = {
     "type": "static",
     "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
@@ -199,7 +201,7 @@ def _normalize_tool(tool: Mapping[str, Any], model: str | None) -> dict[str, Any
 def _ranking_is_default(ranking: Mapping[str, Any]) -> bool:
     ranker = ranking.get("ranker", DEFAULT_RANKING_OPTIONS["ranker"])
     threshold = ranking.get("score_threshold", DEFAULT_RANKING_OPTIONS["score_threshold"])
-    return ranker == DEFAULT_RANKING_OPTIONS["ranker"] and float(threshold or 0.0) == 0.0
+    return ranker in AUTO_RANKERS and float(threshold or 0.0) == 0.0
 
 
 def _normalize_tool_resources(resources: Mapping[str, Any]) -> dict[str, Any]:

@@ -250,6 +250,20 @@ NORMALISATION_CASES = {
             ]
         },
     ),
+    "ranking options as the API answers for auto": (
+        {"tools": [{"type": "file_search"}]},
+        {
+            "tools": [
+                {
+                    "type": "file_search",
+                    "file_search": {
+                        "max_num_results": 20,
+                        "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
+                    },
+                }
+            ]
+        },
+    ),
     "max_num_results gpt-4 default": (
         {"tools": [{"type": "file_search", "file_search": {"max_num_results": 20}}]},
         {"tools": [{"type": "file_search"}]},
