@@ -35,17 +35,22 @@ FILES_PAGE_SIZE = 10_000
 UPLOAD_PURPOSE = "assistants"
 
 
-def pages(first_page: Callable[[], Any], *, what: str) -> Iterator[Any]:
-    """Every page of a list, each fetched exactly once and retried on its own."""
-    page = retry.call(first_page, what=what)
+def pages(
+    first_page: Callable[[], Any], *, what: str, call: Callable[..., Any] = retry.call
+) -> Iterator[Any]:
+    """Every page of a list, each fetched exactly once and retried on its own; ``call`` is
+    ``retry.call`` or a wrapper of it (smoke tests add their stop check and label)."""
+    page = call(first_page, what=what)
     yield page
     while page.has_next_page():
-        page = retry.call(page.get_next_page, what=what)
+        page = call(page.get_next_page, what=what)
         yield page
 
 
-def items(first_page: Callable[[], Any], *, what: str) -> Iterator[Any]:
-    for page in pages(first_page, what=what):
+def items(
+    first_page: Callable[[], Any], *, what: str, call: Callable[..., Any] = retry.call
+) -> Iterator[Any]:
+    for page in pages(first_page, what=what, call=call):
         yield from page.data
 
 

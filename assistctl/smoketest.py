@@ -522,11 +522,12 @@ class Conversation:
             return run
 
     def _reply(self, number: int, run: Any, latency: float) -> Reply:
-        messages = self._list_all(
-            lambda after: self.client.beta.threads.messages.list(
-                self.thread_id, run_id=run.id, order="asc", limit=100, after=after
+        messages = live.items(
+            lambda: self.client.beta.threads.messages.list(
+                self.thread_id, run_id=run.id, order="asc", limit=live.PAGE_SIZE
             ),
-            f"step {number}: read the reply",
+            what=f"step {number}: read the reply",
+            call=self._call,
         )
         texts: list[str] = []
         citations: list[Citation] = []
@@ -544,11 +545,12 @@ class Conversation:
                                 annotation.file_citation.file_id, annotation.text
                             )
                         )
-        steps = self._list_all(
-            lambda after: self.client.beta.threads.runs.steps.list(
-                run.id, thread_id=self.thread_id, order="asc", limit=100, after=after
+        steps = live.items(
+            lambda: self.client.beta.threads.runs.steps.list(
+                run.id, thread_id=self.thread_id, order="asc", limit=live.PAGE_SIZE
             ),
-            f"step {number}: read the run steps",
+            what=f"step {number}: read the run steps",
+            call=self._call,
         )
         calls = [call for step in steps for call in _tool_calls(step)]
         if run.status == "requires_action":
@@ -564,18 +566,6 @@ class Conversation:
             usage=usage,
             last_error=_last_error(run),
         )
-
-    def _list_all(self, fetch: Callable[[Any], Any], what: str) -> list[Any]:
-        import openai
-
-        items: list[Any] = []
-        after: Any = openai.omit
-        while True:
-            page = self._call(lambda after=after: fetch(after), what)
-            items.extend(page.data)
-            if not page.has_more or not page.data:
-                return items
-            after = page.data[-1].id
 
 
 def _function_call(call_id: str, name: str, raw_arguments: str | None, output=None) -> ToolCall:
