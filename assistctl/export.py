@@ -29,6 +29,7 @@ from assistctl.model import (
     PATH_ATTRIBUTE,
     SHA256_ATTRIBUTE,
     STACK_KEY,
+    LiveVectorStoreFile,
     parse_upload_filename,
 )
 from assistctl.plan import (
@@ -77,16 +78,6 @@ class AccountFile:
 
 
 @dataclass(frozen=True)
-class AttachedFile:
-    """A file in a vector store: ``attributes`` carry assistctl's path and sha256 when managed."""
-
-    file_id: str
-    status: str
-    attributes: Mapping[str, Any]
-    chunking_strategy: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
 class Resource:
     """An assistant or vector store as read, with its ownership metadata split out."""
 
@@ -94,7 +85,7 @@ class Resource:
     data: Mapping[str, Any]
     owner: str | None
     logical_name: str | None
-    files: tuple[AttachedFile, ...] = ()
+    files: tuple[LiveVectorStoreFile, ...] = ()
 
     @property
     def display_name(self) -> str | None:
@@ -156,7 +147,7 @@ class Export:
 
 def read(client: openai.OpenAI, selection: Selection) -> Source:
     """Read the selected resources, the vector stores they use, and their files' descriptions."""
-    from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items
+    from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items, vector_store_files
 
     def listed(first_page: Callable[[], Any], what: str) -> list[dict[str, Any]]:
         # By alias: the SDK calls a JSON schema's ``schema`` field ``schema_`` in Python, the
@@ -177,19 +168,7 @@ def read(client: openai.OpenAI, selection: Selection) -> Source:
     chosen_assistants, chosen_stores, notes = select(assistants, stores, selection)
 
     def with_files(store: Resource) -> Resource:
-        attached = listed(
-            lambda: client.vector_stores.files.list(store.id, limit=PAGE_SIZE),
-            f"list the files of vector store {store.id}",
-        )
-        files = tuple(
-            AttachedFile(
-                f["id"],
-                f.get("status") or "",
-                f.get("attributes") or {},
-                f.get("chunking_strategy"),
-            )
-            for f in attached
-        )
+        files = tuple(vector_store_files(client, store.id))
         return Resource(store.id, store.data, store.owner, store.logical_name, files)
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="assistctl-export") as pool:
@@ -545,7 +524,7 @@ def _stack_file(stack: str, env: str | None) -> OutputFile:
 
 
 def _vector_store_spec(
-    store: Resource, name: str, attached: list[AttachedFile], file_paths: list[str]
+    store: Resource, name: str, attached: list[LiveVectorStoreFile], file_paths: list[str]
 ) -> dict[str, Any]:
     strategies = [f.chunking_strategy for f in attached if f.chunking_strategy]
     view = normalize_vector_store(

@@ -81,7 +81,7 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
             ):
                 stores.append(store)
                 if _is_owned(store.metadata, owner):
-                    store_files[store.id] = pool.submit(_vector_store_files, client, store.id)
+                    store_files[store.id] = pool.submit(vector_store_files, client, store.id)
             assistants = assistant_list.result()
             uploads = upload_list.result()
             files_by_store = {store_id: f.result() for store_id, f in store_files.items()}
@@ -124,7 +124,8 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
     )
 
 
-def _vector_store_files(client: openai.OpenAI, store_id: str) -> list[LiveVectorStoreFile]:
+def vector_store_files(client: openai.OpenAI, store_id: str) -> list[LiveVectorStoreFile]:
+    """Every file attached to one vector store, with the attributes assistctl tags it with."""
     return [
         LiveVectorStoreFile(
             file_id=attached.id,

@@ -10,7 +10,7 @@ import yaml
 
 from assistctl import export, manifest
 from assistctl.errors import AssistctlError
-from assistctl.export import AccountFile, AttachedFile, Resource, Selection, Source
+from assistctl.export import AccountFile, Resource, Selection, Source
 from assistctl.model import (
     Live,
     LiveAssistant,
@@ -116,7 +116,7 @@ def managed_source(owner="support", downloadable=False) -> Source:
                 owner,
                 "handbook",
                 (
-                    AttachedFile(
+                    LiveVectorStoreFile(
                         returns_id,
                         "completed",
                         {"assistctl_path": "docs/returns.md", "assistctl_sha256": sha(RETURNS)},
@@ -287,9 +287,9 @@ def test_unmanaged_resources_get_slugs_file_paths_and_adoptions():
                 None,
                 None,
                 (
-                    AttachedFile("file-x", "completed", {}, None),
-                    AttachedFile("file-y", "completed", {}, None),
-                    AttachedFile("file-z", "failed", {}, None),
+                    LiveVectorStoreFile("file-x", "completed", {}, None),
+                    LiveVectorStoreFile("file-y", "completed", {}, None),
+                    LiveVectorStoreFile("file-z", "failed", {}, None),
                 ),
             ),
         ),
