@@ -26,11 +26,11 @@ from assistctl.errors import AccountError, AssistctlError
 from assistctl.model import (
     NAME_KEY,
     NAME_PATTERN,
-    PATH_ATTRIBUTE,
     SHA256_ATTRIBUTE,
     STACK_KEY,
     LiveVectorStoreFile,
     parse_upload_filename,
+    recorded_paths,
 )
 from assistctl.plan import (
     DEFAULT_CHUNKING_STRATEGY,
@@ -471,12 +471,8 @@ def _logical_names(resources: Iterable[Resource], owner: str, fallback: str) -> 
 def _file_paths(source: Source, owner: str) -> dict[str, str]:
     """A path (relative to the export directory) for every file: the manifest path recorded in
     the vector-store file's ``assistctl_path`` when there is one, else ``files/<filename>``."""
-    paths: dict[str, str] = {}
-    for store in source.vector_stores:
-        for attached in store.files:
-            recorded = attached.attributes.get(PATH_ATTRIBUTE)
-            if recorded and _safe_relative(str(recorded)):
-                paths.setdefault(attached.file_id, str(recorded))
+    recorded = recorded_paths(f for store in source.vector_stores for f in store.files)
+    paths = {file_id: path for file_id, path in recorded.items() if _safe_relative(path)}
     taken = set(paths.values())
     ids = sorted(
         {f.file_id for s in source.vector_stores for f in s.files}

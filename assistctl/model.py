@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -219,6 +219,17 @@ class LiveVectorStoreFile:
     attributes: Mapping[str, Any]
     chunking_strategy: Mapping[str, Any] | None = None
     last_error: Mapping[str, Any] | None = None
+
+
+def recorded_paths(attached: Iterable[LiveVectorStoreFile]) -> dict[str, str]:
+    """File id -> the manifest path assistctl recorded when it attached the file (the first
+    one, should stores disagree). Files attached by hand record none and are left out."""
+    paths: dict[str, str] = {}
+    for file in attached:
+        path = (file.attributes or {}).get(PATH_ATTRIBUTE)
+        if path:
+            paths.setdefault(file.file_id, str(path))
+    return paths
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from assistctl.model import (
     LiveUpload,
     LiveVectorStore,
     Plan,
+    recorded_paths,
     upload_filename,
 )
 
@@ -562,14 +563,9 @@ def _file_changes(
     new content under a path the account already has attached replaces the old upload."""
     owner = desired.owner
     uploads = sorted((u for u in live.uploads if u.owner == owner), key=lambda u: u.id)
-    attached_path: dict[str, str] = {}  # upload id -> manifest path it is attached as
-    attached_ids: set[str] = set()
-    for store in live_stores.values():
-        for attached in store.files:
-            attached_ids.add(attached.file_id)
-            path = (attached.attributes or {}).get(PATH_ATTRIBUTE)
-            if path:
-                attached_path.setdefault(attached.file_id, str(path))
+    store_files = [attached for store in live_stores.values() for attached in store.files]
+    attached_path = recorded_paths(store_files)  # upload id -> manifest path it is attached as
+    attached_ids = {attached.file_id for attached in store_files}
     code_interpreter_ids: set[str] = set()
     for assistant in live_assistants.values():
         resources = assistant.data.get("tool_resources") or {}

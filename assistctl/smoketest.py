@@ -21,7 +21,7 @@ from typing import Any
 from assistctl import expectations, live, retry
 from assistctl.errors import AssistctlError, SmokeTestError
 from assistctl.expectations import Citation, Reply, ToolCall, Verdict
-from assistctl.model import PATH_ATTRIBUTE, STACK_KEY, Desired, DesiredSmokeTest, Live
+from assistctl.model import STACK_KEY, Desired, DesiredSmokeTest, Live, recorded_paths
 
 DEFAULT_PARALLEL = 4
 DEFAULT_TIMEOUT_S = 60.0
@@ -173,16 +173,13 @@ class Deployment:
     @classmethod
     def from_live(cls, deployed: Live, desired: Desired) -> Deployment:
         paths_by_sha = {f.sha256: f.path for f in desired.files}
-        files: dict[str, tuple[str | None, str | None]] = {}
+        recorded = recorded_paths(f for store in deployed.vector_stores for f in store.files)
+        files: dict[str, tuple[str | None, str | None]] = {
+            file_id: (path, path.rsplit("/", 1)[-1]) for file_id, path in recorded.items()
+        }
         for upload in deployed.uploads:
-            files[upload.id] = (paths_by_sha.get(upload.sha256), upload.basename)
-        for store in deployed.vector_stores:
-            for stored in store.files:
-                known_path, filename = files.get(stored.file_id, (None, None))
-                path = stored.attributes.get(PATH_ATTRIBUTE) or known_path
-                if path and not filename:
-                    filename = str(path).rsplit("/", 1)[-1]
-                files[stored.file_id] = (path, filename)
+            path = recorded.get(upload.id) or paths_by_sha.get(upload.sha256)
+            files[upload.id] = (path, upload.basename)
         return cls(
             owner=deployed.owner,
             assistants={a.name: a.id for a in deployed.assistants},
