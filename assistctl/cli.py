@@ -813,7 +813,7 @@ def apply_command(
     """
     from assistctl.errors import PlanError
     from assistctl.plan import parse_target
-    from assistctl.planfile import read_plan_file
+    from assistctl.planfile import check_still_current, read_plan_file
     from assistctl.workflow import compute_plan
 
     options: Options = ctx.obj
@@ -827,20 +827,7 @@ def apply_command(
     client = options.client()
     desired, live, the_plan = compute_plan(paths, env, client, targets)
     if saved is not None:
-        if saved.owner != desired.owner:
-            raise PlanError(
-                f"the plan is for {saved.owner!r} but the manifests are for {desired.owner!r}",
-                hint="pass the same --env as when the plan was made",
-            )
-        for what, recorded, now in (
-            ("the manifests", saved.desired_digest, desired.digest()),
-            ("the account", saved.live_digest, live.digest()),
-        ):
-            if recorded != now:
-                raise PlanError(
-                    f"the plan is stale: {what} changed since it was made; run plan again",
-                    hint=f"assistctl plan -o {plan_file}, review it, then apply it",
-                )
+        check_still_current(saved, desired, live, plan_file)
         the_plan = saved
     _execute_plan(
         ctx,
@@ -886,19 +873,15 @@ def destroy_command(
     Example:
       assistctl destroy examples/quickstart --yes
     """
-    from assistctl.live import snapshot
-    from assistctl.manifest import load
-    from assistctl.model import Desired
-    from assistctl.plan import plan
+    from assistctl.workflow import destroy_plan_against, load_desired
 
     options: Options = ctx.obj
-    manifests = load(list(paths) or ["."], env=env)
-    nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
+    manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
     client = options.client()
-    live = snapshot(client, nothing.owner)
+    nothing, live, the_plan = destroy_plan_against(manifests, client)
     _execute_plan(
         ctx,
-        plan(nothing, live),
+        the_plan,
         nothing,
         live,
         client,
@@ -928,12 +911,12 @@ def import_command(
     """
     from assistctl.apply import adopt
     from assistctl.live import snapshot
-    from assistctl.manifest import load
     from assistctl.plan import parse_target
+    from assistctl.workflow import load_desired
 
     options: Options = ctx.obj
     kind, name = parse_target(address)
-    desired = load(list(paths) or ["."], env=env)
+    desired = load_desired(paths, env)
     client = options.client()
     live = snapshot(client, desired.owner)
     result = adopt(client, desired, live, kind, name, resource_id, policy=_retry_policy())

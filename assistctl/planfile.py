@@ -17,7 +17,7 @@ from typing import Any
 
 from assistctl import __version__
 from assistctl.errors import PlanError
-from assistctl.model import Action, Change, Plan
+from assistctl.model import Action, Change, Desired, Live, Plan
 
 FORMAT_VERSION = "1"
 PLAN_FILE_KIND = "assistctl-plan"
@@ -111,6 +111,27 @@ def read_plan_file(path: str | os.PathLike[str]) -> Plan:
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise PlanError(f"{source} is a damaged plan file ({detail})", hint=hint) from exc
+
+
+def check_still_current(
+    saved: Plan, desired: Desired, live: Live, path: str | os.PathLike[str]
+) -> None:
+    """Refuse a saved plan made for another owner, or before the manifests or the account
+    changed: applying it would no longer do what was reviewed."""
+    if saved.owner != desired.owner:
+        raise PlanError(
+            f"the plan is for {saved.owner!r} but the manifests are for {desired.owner!r}",
+            hint="pass the same --env as when the plan was made",
+        )
+    for what, recorded, now in (
+        ("the manifests", saved.desired_digest, desired.digest()),
+        ("the account", saved.live_digest, live.digest()),
+    ):
+        if recorded != now:
+            raise PlanError(
+                f"the plan is stale: {what} changed since it was made; run plan again",
+                hint=f"assistctl plan -o {path}, review it, then apply it",
+            )
 
 
 def _change_from_dict(item: Mapping[str, Any]) -> Change:

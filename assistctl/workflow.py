@@ -32,6 +32,14 @@ def compute_plan(
     return desired, snapshot, result
 
 
+def destroy_plan_against(manifests: Desired, client: openai.OpenAI) -> tuple[Desired, Live, Plan]:
+    """The plan that deletes everything the manifests' owner holds: only the owner is taken
+    from them, so the desired state is empty and every owned resource is a delete."""
+    nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
+    snapshot, result = plan_against(nothing, client)
+    return nothing, snapshot, result
+
+
 def load_desired(paths: Sequence[str | Path], env: str | None) -> Desired:
     """The manifests under ``paths`` (default: the current directory); no network."""
     return manifest.load(list(paths) or ["."], env)
