@@ -226,41 +226,15 @@ def export_command(
     result = export.build(source, stack_name, env)
     written = export.write(result, directory, force=force)
 
-    counts = result.counts
-    click.echo(
-        f"Exported {counts['assistants']} assistant{'s' if counts['assistants'] != 1 else ''}, "
-        f"{counts['vector_stores']} vector store{'s' if counts['vector_stores'] != 1 else ''} "
-        f"and {counts['files']} file{'s' if counts['files'] != 1 else ''} "
-        f"as stack {result.stack!r} to {directory}/"
-    )
+    click.echo(export.headline(result, directory))
     if not options.quiet:
         for path in written:
             click.echo(f"  wrote {path}")
     for note in result.notes:
         options.note(f"Note: {note}")
-    if result.missing:
-        click.echo(
-            f"Supply {len(result.missing)} file{'s' if len(result.missing) != 1 else ''} "
-            "(the API does not hand out the content of files uploaded for assistants):"
-        )
-        for entry in result.missing:
-            size = export.human_size(entry.bytes)
-            click.echo(f"  {directory / entry.path}  ({entry.file_id}, {size}, {entry.used_by})")
     account = f" --account {parse_account(options.account).label}" if options.account else ""
-    target = f"{directory}" + (f" --env {env}" if env else "")
-    if result.adoptions:
-        click.echo("Adopt what no stack manages yet:")
-        for adoption in result.adoptions:
-            click.echo(f"  assistctl{account} import {adoption.address} {adoption.id} {target}")
-    click.echo(f"Then check: assistctl{account} plan {target}")
-    if result.unverified:
-        count = len(result.unverified)
-        click.echo(
-            f"  expect no changes, except that {count} file{'s' if count != 1 else ''} "
-            "uploaded by hand will be uploaded again (the API cannot vouch for their content)"
-        )
-    else:
-        click.echo("  expect no changes")
+    for line in export.next_steps(result, directory, account_flag=account):
+        click.echo(line)
 
 
 @cli.command("completion")

@@ -720,6 +720,51 @@ def supply_note(entry: MissingFile) -> str:
     )
 
 
+def headline(export: Export, directory: Path) -> str:
+    counts = export.counts
+    return (
+        f"Exported {_counted(counts['assistants'], 'assistant')}, "
+        f"{_counted(counts['vector_stores'], 'vector store')} "
+        f"and {_counted(counts['files'], 'file')} as stack {export.stack!r} to {directory}/"
+    )
+
+
+def next_steps(export: Export, directory: Path, *, account_flag: str = "") -> list[str]:
+    """What the user does after an export, as commands to run (``account_flag`` is
+    `` --account X`` when the export read a non-default account, so the commands read it too)."""
+    lines: list[str] = []
+    if export.missing:
+        lines.append(
+            f"Supply {_counted(len(export.missing), 'file')} "
+            "(the API does not hand out the content of files uploaded for assistants):"
+        )
+        lines.extend(
+            f"  {directory / entry.path}  "
+            f"({entry.file_id}, {human_size(entry.bytes)}, {entry.used_by})"
+            for entry in export.missing
+        )
+    target = f"{directory}" + (f" --env {export.env}" if export.env else "")
+    if export.adoptions:
+        lines.append("Adopt what no stack manages yet:")
+        lines.extend(
+            f"  assistctl{account_flag} import {adoption.address} {adoption.id} {target}"
+            for adoption in export.adoptions
+        )
+    lines.append(f"Then check: assistctl{account_flag} plan {target}")
+    if export.unverified:
+        lines.append(
+            f"  expect no changes, except that {_counted(len(export.unverified), 'file')} "
+            "uploaded by hand will be uploaded again (the API cannot vouch for their content)"
+        )
+    else:
+        lines.append("  expect no changes")
+    return lines
+
+
+def _counted(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
 def human_size(size: int) -> str:
     if size < 1024:
         return f"{size} B"
