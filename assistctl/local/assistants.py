@@ -35,6 +35,8 @@ MAX_INSTRUCTIONS = 256_000
 MAX_CODE_INTERPRETER_FILES = 20
 MAX_VECTOR_STORES = 1
 TOOL_TYPES = ("code_interpreter", "function", "file_search")
+RANKERS = ("auto", "default_2024_08_21")
+DEFAULT_RANKER = "auto"
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 EDITABLE = (
     "model",
@@ -52,7 +54,8 @@ EDITABLE = (
 
 
 def validate_tools(value: Any, param: str = "tools") -> list[dict[str, Any]]:
-    """Tools as the API accepts them: known types, named functions, ≤ 128 entries."""
+    """Tools as the API accepts them (known types, named functions, ≤ 128 entries) and answers
+    them: ``function.strict`` and ``file_search.ranking_options`` filled with their defaults."""
     if value is None:
         return []
     expect_type(value, list, param, "an array")
@@ -63,39 +66,52 @@ def validate_tools(value: Any, param: str = "tools") -> list[dict[str, Any]]:
         expect_type(tool, dict, where, "an object")
         kind = one_of(tool.get("type"), f"{where}.type", TOOL_TYPES)
         if kind == "function":
-            function = tool.get("function")
-            if function is None:
-                raise bad_request(
-                    f"Missing required parameter: '{where}.function'.", param=f"{where}.function"
-                )
-            expect_type(function, dict, f"{where}.function", "an object")
-            name = function.get("name")
-            if name is None:
-                raise bad_request(
-                    f"Missing required parameter: '{where}.function.name'.",
-                    param=f"{where}.function.name",
-                )
-            expect_type(name, str, f"{where}.function.name", "a string")
-            if not FUNCTION_NAME.match(name):
-                raise bad_request(
-                    f"Invalid '{where}.function.name': string does not match pattern. Expected a "
-                    f"string that matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
-                    param=f"{where}.function.name",
-                )
-            if function.get("parameters") is not None:
-                expect_type(
-                    function["parameters"], dict, f"{where}.function.parameters", "an object"
-                )
-            if function.get("description") is not None:
-                expect_type(
-                    function["description"], str, f"{where}.function.description", "a string"
-                )
-        elif kind == "file_search" and tool.get("file_search") is not None:
-            settings = tool["file_search"]
-            expect_type(settings, dict, f"{where}.file_search", "an object")
-            optional_number(settings, "max_num_results", 1, 50)
+            tool = {**tool, "function": _function(tool.get("function"), f"{where}.function")}
+        elif kind == "file_search":
+            tool = {**tool, "file_search": _file_search(tool.get("file_search"), where)}
         tools.append(tool)
     return tools
+
+
+def _function(function: Any, where: str) -> dict[str, Any]:
+    if function is None:
+        raise bad_request(f"Missing required parameter: '{where}'.", param=where)
+    expect_type(function, dict, where, "an object")
+    name = function.get("name")
+    if name is None:
+        raise bad_request(f"Missing required parameter: '{where}.name'.", param=f"{where}.name")
+    expect_type(name, str, f"{where}.name", "a string")
+    if not FUNCTION_NAME.match(name):
+        raise bad_request(
+            f"Invalid '{where}.name': string does not match pattern. Expected a string that "
+            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
+            param=f"{where}.name",
+        )
+    for key, kind, expected in (
+        ("parameters", dict, "an object"),
+        ("description", str, "a string"),
+        ("strict", bool, "a boolean"),
+    ):
+        if function.get(key) is not None:
+            expect_type(function[key], kind, f"{where}.{key}", expected)
+    return {**function, "strict": function.get("strict") or False}
+
+
+def _file_search(settings: Any, tool: str) -> dict[str, Any]:
+    where = f"{tool}.file_search"
+    settings = {} if settings is None else settings
+    expect_type(settings, dict, where, "an object")
+    optional_number(settings, "max_num_results", 1, 50, f"{where}.max_num_results")
+    ranking = settings.get("ranking_options") or {}
+    expect_type(ranking, dict, f"{where}.ranking_options", "an object")
+    ranker = one_of(
+        ranking.get("ranker", DEFAULT_RANKER), f"{where}.ranking_options.ranker", RANKERS
+    )
+    threshold = optional_number(
+        ranking, "score_threshold", 0, 1, f"{where}.ranking_options.score_threshold"
+    )
+    ranking_options = {"ranker": ranker, "score_threshold": threshold or 0.0}
+    return {**settings, "ranking_options": ranking_options}
 
 
 def validate_tool_resources(account, value: Any, param: str = "tool_resources") -> dict[str, Any]:

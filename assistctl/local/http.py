@@ -197,23 +197,26 @@ def optional_string(body: dict[str, Any], name: str, max_length: int | None = No
 
 
 def optional_number(
-    body: dict[str, Any], name: str, minimum: float, maximum: float
+    body: dict[str, Any], name: str, minimum: float, maximum: float, param: str | None = None
 ) -> float | None:
+    """``body[name]`` within bounds, or None; errors name ``param`` (the nested path), default
+    ``name``."""
     value = body.get(name)
     if value is None:
         return None
-    expect_type(value, (int, float), name, "a decimal")
+    param = param or name
+    expect_type(value, (int, float), param, "a decimal")
     if value < minimum:
         raise bad_request(
-            f"Invalid '{name}': decimal below minimum value. Expected a value >= {minimum}, "
+            f"Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, "
             f"but got {value} instead.",
-            param=name,
+            param=param,
         )
     if value > maximum:
         raise bad_request(
-            f"Invalid '{name}': decimal above maximum value. Expected a value <= {maximum}, "
+            f"Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, "
             f"but got {value} instead.",
-            param=name,
+            param=param,
         )
     return value
 

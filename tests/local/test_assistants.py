@@ -145,3 +145,60 @@ def test_concurrent_creates(client):
         created = list(pool.map(lambda i: client.beta.assistants.create(model=f"m{i}"), range(40)))
     listed = client.beta.assistants.list(limit=100).data
     assert {a.id for a in listed} == {a.id for a in created}
+
+
+def test_tools_answered_with_the_api_defaults(client):
+    """The API fills file_search.ranking_options and function.strict in every answer, so
+    code that compares tools must cope with them: the local account answers the same."""
+    created = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[
+            {"type": "file_search", "file_search": {"max_num_results": 5}},
+            {"type": "file_search"},
+            FUNCTION_TOOL,
+            {
+                "type": "file_search",
+                "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.5}},
+            },
+        ],
+    )
+    tools = [t.model_dump(exclude_unset=True) for t in created.tools]
+    default = {"ranker": "auto", "score_threshold": 0.0}
+    assert tools[0] == {
+        "type": "file_search",
+        "file_search": {"max_num_results": 5, "ranking_options": default},
+    }
+    assert tools[1] == {"type": "file_search", "file_search": {"ranking_options": default}}
+    assert tools[2] == {
+        "type": "function",
+        "function": {**FUNCTION_TOOL["function"], "strict": False},
+    }
+    assert tools[3]["file_search"]["ranking_options"] == {"ranker": "auto", "score_threshold": 0.5}
+    assert client.beta.assistants.retrieve(created.id).tools == created.tools
+
+
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        (
+            {"type": "file_search", "file_search": {"ranking_options": {"score_threshold": 2}}},
+            "tools[0].file_search.ranking_options.score_threshold",
+        ),
+        (
+            {"type": "file_search", "file_search": {"ranking_options": {"ranker": "best"}}},
+            "tools[0].file_search.ranking_options.ranker",
+        ),
+        (
+            {"type": "file_search", "file_search": {"max_num_results": 51}},
+            "tools[0].file_search.max_num_results",
+        ),
+        (
+            {"type": "function", "function": {"name": "f", "strict": "yes"}},
+            "tools[0].function.strict",
+        ),
+    ],
+)
+def test_invalid_tool_settings_name_the_nested_field(client, tool, param):
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.beta.assistants.create(model="gpt-4o", tools=[tool])
+    assert raised.value.body["param"] == param
