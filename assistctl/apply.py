@@ -49,6 +49,9 @@ T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
 INDEXING_TIMEOUT_S = 600.0
 LIST_LIMIT = 100
+# The API takes up to 2,000 files per batch; the embedded local account takes 500 (as many as a
+# vector-store create), and 500 still attaches 1,000 files in two requests.
+FILES_PER_BATCH = 500
 
 SYMBOLS = {
     Action.CREATE: "+",
@@ -172,6 +175,20 @@ class _StoreWork:
     attached: set[str] = field(default_factory=set)
 
 
+Job = tuple[str, Callable[[], Any]]
+
+
+@dataclass(frozen=True)
+class _FileJobs:
+    """One store's attachment work, in the order it runs: ``clear`` detaches uploads that are
+    attached again (a store holds an upload once), ``attach`` sends the batches and re-tags moved
+    files, ``detach`` then removes what is no longer wanted."""
+
+    clear: list[Job]
+    attach: list[Job]
+    detach: list[Job]
+
+
 def execute(
     plan: Plan,
     desired: Desired,
@@ -182,12 +199,15 @@ def execute(
     reporter: Reporter | None = None,
     policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
     indexing_timeout_s: float = INDEXING_TIMEOUT_S,
+    files_per_batch: int = FILES_PER_BATCH,
 ) -> ApplyResult:
     """Make the account match ``plan``. Raises ApplyError (with ``done``) when a step fails."""
     if concurrency < 1:
         raise ApplyError(f"--concurrency must be at least 1, not {concurrency}")
     _check_plan(plan, desired, live)
-    run = _Run(plan, desired, live, client, concurrency, reporter or Reporter(), policy)
+    run = _Run(
+        plan, desired, live, client, concurrency, reporter or Reporter(), policy, files_per_batch
+    )
     return run.execute(indexing_timeout_s)
 
 
@@ -227,6 +247,7 @@ class _Run:
         concurrency: int,
         reporter: Reporter,
         policy: retry.RetryPolicy,
+        files_per_batch: int,
     ) -> None:
         self.plan = plan
         self.desired = desired
@@ -235,6 +256,7 @@ class _Run:
         self.concurrency = concurrency
         self.reporter = reporter
         self.policy = policy
+        self.files_per_batch = files_per_batch
         self.indexing_timeout_s = INDEXING_TIMEOUT_S
         self.owner = plan.owner
         self.lock = threading.Lock()
@@ -451,14 +473,10 @@ class _Run:
             for work in works:
                 self.store_ids[work.desired.name] = work.store_id
         try:
-            attach_jobs: list[tuple[str, Callable[[], Any]]] = []
-            detach_jobs: list[tuple[str, Callable[[], Any]]] = []
-            for work in works:
-                attaches, detaches = self.attachment_jobs(work)
-                attach_jobs.extend(attaches)
-                detach_jobs.extend(detaches)
-            self.run_parallel(pool, attach_jobs)
-            self.run_parallel(pool, detach_jobs)
+            file_jobs = [self.attachment_jobs(work) for work in works]
+            self.run_parallel(pool, [job for jobs in file_jobs for job in jobs.clear])
+            self.run_parallel(pool, [job for jobs in file_jobs for job in jobs.attach])
+            self.run_parallel(pool, [job for jobs in file_jobs for job in jobs.detach])
             self.run_parallel(
                 pool, [(w.change.address, _bind(self.wait_for_indexing, w)) for w in works]
             )
@@ -518,13 +536,14 @@ class _Run:
         )
         work.store_id = created.id
 
-    def attachment_jobs(self, work: _StoreWork):
+    def attachment_jobs(self, work: _StoreWork) -> _FileJobs:
         """Compare the store's attachments with the desired (path, sha256) pairs.
 
         Kept: an attachment whose attributes already say the desired pair. Moved: the same
         upload under a new path (or without attributes, e.g. after import) gets its attributes
-        updated. Everything else desired is attached; everything else attached is detached
-        after the attaches, so a store never lacks content it had while it changes.
+        updated, one request each. Everything else desired is attached in file batches of at
+        most ``files_per_batch``; everything else attached is detached after the attaches, so a
+        store never lacks content it had while it changes.
         """
         desired_pairs = {(f.path, f.sha256): f for f in work.desired.files}
         live_files = list(work.live.files) if work.live is not None else []
@@ -544,7 +563,9 @@ class _Run:
                     kept.add(pair)
             else:
                 unmatched.append(live_file)
-        attaches: list[tuple[str, Callable[[], Any]]] = []
+        clear: list[Job] = []
+        attach: list[Job] = []
+        entries: list[dict[str, Any]] = []
         by_file_id = {f.file_id: f for f in unmatched}
         address = work.change.address
         for pair, desired_file in sorted(desired_pairs.items()):
@@ -558,64 +579,48 @@ class _Run:
                 )
             attributes = {SHA256_ATTRIBUTE: desired_file.sha256, PATH_ATTRIBUTE: desired_file.path}
             present = by_file_id.pop(upload_id, None)
+            label = f"{address} {desired_file.path}"
             if present is not None and present.status != "failed" and not reattach_all:
-                attaches.append(
-                    (
-                        f"{address} {desired_file.path}",
-                        _bind(self.retag, work, upload_id, attributes),
-                    )
-                )
-            else:
-                attaches.append(
-                    (
-                        f"{address} {desired_file.path}",
-                        _bind(
-                            self.attach, work, upload_id, attributes, chunking, present is not None
-                        ),
-                    )
-                )
-            kept.add(pair)
-        detaches = [
+                attach.append((label, _bind(self.retag, work, upload_id, attributes)))
+                continue
+            if present is not None:
+                clear.append((label, _bind(self.detach, work, upload_id)))
+            entry: dict[str, Any] = {"file_id": upload_id, "attributes": attributes}
+            if chunking:
+                entry["chunking_strategy"] = chunking
+            entries.append(entry)
+        for start in range(0, len(entries), self.files_per_batch):
+            batch = entries[start : start + self.files_per_batch]
+            attach.append((address, _bind(self.attach_batch, work, batch)))
+        detach = [
             (
                 f"{address} {live_file.attributes.get(PATH_ATTRIBUTE) or live_file.file_id}",
                 _bind(self.detach, work, live_file.file_id),
             )
             for live_file in by_file_id.values()
         ]
-        return attaches, detaches
+        return _FileJobs(clear, attach, detach)
 
-    def attach(
-        self,
-        work: _StoreWork,
-        upload_id: str,
-        attributes: dict[str, str],
-        chunking: Mapping[str, Any] | None,
-        detach_first: bool,
-    ) -> None:
-        import openai
+    def attach_batch(self, work: _StoreWork, entries: list[dict[str, Any]]) -> None:
+        """Attach ``entries`` with one file-batch create. A create whose outcome is unknown (5xx,
+        dropped connection) may have attached some or all of them, so before it is sent again
+        the store's files are listed and only the entries not attached with their attributes
+        are sent: nothing is attached twice."""
+        what = f"attach {len(entries)} file(s) to {work.change.address}"
+        remaining = list(entries)
 
-        what = f"attach {attributes[PATH_ATTRIBUTE]} to {work.change.address}"
-        if detach_first:
-            self.detach(work, upload_id)
-        arguments: dict[str, Any] = {"file_id": upload_id, "attributes": attributes}
-        if chunking:
-            arguments["chunking_strategy"] = chunking
+        def operation() -> bool:
+            self.client.vector_stores.file_batches.create(work.store_id, files=remaining)
+            return True
 
-        def recover():
-            for item in self.store_files(work.store_id, what):
-                if item.id == upload_id:
-                    return item
-            return None
-
-        def operation():
-            try:
-                return self.client.vector_stores.files.create(work.store_id, **arguments)
-            except openai.ConflictError:
-                return None
+        def recover() -> bool | None:
+            listed = {item.id: item.attributes for item in self.store_files(work.store_id, what)}
+            remaining[:] = [e for e in remaining if listed.get(e["file_id"]) != e["attributes"]]
+            return None if remaining else True
 
         self.call(operation, what, recover=recover, idempotent=False)
         with self.lock:
-            work.attached.add(upload_id)
+            work.attached.update(entry["file_id"] for entry in entries)
 
     def retag(self, work: _StoreWork, upload_id: str, attributes: dict[str, str]) -> None:
         self.call(

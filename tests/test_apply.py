@@ -4,13 +4,14 @@ no duplicate resources and no orphaned uploads."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from assistctl.apply import ApplyResult, adopt, execute
+from assistctl.apply import FILES_PER_BATCH, ApplyResult, Reporter, adopt, execute
 from assistctl.errors import ApplyError
 from assistctl.live import snapshot
 from assistctl.manifest import load
@@ -254,7 +255,7 @@ def quickstart_writes(tmp_path, client, admin) -> int:
 def test_a_fault_at_every_write_converges_without_duplicates(
     fault, tmp_path, client, admin, quickstart_writes
 ):
-    assert quickstart_writes >= 8
+    assert quickstart_writes == 6  # 3 uploads, 1 store, 1 file batch, 1 assistant
     directories = []
     for index in range(1, quickstart_writes + 1):
         directory = copy_quickstart(tmp_path / f"k{index}", stack=f"k{index}")
@@ -318,6 +319,86 @@ def test_slow_indexing_is_waited_for(stack_dir, client, admin):
     assert any(completed < total for _, completed, total in seen)
     admin.clear_faults()
     assert_converged(stack_dir, client)
+
+
+# --- file batches ------------------------------------------------------------------------------
+
+BATCH_CREATE = "POST /v1/vector_stores/{vector_store_id}/file_batches"
+FILE_CREATE = "POST /v1/vector_stores/{vector_store_id}/files"
+MANY_FILES = 40
+
+
+def add_notes(directory: Path) -> None:
+    """Notes the handbook's ``docs/*.md`` picks up: MANY_FILES files in all."""
+    for index in range(MANY_FILES - 3):
+        (directory / "docs" / f"note-{index:02d}.md").write_text(
+            f"# Note {index}\n\nFact {index}.\n"
+        )
+
+
+@pytest.mark.parametrize("files_per_batch", [FILES_PER_BATCH, 16])
+def test_many_files_are_attached_with_one_request_per_batch(
+    files_per_batch, stack_dir, client, admin
+):
+    add_notes(stack_dir)
+    admin.reset_stats()
+    converge(stack_dir, client, files_per_batch=files_per_batch)
+    requests = admin.stats()["requests"]
+    assert requests.get(BATCH_CREATE) == math.ceil(MANY_FILES / files_per_batch)
+    assert requests.get(FILE_CREATE, 0) == 0
+    assert_converged(stack_dir, client)
+    store = client.vector_stores.list(limit=100).data[0]
+    assert store.file_counts.completed == MANY_FILES
+
+
+@pytest.mark.parametrize(
+    "fault, batch_creates",
+    [
+        ({"status": 500, "when": "after"}, 3),  # committed: found by listing, not sent again
+        ({"drop": True, "when": "after"}, 3),
+        ({"status": 500, "when": "before"}, 4),  # nothing attached: sent again
+        ({"status": 429, "count": 2, "retry_after": 0.001}, 5),
+    ],
+    ids=["500-after-commit", "dropped-after-commit", "500-before-commit", "429"],
+)
+def test_a_failed_batch_create_is_sent_again_only_if_it_attached_nothing(
+    fault, batch_creates, stack_dir, client, admin
+):
+    add_notes(stack_dir)
+    rule = {"methods": ["POST"], "path": "/file_batches$", "nth": 2, **fault}
+    admin.set_faults(rules=[rule])
+    admin.reset_stats()
+    converge(stack_dir, client, files_per_batch=16)
+    assert admin.faults()["rules"][0]["seen"] == batch_creates
+    admin.clear_faults()
+    assert admin.stats()["requests"][BATCH_CREATE] == batch_creates
+    assert_converged(stack_dir, client)
+
+
+def test_a_batch_that_attached_part_of_its_files_is_completed(stack_dir, client, admin):
+    """Between the failure and the retry, one file of the committed batch is detached and
+    another loses its attributes (as if the batch had half-happened): the retry sends those."""
+    add_notes(stack_dir)
+    admin.set_faults(rules=[{"methods": ["POST"], "path": "/file_batches$", "when": "after"}])
+    sabotaged = []
+
+    class HalfDone(Reporter):
+        def note(self, text: str) -> None:
+            if text.startswith("attach") and not sabotaged:
+                store = client.vector_stores.list(limit=100).data[0]
+                first, second = client.vector_stores.files.list(store.id, limit=2).data
+                client.vector_stores.files.delete(first.id, vector_store_id=store.id)
+                client.vector_stores.files.update(
+                    second.id, vector_store_id=store.id, attributes={}
+                )
+                sabotaged.append(text)
+
+    converge(stack_dir, client, reporter=HalfDone())
+    admin.clear_faults()
+    assert sabotaged
+    assert_converged(stack_dir, client)
+    store = client.vector_stores.list(limit=100).data[0]
+    assert store.file_counts.completed == MANY_FILES
 
 
 def test_concurrency_must_be_positive(stack_dir, client):

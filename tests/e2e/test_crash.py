@@ -19,7 +19,7 @@ from assistctl.cli import cli
 from assistctl.model import NAME_KEY, STACK_KEY, parse_upload_filename
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
-KILL_AFTER_WRITES = (1, 3, 5, 7)  # quickstart: 3 uploads, 1 store, 3 attachments, 1 assistant
+KILL_AFTER_WRITES = (1, 3, 4, 5)  # quickstart: 3 uploads, 1 store, 1 file batch, 1 assistant
 
 
 def copy_quickstart(directory: Path, stack: str) -> Path:
