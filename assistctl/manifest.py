@@ -15,6 +15,7 @@ import difflib
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -56,6 +57,11 @@ FieldPath = tuple[str | int, ...]
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+# Tags safe YAML builds but JSON (and so the API) has no value for.
+_NOT_JSON_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("binary", "set", "omap", "pairs")
+)
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: ~5x faster
 
 
@@ -145,7 +151,7 @@ class _Document:
     checked: bool = False
     buildable: bool = False
     reported: set[FieldPath] = field(default_factory=set)  # fields that get no more messages
-    recursive: bool = False
+    unconstructable: bool = False  # a recursive alias or a list/mapping key: no value to build
 
     def line_of(self, path: FieldPath) -> int:
         """The line of ``path``, or of its nearest recorded parent (missing fields)."""
@@ -390,7 +396,7 @@ class _Loader:
         """Substitute references in string scalars, record key lines, build the value (also
         after an undefined variable, so the rest of the document is still checked)."""
         self.walk(doc, doc.node, (), variables, set(), set())
-        if doc.recursive:
+        if doc.unconstructable:
             return
         try:
             doc.body = _Constructor().construct_document(doc.node)
@@ -411,7 +417,16 @@ class _Loader:
     ) -> None:
         if id(node) in active:
             self.problem(doc, path, "recursive YAML alias")
-            doc.recursive = True
+            doc.unconstructable = True
+            return
+        if node.tag in _NOT_JSON_TAGS:
+            self.problem(
+                doc,
+                path,
+                f"!!{node.tag.rsplit(':', 1)[-1]} values are not allowed",
+                hint="manifests hold JSON values: strings, numbers, booleans, lists, mappings",
+            )
+            doc.reported.add(path)
             return
         if isinstance(node, yaml.MappingNode):
             active.add(id(node))
@@ -422,7 +437,9 @@ class _Loader:
                     if key_node.tag == "tag:yaml.org,2002:merge":
                         self.walk(doc, value_node, path, variables, active, substituted)
                         continue
-                    label = getattr(key_node, "value", "?")
+                    label = _source_text(key_node)
+                    if not isinstance(key_node, yaml.ScalarNode):
+                        doc.unconstructable = True
                     doc.lines[path + (str(label),)] = line
                     self.problem(
                         doc,
@@ -463,6 +480,17 @@ class _Loader:
             if not node.style and text != node.value:  # plain (unquoted): re-resolve its type
                 node.tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
             node.value = text
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == _FLOAT_TAG
+            and not math.isfinite(_Constructor().construct_yaml_float(node))
+        ):
+            self.problem(
+                doc,
+                path,
+                f"{node.value} is not a JSON number",
+                hint="the API takes finite numbers only",
+            )
 
     def defined_in(self) -> dict[str, list[str]]:
         """Variable name -> the environments whose vars define it, to hint at ``--env`` when
@@ -1151,6 +1179,16 @@ def _suggest(name: str, candidates: set[str], what: str) -> str:
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _source_text(node: yaml.Node) -> str:
+    """The node in flow style (``[team, area]``), for messages about keys that are not text."""
+    if isinstance(node, yaml.SequenceNode):
+        return "[" + ", ".join(_source_text(item) for item in node.value) + "]"
+    if isinstance(node, yaml.MappingNode):
+        pairs = (f"{_source_text(key)}: {_source_text(value)}" for key, value in node.value)
+        return "{" + ", ".join(pairs) + "}"
+    return str(node.value)
 
 
 def _node_type(node: yaml.Node) -> str:

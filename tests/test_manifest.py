@@ -331,6 +331,19 @@ BAD_CASES = [
         "keys must be strings",
         (),
     ),
+    (
+        "key-is-a-list.yaml",
+        "key-is-a-list.yaml:9: spec.metadata.[team, area]",
+        "keys must be strings",
+        (),
+    ),
+    (
+        "temperature-nan.yaml",
+        "temperature-nan.yaml:8: spec.temperature",
+        ".nan is not a JSON number",
+        (),
+    ),
+    ("binary-value.yaml", "binary-value.yaml:9: spec.metadata.logo", "!!binary", ()),
     ("two-stacks.yaml", "two-stacks.yaml:5: kind", "only one Stack document", ()),
     (
         "stack-unknown-field.yaml",
