@@ -19,13 +19,12 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
 
 from assistctl.local.engine import (
-    DEFAULT_MAX_SEARCH_RESULTS,
     ActionRequired,
     Answer,
     Citation,
@@ -35,12 +34,12 @@ from assistctl.local.engine import (
     Outcome,
     RunInput,
     Search,
-    SearchResult,
     ServerToolCall,
     ToolExchange,
     Usage,
     count_tokens,
     display_filename,
+    search_files,
 )
 
 FILE_SEARCH_FUNCTION = "file_search"
@@ -369,18 +368,15 @@ def _file_search(
         query = str(json.loads(call.arguments or "{}").get("query") or "")
     except (json.JSONDecodeError, AttributeError):
         query = call.arguments or ""
-    options = (run.tool("file_search") or {}).get("file_search") or {}
-    limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
-    hits = [h for h in search(list(run.vector_store_ids), query, limit) if h.score > 0]
+    found = search_files(run, call.id, query, search)
     lines = []
-    for hit in hits:
+    for result in found.results:
         number = len(excerpts) + 1
-        excerpts[number] = _Excerpt(number, hit.file_id, hit.filename)
-        excerpt = hit.text[:EXCERPT_CHARACTERS]
-        lines.append(f"[{number}] {display_filename(hit.filename)}:\n{excerpt}")
+        excerpts[number] = _Excerpt(number, result.file_id, result.file_name)
+        excerpt = result.text[:EXCERPT_CHARACTERS]
+        lines.append(f"[{number}] {display_filename(result.file_name)}:\n{excerpt}")
     output = "\n\n".join(lines) if lines else "No matching excerpts were found."
-    results = tuple(SearchResult(h.file_id, h.filename, h.score, h.text) for h in hits)
-    return FileSearchCall(call.id, query, results, output)
+    return replace(found, output=output)
 
 
 def _citations(text: str, excerpts: dict[int, _Excerpt]) -> tuple[Citation, ...]:

@@ -42,6 +42,7 @@ QUOTE_LIMIT = 400
 CITATION_MARKER = "【{step}:{result}†source】"
 CODE_NOT_RUN_LOG = "Code execution is not available on the local account: this code was not run."
 DEFAULT_MAX_SEARCH_RESULTS = 20
+REPORTED_RANKER = "default_2024_08_21"  # what the API's run steps name the ``auto`` ranker
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -152,6 +153,9 @@ class FileSearchCall:
     query: str
     results: tuple[SearchResult, ...]
     output: str = ""
+    ranking_options: dict[str, Any] = field(
+        default_factory=lambda: {"ranker": REPORTED_RANKER, "score_threshold": 0.0}
+    )
 
     def exchange(self) -> ToolExchange:
         return ToolExchange(self.id, "file_search", "file_search", self.query, self.output)
@@ -246,6 +250,27 @@ def last_user_text(messages: Sequence[ContextMessage]) -> str | None:
         if message.role == "user":
             return message.text
     return None
+
+
+def search_files(run: RunInput, call_id: str, query: str, search: Search) -> FileSearchCall:
+    """Search the run's vector stores as its ``file_search`` tool is configured: at most
+    ``max_num_results`` hits, none scoring below ``score_threshold`` (nor at zero)."""
+    options = (run.tool("file_search") or {}).get("file_search") or {}
+    limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
+    ranking = options.get("ranking_options") or {}
+    threshold = ranking.get("score_threshold") or 0.0
+    ranker = ranking.get("ranker", "auto")
+    hits = search(list(run.vector_store_ids), query, limit)
+    results = tuple(
+        SearchResult(h.file_id, h.filename, h.score, h.text)
+        for h in hits
+        if h.score > 0 and h.score >= threshold
+    )
+    reported = {
+        "ranker": REPORTED_RANKER if ranker == "auto" else ranker,
+        "score_threshold": threshold,
+    }
+    return FileSearchCall(call_id, query, results, ranking_options=reported)
 
 
 def with_citation_marker(text: str, marker: str) -> tuple[str, int]:
@@ -490,9 +515,8 @@ class DeterministicEngine:
                 "so the code_interpreter call was recorded but nothing was executed."
             )
             return self._finish(run, text, prompt, tool_calls=(ci_call,))
-        file_search = run.tool("file_search")
-        if file_search is not None and run.vector_store_ids:
-            return self._file_search(run, message, file_search, search, new_id, prompt)
+        if run.tool("file_search") is not None and run.vector_store_ids:
+            return self._file_search(run, message, search, new_id, prompt)
         return self._finish(run, f'[{name}] You said: "{message}"', prompt)
 
     def _function_call(
@@ -524,23 +548,18 @@ class DeterministicEngine:
         self,
         run: RunInput,
         message: str,
-        tool: dict[str, Any],
         search: Search,
         new_id: Callable[[str], str],
         prompt: Usage,
     ) -> Outcome:
-        options = tool.get("file_search") or {}
-        limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
-        hits = [h for h in search(list(run.vector_store_ids), message, limit) if h.score > 0]
-        results = tuple(SearchResult(h.file_id, h.filename, h.score, h.text) for h in hits)
-        call = FileSearchCall(new_id("call"), message, results)
-        if not hits:
+        call = search_files(run, new_id("call"), message, search)
+        if not call.results:
             name = run.assistant_name or "Assistant"
             text = f'[{name}] I found nothing about this in the files. You said: "{message}"'
             return self._finish(run, text, prompt, tool_calls=(call,))
-        best = hits[0]
+        best = call.results[0]
         marker = CITATION_MARKER.format(step=0, result=0)
-        shown = display_filename(best.filename)
+        shown = display_filename(best.file_name)
         text = f'According to {shown}: "{trim_quote(best.text)}" {marker}'
         facts = {
             "source": shown,

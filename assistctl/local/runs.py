@@ -79,7 +79,6 @@ MAX_RUN_TOOLS = 20
 MIN_TOKEN_LIMIT = 256
 MAX_INSTRUCTIONS = 256_000
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
-RANKING_OPTIONS = {"ranker": "default_2024_08_21", "score_threshold": 0.0}
 DELTA_WORDS = 6
 RUN_FIELDS = (
     "assistant_id",
@@ -673,7 +672,7 @@ def tool_call_body(call: ServerToolCall) -> dict[str, Any]:
         return {
             "id": call.id,
             "type": "file_search",
-            "file_search": {"ranking_options": dict(RANKING_OPTIONS), "results": results},
+            "file_search": {"ranking_options": dict(call.ranking_options), "results": results},
         }
     assert isinstance(call, CodeInterpreterCall)
     return {

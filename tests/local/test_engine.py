@@ -193,6 +193,19 @@ def test_file_search_without_hits_records_the_search_and_answers_plainly():
     assert outcome.tool_calls[0].results == ()
 
 
+def test_file_search_keeps_only_hits_above_the_tool_score_threshold():
+    hits = [
+        Hit("file-a", "returns.md", "vs_1", "Returns are accepted within 30 days.", 0.8),
+        Hit("file-b", "other.md", "vs_1", "Returns, briefly.", 0.3),
+    ]
+    ranking = {"ranker": "auto", "score_threshold": 0.5}
+    tool = {"type": "file_search", "file_search": {"ranking_options": ranking}}
+    outcome, _ = respond(run_input("returns?", [tool], vector_store_ids=("vs_1",)), hits)
+    (call,) = outcome.tool_calls
+    assert [r.file_id for r in call.results] == ["file-a"]
+    assert call.ranking_options == {"ranker": "default_2024_08_21", "score_threshold": 0.5}
+
+
 def test_code_interpreter_never_runs_code():
     run = run_input(
         "Please calculate this:\n```python\nprint(1+1)\n```", [{"type": "code_interpreter"}]

@@ -184,6 +184,26 @@ def test_file_search_answer_cites_the_file(client, tmp_path):
     assert "30 days" in result.content[0].text
 
 
+def test_file_search_step_reports_the_tool_ranking_options(client, tmp_path):
+    handbook = tmp_path / "returns.md"
+    handbook.write_text("Returns are accepted within 30 days of delivery.\n")
+    uploaded = client.files.create(file=handbook.open("rb"), purpose="assistants")
+    store = client.vector_stores.create(name="handbook", file_ids=[uploaded.id])
+    ranking = {"ranker": "default_2024_08_21", "score_threshold": 0.99}
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search", "file_search": {"ranking_options": ranking}}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = ask(client, "How many days do I have for returns?")
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20
+    )
+    (call,) = raw_steps(client, thread.id, run.id)[0].step_details.tool_calls
+    assert call.file_search.ranking_options.model_dump() == ranking
+    assert call.file_search.results == []  # nothing scores 0.99
+
+
 def test_create_thread_and_run_with_overrides(client, bot):
     run = client.beta.threads.create_and_run_poll(
         assistant_id=bot.id,
