@@ -29,8 +29,10 @@ from assistctl.model import (
     SHA256_ATTRIBUTE,
     STACK_KEY,
     LiveVectorStoreFile,
+    code_interpreter_file_ids,
     parse_upload_filename,
     recorded_paths,
+    vector_store_ids,
 )
 from assistctl.plan import (
     DEFAULT_CHUNKING_STRATEGY,
@@ -224,18 +226,8 @@ def _download(client: openai.OpenAI, file_id: str) -> bytes | None:
 def _referenced_file_ids(assistants: Iterable[Resource], stores: Iterable[Resource]) -> set[str]:
     ids = {f.file_id for s in stores for f in s.files if f.status not in UNUSABLE_FILE_STATUSES}
     for assistant in assistants:
-        ids.update(_code_interpreter_ids(assistant))
+        ids.update(code_interpreter_file_ids(assistant.data))
     return ids
-
-
-def _code_interpreter_ids(assistant: Resource) -> list[str]:
-    resources = assistant.data.get("tool_resources") or {}
-    return list((resources.get("code_interpreter") or {}).get("file_ids") or ())
-
-
-def _vector_store_ids(assistant: Resource) -> list[str]:
-    resources = assistant.data.get("tool_resources") or {}
-    return list((resources.get("file_search") or {}).get("vector_store_ids") or ())
 
 
 def stack_and_env(value: str) -> tuple[str, str | None]:
@@ -305,7 +297,7 @@ def select(
             )
     store_ids = {s.id for s in stores if chosen(s)}
     for assistant in chosen_assistants:
-        for store_id in _vector_store_ids(assistant):
+        for store_id in vector_store_ids(assistant.data):
             store = by_id.get(store_id)
             if store is None:
                 notes.append(f"{assistant.id} uses vector store {store_id}, which is gone")
@@ -377,7 +369,9 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
     for assistant in source.assistants:
         name = assistant_names[assistant.id]
         file_paths = [
-            use_file(i, f"assistant.{name}") for i in _code_interpreter_ids(assistant) if i in paths
+            use_file(i, f"assistant.{name}")
+            for i in code_interpreter_file_ids(assistant.data)
+            if i in paths
         ]
         spec, prompt = _assistant_spec(assistant, name, store_names, file_paths)
         if not assistant.display_name:
@@ -476,7 +470,7 @@ def _file_paths(source: Source, owner: str) -> dict[str, str]:
     taken = set(paths.values())
     ids = sorted(
         {f.file_id for s in source.vector_stores for f in s.files}
-        | {i for a in source.assistants for i in _code_interpreter_ids(a)}
+        | {i for a in source.assistants for i in code_interpreter_file_ids(a.data)}
     )
     for file_id in ids:
         if file_id in paths:
@@ -560,7 +554,7 @@ def _assistant_spec(
             "tool_resources": {
                 "file_search": {
                     "vector_stores": [
-                        store_names[i] for i in _vector_store_ids(assistant) if i in store_names
+                        store_names[i] for i in vector_store_ids(assistant.data) if i in store_names
                     ]
                 },
                 "code_interpreter": {"files": file_paths},

@@ -221,6 +221,18 @@ class LiveVectorStoreFile:
     last_error: Mapping[str, Any] | None = None
 
 
+def vector_store_ids(assistant: Mapping[str, Any]) -> list[str]:
+    """The vector stores an assistant's API object searches (``tool_resources.file_search``)."""
+    resources = assistant.get("tool_resources") or {}
+    return list((resources.get("file_search") or {}).get("vector_store_ids") or ())
+
+
+def code_interpreter_file_ids(assistant: Mapping[str, Any]) -> list[str]:
+    """The uploads an assistant's API object gives its code interpreter."""
+    resources = assistant.get("tool_resources") or {}
+    return list((resources.get("code_interpreter") or {}).get("file_ids") or ())
+
+
 def recorded_paths(attached: Iterable[LiveVectorStoreFile]) -> dict[str, str]:
     """File id -> the manifest path assistctl recorded when it attached the file (the first
     one, should stores disagree). Files attached by hand record none and are left out."""

@@ -34,8 +34,10 @@ from assistctl.model import (
     LiveUpload,
     LiveVectorStore,
     Plan,
+    code_interpreter_file_ids,
     recorded_paths,
     upload_filename,
+    vector_store_ids,
 )
 
 DEFAULT_TEMPERATURE = 1.0
@@ -295,9 +297,7 @@ def _assistant_view(
     assistant: LiveAssistant, index: _LiveIndex, desired_view: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     data = assistant.data
-    resources = data.get("tool_resources") or {}
-    store_ids = (resources.get("file_search") or {}).get("vector_store_ids") or ()
-    file_ids = (resources.get("code_interpreter") or {}).get("file_ids") or ()
+    store_ids, file_ids = vector_store_ids(data), code_interpreter_file_ids(data)
     preferred = ((desired_view or {}).get("tool_resources") or {}).get("code_interpreter") or {}
     view = normalize_assistant(
         {
@@ -566,10 +566,11 @@ def _file_changes(
     store_files = [attached for store in live_stores.values() for attached in store.files]
     attached_path = recorded_paths(store_files)  # upload id -> manifest path it is attached as
     attached_ids = {attached.file_id for attached in store_files}
-    code_interpreter_ids: set[str] = set()
-    for assistant in live_assistants.values():
-        resources = assistant.data.get("tool_resources") or {}
-        code_interpreter_ids.update((resources.get("code_interpreter") or {}).get("file_ids") or ())
+    code_interpreter_ids = {
+        file_id
+        for assistant in live_assistants.values()
+        for file_id in code_interpreter_file_ids(assistant.data)
+    }
     attached_ids |= code_interpreter_ids
 
     wanted_shas = {f.sha256 for f in desired.files}
