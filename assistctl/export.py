@@ -24,12 +24,11 @@ import yaml
 
 from assistctl.errors import AccountError, AssistctlError
 from assistctl.model import (
-    NAME_KEY,
     NAME_PATTERN,
     SHA256_ATTRIBUTE,
-    STACK_KEY,
     LiveVectorStoreFile,
     code_interpreter_file_ids,
+    ownership,
     parse_upload_filename,
     recorded_paths,
     vector_store_ids,
@@ -198,8 +197,7 @@ def read(client: openai.OpenAI, selection: Selection) -> Source:
 
 def _resource(data: Mapping[str, Any]) -> Resource:
     """Owned means both ownership keys, as in ``live.snapshot``."""
-    metadata = data.get("metadata") or {}
-    owner, name = metadata.get(STACK_KEY), metadata.get(NAME_KEY)
+    owner, name = ownership(data.get("metadata"))
     if not (owner and name):
         owner = name = None
     return Resource(data["id"], dict(data), owner, name)

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from assistctl import retry
 from assistctl.model import (
-    NAME_KEY,
-    STACK_KEY,
     ForeignResource,
     Kind,
     Live,
@@ -24,6 +22,7 @@ from assistctl.model import (
     LiveUpload,
     LiveVectorStore,
     LiveVectorStoreFile,
+    ownership,
     parse_upload_filename,
 )
 
@@ -95,7 +94,7 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
             live_assistants.append(
                 LiveAssistant(
                     id=assistant.id,
-                    name=_logical_name(assistant.metadata),
+                    name=ownership(assistant.metadata)[1],
                     owner=owner,
                     data=assistant.model_dump(mode="json", by_alias=True),
                 )
@@ -107,7 +106,7 @@ def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live
             live_stores.append(
                 LiveVectorStore(
                     id=store.id,
-                    name=_logical_name(store.metadata),
+                    name=ownership(store.metadata)[1],
                     owner=owner,
                     data=store.model_dump(mode="json", by_alias=True),
                     files=tuple(files_by_store[store.id]),
@@ -159,28 +158,19 @@ def _owned_uploads(files: list[Any], owner: str) -> Iterator[LiveUpload]:
 
 
 def _foreign(kind: Kind, resource: Any) -> ForeignResource:
+    owner, logical_name = ownership(resource.metadata)
     return ForeignResource(
         kind=kind,
         id=resource.id,
         display_name=resource.name,
-        owner=_owner(resource.metadata),
-        logical_name=_logical_name(resource.metadata),
+        owner=owner,
+        logical_name=logical_name,
     )
 
 
 def _is_owned(metadata: Mapping[str, Any] | None, owner: str) -> bool:
-    """Owned means both keys: a stack tag without a logical name cannot be planned against."""
-    return _owner(metadata) == owner and bool(_logical_name(metadata))
-
-
-def _owner(metadata: Mapping[str, Any] | None) -> str | None:
-    value = (metadata or {}).get(STACK_KEY)
-    return str(value) if value else None
-
-
-def _logical_name(metadata: Mapping[str, Any] | None) -> str | None:
-    value = (metadata or {}).get(NAME_KEY)
-    return str(value) if value else None
+    stack, logical_name = ownership(metadata)
+    return stack == owner and logical_name is not None
 
 
 def _dump(value: Any) -> dict[str, Any] | None:

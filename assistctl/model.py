@@ -69,6 +69,14 @@ def owner_of(stack: str, env: str | None) -> str:
     return f"{stack}/{env}" if env else stack
 
 
+def ownership(metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """``(assistctl_stack, assistctl_name)`` as a resource's metadata tags it (None: not set).
+    A resource is owned only with both: without a logical name it cannot be planned against."""
+    metadata = metadata or {}
+    owner, name = metadata.get(STACK_KEY), metadata.get(NAME_KEY)
+    return (str(owner) if owner else None, str(name) if name else None)
+
+
 def upload_filename(owner: str, sha256: str, basename: str) -> str:
     """The filename an upload carries: files have no metadata, so ownership and identity live here.
 
