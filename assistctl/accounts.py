@@ -13,6 +13,7 @@ import atexit
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from assistctl.errors import AccountError
 
@@ -37,8 +38,9 @@ class AccountSpec:
     def label(self) -> str:
         if self.kind == "local":
             return f"local:{self.target}"
-        if self.kind == "url":
-            return self.target
+        if self.kind == "url":  # without user:password@ and ?query, where keys can ride along
+            parts = urlsplit(self.target)
+            return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
         return "openai"
 
 

@@ -61,3 +61,9 @@ def test_url_account_takes_the_assistctl_key_first(monkeypatch):
 def test_label_never_carries_a_key(monkeypatch):
     monkeypatch.setenv("ASSISTCTL_API_KEY", "sk-secret-label")
     assert "sk-secret" not in parse_account("http://127.0.0.1:1/v1").label
+
+
+def test_the_printable_label_of_a_url_account_holds_no_credentials():
+    spec = parse_account("https://ci:sk-secret@proxy.example.test:8443/v1?api-key=sk-other")
+    assert spec.label == "https://proxy.example.test:8443/v1"
+    assert spec.target.startswith("https://ci:sk-secret@")  # the client still gets them
