@@ -162,6 +162,12 @@ class Store:
             )
         return cursor.rowcount > 0
 
+    def delete_everywhere(self, type: str, id: str) -> int:
+        """Delete the objects with this id under every parent (e.g. a file's attachments)."""
+        with self.transaction():
+            cursor = self._db.execute("DELETE FROM objects WHERE type = ? AND id = ?", (type, id))
+        return cursor.rowcount
+
     def delete_children(self, type: str, parent: str) -> int:
         with self.transaction():
             cursor = self._db.execute(
@@ -183,6 +189,35 @@ class Store:
             ).fetchall()
         objects = [json.loads(r[0]) for r in rows]
         return [o for o in objects if where(o)] if where else objects
+
+    def get_many(self, type: str, ids: list[str], parent: str = "") -> dict[str, dict[str, Any]]:
+        """The objects of one collection with these ids, by id (absent ids are left out)."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, data FROM objects WHERE type = ? AND parent = ? AND id IN ({marks})",
+                (type, parent, *ids),
+            ).fetchall()
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def children(self, type: str, parents: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every object of several collections in one query: parent -> objects in creation
+        order (every parent asked for has an entry)."""
+        grouped: dict[str, list[dict[str, Any]]] = {parent: [] for parent in parents}
+        if not parents:
+            return grouped
+        marks = ", ".join("?" * len(parents))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT parent, data FROM objects WHERE type = ? AND parent IN ({marks}) "
+                "ORDER BY seq",
+                (type, *parents),
+            ).fetchall()
+        for parent, data in rows:
+            grouped[parent].append(json.loads(data))
+        return grouped
 
     def list(
         self,

@@ -182,10 +182,15 @@ def file_counts(views: list[dict[str, Any]]) -> dict[str, int]:
     return {**counts, "total": len(views)}
 
 
-def store_view(account, vector_store: dict[str, Any]) -> dict[str, Any]:
-    """The API's vector store with status, counts, usage and expiry computed now."""
+def store_view(
+    account, vector_store: dict[str, Any], attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The API's vector store with status, counts, usage and expiry computed now (from
+    ``attachments`` when the caller has already read them)."""
     moment = time.time()
-    views = [attachment_view(a, moment) for a in account.store.all(ATTACHMENT, vector_store["id"])]
+    if attachments is None:
+        attachments = account.store.all(ATTACHMENT, vector_store["id"])
+    views = [attachment_view(a, moment) for a in attachments]
     view = {k: v for k, v in vector_store.items() if not k.startswith("_")}
     expires_after = vector_store.get("expires_after")
     expires_at = None
@@ -307,9 +312,7 @@ def detach(account, vector_store_id: str, file_id: str) -> bool:
 def detach_everywhere(account, file_id: str) -> None:
     """Remove a (deleted) file from every vector store it was attached to."""
     with account.store.transaction():
-        for vector_store in account.store.all(STORE):
-            if account.store.get(ATTACHMENT, file_id, vector_store["id"]) is not None:
-                detach(account, vector_store["id"], file_id)
+        account.store.delete_everywhere(ATTACHMENT, file_id)
         search_index.remove_chunks(account.store, file_id=file_id)
 
 
@@ -361,7 +364,8 @@ def create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def list_stores(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     result = page(account.store, STORE, "", list_params(request))
-    result["data"] = [store_view(account, v) for v in result["data"]]
+    attachments = account.store.children(ATTACHMENT, [v["id"] for v in result["data"]])
+    result["data"] = [store_view(account, v, attachments[v["id"]]) for v in result["data"]]
     return result
 
 
@@ -398,9 +402,7 @@ def delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def search(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    reject_unknown(
-        body, ("query", "filters", "max_num_results", "ranking_options", "rewrite_query")
-    )
+    reject_unknown(body, SEARCH_FIELDS)
     account = account_of(request)
     vector_store_id = request.path_params["vector_store_id"]
     get_store(account, vector_store_id)
@@ -533,13 +535,15 @@ def file_content(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 # --- endpoints: file batches -----------------------------------------------------------------
 
 
+def batch_attachments(account, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch's files still attached to its store, in batch order (one query)."""
+    found = account.store.get_many(ATTACHMENT, batch["_file_ids"], batch["vector_store_id"])
+    return [found[file_id] for file_id in batch["_file_ids"] if file_id in found]
+
+
 def batch_view(account, batch: dict[str, Any]) -> dict[str, Any]:
     moment = time.time()
-    views = []
-    for file_id in batch["_file_ids"]:
-        attachment = account.store.get(ATTACHMENT, file_id, batch["vector_store_id"])
-        if attachment is not None:
-            views.append(attachment_view(attachment, moment))
+    views = [attachment_view(a, moment) for a in batch_attachments(account, batch)]
     counts = file_counts(views)
     if batch.get("_cancelled"):
         status = "cancelled"
@@ -624,14 +628,13 @@ def cancel_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     with account.store.transaction():
         get_store(account, vector_store_id)
         batch = get_batch(account, vector_store_id, request.path_params["batch_id"])
-        for file_id in batch["_file_ids"]:
-            attachment = account.store.get(ATTACHMENT, file_id, vector_store_id)
-            if attachment is None or attachment_view(attachment, moment)["status"] != "in_progress":
+        for attachment in batch_attachments(account, batch):
+            if attachment_view(attachment, moment)["status"] != "in_progress":
                 continue
             attachment["_cancelled"] = True
             account.store.put(ATTACHMENT, attachment, vector_store_id)
             search_index.remove_chunks(
-                account.store, vector_store_id=vector_store_id, file_id=file_id
+                account.store, vector_store_id=vector_store_id, file_id=attachment["id"]
             )
             stopped = True
         if stopped:

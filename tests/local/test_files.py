@@ -84,9 +84,13 @@ def test_upload_without_file_part_is_400(client):
 
 def test_deleting_a_file_detaches_it_from_vector_stores(client):
     created = upload(client, content=b"refunds take five days")
-    store = client.vector_stores.create(name="kb", file_ids=[created.id])
-    assert client.vector_stores.search(store.id, query="refunds").data
+    kept = upload(client, content=b"refunds are kept")
+    stores = [
+        client.vector_stores.create(name=f"kb{i}", file_ids=[created.id, kept.id]) for i in range(2)
+    ]
+    assert client.vector_stores.search(stores[0].id, query="five").data
     client.files.delete(created.id)
-    assert client.vector_stores.files.list(store.id).data == []
-    assert client.vector_stores.search(store.id, query="refunds").data == []
-    assert client.vector_stores.retrieve(store.id).file_counts.total == 0
+    for store in stores:
+        assert [f.id for f in client.vector_stores.files.list(store.id).data] == [kept.id]
+        assert client.vector_stores.search(store.id, query="five").data == []
+        assert client.vector_stores.retrieve(store.id).file_counts.total == 1

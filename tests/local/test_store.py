@@ -30,6 +30,26 @@ def test_crud(store):
     assert store.get("thing", "a") is None
 
 
+def test_many_at_once(store):
+    fill(store, 3, "p1")
+    fill(store, 2, "p2")
+    store.insert("other", {"id": "t0"}, "p1")
+    assert store.get_many("thing", ["t2", "t0", "missing"], "p1") == {
+        "t2": {"id": "t2", "n": 2},
+        "t0": {"id": "t0", "n": 0},
+    }
+    assert store.get_many("thing", [], "p1") == {}
+    grouped = store.children("thing", ["p1", "p2", "p3"])
+    assert {parent: [o["id"] for o in found] for parent, found in grouped.items()} == {
+        "p1": ["t0", "t1", "t2"],
+        "p2": ["t0", "t1"],
+        "p3": [],
+    }
+    assert store.delete_everywhere("thing", "t1") == 2
+    assert store.get("thing", "t1", "p1") is None and store.get("thing", "t1", "p2") is None
+    assert store.get("other", "t0", "p1") is not None
+
+
 def test_paging_like_the_api(store):
     ids = fill(store, 5)
     page = store.list("thing", limit=2)

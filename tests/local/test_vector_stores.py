@@ -53,6 +53,9 @@ def test_create_with_files_counts_status_and_usage(client):
     completed = client.vector_stores.files.list(store.id, filter="completed").data
     assert [f.id for f in completed] == [good.id]
     assert completed[0].chunking_strategy.static.max_chunk_size_tokens == 800
+    other = client.vector_stores.create(name="small", file_ids=[good.id])
+    listed = client.vector_stores.list().data  # every store's counts, read in one go
+    assert listed == [client.vector_stores.retrieve(i) for i in (other.id, store.id)]
 
 
 def test_update_list_and_delete_stores(client):
