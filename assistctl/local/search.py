@@ -91,14 +91,6 @@ def remove_chunks(store, *, vector_store_id: str | None = None, file_id: str | N
     return store.execute(f"DELETE FROM chunks WHERE {' AND '.join(clauses)}", parameters)
 
 
-def chunk_bytes(store, vector_store_id: str) -> int:
-    rows = store.query(
-        "SELECT COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM chunks WHERE vector_store_id = ?",
-        (vector_store_id,),
-    )
-    return int(rows[0][0])
-
-
 def matches_filter(attributes: dict[str, Any], condition: dict[str, Any] | None) -> bool:
     """The API's attribute filters: comparison (eq, ne, gt, gte, lt, lte, in, nin) and
     compound (and, or)."""
@@ -184,21 +176,24 @@ def search(
             "ORDER BY file_id, position",
             (vector_store_id,),
         )
-        for file_id, position, text in rows:
+        for file_id, _position, text in rows:
             if file_id in files:
-                candidates.append(((vector_store_id, file_id, position, text), text))
-    hits = []
-    for (vector_store_id, file_id, _position, text), score in rank(query, candidates, max_results):
-        file = account.store.get("file", file_id) or {}
-        attachment = account.store.get("vector_store.file", file_id, vector_store_id) or {}
-        hits.append(
-            SearchHit(
-                file_id=file_id,
-                filename=file.get("filename", file_id),
-                vector_store_id=vector_store_id,
-                text=text,
-                score=score,
-                attributes=attachment.get("attributes") or {},
-            )
+                candidates.append(((vector_store_id, files[file_id], text), text))
+    ranked = rank(query, candidates, max_results)
+    names = {
+        file_id: file["filename"]
+        for file_id, file in account.store.get_many(
+            "file", list({attachment["id"] for (_, attachment, _), _ in ranked})
+        ).items()
+    }
+    return [
+        SearchHit(
+            file_id=attachment["id"],
+            filename=names.get(attachment["id"], attachment["id"]),
+            vector_store_id=vector_store_id,
+            text=text,
+            score=score,
+            attributes=attachment.get("attributes") or {},
         )
-    return hits
+        for (vector_store_id, attachment, text), score in ranked
+    ]
