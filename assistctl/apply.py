@@ -468,11 +468,11 @@ class _Run:
             works.append(_StoreWork(change, desired_store, existing))
         if not works:
             return
-        self.run_parallel(pool, [(w.change.address, _bind(self.write_store, w)) for w in works])
-        with self.lock:
-            for work in works:
-                self.store_ids[work.desired.name] = work.store_id
         try:
+            self.run_parallel(pool, [(w.change.address, _bind(self.write_store, w)) for w in works])
+            with self.lock:
+                for work in works:
+                    self.store_ids[work.desired.name] = work.store_id
             file_jobs = [self.attachment_jobs(work) for work in works]
             self.run_parallel(pool, [job for jobs in file_jobs for job in jobs.clear])
             self.run_parallel(pool, [job for jobs in file_jobs for job in jobs.attach])
@@ -486,7 +486,7 @@ class _Run:
                 f"{SYMBOLS[w.change.action]} {w.change.address} … {PAST_TENSE[w.change.action]} "
                 f"{w.store_id}, files not yet complete"
                 for w in works
-                if w.change.address not in finished
+                if w.store_id is not None and w.change.address not in finished
             )
             raise
 
@@ -499,21 +499,21 @@ class _Run:
         view = work.desired.view
         metadata = self.store_metadata(work.desired)
         if work.live is not None:
-            work.store_id = work.live.id
+            store_id = work.live.id
             store_fields = {"name", "metadata", "expires_after"}
-            if work.change.fields and not store_fields & {
+            if not work.change.fields or store_fields & {
                 f.split(".", 1)[0].split("[", 1)[0] for f in work.change.fields
             }:
-                return
-            self.call(
-                lambda: self.client.vector_stores.update(
-                    work.store_id,
-                    name=view.get("name"),
-                    metadata=metadata,
-                    expires_after=view.get("expires_after"),
-                ),
-                f"update {work.change.address}",
-            )
+                self.call(
+                    lambda: self.client.vector_stores.update(
+                        store_id,
+                        name=view.get("name"),
+                        metadata=metadata,
+                        expires_after=view.get("expires_after"),
+                    ),
+                    f"update {work.change.address}",
+                )
+            work.store_id = store_id
             return
         old_id = work.change.id if work.change.action is Action.REPLACE else None
         arguments: dict[str, Any] = {"name": view.get("name"), "metadata": metadata}

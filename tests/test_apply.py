@@ -282,6 +282,24 @@ def test_a_fault_that_outlasts_the_retries_reports_what_was_done(stack_dir, clie
     assert_converged(stack_dir, client)
 
 
+def test_a_store_that_fails_to_be_created_still_reports_the_stores_that_were(
+    stack_dir, client, admin
+):
+    (stack_dir / "faq.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: VectorStore\nmetadata: {name: faq}\n"
+        "spec:\n  files: [docs/returns.md]\n"
+    )
+    admin.set_faults(rules=[{"methods": ["POST"], "path": "^/v1/vector_stores$", "nth": 2}])
+    with pytest.raises(ApplyError) as failure:
+        converge(stack_dir, client, policy=RetryPolicy(attempts=1))
+    admin.clear_faults()
+    (created,) = client.vector_stores.list(limit=100).data
+    name = created.metadata[NAME_KEY]
+    assert f"+ vector_store.{name} … created {created.id}, files not yet complete" in (
+        failure.value.done
+    )
+
+
 def test_a_429_storm_is_ridden_out(stack_dir, client, admin):
     admin.set_faults(
         rate_limit_per_s=40.0,
