@@ -155,13 +155,13 @@ def get_run(account, thread_id: str, run_id: str) -> dict[str, Any]:
 
 
 def active_run(account, thread_id: str) -> dict[str, Any] | None:
-    """The thread's run that still blocks new runs and messages, if any."""
-    for run in reversed(account.store.all(RUN, thread_id)):
-        if run["status"] in ACTIVE:
-            run = executor_of(account).refresh(run)
-            if run["status"] in ACTIVE:
-                return run
-    return None
+    """The thread's run that still blocks new runs and messages, if any. Only the newest run
+    can be active (no run is created while another is), so only that one is read."""
+    newest = account.store.list(RUN, thread_id, limit=1).data
+    if not newest or newest[0]["status"] not in ACTIVE:
+        return None
+    run = executor_of(account).refresh(newest[0])
+    return run if run["status"] in ACTIVE else None
 
 
 # --- the executor -------------------------------------------------------------------------------

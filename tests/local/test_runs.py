@@ -147,6 +147,12 @@ def test_one_active_run_per_thread_and_cancel(client, bot):
         thread_id=thread.id, assistant_id=bot.id, tool_choice="none", poll_interval_ms=20
     )
     assert follow_up.status == "completed"
+    third = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=bot.id, poll_interval_ms=20
+    )
+    assert third.status == "requires_action"  # the newest of three runs blocks the thread
+    with pytest.raises(openai.BadRequestError, match=f"while a run {third.id} is active"):
+        client.beta.threads.messages.create(thread.id, role="user", content="more")
 
 
 def test_file_search_answer_cites_the_file(client, tmp_path):
