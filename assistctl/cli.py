@@ -801,7 +801,7 @@ def apply_command(
     client = options.client()
     desired, live, the_plan = compute_plan(paths, env, client, targets)
     if saved is not None:
-        check_still_current(saved, desired, live, plan_file)
+        check_still_current(saved, the_plan, plan_file)
         the_plan = saved
     _execute_plan(
         ctx,

@@ -17,7 +17,7 @@ from typing import Any
 
 from assistctl import __version__
 from assistctl.errors import PlanError
-from assistctl.model import Action, Change, Desired, Live, Plan
+from assistctl.model import Action, Change, Plan
 
 FORMAT_VERSION = "1"
 PLAN_FILE_KIND = "assistctl-plan"
@@ -113,19 +113,17 @@ def read_plan_file(path: str | os.PathLike[str]) -> Plan:
         raise PlanError(f"{source} is a damaged plan file ({detail})", hint=hint) from exc
 
 
-def check_still_current(
-    saved: Plan, desired: Desired, live: Live, path: str | os.PathLike[str]
-) -> None:
+def check_still_current(saved: Plan, fresh: Plan, path: str | os.PathLike[str]) -> None:
     """Refuse a saved plan made for another owner, or before the manifests or the account
-    changed: applying it would no longer do what was reviewed."""
-    if saved.owner != desired.owner:
+    changed (``fresh`` is the plan made now): applying it would no longer do what was reviewed."""
+    if saved.owner != fresh.owner:
         raise PlanError(
-            f"the plan is for {saved.owner!r} but the manifests are for {desired.owner!r}",
+            f"the plan is for {saved.owner!r} but the manifests are for {fresh.owner!r}",
             hint="pass the same --env as when the plan was made",
         )
     for what, recorded, now in (
-        ("the manifests", saved.desired_digest, desired.digest()),
-        ("the account", saved.live_digest, live.digest()),
+        ("the manifests", saved.desired_digest, fresh.desired_digest),
+        ("the account", saved.live_digest, fresh.live_digest),
     ):
         if recorded != now:
             raise PlanError(
