@@ -43,6 +43,7 @@ from assistctl.model import (
     parse_upload_filename,
     upload_filename,
 )
+from assistctl.render import SYMBOLS
 
 T = TypeVar("T")
 
@@ -53,13 +54,6 @@ LIST_LIMIT = 100
 # vector-store create), and 500 still attaches 1,000 files in two requests.
 FILES_PER_BATCH = 500
 
-SYMBOLS = {
-    Action.CREATE: "+",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.DELETE: "-",
-    Action.NO_OP: " ",
-}
 PAST_TENSE = {
     Action.CREATE: "created",
     Action.UPDATE: "updated",
