@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from assistctl import __version__
 from assistctl.errors import PlanError
 from assistctl.model import Action, Change, Plan
-from assistctl.planfile import read_plan_file, write_plan_file
+from assistctl.planfile import check_still_current, read_plan_file, write_plan_file
 
 VIEW = {"name": "Bot", "model": "gpt-4o", "tools": [{"type": "file_search"}], "metadata": {}}
 FILE = {"path": "docs/a.md", "sha256": "a" * 64, "bytes": 3, "filename": "f"}
@@ -108,3 +109,20 @@ def test_unreadable_plans_are_plan_errors(tmp_path, make, message):
         read_plan_file(make(tmp_path))
     assert message in error.value.message
     assert "assistctl plan -o" in error.value.hint
+
+
+@pytest.mark.parametrize(
+    ("fresh", "message"),
+    [
+        (dataclasses.replace(PLAN, env="staging"), "the plan is for 'support/prod'"),
+        (dataclasses.replace(PLAN, desired_digest="sha256:other"), "the manifests changed"),
+        (dataclasses.replace(PLAN, live_digest="sha256:other"), "the account changed"),
+    ],
+)
+def test_a_saved_plan_for_another_owner_or_state_is_refused(fresh, message):
+    with pytest.raises(PlanError, match=message):
+        check_still_current(PLAN, fresh, "plan.json")
+
+
+def test_a_saved_plan_matching_the_fresh_one_is_current():
+    check_still_current(PLAN, dataclasses.replace(PLAN, changes=()), "plan.json")
