@@ -266,27 +266,11 @@ def _conversation(run: RunInput) -> list[dict[str, Any]]:
         conversation.append({"role": "system", "content": run.instructions})
     for message in run.messages:
         conversation.append({"role": message.role, "content": message.text})
-    pending: list[ToolExchange] = []
-    for exchange in run.exchanges:
-        if exchange.output is None:
-            continue
-        pending.append(exchange)
-    if pending:
-        conversation.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": e.id,
-                        "type": "function",
-                        "function": {"name": e.name, "arguments": _arguments_of(e)},
-                    }
-                    for e in pending
-                ],
-            }
-        )
-        conversation.extend(_tool_message(e.id, e.output or "") for e in pending)
+    answered = [exchange for exchange in run.exchanges if exchange.output is not None]
+    if answered:
+        calls = tuple(FunctionCall(e.id, e.name, _arguments_of(e)) for e in answered)
+        conversation.append(_assistant_tool_message(calls))
+        conversation.extend(_tool_message(e.id, e.output or "") for e in answered)
     return conversation
 
 
