@@ -198,11 +198,21 @@ def execute(
     """Make the account match ``plan``. Raises ApplyError (with ``done``) when a step fails."""
     if concurrency < 1:
         raise ApplyError(f"--concurrency must be at least 1, not {concurrency}")
+    if files_per_batch < 1:
+        raise ApplyError(f"files_per_batch must be at least 1, not {files_per_batch}")
     _check_plan(plan, desired, live)
     run = _Run(
-        plan, desired, live, client, concurrency, reporter or Reporter(), policy, files_per_batch
+        plan,
+        desired,
+        live,
+        client,
+        concurrency=concurrency,
+        reporter=reporter or Reporter(),
+        policy=policy,
+        indexing_timeout_s=indexing_timeout_s,
+        files_per_batch=files_per_batch,
     )
-    return run.execute(indexing_timeout_s)
+    return run.execute()
 
 
 def _check_plan(plan: Plan, desired: Desired, live: Live) -> None:
@@ -238,9 +248,11 @@ class _Run:
         desired: Desired,
         live: Live,
         client: Any,
+        *,
         concurrency: int,
         reporter: Reporter,
         policy: retry.RetryPolicy,
+        indexing_timeout_s: float,
         files_per_batch: int,
     ) -> None:
         self.plan = plan
@@ -250,8 +262,8 @@ class _Run:
         self.concurrency = concurrency
         self.reporter = reporter
         self.policy = policy
+        self.indexing_timeout_s = indexing_timeout_s
         self.files_per_batch = files_per_batch
-        self.indexing_timeout_s = INDEXING_TIMEOUT_S
         self.owner = plan.owner
         self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
@@ -289,19 +301,17 @@ class _Run:
             self.outcomes.append(outcome)
         self.reporter.finished(outcome)
 
-    def run_parallel(self, pool: ThreadPoolExecutor, jobs: list[tuple[str, Callable[[], Any]]]):
+    def run_parallel(self, pool: ThreadPoolExecutor, jobs: list[Job]) -> None:
         """Run every job; when some fail, let the others finish, then raise one ApplyError."""
         futures = [(address, pool.submit(job)) for address, job in jobs]
         failures: list[_Failure] = []
-        results = []
         for address, future in futures:
             try:
-                results.append(future.result())
+                future.result()
             except Exception as exc:  # noqa: BLE001 - collected and re-raised as ApplyError
                 failures.append(_Failure(address, exc))
         if failures:
             raise self.failed(failures)
-        return results
 
     def failed(self, failures: list[_Failure]) -> ApplyError:
         first = failures[0]
@@ -321,8 +331,7 @@ class _Run:
 
     # --- the run ------------------------------------------------------------------------
 
-    def execute(self, indexing_timeout_s: float) -> ApplyResult:
-        self.indexing_timeout_s = indexing_timeout_s
+    def execute(self) -> ApplyResult:
         started = time.monotonic()
         pending = self.plan.pending
         self.reporter.begin(len(pending))

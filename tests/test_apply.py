@@ -419,9 +419,12 @@ def test_a_batch_that_attached_part_of_its_files_is_completed(stack_dir, client,
     assert store.file_counts.completed == MANY_FILES
 
 
-def test_concurrency_must_be_positive(stack_dir, client):
+def test_concurrency_and_batch_size_must_be_positive(stack_dir, client):
     with pytest.raises(ApplyError, match="at least 1"):
         converge(stack_dir, client, concurrency=0)
+    with pytest.raises(ApplyError, match="at least 1"):
+        converge(stack_dir, client, files_per_batch=0)
+    assert list(client.files.list(limit=100)) == []
 
 
 # --- import ------------------------------------------------------------------------------------
