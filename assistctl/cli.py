@@ -281,11 +281,8 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None
 
     try:
         desired, smoke_tests = load_all(list(paths) or ["."], env=env)
-    except ManifestError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        count = len(exc.problems)
-        click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
+    except ManifestError as exc:  # one problem a line, without the "Error:" of other commands
+        click.echo(exc.message, err=True)
         ctx.exit(EXIT_ERROR)
     where = f"stack {desired.stack}" + (f", environment {desired.env}" if desired.env else "")
     counts = ", ".join(
