@@ -20,7 +20,7 @@ from openai import AssistantEventHandler
 
 from assistctl.local import LocalConfig, start_in_process
 
-from .tools import GET_ORDER
+from .tools import GET_ORDER, indexed_store
 
 ANSWER_SCHEMA = {
     "type": "object",
@@ -243,14 +243,9 @@ def test_function_call_round_trip(chat_client, fake_chat):
 
 
 def test_file_search_round_trip_with_citation(chat_client, fake_chat, tmp_path):
-    document = tmp_path / "returns.md"
-    document.write_text("Returns are accepted within 30 days of delivery.")
-    uploaded = chat_client.files.create(file=document.open("rb"), purpose="assistants")
-    store = chat_client.vector_stores.create(file_ids=[uploaded.id])
-    for _ in range(200):
-        if chat_client.vector_stores.retrieve(store.id).file_counts.completed == 1:
-            break
-        time.sleep(0.02)
+    uploaded, store = indexed_store(
+        chat_client, tmp_path / "returns.md", "Returns are accepted within 30 days of delivery."
+    )
     bot = chat_client.beta.assistants.create(
         model="gpt-4o",
         tools=[{"type": "file_search"}],
@@ -351,14 +346,9 @@ def test_streaming_with_the_sdk_helper(chat_client, fake_chat):
 
 
 def test_streamed_function_call_and_file_search_citation(chat_client, fake_chat, tmp_path):
-    document = tmp_path / "warranty.md"
-    document.write_text("Every product has a 2 year warranty.")
-    uploaded = chat_client.files.create(file=document.open("rb"), purpose="assistants")
-    store = chat_client.vector_stores.create(file_ids=[uploaded.id])
-    for _ in range(200):
-        if chat_client.vector_stores.retrieve(store.id).file_counts.completed == 1:
-            break
-        time.sleep(0.02)
+    uploaded, store = indexed_store(
+        chat_client, tmp_path / "warranty.md", "Every product has a 2 year warranty."
+    )
     bot = chat_client.beta.assistants.create(
         model="gpt-4o",
         tools=[GET_ORDER, {"type": "file_search"}],

@@ -7,14 +7,13 @@ answers are exact.
 from __future__ import annotations
 
 import json
-import time
 
 import openai
 import pytest
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
-from .tools import GET_ORDER
+from .tools import GET_ORDER, indexed_store
 
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
@@ -156,14 +155,12 @@ def test_one_active_run_per_thread_and_cancel(client, bot):
 
 
 def test_file_search_answer_cites_the_file(client, tmp_path):
-    handbook = tmp_path / "returns.md"
-    handbook.write_text("Returns are accepted within 30 days of delivery.\n")
-    uploaded = client.files.create(file=handbook.open("rb"), purpose="assistants")
-    store = client.vector_stores.create(name="handbook", file_ids=[uploaded.id])
-    for _ in range(200):
-        if client.vector_stores.retrieve(store.id).file_counts.completed == 1:
-            break
-        time.sleep(0.02)
+    uploaded, store = indexed_store(
+        client,
+        tmp_path / "returns.md",
+        "Returns are accepted within 30 days of delivery.\n",
+        name="handbook",
+    )
     assistant = client.beta.assistants.create(
         model="gpt-4o",
         tools=[{"type": "file_search", "file_search": {"max_num_results": 3}}],
@@ -191,10 +188,12 @@ def test_file_search_answer_cites_the_file(client, tmp_path):
 
 
 def test_file_search_step_reports_the_tool_ranking_options(client, tmp_path):
-    handbook = tmp_path / "returns.md"
-    handbook.write_text("Returns are accepted within 30 days of delivery.\n")
-    uploaded = client.files.create(file=handbook.open("rb"), purpose="assistants")
-    store = client.vector_stores.create(name="handbook", file_ids=[uploaded.id])
+    uploaded, store = indexed_store(
+        client,
+        tmp_path / "returns.md",
+        "Returns are accepted within 30 days of delivery.\n",
+        name="handbook",
+    )
     ranking = {"ranker": "default_2024_08_21", "score_threshold": 0.99}
     assistant = client.beta.assistants.create(
         model="gpt-4o",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from openai import AssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
+
+from .tools import indexed_store
 
 GET_ORDER = {
     "type": "function",
@@ -112,14 +113,12 @@ def test_function_call_then_streamed_tool_outputs(client, bot):
 
 
 def test_create_thread_and_run_stream_with_citation(client, tmp_path):
-    document = tmp_path / "warranty.md"
-    document.write_text("The warranty covers parts and labour for two years.")
-    uploaded = client.files.create(file=document.open("rb"), purpose="assistants")
-    store = client.vector_stores.create(name="docs", file_ids=[uploaded.id])
-    for _ in range(200):
-        if client.vector_stores.retrieve(store.id).file_counts.completed == 1:
-            break
-        time.sleep(0.02)
+    uploaded, store = indexed_store(
+        client,
+        tmp_path / "warranty.md",
+        "The warranty covers parts and labour for two years.",
+        name="docs",
+    )
     assistant = client.beta.assistants.create(
         model="gpt-4o",
         tools=[{"type": "file_search"}],

@@ -1,4 +1,10 @@
-"""Tool definitions the local-account tests share: the quickstart's order lookup."""
+"""What the local-account tests share: the quickstart's order lookup tool and a vector store
+holding one indexed text file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
 
 GET_ORDER = {
     "type": "function",
@@ -12,3 +18,17 @@ GET_ORDER = {
         },
     },
 }
+
+
+def indexed_store(client, path: Path, text: str, name: str | None = None):
+    """``text`` written to ``path``, uploaded and attached to a new vector store; returns
+    ``(file, store)`` once the file is indexed and searchable."""
+    path.write_text(text)
+    uploaded = client.files.create(file=path.open("rb"), purpose="assistants")
+    fields = {"name": name} if name is not None else {}
+    store = client.vector_stores.create(file_ids=[uploaded.id], **fields)
+    deadline = time.monotonic() + 4
+    while client.vector_stores.retrieve(store.id).file_counts.completed != 1:
+        assert time.monotonic() < deadline, f"{path.name} was never indexed"
+        time.sleep(0.02)
+    return uploaded, store
