@@ -14,6 +14,7 @@ point leaves resources the next snapshot recognises, so the next plan converges.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -326,6 +327,17 @@ class _Run:
         hint = getattr(first.error, "hint", None) or RESUME_HINT
         return ApplyError(message, hint=hint, done=done)
 
+    def remove(self, delete: Callable[[], Any], what: str) -> None:
+        """Delete something that may already be gone: a retried delete whose first try committed
+        answers 404, and that is success."""
+        import openai
+
+        def operation() -> None:
+            with contextlib.suppress(openai.NotFoundError):
+                delete()
+
+        self.call(operation, what)
+
     def list_all(self, pages: Callable[[], Iterable[Any]], what: str) -> list[Any]:
         return self.call(lambda: list(pages()), what)
 
@@ -634,24 +646,17 @@ class _Run:
         )
 
     def detach(self, work: _StoreWork, file_id: str) -> None:
-        import openai
-
-        def operation():
-            try:
-                self.client.vector_stores.files.delete(file_id, vector_store_id=work.store_id)
-            except openai.NotFoundError:
-                return None
-            return None
-
-        self.call(operation, f"detach {file_id} from {work.change.address}")
+        self.remove(
+            lambda: self.client.vector_stores.files.delete(file_id, vector_store_id=work.store_id),
+            f"detach {file_id} from {work.change.address}",
+        )
 
     def store_files(self, store_id: str, what: str, status: str | None = None) -> list[Any]:
-        def pages():
-            if status is None:
-                return self.client.vector_stores.files.list(store_id, limit=LIST_LIMIT)
-            return self.client.vector_stores.files.list(store_id, limit=LIST_LIMIT, filter=status)
-
-        return self.list_all(pages, f"{what}: list files")
+        only = {"filter": status} if status is not None else {}
+        return self.list_all(
+            lambda: self.client.vector_stores.files.list(store_id, limit=LIST_LIMIT, **only),
+            f"{what}: list files",
+        )
 
     def wait_for_indexing(self, work: _StoreWork) -> None:
         """Poll until none of the files this run attached is in progress; a failed file fails
@@ -924,24 +929,15 @@ class _Run:
         return referenced
 
     def delete(self, change: Change, kind: Kind, resource_id: str) -> None:
-        import openai
-
         begun = time.monotonic()
-        if kind is Kind.ASSISTANT:
-            remove = self.client.beta.assistants.delete
-        elif kind is Kind.VECTOR_STORE:
-            remove = self.client.vector_stores.delete
-        else:
-            remove = self.client.files.delete
-
-        def operation():
-            try:
-                remove(resource_id)
-            except openai.NotFoundError:
-                return None
-            return None
-
-        self.call(operation, f"delete {change.address} ({resource_id})")
+        resources = {
+            Kind.ASSISTANT: self.client.beta.assistants,
+            Kind.VECTOR_STORE: self.client.vector_stores,
+            Kind.FILE: self.client.files,
+        }
+        self.remove(
+            lambda: resources[kind].delete(resource_id), f"delete {change.address} ({resource_id})"
+        )
         replaced = change.action is Action.REPLACE
         self.record(
             Outcome(
