@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assistctl.errors import AssistctlError
 from assistctl.expectations import Reply, describe_calls, trimmed
 from assistctl.model import DesiredSmokeTest
 from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
@@ -207,7 +208,8 @@ def to_json(suite: SuiteResult) -> dict[str, Any]:
 
 
 def write_json(suite: SuiteResult, path: str | Path) -> None:
-    _prepare(path).write_text(json.dumps(to_json(suite), indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(to_json(suite), indent=2, ensure_ascii=False) + "\n"
+    _write(path, "the JSON report", lambda target: target.write_text(text, encoding="utf-8"))
 
 
 def _test_json(test: TestResult) -> dict[str, Any]:
@@ -323,8 +325,7 @@ def to_junit(suite: SuiteResult, *, timestamp: datetime.datetime | None = None) 
 def write_junit(suite: SuiteResult, path: str | Path) -> None:
     tree = ET.ElementTree(to_junit(suite))
     ET.indent(tree)
-    with _prepare(path).open("wb") as handle:
-        tree.write(handle, encoding="utf-8", xml_declaration=True)
+    _write(path, "JUnit XML", lambda target: tree.write(target, "utf-8", xml_declaration=True))
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -402,13 +403,15 @@ def _not_run(attempt: AttemptResult) -> str:
 
 def write_transcripts(suite: SuiteResult, directory: str | Path) -> list[Path]:
     target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
+    _write(target, "transcripts", lambda _: target.mkdir(exist_ok=True))
     written = []
     for test in suite.tests:
         for attempt in test.attempts:
+            text = transcript(test, attempt)
             path = target / transcript_name(test.name, attempt.index)
-            path.write_text(transcript(test, attempt), encoding="utf-8")
-            written.append(path)
+            written.append(
+                _write(path, "a transcript", lambda p, t=text: p.write_text(t, encoding="utf-8"))
+            )
     return written
 
 
@@ -416,7 +419,13 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
 
 
-def _prepare(path: str | Path) -> Path:
+def _write(path: str | Path, what: str, write: Callable[[Path], object]) -> Path:
+    """Create the parent directories and write; a path that cannot be written is the user's
+    to fix, so it is an error naming it, not a traceback."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+    except OSError as exc:
+        raise AssistctlError(f"cannot write {what} to {target}: {exc.strerror or exc}") from exc
     return target

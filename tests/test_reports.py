@@ -6,7 +6,10 @@ import datetime
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from assistctl import reports
+from assistctl.errors import AssistctlError
 from assistctl.expectations import Citation, Reply, ToolCall, evaluate_step
 from assistctl.model import DesiredSmokeTest, Location
 from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
@@ -173,3 +176,16 @@ def test_progress_prints_plain_lines_without_a_terminal():
             for one in test.attempts:
                 progress.attempt_finished(test.test, one)
     assert len(printed) == 5 and printed[0] == "PASSED order-status [1/3] 0.50s"
+
+
+def test_a_report_path_that_cannot_be_written_is_an_error_naming_it(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a directory")
+    for write, path in (
+        (reports.write_json, tmp_path),
+        (reports.write_junit, tmp_path),
+        (reports.write_transcripts, blocker),
+        (reports.write_json, blocker / "report.json"),
+    ):
+        with pytest.raises(AssistctlError, match=f"cannot write .*{tmp_path.name}"):
+            write(suite(), path)
