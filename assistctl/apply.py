@@ -38,6 +38,7 @@ from assistctl.model import (
     DesiredVectorStore,
     Kind,
     Live,
+    LiveAssistant,
     LiveVectorStore,
     LiveVectorStoreFile,
     Plan,
@@ -919,14 +920,10 @@ class _Run:
             for f in self.desired.files
             if f.sha256 in self.uploads_by_sha
         }
-        for store in self.live_stores.values():
-            if f"vector_store.{store.name}" not in touched:
-                referenced.update(f.file_id for f in store.files)
-        for assistant in self.live_assistants.values():
-            if f"assistant.{assistant.name}" not in touched:
-                resources = assistant.data.get("tool_resources") or {}
-                referenced.update((resources.get("code_interpreter") or {}).get("file_ids") or [])
-        return referenced
+        return referenced | _used_uploads(
+            (s for s in self.live_stores.values() if f"vector_store.{s.name}" not in touched),
+            (a for a in self.live_assistants.values() if f"assistant.{a.name}" not in touched),
+        )
 
     def delete(self, change: Change, kind: Kind, resource_id: str) -> None:
         begun = time.monotonic()
@@ -954,19 +951,25 @@ class _Run:
 def _preferred_uploads(live: Live) -> dict[str, str]:
     """sha256 → upload id. Where a crash left two uploads of one content, the one already in use
     wins (as in the planner), so nothing is re-pointed needlessly."""
-    in_use: set[str] = set()
-    for store in live.vector_stores:
-        if store.owner == live.owner:
-            in_use.update(f.file_id for f in store.files)
-    for assistant in live.assistants:
-        if assistant.owner == live.owner:
-            resources = assistant.data.get("tool_resources") or {}
-            in_use.update((resources.get("code_interpreter") or {}).get("file_ids") or ())
+    in_use = _used_uploads(
+        (v for v in live.vector_stores if v.owner == live.owner),
+        (a for a in live.assistants if a.owner == live.owner),
+    )
     preferred: dict[str, str] = {}
     owned = (u for u in live.uploads if u.owner == live.owner)
     for upload in sorted(owned, key=lambda u: (u.id not in in_use, u.id)):
         preferred.setdefault(upload.sha256, upload.id)
     return preferred
+
+
+def _used_uploads(
+    stores: Iterable[LiveVectorStore], assistants: Iterable[LiveAssistant]
+) -> set[str]:
+    """Upload ids the stores hold and the assistants' code interpreter uses."""
+    used = {f.file_id for store in stores for f in store.files}
+    for assistant in assistants:
+        used.update(_resource_ids(assistant.data.get("tool_resources") or {})[1])
+    return used
 
 
 def _owned_by(metadata: Mapping[str, Any] | None, owner: str, name: str) -> bool:
