@@ -43,6 +43,7 @@ DAY_S = 86_400
 MAX_FILE_IDS = 500
 MAX_ATTRIBUTES = 16
 SEARCH_FIELDS = ("query", "filters", "max_num_results", "ranking_options", "rewrite_query")
+SEARCH_RANKERS = ("none", "auto", "default-2024-11-15")  # not the assistants tool's rankers
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 AUTO_CHUNKING = {
@@ -426,7 +427,11 @@ def search(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         validate_filter(filters)
     ranking = body.get("ranking_options") or {}
     expect_type(ranking, dict, "ranking_options", "an object")
-    threshold = optional_number(ranking, "score_threshold", 0, 1) or 0.0
+    reject_unknown(ranking, ("ranker", "score_threshold"))
+    one_of(ranking.get("ranker", "auto"), "ranking_options.ranker", SEARCH_RANKERS)
+    threshold = (
+        optional_number(ranking, "score_threshold", 0, 1, "ranking_options.score_threshold") or 0.0
+    )
     hits = search_index.search(account, [vector_store_id], text, limit, filters)
     touch(account, vector_store_id)
     return {

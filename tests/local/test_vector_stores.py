@@ -245,6 +245,28 @@ def test_search_ranks_chunks_and_filters_attributes(client):
         client.vector_stores.search(store.id, query="x", max_num_results=51)
 
 
+@pytest.mark.parametrize(
+    ("ranking_options", "param"),
+    [
+        ({"score_threshold": 2}, "ranking_options.score_threshold"),
+        ({"ranker": "best"}, "ranking_options.ranker"),
+        ({"ranker": "auto", "boost": 2}, "boost"),
+    ],
+)
+def test_search_ranking_options_are_validated(client, ranking_options, param):
+    store = client.vector_stores.create(name="kb")
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.vector_stores.search(store.id, query="x", ranking_options=ranking_options)
+    assert raised.value.body["param"] == param
+
+
+def test_search_score_threshold_drops_weaker_hits(client):
+    store = client.vector_stores.create(name="kb", file_ids=[upload(client, "r.md", RETURNS).id])
+    (hit,) = client.vector_stores.search(store.id, query="refunds").data
+    above = {"ranker": "none", "score_threshold": min(1.0, hit.score + 0.01)}
+    assert client.vector_stores.search(store.id, query="refunds", ranking_options=above).data == []
+
+
 def test_deleting_a_store_removes_its_attachments(client, local_server):
     file = upload(client, "returns.md", RETURNS)
     store = client.vector_stores.create(name="kb", file_ids=[file.id])
