@@ -90,6 +90,15 @@ def _debug_requested(ctx: click.Context) -> bool:
     return bool(obj and obj.debug) or os.environ.get("ASSISTCTL_DEBUG") == "1"
 
 
+def _manifest_paths_and_env(command):
+    """PATHS (manifest files or directories) and --env, which every command reading manifests
+    takes in the same way."""
+    command = click.option(
+        "--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments."
+    )(command)
+    return click.argument("paths", nargs=-1, type=click.Path())(command)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="assistctl")
 @click.option(
@@ -262,8 +271,7 @@ def completion_command(shell: str) -> None:
 
 
 @cli.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.pass_context
 def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None) -> None:
     """Check manifests and smoke tests offline: schema, API limits, files and references.
@@ -305,8 +313,7 @@ def _count(number: int, word: str) -> str:
 
 
 @cli.command("plan")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (stable schema).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print markdown for a PR comment.")
 @click.option(
@@ -386,8 +393,7 @@ def plan_command(
 
 
 @cli.command("test")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.option("--junit", "junit_path", metavar="FILE", type=click.Path(), help="Write JUnit XML.")
 @click.option("--json", "json_path", metavar="FILE", type=click.Path(), help="Write a JSON report.")
 @click.option(
@@ -732,8 +738,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
 
 
 @cli.command("apply")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking (required without a TTY).")
 @click.option(
     "--plan",
@@ -814,8 +819,7 @@ def apply_command(
 
 
 @cli.command("destroy")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.option("-y", "--yes", is_flag=True, help="Destroy without asking (required without a TTY).")
 @click.option(
     "--concurrency",
@@ -866,8 +870,7 @@ def destroy_command(
 @cli.command("import")
 @click.argument("address", metavar="KIND/NAME")
 @click.argument("resource_id", metavar="API_ID")
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments.")
+@_manifest_paths_and_env
 @click.pass_context
 def import_command(
     ctx: click.Context, address: str, resource_id: str, paths: tuple[str, ...], env: str | None
