@@ -52,6 +52,7 @@ T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
 INDEXING_TIMEOUT_S = 600.0
 LIST_LIMIT = 100
+MAX_METADATA_KEYS = 16
 # The API takes up to 2,000 files per batch; the embedded local account takes 500 (as many as a
 # vector-store create), and 500 still attaches 1,000 files in two requests.
 FILES_PER_BATCH = 500
@@ -1135,10 +1136,8 @@ def adopt(
     def call(operation: Callable[[], T], what: str) -> T:
         return retry.call(operation, what=what, policy=policy)
 
-    if kind is Kind.ASSISTANT:
-        resource = call(lambda: client.beta.assistants.retrieve(resource_id), f"read {resource_id}")
-    else:
-        resource = call(lambda: client.vector_stores.retrieve(resource_id), f"read {resource_id}")
+    resources = client.beta.assistants if kind is Kind.ASSISTANT else client.vector_stores
+    resource = call(lambda: resources.retrieve(resource_id), f"read {resource_id}")
     metadata = dict(resource.metadata or {})
     current_owner = metadata.get(STACK_KEY)
     if current_owner and current_owner != owner:
@@ -1154,25 +1153,16 @@ def adopt(
         )
     already = current_owner == owner and metadata.get(NAME_KEY) == name
     user_keys = [k for k in metadata if k not in (STACK_KEY, NAME_KEY)]
-    if len(user_keys) + 2 > 16:
+    excess = len(user_keys) + 2 - MAX_METADATA_KEYS
+    if excess > 0:
         raise ApplyError(
             f"{resource_id} has {len(user_keys)} metadata keys: the two ownership keys would "
-            "exceed the API's limit of 16",
-            hint="remove at least "
-            f"{len(user_keys) + 2 - 16} metadata key(s) from it (and the manifest), then import",
+            f"exceed the API's limit of {MAX_METADATA_KEYS}",
+            hint=f"remove at least {excess} metadata key(s) from it (and the manifest), then import",
         )
     if not already:
         metadata.update({STACK_KEY: owner, NAME_KEY: name})
-        if kind is Kind.ASSISTANT:
-            call(
-                lambda: client.beta.assistants.update(resource_id, metadata=metadata),
-                f"import {address}",
-            )
-        else:
-            call(
-                lambda: client.vector_stores.update(resource_id, metadata=metadata),
-                f"import {address}",
-            )
+        call(lambda: resources.update(resource_id, metadata=metadata), f"import {address}")
     tagged: list[str] = []
     unverified: list[str] = []
     if kind is Kind.VECTOR_STORE:
