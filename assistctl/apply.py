@@ -1158,7 +1158,8 @@ def adopt(
         raise ApplyError(
             f"{resource_id} has {len(user_keys)} metadata keys: the two ownership keys would "
             f"exceed the API's limit of {MAX_METADATA_KEYS}",
-            hint=f"remove at least {excess} metadata key(s) from it (and the manifest), then import",
+            hint=f"remove at least {excess} metadata key(s) from it (and the manifest), "
+            "then import",
         )
     if not already:
         metadata.update({STACK_KEY: owner, NAME_KEY: name})
