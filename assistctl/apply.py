@@ -711,14 +711,9 @@ class _Run:
     # --- phase 3: assistants ------------------------------------------------------------
 
     def assistant_phase(self, pool: ThreadPoolExecutor, pending: tuple[Change, ...]) -> None:
-        written = {
-            c.name for c in pending if c.kind is Kind.ASSISTANT and c.action is not Action.DELETE
-        }
-        jobs = [
-            (c.address, _bind(self.write_assistant, c))
-            for c in pending
-            if c.kind is Kind.ASSISTANT and c.action is not Action.DELETE
-        ]
+        writes = [c for c in pending if c.kind is Kind.ASSISTANT and c.action is not Action.DELETE]
+        written = {c.name for c in writes}
+        jobs = [(c.address, _bind(self.write_assistant, c)) for c in writes]
         for name, assistant in sorted(self.desired_assistants.items()):
             if name in written or name not in self.live_assistants:
                 continue
