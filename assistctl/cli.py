@@ -642,23 +642,6 @@ def local_serve(
 # --- apply, destroy, import (issue 6) -------------------------------------------------------
 
 
-def _retry_policy():
-    """The retry policy; ``ASSISTCTL_RETRY_BASE_DELAY`` (seconds) shortens the backoff, which
-    fault-injection tests and impatient pipelines use. ``retry-after`` is honoured either way."""
-    from assistctl import retry
-
-    value = os.environ.get("ASSISTCTL_RETRY_BASE_DELAY")
-    if not value:
-        return retry.DEFAULT_POLICY
-    try:
-        base = float(value)
-    except ValueError:
-        raise AssistctlError(
-            f"ASSISTCTL_RETRY_BASE_DELAY={value!r} is not a number of seconds"
-        ) from None
-    return retry.RetryPolicy(attempts=30, base_delay_s=base, max_delay_s=max(base * 16, base))
-
-
 def _confirm(question: str, yes: bool, flag_hint: str) -> bool:
     """Ask on a terminal; without one, refuse unless --yes was given (a pipeline that forgot
     --yes must not hang, nor apply by accident)."""
@@ -679,6 +662,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
     from assistctl.apply import ConsoleReporter, count_outcomes, execute
     from assistctl.errors import ApplyError
     from assistctl.render import render_text
+    from assistctl.retry import policy_from_environment
 
     options: Options = ctx.obj
     if not the_plan.has_changes:
@@ -705,7 +689,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
             client,
             concurrency=concurrency,
             reporter=reporter,
-            policy=_retry_policy(),
+            policy=policy_from_environment(),
         )
     except ApplyError as error:
         if as_json:
@@ -886,6 +870,7 @@ def import_command(
     from assistctl.apply import adopt
     from assistctl.live import snapshot
     from assistctl.plan import parse_target
+    from assistctl.retry import policy_from_environment
     from assistctl.workflow import load_desired
 
     options: Options = ctx.obj
@@ -893,7 +878,7 @@ def import_command(
     desired = load_desired(paths, env)
     client = options.client()
     live = snapshot(client, desired.owner)
-    result = adopt(client, desired, live, kind, name, resource_id, policy=_retry_policy())
+    result = adopt(client, desired, live, kind, name, resource_id, policy=policy_from_environment())
     if result.already_owned:
         click.echo(f"{resource_id} is already managed as {result.address}.")
     else:

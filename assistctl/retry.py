@@ -9,9 +9,10 @@ resource up by its ownership keys and, when it finds it, that result is used ins
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from assistctl.errors import AccountError, AssistctlError
@@ -57,6 +58,21 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+BASE_DELAY_ENV = "ASSISTCTL_RETRY_BASE_DELAY"
+
+
+def policy_from_environment(environ: Mapping[str, str] | None = None) -> RetryPolicy:
+    """The policy for writes: ``ASSISTCTL_RETRY_BASE_DELAY`` (seconds) shortens the backoff,
+    which fault-injection tests and impatient pipelines use. ``retry-after`` is honoured
+    either way."""
+    value = (os.environ if environ is None else environ).get(BASE_DELAY_ENV)
+    if not value:
+        return DEFAULT_POLICY
+    try:
+        base = float(value)
+    except ValueError:
+        raise AssistctlError(f"{BASE_DELAY_ENV}={value!r} is not a number of seconds") from None
+    return RetryPolicy(attempts=30, base_delay_s=base, max_delay_s=max(base * 16, base))
 
 
 def retry_after_seconds(headers: object) -> float | None:

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from assistctl import retry
-from assistctl.errors import AccountError
+from assistctl.errors import AccountError, AssistctlError
 
 
 class FakeClock:
@@ -182,3 +182,11 @@ def test_a_refused_create_was_never_sent_so_it_is_retried_without_lookup():
         raise AssertionError("a refused connection never reached the server")
 
     assert retry.call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
+
+
+def test_the_write_policy_takes_its_base_delay_from_the_environment():
+    assert retry.policy_from_environment({}) is retry.DEFAULT_POLICY
+    policy = retry.policy_from_environment({retry.BASE_DELAY_ENV: "0.5"})
+    assert (policy.base_delay_s, policy.max_delay_s, policy.attempts) == (0.5, 8.0, 30)
+    with pytest.raises(AssistctlError, match="ASSISTCTL_RETRY_BASE_DELAY='soon' is not a number"):
+        retry.policy_from_environment({retry.BASE_DELAY_ENV: "soon"})
