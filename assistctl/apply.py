@@ -518,9 +518,7 @@ class _Run:
         if work.live is not None:
             store_id = work.live.id
             store_fields = {"name", "metadata", "expires_after"}
-            if not work.change.fields or store_fields & {
-                f.split(".", 1)[0].split("[", 1)[0] for f in work.change.fields
-            }:
+            if not work.change.fields or store_fields & set(work.change.fields):
                 self.call(
                     lambda: self.client.vector_stores.update(
                         store_id,
@@ -564,7 +562,7 @@ class _Run:
         """
         desired_pairs = {(f.path, f.sha256): f for f in work.desired.files}
         live_files = list(work.live.files) if work.live is not None else []
-        reattach_all = "chunking_strategy" in {f.split(".", 1)[0] for f in work.change.fields}
+        reattach_all = "chunking_strategy" in work.change.fields
         chunking = work.desired.view.get("chunking_strategy")
         kept: set[tuple[str, str]] = set()
         unmatched: list[LiveVectorStoreFile] = []
