@@ -81,10 +81,22 @@ def not_found(kind: str, id: str) -> ApiError:
     return ApiError(404, f"No {kind} found with id '{id}'.")
 
 
-def get_or_404(account, type: str, id: str, kind: str, parent: str = "") -> dict[str, Any]:
-    """A stored object, or the API's 404 naming it as ``kind``."""
+def get_or_404(
+    account,
+    type: str,
+    id: str,
+    kind: str,
+    parent: str = "",
+    *,
+    check_parent: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """A stored object, or the API's 404 naming it as ``kind``. On a miss, ``check_parent``
+    (which raises the parent's own 404) runs first, so a missing thread or vector store is
+    named as such, while a hit never reads the parent."""
     found = account.store.get(type, id, parent)
     if found is None:
+        if check_parent is not None:
+            check_parent()
         raise not_found(kind, id)
     return found
 

@@ -56,7 +56,6 @@ from assistctl.local.http import (
     expect_type,
     get_or_404,
     list_params,
-    not_found,
     one_of,
     optional_number,
     optional_string,
@@ -147,10 +146,9 @@ def include_content(request: Request) -> bool:
 
 def get_run(account, thread_id: str, run_id: str) -> dict[str, Any]:
     """The run, with its expiry applied and its execution resumed if nobody is running it."""
-    run = account.store.get(RUN, run_id, thread_id)
-    if run is None:
-        get_thread(account, thread_id)
-        raise not_found("run", run_id)
+    run = get_or_404(
+        account, RUN, run_id, "run", thread_id, check_parent=lambda: get_thread(account, thread_id)
+    )
     return executor_of(account).refresh(run)
 
 

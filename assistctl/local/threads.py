@@ -46,7 +46,14 @@ def get_thread(account, thread_id: str) -> dict[str, Any]:
 
 
 def get_message(account, thread_id: str, message_id: str) -> dict[str, Any]:
-    return get_or_404(account, MESSAGE, message_id, "message", thread_id)
+    return get_or_404(
+        account,
+        MESSAGE,
+        message_id,
+        "message",
+        thread_id,
+        check_parent=lambda: get_thread(account, thread_id),
+    )
 
 
 def text_part(value: str) -> dict[str, Any]:
@@ -259,9 +266,7 @@ def list_messages(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 def retrieve_message(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
-    thread_id = request.path_params["thread_id"]
-    get_thread(account, thread_id)
-    return get_message(account, thread_id, request.path_params["message_id"])
+    return get_message(account, request.path_params["thread_id"], request.path_params["message_id"])
 
 
 def modify_message(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +274,6 @@ def modify_message(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     thread_id = request.path_params["thread_id"]
     with account.store.transaction():
-        get_thread(account, thread_id)
         message = get_message(account, thread_id, request.path_params["message_id"])
         if "metadata" in body:
             message["metadata"] = validate_metadata(body["metadata"])
@@ -281,7 +285,6 @@ def delete_message(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     thread_id = request.path_params["thread_id"]
     message_id = request.path_params["message_id"]
     with account.store.transaction():
-        get_thread(account, thread_id)
         get_message(account, thread_id, message_id)
         account.store.delete(MESSAGE, message_id, thread_id)
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}

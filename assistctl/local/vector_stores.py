@@ -218,8 +218,10 @@ def get_store(account, vector_store_id: str) -> dict[str, Any]:
 
 
 def get_attachment(account, vector_store_id: str, file_id: str) -> dict[str, Any]:
+    """The attachment, or a 404 naming the vector store if that is what is missing."""
     attachment = account.store.get(ATTACHMENT, file_id, vector_store_id)
     if attachment is None:
+        get_store(account, vector_store_id)
         raise ApiError(
             404, f"No file found with id '{file_id}' in vector store '{vector_store_id}'."
         )
@@ -494,7 +496,6 @@ def list_files(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def retrieve_file(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     vector_store_id = request.path_params["vector_store_id"]
-    get_store(account, vector_store_id)
     return attachment_view(get_attachment(account, vector_store_id, request.path_params["file_id"]))
 
 
@@ -506,7 +507,6 @@ def update_file(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("Missing required parameter: 'attributes'.", "attributes")
     attributes = validate_attributes(body["attributes"])
     with account.store.transaction():
-        get_store(account, vector_store_id)
         attachment = get_attachment(account, vector_store_id, request.path_params["file_id"])
         attachment["attributes"] = attributes
         account.store.put(ATTACHMENT, attachment, vector_store_id)
@@ -518,7 +518,6 @@ def delete_file(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     vector_store_id = request.path_params["vector_store_id"]
     file_id = request.path_params["file_id"]
     with account.store.transaction():
-        get_store(account, vector_store_id)
         get_attachment(account, vector_store_id, file_id)
         detach(account, vector_store_id, file_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
@@ -529,7 +528,6 @@ def file_content(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     vector_store_id = request.path_params["vector_store_id"]
     file_id = request.path_params["file_id"]
-    get_store(account, vector_store_id)
     get_attachment(account, vector_store_id, file_id)
     content = account.store.get_blob(file_id) or b""
     text, _ = _index_outcome(content, file_id)
@@ -564,7 +562,14 @@ def batch_view(account, batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_batch(account, vector_store_id: str, batch_id: str) -> dict[str, Any]:
-    return get_or_404(account, BATCH, batch_id, "file batch", vector_store_id)
+    return get_or_404(
+        account,
+        BATCH,
+        batch_id,
+        "file batch",
+        vector_store_id,
+        check_parent=lambda: get_store(account, vector_store_id),
+    )
 
 
 def create_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -620,7 +625,6 @@ def create_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def retrieve_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     vector_store_id = request.path_params["vector_store_id"]
-    get_store(account, vector_store_id)
     return batch_view(account, get_batch(account, vector_store_id, request.path_params["batch_id"]))
 
 
@@ -631,7 +635,6 @@ def cancel_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     moment = time.time()
     stopped = False
     with account.store.transaction():
-        get_store(account, vector_store_id)
         batch = get_batch(account, vector_store_id, request.path_params["batch_id"])
         for attachment in batch_attachments(account, batch):
             if attachment_view(attachment, moment)["status"] != "in_progress":
@@ -651,7 +654,6 @@ def cancel_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 def list_batch_files(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     account = account_of(request)
     vector_store_id = request.path_params["vector_store_id"]
-    get_store(account, vector_store_id)
     batch = get_batch(account, vector_store_id, request.path_params["batch_id"])
     members = set(batch["_file_ids"])
     status_filter = _status_filter(request)

@@ -83,6 +83,17 @@ def test_message_crud(client):
     with pytest.raises(openai.NotFoundError) as raised:
         client.beta.threads.messages.retrieve(created.id, thread_id=thread.id)
     assert raised.value.body["message"] == f"No message found with id '{created.id}'."
+    client.beta.threads.delete(thread.id)
+    for lookup in (
+        client.beta.threads.messages.retrieve,
+        client.beta.threads.messages.delete,
+        lambda message_id, thread_id: client.beta.threads.messages.update(
+            message_id, thread_id=thread_id, metadata={}
+        ),
+    ):
+        with pytest.raises(openai.NotFoundError) as raised:
+            lookup(created.id, thread_id=thread.id)
+        assert raised.value.body["message"] == f"No thread found with id '{thread.id}'."
 
 
 def test_message_pagination_and_run_id_filter(client, local_server):

@@ -175,6 +175,27 @@ def test_store_validation_and_unknown_ids(client):
     assert raised.value.body["param"] == "filter"
 
 
+def test_a_missing_store_is_named_before_what_it_would_hold(client):
+    store = client.vector_stores.create(name="kb")
+    lookups = [
+        lambda vs: client.vector_stores.files.retrieve("file-x", vector_store_id=vs),
+        lambda vs: client.vector_stores.files.update("file-x", vector_store_id=vs, attributes={}),
+        lambda vs: client.vector_stores.files.delete("file-x", vector_store_id=vs),
+        lambda vs: client.vector_stores.files.content("file-x", vector_store_id=vs),
+        lambda vs: client.vector_stores.file_batches.retrieve("vsfb_x", vector_store_id=vs),
+        lambda vs: client.vector_stores.file_batches.cancel("vsfb_x", vector_store_id=vs),
+        lambda vs: client.vector_stores.file_batches.list_files("vsfb_x", vector_store_id=vs),
+    ]
+    for lookup in lookups:
+        with pytest.raises(openai.NotFoundError) as raised:
+            lookup("vs_missing")
+        assert raised.value.body["message"] == "No vector store found with id 'vs_missing'."
+        with pytest.raises(openai.NotFoundError) as raised:
+            lookup(store.id)
+        assert "vs_missing" not in raised.value.body["message"]
+        assert "_x'" in raised.value.body["message"] or "-x'" in raised.value.body["message"]
+
+
 def test_file_batches(client, admin):
     store = client.vector_stores.create(name="kb")
     first = upload(client, "returns.md", RETURNS)
