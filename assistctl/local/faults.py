@@ -23,7 +23,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistctl.local.http import ApiError, api_error, bad_request, expect_type, json_type
+from assistctl.local.http import (
+    ApiError,
+    api_error,
+    bad_request,
+    expect_type,
+    one_of,
+    optional_number,
+)
 
 STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
     400: ("Injected fault: bad request.", "invalid_request_error", None),
@@ -176,17 +183,6 @@ class Faults:
             return self.fail_rate > 0 and self.random.random() < self.fail_rate
 
 
-def _number(body: dict[str, Any], name: str, minimum: float, maximum: float | None = None):
-    value = body.get(name)
-    if value is None:
-        return None
-    expect_type(value, (int, float), name, "a number")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and <= {maximum}" if maximum is not None else ""
-        raise bad_request(f"Invalid '{name}': expected a value >= {minimum}{upper}.", param=name)
-    return value
-
-
 def parse_rule(raw: Any, index: int) -> FaultRule:
     where = f"rules[{index}]"
     expect_type(raw, dict, where, "an object")
@@ -205,21 +201,16 @@ def parse_rule(raw: Any, index: int) -> FaultRule:
         if not all(isinstance(m, str) for m in methods):
             raise bad_request(f"Invalid '{where}.methods': expected strings.", f"{where}.methods")
         methods = frozenset(m.upper() for m in methods)
-    when = raw.get("when", "before")
-    if when not in ("before", "after"):
-        raise bad_request(
-            f"Invalid '{where}.when': expected 'before' or 'after', got {json_type(when)}.",
-            f"{where}.when",
-        )
+    when = one_of(raw.get("when", "before"), f"{where}.when", ("before", "after"))
     status = raw.get("status", 500)
     expect_type(status, int, f"{where}.status", "an integer")
     if not 400 <= status <= 599:
         raise bad_request(f"Invalid '{where}.status': expected 400..599.", f"{where}.status")
     drop = raw.get("drop", False)
     expect_type(drop, bool, f"{where}.drop", "a boolean")
-    nth = _number(raw, "nth", 1) if "nth" in raw else 1
-    count = _number(raw, "count", 1) if "count" in raw else 1
-    retry_after = _number(raw, "retry_after", 0)
+    nth = optional_number(raw, "nth", 1, math.inf, f"{where}.nth") or 1
+    count = optional_number(raw, "count", 1, math.inf, f"{where}.count") or 1
+    retry_after = optional_number(raw, "retry_after", 0, math.inf, f"{where}.retry_after")
     return FaultRule(
         path=compiled,
         methods=methods,
@@ -242,13 +233,13 @@ def parse_faults(body: dict[str, Any]) -> dict[str, Any]:
     seed = body.get("seed")
     if seed is not None:
         expect_type(seed, int, "seed", "an integer")
-    rate = _number(body, "rate_limit_per_s", 0)
+    rate = optional_number(body, "rate_limit_per_s", 0, math.inf)
     return {
-        "latency_ms": int(_number(body, "latency_ms", 0) or 0),
+        "latency_ms": int(optional_number(body, "latency_ms", 0, math.inf) or 0),
         "rate_limit_per_s": float(rate) if rate else None,
-        "fail_rate": float(_number(body, "fail_rate", 0, 1) or 0.0),
+        "fail_rate": float(optional_number(body, "fail_rate", 0, 1) or 0.0),
         "seed": seed,
-        "indexing_delay_s": float(_number(body, "indexing_delay_s", 0) or 0.0),
+        "indexing_delay_s": float(optional_number(body, "indexing_delay_s", 0, math.inf) or 0.0),
         "rules": [parse_rule(rule, index) for index, rule in enumerate(rules)],
     }
 

@@ -163,17 +163,19 @@ def test_stats_count_routes_by_template_and_skip_admin(client, admin):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "param"),
     [
-        {"latency": 5},
-        {"fail_rate": 2},
-        {"rules": [{"path": "("}]},
-        {"rules": [{"when": "later"}]},
-        {"rules": [{"status": 200}]},
-        {"rules": [{"nth": 0}]},
+        ({"latency": 5}, "latency"),
+        ({"fail_rate": 2}, "fail_rate"),
+        ({"rules": [{"path": "("}]}, "rules[0].path"),
+        ({"rules": [{"when": "later"}]}, "rules[0].when"),
+        ({"rules": [{"status": 200}]}, "rules[0].status"),
+        ({"rules": [{}, {"nth": 0}]}, "rules[1].nth"),
+        ({"rules": [{"count": "many"}]}, "rules[0].count"),
+        ({"rules": [{"retry_after": -1}]}, "rules[0].retry_after"),
     ],
 )
-def test_invalid_fault_bodies_are_400(local_server, body):
+def test_invalid_fault_bodies_are_400(local_server, body, param):
     request = urllib.request.Request(
         local_server.root_url + "/_admin/faults",
         data=json.dumps(body).encode(),
@@ -183,4 +185,5 @@ def test_invalid_fault_bodies_are_400(local_server, body):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)
     assert raised.value.code == 400
-    assert json.loads(raised.value.read())["error"]["message"]
+    error = json.loads(raised.value.read())["error"]
+    assert error["message"] and error["param"] == param
