@@ -87,6 +87,14 @@ def test_rule_after_commit_writes_then_fails(client, admin):
     assert assistant_names(client) == ["ghost"]  # the write happened: retrying would duplicate
 
 
+def test_null_rule_numbers_take_their_defaults(client, admin):
+    admin.set_faults(rules=[{"path": "^/v1/assistants$", "nth": None, "count": None}])
+    with pytest.raises(openai.InternalServerError):
+        create(client, "refused")
+    create(client, "accepted")
+    assert assistant_names(client) == ["accepted"]
+
+
 def test_dropped_connection_after_commit(client, admin):
     admin.set_faults(
         rules=[
