@@ -394,8 +394,20 @@ def plan_command(
 
 @cli.command("test")
 @_manifest_paths_and_env
-@click.option("--junit", "junit_path", metavar="FILE", type=click.Path(), help="Write JUnit XML.")
-@click.option("--json", "json_path", metavar="FILE", type=click.Path(), help="Write a JSON report.")
+@click.option(
+    "--junit",
+    "junit_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write JUnit XML.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write a JSON report.",
+)
 @click.option(
     "--transcripts",
     "transcripts_dir",

@@ -144,6 +144,17 @@ def test_selecting_nothing_is_an_error(local_server, stack):
     assert "-k 'nope' selects none of the smoke tests (" in result.stderr
 
 
+def test_a_report_path_that_is_a_directory_is_refused_before_any_conversation(
+    local_server, stack, tmp_path, admin
+):
+    for flag in ("--junit", "--json"):
+        admin.reset_stats()
+        result = invoke("--account", local_server.base_url, "test", str(stack), flag, str(tmp_path))
+        assert result.exit_code == 1, result.output
+        assert "is a directory" in result.stderr
+        assert admin.stats()["total"] == 0
+
+
 def test_ctrl_c_deletes_the_threads_of_conversations_in_flight(local_server, stack, admin):
     account = applied(local_server, stack)
     (stack / "tests" / "many.yaml").write_text(
