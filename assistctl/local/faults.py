@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistctl.local.http import (
     ApiError,
-    api_error,
     bad_request,
     expect_type,
     one_of,
@@ -287,14 +286,14 @@ class FaultGate:
             await asyncio.sleep(faults.latency_ms / 1000)
         allowed, limit_headers = faults.take_token()
         if not allowed:
-            await self._answer(fault_error(429), limit_headers, scope, receive, send)
+            await fault_error(429).response(limit_headers)(scope, receive, send)
             return
         rule = faults.matching_rule(scope["method"], scope["path"])
         if rule is not None and rule.when == "before":
             await self._fail(rule, scope, receive, send)
             return
         if rule is None and faults.random_failure():
-            await self._answer(fault_error(500), limit_headers, scope, receive, send)
+            await fault_error(500).response(limit_headers)(scope, receive, send)
             return
         if rule is not None:
             await app(scope, receive, _discard)
@@ -308,21 +307,7 @@ class FaultGate:
             # Let the transport report the loss, so the server does not try to answer.
             await asyncio.sleep(0.01)
             return
-        await self._answer(fault_error(rule.status, rule.retry_after), {}, scope, receive, send)
-
-    @staticmethod
-    async def _answer(
-        error: ApiError, headers: dict[str, str], scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        response = api_error(
-            error.status,
-            error.message,
-            error.type,
-            error.param,
-            error.code,
-            headers={**headers, **error.headers},
-        )
-        await response(scope, receive, send)
+        await fault_error(rule.status, rule.retry_after).response()(scope, receive, send)
 
 
 async def _discard(message: Message) -> None:

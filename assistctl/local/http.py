@@ -48,9 +48,15 @@ class ApiError(Exception):
         self.code = code
         self.headers = headers or {}
 
-    def response(self) -> JSONResponse:
+    def response(self, extra_headers: dict[str, str] | None = None) -> JSONResponse:
+        """The error answer; ``extra_headers`` (e.g. rate-limit counters) yield to its own."""
         return api_error(
-            self.status, self.message, self.type, self.param, self.code, headers=self.headers
+            self.status,
+            self.message,
+            self.type,
+            self.param,
+            self.code,
+            headers={**(extra_headers or {}), **self.headers},
         )
 
 
