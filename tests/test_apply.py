@@ -369,6 +369,20 @@ def test_many_files_are_attached_with_one_request_per_batch(
     assert store.file_counts.completed == MANY_FILES
 
 
+def test_a_moved_file_is_re_tagged_in_place_not_attached_again(stack_dir, client, admin):
+    converge(stack_dir, client)
+    uploads = {f.id for f in client.files.list(limit=100)}
+    (stack_dir / "docs" / "returns.md").rename(stack_dir / "docs" / "refunds.md")
+    admin.reset_stats()
+    converge(stack_dir, client)
+    requests = admin.stats()["requests"]
+    assert requests["POST /v1/vector_stores/{vector_store_id}/files/{file_id}"] == 1
+    assert requests.get(BATCH_CREATE, 0) == requests.get(FILE_CREATE, 0) == 0
+    assert requests.get("DELETE /v1/vector_stores/{vector_store_id}/files/{file_id}", 0) == 0
+    assert {f.id for f in client.files.list(limit=100)} == uploads
+    assert_converged(stack_dir, client)
+
+
 @pytest.mark.parametrize(
     "fault, batch_creates",
     [
