@@ -258,8 +258,15 @@ def one_of(value: Any, param: str, supported: Iterable[str]) -> str:
     return value
 
 
-def validate_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
-    """The API's metadata limits: ≤ 16 keys, keys ≤ 64 chars, string values ≤ 512 chars."""
+def validate_metadata(
+    value: Any,
+    param: str = "metadata",
+    *,
+    value_types: tuple[type, ...] = (str,),
+    expected: str = "a string",
+) -> dict[str, Any]:
+    """The API's metadata limits: ≤ 16 keys, keys ≤ 64 chars, string values ≤ 512 chars.
+    ``value_types`` widens what a value may be (vector-store file attributes)."""
     if value is None:
         return {}
     expect_type(value, dict, param, "an object")
@@ -277,8 +284,8 @@ def validate_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
                 f"{MAX_METADATA_KEY_LENGTH}, but got a key with length {len(key)} instead.",
                 param=f"{param}.{key[:MAX_METADATA_KEY_LENGTH]}",
             )
-        expect_type(item, str, f"{param}.{key}", "a string")
-        if len(item) > MAX_METADATA_VALUE_LENGTH:
+        expect_type(item, value_types, f"{param}.{key}", expected)
+        if isinstance(item, str) and len(item) > MAX_METADATA_VALUE_LENGTH:
             raise bad_request(
                 f"Invalid '{param}.{key}': string too long. Expected a string with maximum "
                 f"length {MAX_METADATA_VALUE_LENGTH}, but got a string with length "

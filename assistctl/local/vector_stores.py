@@ -41,7 +41,6 @@ ATTACHMENT = "vector_store.file"
 BATCH = "vector_store.file_batch"
 DAY_S = 86_400
 MAX_FILE_IDS = 500
-MAX_ATTRIBUTES = 16
 SEARCH_FIELDS = ("query", "filters", "max_num_results", "ranking_options", "rewrite_query")
 SEARCH_RANKERS = ("none", "auto", "default-2024-11-15")  # not the assistants tool's rankers
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
@@ -91,28 +90,11 @@ def validate_chunking(value: Any, param: str = "chunking_strategy") -> dict[str,
 
 
 def validate_attributes(value: Any, param: str = "attributes") -> dict[str, Any]:
-    """≤ 16 keys of ≤ 64 chars; values strings (≤ 512), numbers or booleans."""
-    if value is None:
-        return {}
-    expect_type(value, dict, param, "an object")
-    if len(value) > MAX_ATTRIBUTES:
-        raise bad_request(
-            f"Invalid '{param}': too many properties. Expected an object with at most "
-            f"{MAX_ATTRIBUTES} properties, but got an object with {len(value)} properties "
-            "instead.",
-            param,
-        )
-    for key, item in value.items():
-        if len(key) > 64:
-            raise bad_request(f"Invalid '{param}': key '{key[:64]}…' is longer than 64.", param)
-        expect_type(item, (str, int, float, bool), f"{param}.{key}", "a string, number or bool")
-        if isinstance(item, str) and len(item) > 512:
-            raise bad_request(
-                f"Invalid '{param}.{key}': string too long. Expected a string with maximum "
-                f"length 512, but got a string with length {len(item)} instead.",
-                f"{param}.{key}",
-            )
-    return dict(value)
+    """Metadata's limits (16 keys of ≤ 64 chars, strings ≤ 512); values may also be numbers
+    or booleans."""
+    return validate_metadata(
+        value, param, value_types=(str, int, float, bool), expected="a string, number or bool"
+    )
 
 
 def validate_expires_after(value: Any) -> dict[str, Any] | None:
