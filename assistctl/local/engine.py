@@ -152,10 +152,8 @@ class FileSearchCall:
     id: str
     query: str
     results: tuple[SearchResult, ...]
+    ranking_options: dict[str, Any]
     output: str = ""
-    ranking_options: dict[str, Any] = field(
-        default_factory=lambda: {"ranker": REPORTED_RANKER, "score_threshold": 0.0}
-    )
 
     def exchange(self) -> ToolExchange:
         return ToolExchange(self.id, "file_search", "file_search", self.query, self.output)
@@ -270,7 +268,7 @@ def search_files(run: RunInput, call_id: str, query: str, search: Search) -> Fil
         "ranker": REPORTED_RANKER if ranker == "auto" else ranker,
         "score_threshold": threshold,
     }
-    return FileSearchCall(call_id, query, results, ranking_options=reported)
+    return FileSearchCall(call_id, query, results, reported)
 
 
 def with_citation_marker(text: str, marker: str) -> tuple[str, int]:
