@@ -92,7 +92,7 @@ async def upload(request: Request) -> Response:
             "'purpose' fields."
         )
     try:
-        form = await request.form(max_files=1, max_part_size=MAX_UPLOAD_BYTES)
+        form = await request.form(max_files=1)
     except Exception as exc:  # malformed multipart: the client's fault, never a 500
         raise bad_request(f"Could not parse the multipart form: {exc}") from None
     try:
@@ -103,6 +103,13 @@ async def upload(request: Request) -> Response:
         if purpose is None:
             raise bad_request("Missing required parameter: 'purpose'.", param="purpose")
         one_of(purpose, "purpose", PURPOSES)
+        # Starlette bounds form fields, never file parts: the file's size is checked here.
+        if upload_file.size is not None and upload_file.size > MAX_UPLOAD_BYTES:
+            raise bad_request(
+                f"File is too large: {upload_file.size} bytes, the maximum is "
+                f"{MAX_UPLOAD_BYTES} bytes.",
+                param="file",
+            )
         content = await upload_file.read()
         filename = upload_file.filename or "upload"
         expires_at = _expiry(form, now())

@@ -94,3 +94,15 @@ def test_deleting_a_file_detaches_it_from_vector_stores(client):
         assert [f.id for f in client.vector_stores.files.list(store.id).data] == [kept.id]
         assert client.vector_stores.search(store.id, query="five").data == []
         assert client.vector_stores.retrieve(store.id).file_counts.total == 1
+
+
+def test_a_file_over_the_size_limit_is_refused_and_not_stored(client, monkeypatch):
+    from assistctl.local import files
+
+    monkeypatch.setattr(files, "MAX_UPLOAD_BYTES", 10)  # the API's 512 MB, scaled down
+    with pytest.raises(openai.BadRequestError) as raised:
+        upload(client, content=b"eleven byte")
+    assert raised.value.body["param"] == "file"
+    assert "10 bytes" in raised.value.body["message"]
+    assert upload(client, content=b"ten bytes!").bytes == 10
+    assert [f.bytes for f in client.files.list()] == [10]
