@@ -300,10 +300,14 @@ def _tool_message(call_id: str, output: str) -> dict[str, Any]:
 
 
 def _function_definition(function: dict[str, Any]) -> dict[str, Any]:
+    """The function as the chat backend takes it; ``strict`` only when on, since the account
+    fills in ``strict: false`` and not every OpenAI-compatible backend knows the field."""
     definition = {"name": function["name"]}
-    for key in ("description", "parameters", "strict"):
+    for key in ("description", "parameters"):
         if function.get(key) is not None:
             definition[key] = function[key]
+    if function.get("strict"):
+        definition["strict"] = True
     return definition
 
 
