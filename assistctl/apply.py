@@ -53,9 +53,7 @@ DEFAULT_CONCURRENCY = 8
 INDEXING_TIMEOUT_S = 600.0
 LIST_LIMIT = 100
 MAX_METADATA_KEYS = 16
-# The API takes up to 2,000 files per batch; the embedded local account takes 500 (as many as a
-# vector-store create), and 500 still attaches 1,000 files in two requests.
-FILES_PER_BATCH = 500
+FILES_PER_BATCH = 2000  # the API's limit for one file batch
 
 PAST_TENSE = {
     Action.CREATE: "created",

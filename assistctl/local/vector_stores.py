@@ -40,7 +40,8 @@ STORE = "vector_store"
 ATTACHMENT = "vector_store.file"
 BATCH = "vector_store.file_batch"
 DAY_S = 86_400
-MAX_FILE_IDS = 500
+MAX_FILE_IDS = 500  # creating a store with files
+MAX_BATCH_FILES = 2000  # one file batch
 SEARCH_FIELDS = ("query", "filters", "max_num_results", "ranking_options", "rewrite_query")
 SEARCH_RANKERS = ("none", "auto", "default-2024-11-15")  # not the assistants tool's rankers
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
@@ -114,11 +115,11 @@ def validate_expires_after(value: Any) -> dict[str, Any] | None:
     return {"anchor": "last_active_at", "days": days}
 
 
-def validate_file_ids(value: Any, param: str = "file_ids") -> list[str]:
+def validate_file_ids(value: Any, param: str = "file_ids", limit: int = MAX_FILE_IDS) -> list[str]:
     if value is None:
         return []
     expect_type(value, list, param, "an array")
-    check_array_length(value, param, MAX_FILE_IDS)
+    check_array_length(value, param, limit)
     for index, file_id in enumerate(value):
         expect_type(file_id, str, f"{param}[{index}]", "a string")
     return list(dict.fromkeys(value))
@@ -566,7 +567,7 @@ def create_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     if body.get("files") is not None:
         files = body["files"]
         expect_type(files, list, "files", "an array")
-        check_array_length(files, "files", MAX_FILE_IDS)
+        check_array_length(files, "files", MAX_BATCH_FILES)
         for index, entry in enumerate(files):
             where = f"files[{index}]"
             expect_type(entry, dict, where, "an object")
@@ -585,7 +586,7 @@ def create_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
                 )
             )
     else:
-        file_ids = validate_file_ids(body.get("file_ids"))
+        file_ids = validate_file_ids(body.get("file_ids"), limit=MAX_BATCH_FILES)
         if not file_ids:
             raise bad_request("Missing required parameter: 'file_ids'.", "file_ids")
         entries = [(file_id, attributes, chunking) for file_id in file_ids]

@@ -296,3 +296,19 @@ def test_deleting_a_store_removes_its_attachments(client, local_server):
     assert account.store.count("vector_store.file") == 0
     assert account.store.query("SELECT COUNT(*) FROM chunks")[0][0] == 0
     assert client.files.retrieve(file.id).id == file.id
+
+
+def test_a_file_batch_takes_up_to_2000_files_while_a_new_store_takes_500(client):
+    """The API's limits differ: 500 file_ids when creating a store, 2000 files per batch."""
+    uploads = [upload(client, f"f{index}.md", f"note {index}".encode()) for index in range(501)]
+    ids = [u.id for u in uploads]
+    with pytest.raises(openai.BadRequestError):
+        client.vector_stores.create(name="too many", file_ids=ids)
+    store = client.vector_stores.create(name="batched")
+    batch = client.vector_stores.file_batches.create(
+        store.id, files=[{"file_id": i, "attributes": {"n": 1}} for i in ids]
+    )
+    assert batch.file_counts.total == 501
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.vector_stores.file_batches.create(store.id, file_ids=[ids[0]] * 2001)
+    assert refused.value.body["param"] == "file_ids"
