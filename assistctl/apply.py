@@ -42,6 +42,7 @@ from assistctl.model import (
     LiveVectorStore,
     LiveVectorStoreFile,
     Plan,
+    ownership,
     parse_upload_filename,
     upload_filename,
 )
@@ -965,8 +966,7 @@ def _used_uploads(
 
 
 def _owned_by(metadata: Mapping[str, Any] | None, owner: str, name: str) -> bool:
-    metadata = metadata or {}
-    return metadata.get(STACK_KEY) == owner and metadata.get(NAME_KEY) == name
+    return ownership(metadata) == (owner, name)
 
 
 def _resource_ids(resources: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
