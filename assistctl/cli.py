@@ -601,43 +601,25 @@ def local_serve(
       assistctl local serve --engine chat --chat-base-url http://127.0.0.1:11434/v1 \\
         --chat-model-map gpt-4o-mini=llama3.1
     """
-    import dataclasses
     from pathlib import Path
 
-    from assistctl.errors import AccountError
-    from assistctl.local import config_from_env
+    from assistctl.local import serve_config
     from assistctl.local.serve import serve
 
-    overrides: dict = {}
-    if api_key_env:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise AccountError(f"--api-key-env {api_key_env}: that variable is not set or empty")
-        overrides["api_key"] = key
-    for name, value in (
-        ("latency_ms", latency_ms),
-        ("rate_limit_per_s", rate_limit),
-        ("fail_rate", fail_rate),
-        ("seed", seed),
-        ("indexing_delay_s", indexing_delay),
-        ("engine", engine),
-        ("chat_base_url", chat_base_url),
-        ("chat_api_key_env", chat_api_key_env),
-    ):
-        if value is not None:
-            overrides[name] = value
-    if chat_model_map:
-        pairs = [item.partition("=") for item in chat_model_map]
-        bad = [name for name, sep, model in pairs if not (name.strip() and sep and model.strip())]
-        if bad:
-            raise AccountError(f"--chat-model-map {bad[0]!r}: expected NAME=MODEL")
-        overrides["chat_model_map"] = {n.strip(): m.strip() for n, _, m in pairs}
-    config = dataclasses.replace(config_from_env(), **overrides)
-    if config.engine == "chat" and not config.chat_base_url:
-        raise AccountError(
-            "--engine chat needs the chat-completions endpoint",
-            hint="pass --chat-base-url URL (e.g. http://127.0.0.1:11434/v1 for Ollama)",
-        )
+    config = serve_config(
+        {
+            "latency_ms": latency_ms,
+            "rate_limit_per_s": rate_limit,
+            "fail_rate": fail_rate,
+            "seed": seed,
+            "indexing_delay_s": indexing_delay,
+            "engine": engine,
+            "chat_base_url": chat_base_url,
+            "chat_api_key_env": chat_api_key_env,
+        },
+        api_key_env=api_key_env,
+        model_map=chat_model_map,
+    )
 
     def announce(url: str) -> None:
         click.echo(url)

@@ -26,13 +26,16 @@ code changes:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import sqlite3
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ENV_PREFIX = "ASSISTCTL_LOCAL_"
 DATABASE_NAME = "account.sqlite3"
@@ -55,16 +58,48 @@ class LocalConfig:
     chat_api_key_env: str = "ASSISTCTL_CHAT_API_KEY"
 
 
-def _parse_model_map(text: str) -> dict[str, str]:
+def parse_model_map(items: Iterable[str], source: str) -> dict[str, str]:
+    """``NAME=MODEL`` pairs, from ``--chat-model-map`` or ``ASSISTCTL_LOCAL_CHAT_MODEL_MAP``."""
+    from assistctl.errors import AccountError
+
     pairs = {}
-    for item in text.split(","):
+    for item in items:
         if not item.strip():
             continue
-        source, separator, target = item.partition("=")
-        if not separator or not source.strip() or not target.strip():
-            raise ValueError(f"{ENV_PREFIX}CHAT_MODEL_MAP: expected name=model pairs, got {item!r}")
-        pairs[source.strip()] = target.strip()
+        name, separator, model = item.partition("=")
+        if not separator or not name.strip() or not model.strip():
+            raise AccountError(f"{source} {item.strip()!r}: expected NAME=MODEL")
+        pairs[name.strip()] = model.strip()
     return pairs
+
+
+def serve_config(
+    flags: Mapping[str, Any],
+    *,
+    api_key_env: str | None = None,
+    model_map: Sequence[str] = (),
+    environ: dict[str, str] | None = None,
+) -> LocalConfig:
+    """``config_from_env`` with the ``local serve`` flags on top; a flag left as None keeps the
+    environment's value."""
+    from assistctl.errors import AccountError
+
+    env = os.environ if environ is None else environ
+    overrides = {name: value for name, value in flags.items() if value is not None}
+    if api_key_env:
+        key = env.get(api_key_env)
+        if not key:
+            raise AccountError(f"--api-key-env {api_key_env}: that variable is not set or empty")
+        overrides["api_key"] = key
+    if model_map:
+        overrides["chat_model_map"] = parse_model_map(model_map, "--chat-model-map")
+    config = dataclasses.replace(config_from_env(env), **overrides)
+    if config.engine == "chat" and not config.chat_base_url:
+        raise AccountError(
+            "--engine chat needs the chat-completions endpoint",
+            hint="pass --chat-base-url URL (e.g. http://127.0.0.1:11434/v1 for Ollama)",
+        )
+    return config
 
 
 def config_from_env(environ: dict[str, str] | None = None) -> LocalConfig:
@@ -111,10 +146,9 @@ def config_from_env(environ: dict[str, str] | None = None) -> LocalConfig:
         if value(name) is not None:
             settings[key] = value(name)
     if value("CHAT_MODEL_MAP") is not None:
-        try:
-            settings["chat_model_map"] = _parse_model_map(value("CHAT_MODEL_MAP") or "")
-        except ValueError as exc:
-            raise AccountError(str(exc)) from None
+        settings["chat_model_map"] = parse_model_map(
+            (value("CHAT_MODEL_MAP") or "").split(","), f"{ENV_PREFIX}CHAT_MODEL_MAP"
+        )
     return LocalConfig(**settings)
 
 
