@@ -108,15 +108,19 @@ class ApplyResult:
         return summary_line(self.counts())
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "status": "complete",
-            "stack": self.stack,
-            "env": self.env,
-            "summary": self.counts(),
-            "seconds": round(self.seconds, 3),
-            "resources": [o.to_json() for o in self.outcomes],
-        }
+        return result_document(
+            self.stack,
+            self.env,
+            "complete",
+            summary=self.counts(),
+            seconds=round(self.seconds, 3),
+            resources=[o.to_json() for o in self.outcomes],
+        )
+
+
+def result_document(stack: str, env: str | None, status: str, **fields: Any) -> dict[str, Any]:
+    """The ``apply --json`` document: one envelope for complete, no-changes and failed runs."""
+    return {"format_version": 1, "status": status, "stack": stack, "env": env, **fields}
 
 
 def count_outcomes(outcomes: Iterable[Outcome]) -> dict[str, int]:

@@ -653,7 +653,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
     """Show the plan, confirm, execute, report. Shared by apply and destroy."""
     import json
 
-    from assistctl.apply import ConsoleReporter, count_outcomes, execute
+    from assistctl.apply import ConsoleReporter, count_outcomes, execute, result_document
     from assistctl.errors import ApplyError
     from assistctl.render import render_text
     from assistctl.retry import policy_from_environment
@@ -661,8 +661,8 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
     options: Options = ctx.obj
     if not the_plan.has_changes:
         if as_json:
-            document = {"format_version": 1, "status": "no-changes", "stack": the_plan.stack}
-            click.echo(json.dumps({**document, "env": the_plan.env}, indent=2))
+            document = result_document(the_plan.stack, the_plan.env, "no-changes")
+            click.echo(json.dumps(document, indent=2))
         else:
             for warning in the_plan.warnings:
                 click.echo(f"Warning: {warning}", err=True)
@@ -687,20 +687,10 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
         )
     except ApplyError as error:
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "format_version": 1,
-                        "status": "failed",
-                        "stack": the_plan.stack,
-                        "env": the_plan.env,
-                        "error": error.message,
-                        "done": error.done,
-                    },
-                    indent=2,
-                    ensure_ascii=False,
-                )
+            document = result_document(
+                the_plan.stack, the_plan.env, "failed", error=error.message, done=error.done
             )
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         elif error.done:
             click.echo(f"Done before the failure ({len(error.done)}):", err=True)
             for line in error.done:
