@@ -5,6 +5,11 @@ creation order (so list order is conversation order). Runs live under their thre
 ``thread.run`` and their steps under the run as ``thread.run.step`` (runs.py); deleting a
 thread deletes all of them. ``create_thread`` and ``create_message`` are shared with the run
 endpoints (``/v1/threads/runs`` creates a thread; the engine posts assistant messages).
+
+Attachments are applied to the thread as the API does: ``file_search`` files join the thread's
+vector store (created on first use, expiring after 7 idle days) and are indexed there, so runs
+search them with the assistant's stores; ``code_interpreter`` files join its
+``tool_resources.code_interpreter.file_ids``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from assistctl.local.http import (
     validate_metadata,
 )
 from assistctl.local.store import new_id, now
+from assistctl.local.vector_stores import AUTO_CHUNKING, attach, create_vector_store
+from assistctl.local.vector_stores import STORE as VECTOR_STORE
 
 THREAD = "thread"
 MESSAGE = "thread.message"
@@ -39,6 +46,7 @@ MAX_THREAD_MESSAGES = 32
 MAX_MESSAGE_LENGTH = 256_000
 MAX_ATTACHMENTS = 10
 MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}  # the API's thread-created stores
 
 
 def get_thread(account, thread_id: str) -> dict[str, Any]:
@@ -172,7 +180,46 @@ def create_message(
         ),
         "metadata": validate_metadata(body.get("metadata"), f"{prefix}metadata"),
     }
-    return account.store.insert(MESSAGE, message, thread_id)
+    with account.store.transaction():
+        account.store.insert(MESSAGE, message, thread_id)
+        apply_attachments(account, thread_id, message["attachments"])
+    return message
+
+
+def _files_for(attachments: list[dict[str, Any]], tool: str) -> list[str]:
+    return list(
+        dict.fromkeys(
+            a["file_id"] for a in attachments if any(t["type"] == tool for t in a["tools"])
+        )
+    )
+
+
+def apply_attachments(account, thread_id: str, attachments: list[dict[str, Any]]) -> None:
+    """Make attached files usable by the thread's runs, as the API does (see the module doc).
+    A store id the thread names that no longer exists is replaced by a new store."""
+    search_files = _files_for(attachments, "file_search")
+    code_files = _files_for(attachments, "code_interpreter")
+    if not search_files and not code_files:
+        return
+    with account.store.transaction():
+        thread = get_thread(account, thread_id)
+        resources = thread.get("tool_resources") or {}
+        if code_files:
+            known = (resources.get("code_interpreter") or {}).get("file_ids") or []
+            resources["code_interpreter"] = {"file_ids": list(dict.fromkeys(known + code_files))}
+        if search_files:
+            store_ids = (resources.get("file_search") or {}).get("vector_store_ids") or []
+            existing = [i for i in store_ids if account.store.get(VECTOR_STORE, i) is not None]
+            if existing:
+                for file_id in search_files:
+                    attach(account, existing[0], file_id, {}, AUTO_CHUNKING)
+            else:
+                created = create_vector_store(
+                    account, {"file_ids": search_files, "expires_after": THREAD_STORE_EXPIRY}
+                )
+                resources["file_search"] = {"vector_store_ids": [created["id"]]}
+        thread["tool_resources"] = resources
+        account.store.put(THREAD, thread)
 
 
 def create_thread(account, body: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +240,7 @@ def create_thread(account, body: dict[str, Any]) -> dict[str, Any]:
         account.store.insert(THREAD, thread)
         for index, message in enumerate(messages):
             create_message(account, thread["id"], message, f"messages[{index}]")
-    return thread
+        return get_thread(account, thread["id"])  # as its messages' attachments left it
 
 
 def delete_thread_tree(account, thread_id: str) -> None:
