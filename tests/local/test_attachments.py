@@ -118,6 +118,25 @@ def test_create_and_run_indexes_attachments(client):
     assert_cites(client, run.thread_id, file.id)
 
 
+def test_additional_messages_of_a_run_index_their_attachments(client):
+    file = upload(client, "returns.md")
+    thread = client.beta.threads.create()
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=searcher(client).id,
+        additional_messages=[
+            {
+                "role": "user",
+                "content": "How many days do I have for returns?",
+                "attachments": [file_search_attachment(file.id)],
+            }
+        ],
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed"
+    assert_cites(client, thread.id, file.id)
+
+
 def test_code_interpreter_attachments_join_the_thread_tool_resources(client):
     data, both = upload(client, "data.csv", b"a,b\n1,2\n"), upload(client, "returns.md")
     thread = client.beta.threads.create()
