@@ -1,3 +1,3 @@
 """assistctl: keep OpenAI assistants in git."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,4 +1,4 @@
-"""Which account a command talks to, and the ``openai.OpenAI`` client for it.
+"""Which account a command talks to, and the backend that speaks to it.
 
 ``local[:DIR]`` starts the embedded account in this process (a background thread on a free
 loopback port); ``http(s)://…/v1`` is any Assistants-compatible server; ``openai`` is OpenAI
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from assistctl.errors import AccountError
+import openai
 
-if TYPE_CHECKING:
-    import openai
+from assistctl import retry
+from assistctl.backends.assistants import AssistantsBackend
+from assistctl.backends.base import Backend
+from assistctl.errors import AccountError
 
 DEFAULT_LOCAL_DIR = ".assistctl"
 ACCOUNT_ENV = "ASSISTCTL_ACCOUNT"
@@ -69,11 +71,21 @@ def resolve_account(flag_value: str | None) -> AccountSpec:
     return parse_account(flag_value if flag_value else os.environ.get(ACCOUNT_ENV))
 
 
-def connect(spec: AccountSpec, *, notice=None) -> openai.OpenAI:
-    """Build the client. ``notice(text)`` receives the one-line note about the default account."""
-    import openai
+def connect(
+    spec: AccountSpec,
+    *,
+    notice: Callable[[str], None] | None = None,
+    policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
+) -> Backend:
+    """The backend for the account. ``notice(text)`` receives the one-line note about the
+    default account."""
+    return AssistantsBackend(client_for(spec, notice=notice), policy=policy)
 
+
+def client_for(spec: AccountSpec, *, notice: Callable[[str], None] | None = None) -> openai.OpenAI:
+    """The SDK client, with its own retries off: the backends retry, and never blindly."""
     if spec.kind == "local":
+        # Start-up: the embedded server (starlette, uvicorn, sqlite) loads only when used.
         from assistctl.local import start_in_process
 
         if not spec.explicit and notice is not None:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from assistctl import __version__
 from assistctl.errors import AssistctlError
+
+if TYPE_CHECKING:
+    from assistctl.backends.base import Backend
+    from assistctl.model import Desired, Live, Plan
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -29,11 +34,14 @@ class Options:
     quiet: bool
     color: bool
 
-    def client(self):
-        """The ``openai.OpenAI`` client for the chosen account (starts a local one if needed)."""
+    def backend(self) -> Backend:
+        """The backend for the chosen account (starts a local one if needed)."""
         from assistctl.accounts import connect, resolve_account
+        from assistctl.retry import policy_from_environment
 
-        return connect(resolve_account(self.account), notice=self.note)
+        return connect(
+            resolve_account(self.account), notice=self.note, policy=policy_from_environment()
+        )
 
     def note(self, text: str) -> None:
         """A one-line status note on stderr, silenced by ``--quiet``."""
@@ -145,17 +153,18 @@ def schema_command(kind: str) -> None:
     """
     import json
 
-    from assistctl.manifest import SCHEMA_BY_KIND, schema
+    from assistctl.manifest import manifest_kinds, schema
 
     def squash(text: str) -> str:
         return "".join(ch for ch in text.lower() if ch.isalnum())
 
-    for known in SCHEMA_BY_KIND:
+    known_kinds = manifest_kinds()
+    for known in known_kinds:
         if squash(known) == squash(kind):
             click.echo(json.dumps(schema(known), indent=2, ensure_ascii=False))
             return
     raise AssistctlError(
-        f"unknown kind {kind!r}", hint="kinds with a schema: " + ", ".join(SCHEMA_BY_KIND)
+        f"unknown kind {kind!r}", hint="kinds with a schema: " + ", ".join(known_kinds)
     )
 
 
@@ -231,7 +240,7 @@ def export_command(
         stack or export.slug(directory.resolve().name, "exported")
     )
     export.check_directory(directory, force=force)
-    source = export.read(options.client(), selection)
+    source = export.read(options.backend(), selection)
     result = export.build(source, stack_name, env)
     written = export.write(result, directory, force=force)
 
@@ -285,6 +294,7 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None
       assistctl validate examples/multi-env --env prod
     """
     from assistctl.errors import ManifestError
+    from assistctl.kinds import KINDS
     from assistctl.manifest import load_all
 
     try:
@@ -293,15 +303,8 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...], env: str | None
         click.echo(exc.message, err=True)
         ctx.exit(EXIT_ERROR)
     where = f"stack {desired.stack}" + (f", environment {desired.env}" if desired.env else "")
-    counts = ", ".join(
-        _count(n, word)
-        for n, word in (
-            (len(desired.assistants), "assistant"),
-            (len(desired.vector_stores), "vector store"),
-            (len(desired.files), "file"),
-            (len(smoke_tests), "smoke test"),
-        )
-    )
+    counted = [(len(kind.desired(desired)), kind.noun) for kind in reversed(tuple(KINDS))]
+    counts = ", ".join(_count(n, word) for n, word in [*counted, (len(smoke_tests), "smoke test")])
     click.echo(f"Valid: {where} ({counts}).")
 
 
@@ -373,7 +376,7 @@ def plan_command(
     for target in targets:
         parse_target(target)
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    _, result = plan_against(desired, options.client(), targets)
+    _, result = plan_against(desired, options.backend(), targets)
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif as_markdown:
@@ -454,9 +457,10 @@ def test_command(
     """
     import shlex
 
-    from assistctl import reports, smoketest
     from assistctl.errors import SmokeTestError
     from assistctl.manifest import load_all
+    from assistctl.smoketest import reports
+    from assistctl.smoketest import runner as smoketest
 
     options: Options = ctx.obj
     targets = list(paths) or ["."]
@@ -473,7 +477,7 @@ def test_command(
     apply_hint = "assistctl apply " + " ".join(shlex.quote(t) for t in targets)
     if env:
         apply_hint += f" --env {shlex.quote(env)}"
-    client = options.client()
+    backend = options.backend()
     total = sum(int(t.spec.get("repeat", 1)) for t in selected)
     with reports.Progress(
         total,
@@ -482,7 +486,7 @@ def test_command(
         color=options.color,
     ) as progress:
         result = smoketest.run_suite(
-            client,
+            backend,
             desired,
             selected,
             parallel=parallel,
@@ -649,14 +653,25 @@ def _confirm(question: str, yes: bool, flag_hint: str) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_json, verb):
+def _execute_plan(
+    ctx: click.Context,
+    the_plan: Plan,
+    desired: Desired,
+    live: Live,
+    backend: Backend,
+    *,
+    yes: bool,
+    concurrency: int,
+    as_json: bool,
+    verb: str,
+) -> None:
     """Show the plan, confirm, execute, report. Shared by apply and destroy."""
     import json
 
-    from assistctl.apply import ConsoleReporter, count_outcomes, execute, result_document
+    from assistctl.apply import count_outcomes, execute
+    from assistctl.console import ConsoleReporter, complete_document, result_document
     from assistctl.errors import ApplyError
     from assistctl.render import render_text
-    from assistctl.retry import policy_from_environment
 
     options: Options = ctx.obj
     if not the_plan.has_changes:
@@ -677,13 +692,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
     reporter = ConsoleReporter(err=as_json, tty=stream.isatty(), quiet=options.quiet, color=color)
     try:
         result = execute(
-            the_plan,
-            desired,
-            live,
-            client,
-            concurrency=concurrency,
-            reporter=reporter,
-            policy=policy_from_environment(),
+            the_plan, desired, live, backend, concurrency=concurrency, reporter=reporter
         )
     except ApplyError as error:
         if as_json:
@@ -697,7 +706,7 @@ def _execute_plan(ctx, the_plan, desired, live, client, *, yes, concurrency, as_
                 click.echo(f"  {line}", err=True)
         raise
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(complete_document(result), indent=2, ensure_ascii=False))
     elif verb == "destroy":
         counts = count_outcomes(result.outcomes)
         click.echo(f"Destroy complete: {counts['deleted']} deleted.")
@@ -768,17 +777,17 @@ def apply_command(
         raise PlanError(
             "--target cannot be combined with --plan", hint="the saved plan already says what to do"
         )
-    client = options.client()
-    desired, live, the_plan = compute_plan(paths, env, client, targets)
+    backend = options.backend()
+    desired, live, the_plan = compute_plan(paths, env, backend, targets)
     if saved is not None:
-        check_still_current(saved, the_plan, plan_file)
+        check_still_current(saved, the_plan, plan_file or "")
         the_plan = saved
     _execute_plan(
         ctx,
         the_plan,
         desired,
         live,
-        client,
+        backend,
         yes=yes,
         concurrency=concurrency,
         as_json=as_json,
@@ -820,14 +829,14 @@ def destroy_command(
 
     options: Options = ctx.obj
     manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
-    client = options.client()
-    nothing, live, the_plan = destroy_plan_against(manifests, client)
+    backend = options.backend()
+    nothing, live, the_plan = destroy_plan_against(manifests, backend)
     _execute_plan(
         ctx,
         the_plan,
         nothing,
         live,
-        client,
+        backend,
         yes=yes,
         concurrency=concurrency,
         as_json=as_json,
@@ -851,18 +860,17 @@ def import_command(
       assistctl import assistant/support-bot asst_abc123 examples/quickstart
       assistctl import vector_store/handbook vs_abc123 examples/quickstart
     """
-    from assistctl.apply import adopt
+    from assistctl.adopt import adopt
     from assistctl.live import snapshot
     from assistctl.plan import parse_target
-    from assistctl.retry import policy_from_environment
     from assistctl.workflow import load_desired
 
     options: Options = ctx.obj
-    kind, name = parse_target(address)
+    target = parse_target(address)
     desired = load_desired(paths, env)
-    client = options.client()
-    live = snapshot(client, desired.owner)
-    result = adopt(client, desired, live, kind, name, resource_id, policy=policy_from_environment())
+    backend = options.backend()
+    live = snapshot(backend, desired.owner)
+    result = adopt(backend, desired, live, target, resource_id)
     if result.already_owned:
         click.echo(f"{resource_id} is already managed as {result.address}.")
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class AssistctlError(Exception):
     """Base of every error assistctl raises on purpose; the CLI maps it to exit code 1."""
@@ -59,13 +61,50 @@ class PlanError(AssistctlError):
 class ApplyError(AssistctlError):
     """Applying a plan failed part-way. ``done`` lists what was completed before the failure."""
 
-    def __init__(self, message: str, *, hint: str | None = None, done: list[str] | None = None):
+    def __init__(
+        self, message: str, *, hint: str | None = None, done: list[str] | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.done = list(done or [])
 
 
+class Transience(StrEnum):
+    """What a failed request may have done, which decides whether and how it is tried again."""
+
+    THROTTLED = "throttled"  # refused before doing anything (429, 409): repeat after a wait
+    REFUSED = "refused"  # never sent (nothing listens there): repeat a few times
+    UNKNOWN = "unknown"  # may have committed (5xx, dropped connection, timeout): look first
+    FATAL = "fatal"  # the request itself is wrong (4xx): never repeat
+
+
 class AccountError(AssistctlError):
-    """The account cannot be reached or refused us (auth, sunset endpoint, bad URL)."""
+    """The account cannot be reached or refused a request.
+
+    ``status`` is the HTTP status (None when no answer came), ``code`` the API's error code,
+    ``transience`` what the failure may have done, ``retry_after`` the wait the server asked
+    for, in seconds. Backends raise it for every failed request, so nothing above them needs
+    to know the SDK's exception classes.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        transience: Transience = Transience.FATAL,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.transience = transience
+        self.retry_after = retry_after
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
 
 
 class SmokeTestError(AssistctlError):

@@ -1,58 +1,36 @@
-"""Live account -> manifests: the way into assistctl for assistants that already exist.
+"""Live account -> manifests: the way into assistctl for resources that already exist.
 
-``export`` reads assistants and vector stores (those a stack owns, or any, for adoption) and
-writes them in the manifest format, one file per resource, so that ``plan`` on the result shows
-no changes once the user has supplied the file contents the API will not hand out.
+``export`` reads the account's resources (those a stack owns, or any, for adoption) and writes
+them in the manifest format, one file per resource, so that ``plan`` on the result shows no
+changes once the user has supplied the file contents the API will not hand out.
 
-Three steps, data flowing one way: ``read`` (the only part that talks to the account: list
-endpoints, plus a content download for files whose purpose allows it), ``build`` (pure: logical
-names, paths, manifest documents, the notes for the user) and ``write`` (the only part that
-touches the disk).
+Three steps, data flowing one way: ``read`` (through ``live``, the only reader: list endpoints,
+plus a content download for files whose purpose allows it), ``build`` (pure: each kind writes
+its own manifest document from its live resource; logical names, paths and notes are decided
+here) and ``write`` (the only part that touches the disk).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from assistctl.errors import AccountError, AssistctlError
-from assistctl.model import (
-    NAME_PATTERN,
-    SHA256_ATTRIBUTE,
-    LiveVectorStoreFile,
-    code_interpreter_file_ids,
-    ownership,
-    parse_upload_filename,
-    recorded_paths,
-    vector_store_ids,
-)
-from assistctl.plan import (
-    DEFAULT_CHUNKING_STRATEGY,
-    DEFAULT_RESPONSE_FORMAT,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TOP_P,
-    UNUSABLE_FILE_STATUSES,
-    normalize_assistant,
-    normalize_chunking_strategy,
-    normalize_vector_store,
-)
+from assistctl.backends.base import Backend
+from assistctl.errors import AssistctlError
+from assistctl.kinds import KINDS, Registry
+from assistctl.kinds.base import ExportContext, ExportedDocument, ResourceKind
+from assistctl.live import AccountObject, read_account
+from assistctl.model import API_VERSION, NAME_PATTERN, owner_of, parse_upload_filename
 
-if TYPE_CHECKING:
-    import openai
-
-API_VERSION = "assistctl/v1"
-# Instructions longer than this many lines (or characters) go to prompts/NAME.md.
-INLINE_INSTRUCTIONS_MAX_LINES = 3
-INLINE_INSTRUCTIONS_MAX_CHARS = 240
 UNDOWNLOADABLE_PURPOSE = "assistants"
-CONCURRENCY = 8  # vector-store file lists read at once
+CONCURRENCY = 8  # children lists read at once
 _MAX_NAME_LENGTH = 63
 
 
@@ -79,26 +57,12 @@ class AccountFile:
 
 
 @dataclass(frozen=True)
-class Resource:
-    """An assistant or vector store as read, with its ownership metadata split out."""
-
-    id: str
-    data: Mapping[str, Any]
-    owner: str | None
-    logical_name: str | None
-    files: tuple[LiveVectorStoreFile, ...] = ()
-
-    @property
-    def display_name(self) -> str | None:
-        return self.data.get("name")
-
-
-@dataclass(frozen=True)
 class Source:
-    """Everything ``build`` needs, read from the account in one go."""
+    """Everything ``build`` needs, read from the account in one go: the chosen resources of
+    every kind (with their children), the files they use and the content that could be
+    downloaded."""
 
-    assistants: tuple[Resource, ...]
-    vector_stores: tuple[Resource, ...]
+    resources: tuple[AccountObject, ...]
     files: Mapping[str, AccountFile]
     contents: Mapping[str, bytes]
     notes: tuple[str, ...] = ()
@@ -127,7 +91,7 @@ class MissingFile:
 class Adoption:
     """An exported resource no stack owns yet: ``assistctl import ADDRESS ID`` adopts it."""
 
-    address: str  # assistant/NAME or vector_store/NAME
+    address: str  # KIND/NAME
     id: str
 
 
@@ -146,39 +110,30 @@ class Export:
 # --- read --------------------------------------------------------------------------------------
 
 
-def read(client: openai.OpenAI, selection: Selection) -> Source:
-    """Read the selected resources, the vector stores they use, and their files' descriptions."""
-    from assistctl.live import FILES_PAGE_SIZE, PAGE_SIZE, items, vector_store_files
+def read(backend: Backend, selection: Selection, kinds: Registry = KINDS) -> Source:
+    """Read the selected resources, the resources they use, their children and their files."""
+    declared = Registry(kinds.manifest_kinds)
+    objects = read_account(backend, declared, with_children=lambda _: False)
+    chosen, notes = select(objects, selection, kinds)
 
-    def listed(first_page: Callable[[], Any], what: str) -> list[dict[str, Any]]:
-        # By alias: the SDK calls a JSON schema's ``schema`` field ``schema_`` in Python, the
-        # API and the manifests say ``schema``. Nones are fields the account did not set.
-        return [
-            item.model_dump(mode="json", by_alias=True, exclude_none=True)
-            for item in items(first_page, what=what)
-        ]
-
-    assistants = [
-        _resource(a)
-        for a in listed(lambda: client.beta.assistants.list(limit=PAGE_SIZE), "list assistants")
-    ]
-    stores = [
-        _resource(v)
-        for v in listed(lambda: client.vector_stores.list(limit=PAGE_SIZE), "list vector stores")
-    ]
-    chosen_assistants, chosen_stores, notes = select(assistants, stores, selection)
-
-    def with_files(store: Resource) -> Resource:
-        files = tuple(vector_store_files(client, store.id))
-        return Resource(store.id, store.data, store.owner, store.logical_name, files)
+    def with_children(obj: AccountObject) -> AccountObject:
+        kind = kinds.named(obj.kind)
+        if not kind.has_children:
+            return obj
+        children = tuple(backend.list_children(kind.collection, obj.id))
+        return AccountObject(obj.kind, obj.id, obj.owner, obj.name, obj.data, children)
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="assistctl-export") as pool:
-        stores_with_files = list(pool.map(with_files, chosen_stores))
+        resources = list(pool.map(with_children, chosen))
 
-    needed = _referenced_file_ids(chosen_assistants, stores_with_files)
+    needed = {
+        file_id
+        for obj in resources
+        for file_id in kinds.named(obj.kind).exported_file_ids(obj.as_live(kinds.named(obj.kind)))
+    }
     known: dict[str, AccountFile] = {}
     if needed:
-        for item in listed(lambda: client.files.list(limit=FILES_PAGE_SIZE), "list files"):
+        for item in backend.list("files"):
             if item["id"] in needed:
                 known[item["id"]] = AccountFile(
                     item["id"],
@@ -189,43 +144,10 @@ def read(client: openai.OpenAI, selection: Selection) -> Source:
     contents: dict[str, bytes] = {}
     for file in known.values():
         if file.purpose != UNDOWNLOADABLE_PURPOSE:
-            content = _download(client, file.id)
+            content = backend.download(file.id)
             if content is not None:
                 contents[file.id] = content
-    return Source(tuple(chosen_assistants), tuple(stores_with_files), known, contents, tuple(notes))
-
-
-def _resource(data: Mapping[str, Any]) -> Resource:
-    """Owned means both ownership keys, as in ``live.snapshot``."""
-    owner, name = ownership(data.get("metadata"))
-    if not (owner and name):
-        owner = name = None
-    return Resource(data["id"], dict(data), owner, name)
-
-
-def _download(client: openai.OpenAI, file_id: str) -> bytes | None:
-    """The file's bytes, or None when the account refuses to hand them out (it does for purpose
-    ``assistants``, with a 400); throttling and server errors are retried like any read."""
-    import openai
-
-    from assistctl.retry import call
-
-    try:
-        return call(
-            lambda: client.files.content(file_id).read(), what=f"download the content of {file_id}"
-        )
-    except AccountError as error:
-        refused = error.__cause__
-        if isinstance(refused, openai.APIStatusError) and refused.status_code in (400, 403, 404):
-            return None
-        raise
-
-
-def _referenced_file_ids(assistants: Iterable[Resource], stores: Iterable[Resource]) -> set[str]:
-    ids = {f.file_id for s in stores for f in s.files if f.status not in UNUSABLE_FILE_STATUSES}
-    for assistant in assistants:
-        ids.update(code_interpreter_file_ids(assistant.data))
-    return ids
+    return Source(tuple(resources), known, contents, tuple(notes))
 
 
 def stack_and_env(value: str) -> tuple[str, str | None]:
@@ -242,9 +164,10 @@ def stack_and_env(value: str) -> tuple[str, str | None]:
 
 
 def select(
-    assistants: list[Resource], stores: list[Resource], selection: Selection
-) -> tuple[list[Resource], list[Resource], list[str]]:
-    """The resources to export, plus the vector stores the chosen assistants use.
+    objects: Iterable[AccountObject], selection: Selection, kinds: Registry = KINDS
+) -> tuple[list[AccountObject], list[str]]:
+    """The resources to export, plus the resources the chosen ones use (an assistant's vector
+    stores).
 
     Resources another stack owns are never exported into this one (planning them here would be
     an ownership clash); with ``--all`` they are skipped with a note, with ``--ids`` refused.
@@ -255,9 +178,10 @@ def select(
             hint="--stack NAME exports a stack; --all exports every unmanaged resource; "
             "--ids asst_…,vs_… exports those",
         )
+    objects = list(objects)
     wanted_owner = selection.stack
     notes: list[str] = []
-    by_id = {r.id: r for r in [*assistants, *stores]}
+    by_id = {obj.id: obj for obj in objects}
     unknown = [i for i in selection.ids if i not in by_id]
     if unknown:
         raise AssistctlError(
@@ -266,138 +190,109 @@ def select(
             "assistctl export --all lists everything unmanaged",
         )
 
-    def foreign(resource: Resource) -> bool:
-        return resource.owner is not None and resource.owner != wanted_owner
+    def foreign(obj: AccountObject) -> bool:
+        return obj.owner is not None and obj.owner != wanted_owner
 
     for resource_id in selection.ids:
-        resource = by_id[resource_id]
-        if foreign(resource):
+        if foreign(by_id[resource_id]):
             raise AssistctlError(
-                f"{resource_id} is managed by stack {resource.owner!r}",
-                hint=f"export that stack with --stack {resource.owner}",
+                f"{resource_id} is managed by stack {by_id[resource_id].owner!r}",
+                hint=f"export that stack with --stack {by_id[resource_id].owner}",
             )
 
-    def chosen(resource: Resource) -> bool:
-        if wanted_owner is not None and resource.owner == wanted_owner:
+    def chosen(obj: AccountObject) -> bool:
+        if wanted_owner is not None and obj.owner == wanted_owner:
             return True
-        if resource.id in selection.ids:
+        if obj.id in selection.ids:
             return True
-        return selection.everything and resource.owner is None
+        return selection.everything and obj.owner is None
 
-    chosen_assistants = [a for a in assistants if chosen(a)]
+    picked = {obj.id for obj in objects if chosen(obj)}
     if selection.everything:
-        skipped = [r for r in [*assistants, *stores] if foreign(r)]
+        skipped = [obj for obj in objects if foreign(obj)]
         if skipped:
-            owners = sorted({r.owner for r in skipped})
+            owners = sorted({str(obj.owner) for obj in skipped})
             notes.append(
                 f"skipped {len(skipped)} resource{'s' if len(skipped) != 1 else ''} managed by "
                 f"other stacks ({', '.join(owners)}); export those with --stack"
             )
-    store_ids = {s.id for s in stores if chosen(s)}
-    for assistant in chosen_assistants:
-        for store_id in vector_store_ids(assistant.data):
-            store = by_id.get(store_id)
-            if store is None:
-                notes.append(f"{assistant.id} uses vector store {store_id}, which is gone")
-            elif foreign(store):
+    for obj in objects:
+        if obj.id not in picked:
+            continue
+        for used_id in kinds.named(obj.kind).uses(obj.data):
+            used = by_id.get(used_id)
+            if used is None:
+                notes.append(f"{obj.id} uses {used_id}, which is gone")
+            elif foreign(used):
                 notes.append(
-                    f"{assistant.id} uses vector store {store_id} of stack {store.owner!r}; "
-                    "it is left out, so plan will show the assistant's tool_resources change"
+                    f"{obj.id} uses {used_id} of stack {used.owner!r}; it is left out, so plan "
+                    f"will show the {kinds.named(obj.kind).noun}'s references change"
                 )
             else:
-                store_ids.add(store_id)
-    chosen_stores = [s for s in stores if s.id in store_ids]
-    if not chosen_assistants and not chosen_stores:
-        message = "nothing to export: the account holds no unmanaged assistant or vector store"
+                picked.add(used_id)
+    result = [obj for obj in objects if obj.id in picked]
+    if not result:
+        nouns = " or ".join(k.noun for k in reversed(tuple(kinds.manifest_kinds)))
+        message = f"nothing to export: the account holds no unmanaged {nouns}"
         if wanted_owner and not selection.everything:
-            message = f"nothing to export: stack {wanted_owner!r} owns no assistant or vector store"
+            message = f"nothing to export: stack {wanted_owner!r} owns no {nouns}"
         raise AssistctlError(
             message,
             hint="check --stack (an environment's resources belong to STACK/ENV) and --account",
         )
-    return chosen_assistants, chosen_stores, notes
+    return result, notes
 
 
 # --- build (pure) ------------------------------------------------------------------------------
 
 
-def build(source: Source, stack: str, env: str | None = None) -> Export:
+def build(source: Source, stack: str, env: str | None = None, kinds: Registry = KINDS) -> Export:
     """The manifest files for ``source``, named and laid out for stack ``stack``."""
-    owner = f"{stack}/{env}" if env else stack
-    store_names = _logical_names(source.vector_stores, owner, "vector-store")
-    assistant_names = _logical_names(source.assistants, owner, "assistant")
-    paths = _file_paths(source, owner)
+    owner = owner_of(stack, env)
+    by_kind = {kind.name: [r for r in source.resources if r.kind == kind.name] for kind in kinds}
+    names: dict[str, str] = {}
+    for kind in kinds:
+        names.update(_logical_names(by_kind[kind.name], owner, kind.name.replace("_", "-")))
+    paths = _file_paths(source, kinds)
+    context = ExportContext(names, paths)
 
     outputs: list[OutputFile] = [_stack_file(stack, env)]
     missing: dict[str, MissingFile] = {}
     downloaded: dict[str, OutputFile] = {}
     unverified: set[str] = set()
     notes = list(source.notes)
-
-    def use_file(file_id: str, used_by: str, recorded_sha: Any = None) -> str:
-        path = paths[file_id]
-        known = source.files.get(file_id)
-        if not recorded_sha and not _assistctl_upload(known, owner, used_by):
-            unverified.add(path)
-        if file_id in source.contents:
-            downloaded.setdefault(path, OutputFile(path, source.contents[file_id]))
-        else:
-            missing.setdefault(
-                path, MissingFile(path, file_id, known.bytes if known else 0, used_by)
-            )
-        return path
-
-    for store in source.vector_stores:
-        name = store_names[store.id]
-        usable = [f for f in store.files if f.status not in UNUSABLE_FILE_STATUSES]
-        for dropped in (f for f in store.files if f.status in UNUSABLE_FILE_STATUSES):
-            notes.append(
-                f"vector_store.{name}: file {dropped.file_id} is {dropped.status} in the "
-                "account and is left out"
-            )
-        file_paths = sorted(
-            use_file(f.file_id, f"vector_store.{name}", f.attributes.get(SHA256_ATTRIBUTE))
-            for f in usable
-        )
-        spec = _vector_store_spec(store, name, usable, file_paths)
-        outputs.append(
-            _manifest_file(f"vector_stores/{name}.yaml", "VectorStore", name, spec, store, missing)
-        )
-
-    for assistant in source.assistants:
-        name = assistant_names[assistant.id]
-        file_paths = [
-            use_file(i, f"assistant.{name}")
-            for i in code_interpreter_file_ids(assistant.data)
-            if i in paths
-        ]
-        spec, prompt = _assistant_spec(assistant, name, store_names, file_paths)
-        if not assistant.display_name:
-            notes.append(
-                f"assistant.{name} has no display name in the account; the manifest's default "
-                f"(its logical name, {name!r}) is what the next apply sets"
-            )
-        notes.extend(
-            f"assistant.{name}: function {function} has no parameters in the account; manifests "
-            "need a schema, so it gets an empty one, which the next apply writes"
-            for function in _functions_without_parameters(assistant)
-        )
-        if prompt is not None:
-            outputs.append(prompt)
-        outputs.append(
-            _manifest_file(f"assistants/{name}.yaml", "Assistant", name, spec, assistant, missing)
-        )
+    for kind in kinds:
+        for obj in by_kind[kind.name]:
+            live_resource = obj.as_live(kind)
+            exported = kind.export(live_resource, context)
+            if exported is None:
+                continue
+            used_by = f"{kind.name}.{exported.name}"
+            recorded = kind.file_paths(live_resource)
+            for file_id in kind.exported_file_ids(live_resource):
+                path = paths[file_id]
+                known = source.files.get(file_id)
+                if file_id not in recorded and not _owned_upload(known, owner):
+                    unverified.add(path)
+                if file_id in source.contents:
+                    downloaded.setdefault(path, OutputFile(path, source.contents[file_id]))
+                else:
+                    missing.setdefault(
+                        path, MissingFile(path, file_id, known.bytes if known else 0, used_by)
+                    )
+            notes.extend(exported.notes)
+            outputs.extend(OutputFile(path, content) for path, content in exported.files.items())
+            outputs.append(_manifest_file(f"{kind.name}s/{exported.name}.yaml", exported, missing))
 
     outputs.extend(downloaded[p] for p in sorted(downloaded))
     adoptions = [
-        Adoption(f"vector_store/{store_names[s.id]}", s.id)
-        for s in source.vector_stores
-        if s.owner != owner
-    ] + [
-        Adoption(f"assistant/{assistant_names[a.id]}", a.id)
-        for a in source.assistants
-        if a.owner != owner
+        Adoption(f"{kind.name}/{names[obj.id]}", obj.id)
+        for kind in kinds
+        for obj in by_kind[kind.name]
+        if obj.owner != owner
     ]
+    counts = {kind.noun: len(by_kind[kind.name]) for kind in reversed(tuple(kinds.manifest_kinds))}
+    counts["file"] = len(downloaded) + len(missing)
     return Export(
         stack=stack,
         env=env,
@@ -405,23 +300,59 @@ def build(source: Source, stack: str, env: str | None = None) -> Export:
         missing=tuple(missing[p] for p in sorted(missing)),
         adoptions=tuple(adoptions),
         notes=tuple(notes),
-        counts={
-            "assistants": len(source.assistants),
-            "vector_stores": len(source.vector_stores),
-            "files": len(downloaded) + len(missing),
-        },
+        counts=counts,
         unverified=tuple(sorted(unverified)),
     )
 
 
-def _assistctl_upload(file: AccountFile | None, owner: str, used_by: str) -> bool:
-    """Whether the plan can know this file's content without downloading it: an upload assistctl
-    made carries its sha256 in the filename (``import`` tags such vector-store files; a
-    code-interpreter file is recognised when this stack uploaded it)."""
+def _owned_upload(file: AccountFile | None, owner: str) -> bool:
+    """Whether the plan can know this file's content without downloading it: an upload this
+    stack made carries its sha256 in the filename."""
     upload = parse_upload_filename(file.filename) if file else None
-    if upload is None:
-        return False
-    return used_by.startswith("vector_store.") or upload[0] == owner
+    return upload is not None and upload[0] == owner
+
+
+def _logical_names(resources: Iterable[AccountObject], owner: str, fallback: str) -> dict[str, str]:
+    """Owned resources keep their ``assistctl_name``; the others get a unique slug."""
+    resources = sorted(resources, key=lambda r: (r.data.get("created_at") or 0, r.id))
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for resource in resources:
+        if resource.owner == owner and resource.name:
+            names[resource.id] = resource.name
+            taken.add(resource.name)
+    for resource in resources:
+        if resource.id not in names:
+            display = resource.data.get("name")
+            names[resource.id] = _unique(slug(display, fallback), taken)
+            taken.add(names[resource.id])
+    return names
+
+
+def _file_paths(source: Source, kinds: Registry) -> dict[str, str]:
+    """A path (relative to the export directory) for every file: the manifest path a resource
+    recorded for it when there is one, else ``files/<filename>``."""
+    recorded: dict[str, str] = {}
+    ids: set[str] = set()
+    for obj in source.resources:
+        kind: ResourceKind = kinds.named(obj.kind)
+        live_resource = obj.as_live(kind)
+        for file_id, path in kind.file_paths(live_resource).items():
+            recorded.setdefault(file_id, path)
+        ids.update(kind.file_ids(live_resource))
+    paths = {file_id: path for file_id, path in recorded.items() if _safe_relative(path)}
+    taken = set(paths.values())
+    for file_id in sorted(ids):
+        if file_id in paths:
+            continue
+        known = source.files.get(file_id)
+        filename = known.filename if known else file_id
+        parsed = parse_upload_filename(filename)
+        basename = PurePosixPath(parsed[2] if parsed else filename).name or file_id
+        path = _unique_path(f"files/{basename}", taken)
+        paths[file_id] = path
+        taken.add(path)
+    return paths
 
 
 def slug(text: str | None, fallback: str) -> str:
@@ -442,45 +373,6 @@ def _unique(name: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
         counter += 1
-
-
-def _logical_names(resources: Iterable[Resource], owner: str, fallback: str) -> dict[str, str]:
-    """Owned resources keep their ``assistctl_name``; the others get a unique slug."""
-    resources = sorted(resources, key=lambda r: (r.data.get("created_at") or 0, r.id))
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for resource in resources:
-        if resource.owner == owner and resource.logical_name:
-            names[resource.id] = resource.logical_name
-            taken.add(resource.logical_name)
-    for resource in resources:
-        if resource.id not in names:
-            names[resource.id] = _unique(slug(resource.display_name, fallback), taken)
-            taken.add(names[resource.id])
-    return names
-
-
-def _file_paths(source: Source, owner: str) -> dict[str, str]:
-    """A path (relative to the export directory) for every file: the manifest path recorded in
-    the vector-store file's ``assistctl_path`` when there is one, else ``files/<filename>``."""
-    recorded = recorded_paths(f for store in source.vector_stores for f in store.files)
-    paths = {file_id: path for file_id, path in recorded.items() if _safe_relative(path)}
-    taken = set(paths.values())
-    ids = sorted(
-        {f.file_id for s in source.vector_stores for f in s.files}
-        | {i for a in source.assistants for i in code_interpreter_file_ids(a.data)}
-    )
-    for file_id in ids:
-        if file_id in paths:
-            continue
-        known = source.files.get(file_id)
-        filename = known.filename if known else file_id
-        parsed = parse_upload_filename(filename)
-        basename = PurePosixPath(parsed[2] if parsed else filename).name or file_id
-        path = _unique_path(f"files/{basename}", taken)
-        paths[file_id] = path
-        taken.add(path)
-    return paths
 
 
 def _safe_relative(path: str) -> bool:
@@ -511,149 +403,16 @@ def _stack_file(stack: str, env: str | None) -> OutputFile:
     return OutputFile("stack.yaml", (header + _dump(document)).encode())
 
 
-def _vector_store_spec(
-    store: Resource, name: str, attached: list[LiveVectorStoreFile], file_paths: list[str]
-) -> dict[str, Any]:
-    strategies = [f.chunking_strategy for f in attached if f.chunking_strategy]
-    view = normalize_vector_store(
-        {
-            "name": store.data.get("name"),
-            "expires_after": store.data.get("expires_after"),
-            "chunking_strategy": strategies[0]
-            if strategies
-            else store.data.get("chunking_strategy"),
-            "metadata": store.data.get("metadata"),
-        }
-    )
-    spec: dict[str, Any] = {}
-    if view["name"] is not None and view["name"] != name:
-        spec["name"] = view["name"]
-    if view["chunking_strategy"] != normalize_chunking_strategy(DEFAULT_CHUNKING_STRATEGY):
-        spec["chunking_strategy"] = view["chunking_strategy"]
-    if view["expires_after"]:
-        spec["expires_after"] = {
-            "anchor": view["expires_after"].get("anchor", "last_active_at"),
-            "days": view["expires_after"]["days"],
-        }
-    if view["metadata"]:
-        spec["metadata"] = view["metadata"]
-    if file_paths:
-        spec["files"] = [_from_manifest_dir(p) for p in dict.fromkeys(file_paths)]
-    return spec
-
-
-def _assistant_spec(
-    assistant: Resource, name: str, store_names: Mapping[str, str], file_paths: list[str]
-) -> tuple[dict[str, Any], OutputFile | None]:
-    data = assistant.data
-    view = normalize_assistant(
-        {
-            **{key: data.get(key) for key in _ASSISTANT_FIELDS},
-            "tool_resources": {
-                "file_search": {
-                    "vector_stores": [
-                        store_names[i] for i in vector_store_ids(assistant.data) if i in store_names
-                    ]
-                },
-                "code_interpreter": {"files": file_paths},
-            },
-        }
-    )
-    spec: dict[str, Any] = {"model": view["model"]}
-    if view["name"] is not None and view["name"] != name:
-        spec["name"] = view["name"]
-    if view["description"]:
-        spec["description"] = view["description"]
-    prompt = None
-    instructions = view["instructions"]
-    if instructions is not None and _belongs_in_a_file(instructions):
-        prompt = OutputFile(f"prompts/{name}.md", instructions.encode())
-        spec["instructions_file"] = f"../prompts/{name}.md"
-    else:
-        spec["instructions"] = instructions or ""
-    if view["tools"]:
-        spec["tools"] = [_tool(tool) for tool in view["tools"]]
-    resources = view["tool_resources"]
-    if resources:
-        spec["tool_resources"] = {}
-        if "file_search" in resources:
-            spec["tool_resources"]["file_search"] = resources["file_search"]
-        if "code_interpreter" in resources:
-            spec["tool_resources"]["code_interpreter"] = {
-                "files": [_from_manifest_dir(p) for p in resources["code_interpreter"]["files"]]
-            }
-    if view["temperature"] != DEFAULT_TEMPERATURE:
-        spec["temperature"] = view["temperature"]
-    if view["top_p"] != DEFAULT_TOP_P:
-        spec["top_p"] = view["top_p"]
-    if view["response_format"] != DEFAULT_RESPONSE_FORMAT:
-        spec["response_format"] = view["response_format"]
-    if view["metadata"]:
-        spec["metadata"] = view["metadata"]
-    return spec, prompt
-
-
-_ASSISTANT_FIELDS = (
-    "name",
-    "description",
-    "model",
-    "instructions",
-    "tools",
-    "temperature",
-    "top_p",
-    "response_format",
-    "metadata",
-)
-
-
-def _belongs_in_a_file(instructions: str) -> bool:
-    return (
-        instructions.count("\n") >= INLINE_INSTRUCTIONS_MAX_LINES
-        or len(instructions) > INLINE_INSTRUCTIONS_MAX_CHARS
-    )
-
-
-def _functions_without_parameters(assistant: Resource) -> list[str]:
-    return [
-        (tool.get("function") or {}).get("name", "?")
-        for tool in assistant.data.get("tools") or ()
-        if tool.get("type") == "function" and (tool.get("function") or {}).get("parameters") is None
-    ]
-
-
-def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
-    """A normalised tool in manifest form: defaults left out, parameters inline."""
-    if tool.get("type") != "function":
-        return dict(tool)
-    function = dict(tool["function"])
-    if not function.get("strict"):
-        function.pop("strict", None)
-    if function.get("parameters") is None:
-        function["parameters"] = {"type": "object", "properties": {}}
-    return {"type": "function", "function": function}
-
-
-def _from_manifest_dir(path: str) -> str:
-    """Manifests live one directory down (assistants/, vector_stores/) and paths in them are
-    relative to their own directory, while recorded paths are relative to the stack root."""
-    return f"../{path}"
-
-
 def _manifest_file(
-    path: str,
-    kind: str,
-    name: str,
-    spec: Mapping[str, Any],
-    resource: Resource,
-    missing: Mapping[str, MissingFile],
+    path: str, exported: ExportedDocument, missing: Mapping[str, MissingFile]
 ) -> OutputFile:
     document = {
         "apiVersion": API_VERSION,
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": dict(spec),
+        "kind": exported.kind,
+        "metadata": {"name": exported.name},
+        "spec": dict(exported.spec),
     }
-    header = f"# {kind} {resource.id}, exported by assistctl export.\n"
+    header = f"# {exported.kind} {exported.resource_id}, exported by assistctl export.\n"
     text = _comment_missing_files(_dump(document), missing)
     return OutputFile(path, (header + text).encode())
 
@@ -682,7 +441,7 @@ def _comment_missing_files(text: str, missing: Mapping[str, MissingFile]) -> str
     PyYAML cannot write comments, so they are added to its output: an item is recognised by
     the exact scalar PyYAML writes for the path, inside a ``files:`` block.
     """
-    rendered = {_dump_scalar_item(_from_manifest_dir(p)): m for p, m in missing.items()}
+    rendered = {_dump_scalar_item(ExportContext.manifest_path(p)): m for p, m in missing.items()}
     lines = text.splitlines(keepends=True)
     result: list[str] = []
     files_indent: int | None = None
@@ -713,12 +472,9 @@ def supply_note(entry: MissingFile) -> str:
 
 
 def headline(export: Export, directory: Path) -> str:
-    counts = export.counts
-    return (
-        f"Exported {_counted(counts['assistants'], 'assistant')}, "
-        f"{_counted(counts['vector_stores'], 'vector store')} "
-        f"and {_counted(counts['files'], 'file')} as stack {export.stack!r} to {directory}/"
-    )
+    counted = [_counted(number, noun) for noun, number in export.counts.items()]
+    listed = ", ".join(counted[:-1]) + " and " + counted[-1] if len(counted) > 1 else counted[0]
+    return f"Exported {listed} as stack {export.stack!r} to {directory}/"
 
 
 def next_steps(export: Export, directory: Path, *, account_flag: str = "") -> list[str]:

@@ -1,183 +1,133 @@
-"""The only reader of the account: one snapshot of everything a stack owns.
+"""The only reader of the account: snapshots of what a stack owns, and the lookups that find one
+resource again by its ownership keys (apply's recovery after an unknown outcome).
 
-Everything comes from list endpoints, page by page (100 per page, the API's maximum; files
-allow 10,000), never one retrieve per resource, so a stack of hundreds of assistants costs a
-handful of requests. The three top-level lists run side by side, and each owned vector store's
-file list starts as soon as the page naming that store arrives, in a bounded pool. Every page
-goes through ``retry.call``: reads are idempotent, so 429s and 5xx are simply retried.
+Everything comes from list endpoints, page by page, never one retrieve per resource, so a stack
+of hundreds of assistants costs a handful of requests. Every kind's list runs side by side, and
+each owned resource's children (a vector store's files) are listed as soon as the page naming
+it arrives, in a bounded pool. Reads are idempotent: the backend retries them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from assistctl import retry
-from assistctl.model import (
-    ForeignResource,
-    Kind,
-    Live,
-    LiveAssistant,
-    LiveUpload,
-    LiveVectorStore,
-    LiveVectorStoreFile,
-    ownership,
-    parse_upload_filename,
-)
-
-if TYPE_CHECKING:
-    import openai
-
-PAGE_SIZE = 100
-FILES_PAGE_SIZE = 10_000
-UPLOAD_PURPOSE = "assistants"
+from assistctl.backends.base import ApiObject, Backend
+from assistctl.kinds import KINDS, Registry
+from assistctl.kinds.base import ResourceKind
+from assistctl.model import ForeignResource, Live, LiveResource
 
 
-def pages(
-    first_page: Callable[[], Any], *, what: str, call: Callable[..., Any] = retry.call
-) -> Iterator[Any]:
-    """Every page of a list, each fetched exactly once and retried on its own; ``call`` is
-    ``retry.call`` or a wrapper of it (smoke tests add their stop check and label)."""
-    page = call(first_page, what=what)
-    yield page
-    while page.has_next_page():
-        page = call(page.get_next_page, what=what)
-        yield page
+@dataclass(frozen=True)
+class AccountObject:
+    """Any object of a kind in the account, whoever owns it (``owner`` None: no stack)."""
+
+    kind: str
+    id: str
+    owner: str | None
+    name: str | None
+    data: Mapping[str, Any]
+    children: tuple[Mapping[str, Any], ...] = ()
+
+    def as_live(self, kind: ResourceKind) -> LiveResource:
+        return kind.live(self.data, self.children)
 
 
-def items(
-    first_page: Callable[[], Any], *, what: str, call: Callable[..., Any] = retry.call
-) -> Iterator[Any]:
-    for page in pages(first_page, what=what, call=call):
-        yield from page.data
-
-
-def snapshot(client: openai.OpenAI, owner: str, *, concurrency: int = 8) -> Live:
+def snapshot(
+    backend: Backend, owner: str, *, kinds: Registry = KINDS, concurrency: int = 8
+) -> Live:
     """Everything ``owner`` (``<stack>`` or ``<stack>/<env>``) holds in the account, plus the
-    unowned and other-owner assistants and vector stores, read only to explain name clashes."""
+    unowned and other-owner resources, read only to explain name clashes."""
+    objects = read_account(
+        backend,
+        kinds,
+        with_children=lambda obj: obj.owner == owner and obj.name is not None,
+        concurrency=concurrency,
+    )
+    owned: list[LiveResource] = []
+    foreign: list[ForeignResource] = []
+    for obj in objects:
+        if obj.owner == owner and obj.name is not None:
+            owned.append(obj.as_live(kinds.named(obj.kind)))
+        elif kinds.named(obj.kind).manifest_kind is not None:
+            kind = kinds.named(obj.kind)
+            foreign.append(
+                ForeignResource(obj.kind, obj.id, kind.display_name(obj.data), obj.owner, obj.name)
+            )
+    return Live(owner=owner, resources=tuple(owned), foreign=tuple(foreign))
+
+
+def read_account(
+    backend: Backend,
+    kinds: Registry,
+    *,
+    with_children: Callable[[AccountObject], bool],
+    concurrency: int = 8,
+) -> list[AccountObject]:
+    """Every object of every kind, with the children of those ``with_children`` selects; the
+    lists run side by side and each child list starts as soon as its parent's page arrives."""
     with ThreadPoolExecutor(
         max_workers=max(1, concurrency), thread_name_prefix="assistctl-snapshot"
     ) as pool:
-        assistant_list = pool.submit(
-            lambda: list(
-                items(lambda: client.beta.assistants.list(limit=PAGE_SIZE), what="list assistants")
-            )
-        )
-        upload_list = pool.submit(
-            lambda: list(
-                items(
-                    lambda: client.files.list(purpose=UPLOAD_PURPOSE, limit=FILES_PAGE_SIZE),
-                    what="list files",
-                )
-            )
-        )
-        stores: list[Any] = []
-        store_files: dict[str, Future[list[LiveVectorStoreFile]]] = {}
+        listings = [
+            (kind, pool.submit(_objects, backend, kind, with_children, pool)) for kind in kinds
+        ]
         try:
-            for store in items(
-                lambda: client.vector_stores.list(limit=PAGE_SIZE), what="list vector stores"
-            ):
-                stores.append(store)
-                if _is_owned(store.metadata, owner):
-                    store_files[store.id] = pool.submit(vector_store_files, client, store.id)
-            assistants = assistant_list.result()
-            uploads = upload_list.result()
-            files_by_store = {store_id: f.result() for store_id, f in store_files.items()}
+            results = [(kind, listing.result()) for kind, listing in listings]
+            objects: list[AccountObject] = []
+            for kind, found in results:
+                for obj, children in found:
+                    listed = tuple(children.result()) if children is not None else ()
+                    objects.append(
+                        AccountObject(kind.name, obj.id, obj.owner, obj.name, obj.data, listed)
+                    )
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-    live_assistants, live_stores, foreign = [], [], []
-    for assistant in assistants:
-        if _is_owned(assistant.metadata, owner):
-            live_assistants.append(
-                LiveAssistant(
-                    id=assistant.id,
-                    name=ownership(assistant.metadata)[1],
-                    owner=owner,
-                    data=assistant.model_dump(mode="json", by_alias=True),
-                )
-            )
-        else:
-            foreign.append(_foreign(Kind.ASSISTANT, assistant))
-    for store in stores:
-        if store.id in files_by_store:
-            live_stores.append(
-                LiveVectorStore(
-                    id=store.id,
-                    name=ownership(store.metadata)[1],
-                    owner=owner,
-                    data=store.model_dump(mode="json", by_alias=True),
-                    files=tuple(files_by_store[store.id]),
-                )
-            )
-        else:
-            foreign.append(_foreign(Kind.VECTOR_STORE, store))
-    return Live(
-        owner=owner,
-        assistants=tuple(live_assistants),
-        vector_stores=tuple(live_stores),
-        uploads=tuple(_owned_uploads(uploads, owner)),
-        foreign=tuple(foreign),
-    )
+    return objects
 
 
-def vector_store_files(client: openai.OpenAI, store_id: str) -> list[LiveVectorStoreFile]:
-    """Every file attached to one vector store, with the attributes assistctl tags it with."""
-    return [
-        LiveVectorStoreFile(
-            file_id=attached.id,
-            status=attached.status,
-            attributes=dict(attached.attributes or {}),
-            chunking_strategy=_dump(attached.chunking_strategy),
-            last_error=_dump(attached.last_error),
-        )
-        for attached in items(
-            lambda: client.vector_stores.files.list(store_id, limit=PAGE_SIZE),
-            what=f"list the files of vector store {store_id}",
-        )
-    ]
+def _objects(
+    backend: Backend,
+    kind: ResourceKind,
+    with_children: Callable[[AccountObject], bool],
+    pool: ThreadPoolExecutor,
+) -> list[tuple[AccountObject, Future[list[ApiObject]] | None]]:
+    found: list[tuple[AccountObject, Future[list[ApiObject]] | None]] = []
+    for data in backend.list(kind.collection, kind.list_query):
+        owner, name = kind.identify(data)
+        obj = AccountObject(kind.name, str(data["id"]), owner, name, data)
+        children = None
+        if kind.has_children and with_children(obj):
+            children = pool.submit(backend.list_children, kind.collection, obj.id)
+        found.append((obj, children))
+    return found
 
 
-def _owned_uploads(files: list[Any], owner: str) -> Iterator[LiveUpload]:
-    """Uploads carry their owner and content hash in the filename (see model.upload_filename)."""
-    for file in files:
-        parsed = parse_upload_filename(file.filename or "")
-        if parsed is None or parsed[0] != owner:
-            continue
-        _, sha256, basename = parsed
-        yield LiveUpload(
-            id=file.id,
-            filename=file.filename,
-            bytes=file.bytes or 0,
-            owner=owner,
-            sha256=sha256,
-            basename=basename,
-        )
+def find_owned(
+    backend: Backend, kind: ResourceKind, owner: str, name: str, *, not_id: str | None = None
+) -> ApiObject | None:
+    """The object of ``kind`` that ``owner`` tagged ``name`` (other than ``not_id``): what a
+    create whose outcome is unknown made, if it made anything."""
+    for data in backend.list(kind.collection, kind.list_query):
+        if data["id"] != not_id and kind.identify(data) == (owner, name):
+            return data
+    return None
 
 
-def _foreign(kind: Kind, resource: Any) -> ForeignResource:
-    owner, logical_name = ownership(resource.metadata)
-    return ForeignResource(
-        kind=kind,
-        id=resource.id,
-        display_name=resource.name,
-        owner=owner,
-        logical_name=logical_name,
-    )
-
-
-def _is_owned(metadata: Mapping[str, Any] | None, owner: str) -> bool:
-    stack, logical_name = ownership(metadata)
-    return stack == owner and logical_name is not None
-
-
-def _dump(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return (
-        value.model_dump(mode="json", by_alias=True)
-        if hasattr(value, "model_dump")
-        else dict(value)
-    )
+def missing_children(
+    backend: Backend,
+    collection: str,
+    parent_id: str,
+    entries: Iterable[Mapping[str, Any]],
+    what: str = "attach",
+) -> list[Mapping[str, Any]]:
+    """Of the children a batch attach sent, those not attached with their attributes: after an
+    unknown outcome, only these are sent again."""
+    listed = {
+        child["id"]: child.get("attributes")
+        for child in backend.list_children(collection, parent_id)
+    }
+    return [entry for entry in entries if listed.get(entry["file_id"]) != entry.get("attributes")]

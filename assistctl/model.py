@@ -1,29 +1,11 @@
-"""The data every stage passes on: desired resources, live resources, and the plan between them.
+"""The data every stage passes on: desired and live resources, the changes between them, and the
+operations that carry the changes out. No I/O here.
 
-No I/O here. Desired and live resources are described with *normalised views*: plain dicts in
-one canonical shape per kind, so that the planner compares like with like and the renderer and
-applier read the same shape. The shapes are:
-
-Assistant view::
-
-    {"name": str, "description": str | None, "model": str, "instructions": str | None,
-     "tools": [tool, ...],   # file_search, code_interpreter, then functions by name
-     "tool_resources": {"file_search": {"vector_stores": [logical name, ...]},
-                        "code_interpreter": {"files": [manifest path, ...]}},
-     "temperature": float, "top_p": float, "response_format": "auto" | {...},
-     "metadata": {user keys only}}
-
-Vector store view::
-
-    {"name": str, "expires_after": {...} | None, "chunking_strategy": {...},
-     "metadata": {user keys only}, "files": {manifest path: sha256, ...}}
-
-File view (one upload, identified by content)::
-
-    {"path": manifest path, "sha256": hex, "bytes": int, "filename": upload filename}
-
-The reserved ownership keys (``assistctl_stack``, ``assistctl_name``) never appear in a view;
-the applier adds them to every write.
+Resources are addressed ``<kind>.<logical name>`` (``assistant.support-bot``,
+``vector_store.handbook``, ``file.docs/returns.md``). A resource's *spec* is its kind's typed,
+frozen description (see ``assistctl.kinds``); its *view* is that spec as canonical JSON, what
+the planner diffs and the renderer and plan files show. The reserved ownership keys
+(``assistctl_stack``, ``assistctl_name``) never appear in a view; creates and updates add them.
 """
 
 from __future__ import annotations
@@ -31,37 +13,24 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+API_VERSION = "assistctl/v1"
 STACK_KEY = "assistctl_stack"
 NAME_KEY = "assistctl_name"
 RESERVED_PREFIX = "assistctl_"
 SHA256_ATTRIBUTE = "assistctl_sha256"
 PATH_ATTRIBUTE = "assistctl_path"
+MAX_METADATA_KEYS = 16
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 _UPLOAD_SEPARATOR = "~"
 _UPLOAD_PREFIX = "assistctl"
-
-
-class Kind(StrEnum):
-    """Resource kinds, in the order they are created (and reversed for deletes)."""
-
-    FILE = "file"
-    VECTOR_STORE = "vector_store"
-    ASSISTANT = "assistant"
-
-    @property
-    def manifest_kind(self) -> str:
-        return {"file": "File", "vector_store": "VectorStore", "assistant": "Assistant"}[self.value]
-
-
-KIND_ORDER = {Kind.FILE: 0, Kind.VECTOR_STORE: 1, Kind.ASSISTANT: 2}
 
 
 def owner_of(stack: str, env: str | None) -> str:
@@ -75,6 +44,10 @@ def ownership(metadata: Mapping[str, Any] | None) -> tuple[str | None, str | Non
     metadata = metadata or {}
     owner, name = metadata.get(STACK_KEY), metadata.get(NAME_KEY)
     return (str(owner) if owner else None, str(name) if name else None)
+
+
+def ownership_metadata(owner: str, name: str) -> dict[str, str]:
+    return {STACK_KEY: owner, NAME_KEY: name}
 
 
 def upload_filename(owner: str, sha256: str, basename: str) -> str:
@@ -117,6 +90,42 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
+class Address(str):
+    """``<kind>.<name>``, parsed once: a string (so it prints, sorts and compares as one) that
+    knows its ``kind`` and ``name``. Names may contain dots (file paths); kinds never do."""
+
+    kind: str
+    name: str
+
+    def __new__(cls, kind: str, name: str) -> Address:
+        address = super().__new__(cls, f"{kind}.{name}")
+        address.kind = kind
+        address.name = name
+        return address
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (self.kind, self.name)
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        kind, separator, name = text.partition(".")
+        if not separator or not kind or not name:
+            raise ValueError(f"{text!r} is not an address (KIND.NAME)")
+        return cls(kind, name)
+
+    @property
+    def target(self) -> str:
+        """The form ``--target`` and ``import`` take: ``KIND/NAME``."""
+        return f"{self.kind}/{self.name}"
+
+
+class Spec(Protocol):
+    """What every kind's typed spec offers the stages that do not know the kind."""
+
+    def view(self) -> dict[str, Any]:
+        """The spec as canonical JSON: what is diffed, rendered and written to plans."""
+
+
 # --- desired state (from manifests) -------------------------------------------------------
 
 
@@ -135,26 +144,21 @@ class DesiredFile:
 
 
 @dataclass(frozen=True)
-class DesiredVectorStore:
-    """``same_content`` lists ``(path, kept path)`` pairs: a store holds each upload once, so a
-    path whose bytes equal an earlier path's is served by that one."""
+class DesiredResource:
+    """One resource a manifest declares. ``files`` are the uploads it uses (attached to a
+    vector store, given to a code interpreter); ``same_content`` lists ``(path, kept path)``
+    pairs: an upload is held once, so a path whose bytes equal an earlier path's is served by
+    that one."""
 
-    name: str
-    view: Mapping[str, Any]
-    files: tuple[DesiredFile, ...]
-    location: Location
+    address: Address
+    spec: Spec
+    location: Location | None = None
+    files: tuple[DesiredFile, ...] = ()
     same_content: tuple[tuple[str, str], ...] = ()
 
-
-@dataclass(frozen=True)
-class DesiredAssistant:
-    """``same_content`` as for ``DesiredVectorStore``, for code-interpreter files."""
-
-    name: str
-    view: Mapping[str, Any]
-    code_interpreter_files: tuple[DesiredFile, ...]
-    location: Location
-    same_content: tuple[tuple[str, str], ...] = ()
+    @property
+    def name(self) -> str:
+        return self.address.name
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,7 @@ class Desired:
     stack: str
     env: str | None
     root: Path
-    assistants: tuple[DesiredAssistant, ...] = ()
-    vector_stores: tuple[DesiredVectorStore, ...] = ()
+    resources: tuple[DesiredResource, ...] = ()
     smoke_tests: tuple[DesiredSmokeTest, ...] = ()
     sources: tuple[str, ...] = ()
 
@@ -181,16 +184,19 @@ class Desired:
     def owner(self) -> str:
         return owner_of(self.stack, self.env)
 
+    def of_kind(self, kind: str) -> tuple[DesiredResource, ...]:
+        return tuple(r for r in self.resources if r.address.kind == kind)
+
+    def find(self, address: str) -> DesiredResource | None:
+        return next((r for r in self.resources if r.address == address), None)
+
     @property
     def files(self) -> tuple[DesiredFile, ...]:
         """Every file any resource uses, one per path, sorted by path."""
         by_path: dict[str, DesiredFile] = {}
-        for store in self.vector_stores:
-            for f in store.files:
-                by_path.setdefault(f.path, f)
-        for assistant in self.assistants:
-            for f in assistant.code_interpreter_files:
-                by_path.setdefault(f.path, f)
+        for resource in self.resources:
+            for file in resource.files:
+                by_path.setdefault(file.path, file)
         return tuple(by_path[p] for p in sorted(by_path))
 
     def digest(self) -> str:
@@ -198,8 +204,7 @@ class Desired:
         return digest_of(
             {
                 "owner": self.owner,
-                "assistants": {a.name: a.view for a in self.assistants},
-                "vector_stores": {v.name: v.view for v in self.vector_stores},
+                "resources": {r.address: r.spec.view() for r in self.resources},
                 "files": {f.path: f.sha256 for f in self.files},
             }
         )
@@ -209,64 +214,29 @@ class Desired:
 
 
 @dataclass(frozen=True)
-class LiveUpload:
-    """An uploaded file owned by a stack (recognised by ``upload_filename``)."""
+class LiveResource:
+    """An object the stack owns, as the account returned it. ``name`` is its logical name (for
+    uploads, the content's sha256); ``children`` are its attached objects (a vector store's
+    files), as returned too."""
 
-    id: str
-    filename: str
-    bytes: int
-    owner: str
-    sha256: str
-    basename: str
-
-
-@dataclass(frozen=True)
-class LiveVectorStoreFile:
-    file_id: str
-    status: str
-    attributes: Mapping[str, Any]
-    chunking_strategy: Mapping[str, Any] | None = None
-    last_error: Mapping[str, Any] | None = None
-
-
-def vector_store_ids(assistant: Mapping[str, Any]) -> list[str]:
-    """The vector stores an assistant's API object searches (``tool_resources.file_search``)."""
-    resources = assistant.get("tool_resources") or {}
-    return list((resources.get("file_search") or {}).get("vector_store_ids") or ())
-
-
-def code_interpreter_file_ids(assistant: Mapping[str, Any]) -> list[str]:
-    """The uploads an assistant's API object gives its code interpreter."""
-    resources = assistant.get("tool_resources") or {}
-    return list((resources.get("code_interpreter") or {}).get("file_ids") or ())
-
-
-def recorded_paths(attached: Iterable[LiveVectorStoreFile]) -> dict[str, str]:
-    """File id -> the manifest path assistctl recorded when it attached the file (the first
-    one, should stores disagree). Files attached by hand record none and are left out."""
-    paths: dict[str, str] = {}
-    for file in attached:
-        path = (file.attributes or {}).get(PATH_ATTRIBUTE)
-        if path:
-            paths.setdefault(file.file_id, str(path))
-    return paths
-
-
-@dataclass(frozen=True)
-class LiveVectorStore:
+    kind: str
     id: str
     name: str
     owner: str
     data: Mapping[str, Any]
-    files: tuple[LiveVectorStoreFile, ...] = ()
+    children: tuple[Mapping[str, Any], ...] = ()
+    fingerprint: Any = None
 
+    @property
+    def created_at(self) -> int:
+        return int(self.data.get("created_at") or 0)
 
-@dataclass(frozen=True)
-class LiveAssistant:
-    id: str
-    name: str
-    owner: str
-    data: Mapping[str, Any]
+    def digest_view(self) -> Any:
+        """What makes a saved plan stale when it changes: the kind's ``fingerprint`` (its
+        volatile fields left out), else the whole object."""
+        if self.fingerprint is not None:
+            return self.fingerprint
+        return {"id": self.id, **self.data}
 
 
 @dataclass(frozen=True)
@@ -274,7 +244,7 @@ class ForeignResource:
     """A resource this stack does not own, read only to explain clashes. ``owner`` is None when
     no stack owns it."""
 
-    kind: Kind
+    kind: str
     id: str
     display_name: str | None
     owner: str | None
@@ -284,35 +254,19 @@ class ForeignResource:
 @dataclass(frozen=True)
 class Live:
     owner: str
-    assistants: tuple[LiveAssistant, ...] = ()
-    vector_stores: tuple[LiveVectorStore, ...] = ()
-    uploads: tuple[LiveUpload, ...] = ()
+    resources: tuple[LiveResource, ...] = ()
     foreign: tuple[ForeignResource, ...] = field(default=())
+
+    def of_kind(self, kind: str) -> tuple[LiveResource, ...]:
+        return tuple(r for r in self.resources if r.kind == kind)
+
+    def by_id(self) -> dict[str, LiveResource]:
+        return {r.id: r for r in self.resources}
 
     def digest(self) -> str:
         """Stable across snapshots of an unchanged account: volatile fields are left out."""
-        volatile = {"last_active_at", "usage_bytes", "status", "file_counts", "expires_at"}
-        return digest_of(
-            {
-                "owner": self.owner,
-                "assistants": sorted(
-                    ({"id": a.id, **{k: v for k, v in a.data.items()}} for a in self.assistants),
-                    key=lambda d: d["id"],
-                ),
-                "vector_stores": sorted(
-                    (
-                        {
-                            "id": v.id,
-                            "data": {k: x for k, x in v.data.items() if k not in volatile},
-                            "files": sorted([f.file_id, dict(f.attributes)] for f in v.files),
-                        }
-                        for v in self.vector_stores
-                    ),
-                    key=lambda d: d["id"],
-                ),
-                "uploads": sorted(u.id for u in self.uploads),
-            }
-        )
+        views = sorted((r.kind, canonical_json(r.digest_view())) for r in self.resources)
+        return digest_of({"owner": self.owner, "resources": views})
 
 
 # --- the plan ------------------------------------------------------------------------------
@@ -325,19 +279,29 @@ class Action(StrEnum):
     DELETE = "delete"
     NO_OP = "no-op"
 
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " "}[
+            self.value
+        ]
+
+    @property
+    def past_tense(self) -> str:
+        return {"create": "created", "update": "updated", "replace": "replaced"}.get(
+            self.value, "deleted"
+        )
+
 
 @dataclass(frozen=True)
 class Change:
     """One resource's planned change.
 
-    ``address`` is ``<kind>.<logical name>`` (``assistant.support-bot``,
-    ``vector_store.handbook``, ``file.docs/returns.md``; an upload no manifest uses any more is
-    ``file.<basename>@<sha256[:12]>``). ``before``/``after`` are normalised views (None for
-    create/delete respectively); ``fields`` lists the changed top-level field paths; ``id`` is
-    the live API id when the resource exists.
+    ``before``/``after`` are views (None for create/delete respectively); ``fields`` lists the
+    changed top-level fields; ``id`` is the live API id when the resource exists. An upload no
+    manifest uses any more is addressed ``file.<basename>@<sha256[:12]>``.
     """
 
-    address: str
+    address: Address
     action: Action
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
@@ -345,13 +309,81 @@ class Change:
     reason: str = ""
     id: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.address, Address):
+            object.__setattr__(self, "address", Address.parse(self.address))
+
     @property
-    def kind(self) -> Kind:
-        return Kind(self.address.split(".", 1)[0])
+    def kind(self) -> str:
+        return self.address.kind
 
     @property
     def name(self) -> str:
-        return self.address.split(".", 1)[1]
+        return self.address.name
+
+
+class Verb(StrEnum):
+    """The writes apply can make (``wait`` only reads: it waits for a store's indexing)."""
+
+    UPLOAD = "upload"
+    CREATE = "create"
+    UPDATE = "update"
+    ATTACH = "attach"
+    RETAG = "retag"
+    DETACH = "detach"
+    WAIT = "wait"
+    DELETE = "delete"
+
+    @property
+    def writes(self) -> bool:
+        return self is not Verb.WAIT
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The id an earlier operation of the same plan produces (an upload, a create)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One request apply makes, in terms the plan can show before any id exists.
+
+    ``target`` is the object acted on (an id, or a ``Ref`` to the create that makes it);
+    ``body`` is the request, where a ``Ref`` stands for an id not known yet; ``after`` names
+    operations that must be finished first beyond those ``Ref``s imply (detach after attach).
+    """
+
+    key: str
+    verb: Verb
+    address: Address
+    collection: str
+    target: str | Ref | None = None
+    body: Mapping[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.address, Address):
+            object.__setattr__(self, "address", Address.parse(self.address))
+
+    def references(self) -> Iterator[str]:
+        """The keys of the operations whose results this one uses."""
+        if isinstance(self.target, Ref):
+            yield self.target.key
+        yield from _refs_in(self.body)
+
+
+def _refs_in(value: Any) -> Iterator[str]:
+    if isinstance(value, Ref):
+        yield value.key
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _refs_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _refs_in(item)
 
 
 @dataclass(frozen=True)
@@ -361,6 +393,7 @@ class Plan:
     changes: tuple[Change, ...]
     desired_digest: str
     live_digest: str
+    operations: tuple[Operation, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property

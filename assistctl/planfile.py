@@ -1,9 +1,10 @@
 """Plans as JSON documents: the ``plan --json`` output and the saved plan file (``plan -o``).
 
 One document shape serves both, so a saved plan is readable by anything that reads
-``plan --json``. A saved plan also carries every change in apply order, no-ops included, so
-``apply --plan`` can execute exactly what was reviewed. Nothing secret is written: plans hold
-views of resources and digests, never the account, its URL or its key.
+``plan --json``. Both list every operation apply will perform, in order, with ``{"$ref": KEY}``
+standing for an id the operation KEY produces; a saved plan also carries every change, no-ops
+included, so ``apply --plan`` executes exactly what was reviewed. Nothing secret is written:
+plans hold views of resources, requests and digests, never the account, its URL or its key.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from assistctl import __version__
 from assistctl.errors import PlanError
-from assistctl.model import Action, Change, Plan
+from assistctl.model import Action, Address, Change, Operation, Plan, Ref, Verb
 
 FORMAT_VERSION = "1"
 PLAN_FILE_KIND = "assistctl-plan"
@@ -35,6 +36,19 @@ def change_to_dict(change: Change) -> dict[str, Any]:
     }
 
 
+def operation_to_dict(operation: Operation) -> dict[str, Any]:
+    return {
+        "key": operation.key,
+        "verb": operation.verb.value,
+        "address": operation.address,
+        "collection": operation.collection,
+        "target": _plain(operation.target),
+        "body": _plain(operation.body),
+        "after": list(operation.after),
+        "summary": operation.summary,
+    }
+
+
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The documented ``plan --json`` schema: pending changes only, no-ops counted."""
     return {
@@ -46,6 +60,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "desired_digest": plan.desired_digest,
         "live_digest": plan.live_digest,
         "changes": [change_to_dict(change) for change in plan.pending],
+        "operations": [operation_to_dict(operation) for operation in plan.operations],
         "unchanged": len(plan.changes) - len(plan.pending),
         "summary": plan.summary(),
         "warnings": list(plan.warnings),
@@ -106,6 +121,7 @@ def read_plan_file(path: str | os.PathLike[str]) -> Plan:
             changes=tuple(_change_from_dict(item) for item in document["all_changes"]),
             desired_digest=_text(document["desired_digest"]),
             live_digest=_text(document["live_digest"]),
+            operations=tuple(_operation_from_dict(item) for item in document["operations"]),
             warnings=tuple(_text(w) for w in document.get("warnings", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -138,7 +154,7 @@ def _change_from_dict(item: Mapping[str, Any]) -> Change:
         if side is not None and not isinstance(side, dict):
             raise ValueError(f"{item['address']}: before/after must be objects")
     return Change(
-        address=_text(item["address"]),
+        address=Address.parse(_text(item["address"])),
         action=Action(item["action"]),
         before=before,
         after=after,
@@ -148,6 +164,36 @@ def _change_from_dict(item: Mapping[str, Any]) -> Change:
     )
 
 
+def _operation_from_dict(item: Mapping[str, Any]) -> Operation:
+    target = _with_refs(item["target"])
+    if not (target is None or isinstance(target, str | Ref)):
+        raise ValueError(f"{item['key']}: target must be an id or a reference")
+    body = _with_refs(item["body"])
+    if not isinstance(body, dict):
+        raise ValueError(f"{item['key']}: body must be an object")
+    return Operation(
+        key=_text(item["key"]),
+        verb=Verb(item["verb"]),
+        address=Address.parse(_text(item["address"])),
+        collection=_text(item["collection"]),
+        target=target,
+        body=body,
+        after=tuple(_text(key) for key in item["after"]),
+        summary=_text(item.get("summary", "")),
+    )
+
+
+def _with_refs(value: Any) -> Any:
+    """JSON back to a request: ``{"$ref": KEY}`` becomes ``Ref(KEY)``."""
+    if isinstance(value, Mapping):
+        if set(value) == {"$ref"}:
+            return Ref(_text(value["$ref"]))
+        return {str(key): _with_refs(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_refs(item) for item in value]
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
@@ -155,7 +201,10 @@ def _text(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Views as plain JSON values (mappings may be read-only proxies, tuples become lists)."""
+    """Views as plain JSON values (mappings may be read-only proxies, tuples become lists,
+    references ``{"$ref": KEY}``)."""
+    if isinstance(value, Ref):
+        return {"$ref": value.key}
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

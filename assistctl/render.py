@@ -13,16 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistctl.model import Action, Change, Kind, Plan
+from assistctl.kinds import KINDS, Registry
+from assistctl.model import Action, Change, Operation, Plan
 from assistctl.planfile import plan_document
+from assistctl.stages import stages
 
-SYMBOLS = {
-    Action.CREATE: "+",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.DELETE: "-",
-    Action.NO_OP: " ",
-}
 _STYLES = {
     Action.CREATE: "green",
     Action.UPDATE: "yellow",
@@ -48,12 +43,12 @@ class FieldDetail:
     diff: tuple[str, ...] = ()
 
 
-def describe(change: Change) -> list[FieldDetail]:
+def describe(change: Change, kinds: Registry = KINDS) -> list[FieldDetail]:
     """The field lines a reviewer needs for one change."""
     if change.action is Action.CREATE:
-        shown = _shown(change.after or {})
-        if change.kind is Kind.FILE:  # the address is the path; the filename follows the hash
-            shown = [(key, value) for key, value in shown if key not in ("path", "filename")]
+        kind = kinds.get(change.kind)
+        hidden = kind.hidden_when_created if kind is not None else frozenset()
+        shown = [(key, value) for key, value in _shown(change.after or {}) if key not in hidden]
         return [_created_field(key, value) for key, value in shown]
     if change.action is Action.DELETE:
         return []
@@ -213,7 +208,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
     lines: list[list[_Segment]] = [[(_heading(plan), "bold")], []]
     for change in plan.pending:
         style = _STYLES[change.action]
-        symbol = SYMBOLS[change.action]
+        symbol = change.action.symbol
         head: list[_Segment] = [(f"{symbol:>3} ", style), (change.address, "bold")]
         if change.id:
             head.append((f"  ({change.id})", "dim"))
@@ -223,6 +218,7 @@ def render_text(plan: Plan, *, color: bool) -> str:
         for detail in describe(change):
             lines.extend(_text_detail(detail))
         lines.append([])
+    lines.extend(_operation_lines(plan))
     if plan.warnings:
         lines.append([("Warnings:", "bold yellow")])
         lines.extend([[("  ! ", "yellow"), (warning, None)] for warning in plan.warnings])
@@ -231,6 +227,30 @@ def render_text(plan: Plan, *, color: bool) -> str:
     if not color:
         return "\n".join("".join(text for text, _ in line) for line in lines) + "\n"
     return _to_ansi(lines)
+
+
+def operation_label(operation: Operation) -> str:
+    """``attach vector_store.handbook (3 file(s))``: what one request does, for people."""
+    subject = f" ({operation.summary})" if operation.summary else ""
+    target = f" {operation.target}" if isinstance(operation.target, str) else ""
+    return f"{operation.verb.value} {operation.address}{subject}{target}"
+
+
+def _operation_lines(plan: Plan) -> list[list[_Segment]]:
+    """Every request apply will make, stage by stage (a stage's requests run at once)."""
+    if not plan.operations:
+        return []
+    lines: list[list[_Segment]] = [[("Operations, in order:", "bold")]]
+    for number, stage in enumerate(stages(plan.operations, _position), start=1):
+        for operation in stage:
+            lines.append([(f"  {number:>3}. ", "dim"), (operation_label(operation), None)])
+    lines.append([])
+    return lines
+
+
+def _position(kind: str) -> int:
+    found = KINDS.get(kind)
+    return KINDS.position(kind) if found is not None else len(KINDS)
 
 
 def _text_detail(detail: FieldDetail) -> list[list[_Segment]]:
@@ -303,12 +323,17 @@ def render_markdown(plan: Plan) -> str:
         for change in plan.pending:
             fields = ", ".join(f"`{f}`" for f in change.fields)
             out.append(
-                f"| `{SYMBOLS[change.action]}` | {_code(change.address, in_table=True)} | "
+                f"| `{change.action.symbol}` | {_code(change.address, in_table=True)} | "
                 f"{change.action.value} | {fields} |"
             )
         out.append("")
     for change in plan.pending:
         out += _markdown_change(change)
+    if plan.operations:
+        out += ["<details><summary>Operations, in order</summary>", ""]
+        for number, stage in enumerate(stages(plan.operations, _position), start=1):
+            out += [f"{number}. " + " · ".join(_code(operation_label(op)) for op in stage)]
+        out += ["", "</details>", ""]
     if plan.warnings:
         out += ["**Warnings**", ""]
         out += [f"- ⚠️ {_escape(warning)}" for warning in plan.warnings]
@@ -320,9 +345,7 @@ def render_markdown(plan: Plan) -> str:
 
 def _markdown_change(change: Change) -> list[str]:
     id_text = f" ({_code(change.id)})" if change.id else ""
-    out = [
-        f"#### `{SYMBOLS[change.action]}` {change.action.value} {_code(change.address)}{id_text}"
-    ]
+    out = [f"#### `{change.action.symbol}` {change.action.value} {_code(change.address)}{id_text}"]
     out.append("")
     if change.reason:
         out += [f"_{_escape(change.reason)}_", ""]

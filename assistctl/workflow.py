@@ -8,35 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from assistctl import live, manifest
+from assistctl.backends.base import Backend
 from assistctl.model import Desired, Live, Plan
 from assistctl.plan import plan
-
-if TYPE_CHECKING:
-    import openai
 
 
 def compute_plan(
     paths: Sequence[str | Path],
     env: str | None,
-    client: openai.OpenAI,
+    backend: Backend,
     targets: Sequence[str] = (),
     *,
     concurrency: int = 8,
 ) -> tuple[Desired, Live, Plan]:
     """Load the manifests (default: the current directory), snapshot the account, plan."""
     desired = load_desired(paths, env)
-    snapshot, result = plan_against(desired, client, targets, concurrency=concurrency)
+    snapshot, result = plan_against(desired, backend, targets, concurrency=concurrency)
     return desired, snapshot, result
 
 
-def destroy_plan_against(manifests: Desired, client: openai.OpenAI) -> tuple[Desired, Live, Plan]:
+def destroy_plan_against(manifests: Desired, backend: Backend) -> tuple[Desired, Live, Plan]:
     """The plan that deletes everything the manifests' owner holds: only the owner is taken
     from them, so the desired state is empty and every owned resource is a delete."""
     nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
-    snapshot, result = plan_against(nothing, client)
+    snapshot, result = plan_against(nothing, backend)
     return nothing, snapshot, result
 
 
@@ -47,11 +44,11 @@ def load_desired(paths: Sequence[str | Path], env: str | None) -> Desired:
 
 def plan_against(
     desired: Desired,
-    client: openai.OpenAI,
+    backend: Backend,
     targets: Sequence[str] = (),
     *,
     concurrency: int = 8,
 ) -> tuple[Live, Plan]:
     """Snapshot what ``desired``'s owner holds in the account and plan against it."""
-    snapshot = live.snapshot(client, desired.owner, concurrency=concurrency)
+    snapshot = live.snapshot(backend, desired.owner, concurrency=concurrency)
     return snapshot, plan(desired, snapshot, targets=targets)

@@ -33,6 +33,7 @@ from pathlib import Path
 import openai
 
 from assistctl.apply import DEFAULT_CONCURRENCY, execute
+from assistctl.backends.assistants import AssistantsBackend
 from assistctl.live import snapshot
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.manifest import load
@@ -96,7 +97,7 @@ def attach_rows(server, client, root: Path, files: int, latency_ms: int) -> list
         upload_ids[desired_file] = client.files.create(
             file=(name, content), purpose="assistants"
         ).id
-    live = snapshot(client, desired.owner)
+    live = snapshot(AssistantsBackend(client), desired.owner)
     the_plan = plan(desired, live)
     call("POST", "/_admin/faults", {"latency_ms": latency_ms})
 
@@ -123,7 +124,7 @@ def attach_rows(server, client, root: Path, files: int, latency_ms: int) -> list
 
     call("POST", "/_admin/stats/reset")
     started = time.perf_counter()
-    (outcome,) = execute(the_plan, desired, live, client).outcomes
+    (outcome,) = execute(the_plan, desired, live, AssistantsBackend(client)).outcomes
     batches = time.perf_counter() - started
     batch_requests = call("GET", "/_admin/stats")["total"]
     call("DELETE", "/_admin/faults")
@@ -153,7 +154,7 @@ def main() -> int:
                 stack = f"bench-c{concurrency}"
                 desired = load([write_stack(root / stack, stack, options.assistants)])
                 admin(server.root_url, server.api_key, "DELETE", "/_admin/faults")
-                live = snapshot(client, desired.owner)
+                live = snapshot(AssistantsBackend(client), desired.owner)
                 the_plan = plan(desired, live)
                 admin(
                     server.root_url,
@@ -164,7 +165,9 @@ def main() -> int:
                 )
                 admin(server.root_url, server.api_key, "POST", "/_admin/stats/reset")
                 started = time.perf_counter()
-                result = execute(the_plan, desired, live, client, concurrency=concurrency)
+                result = execute(
+                    the_plan, desired, live, AssistantsBackend(client), concurrency=concurrency
+                )
                 wall = time.perf_counter() - started
                 requests = admin(server.root_url, server.api_key, "GET", "/_admin/stats")["total"]
                 assert result.counts()["created"] == options.assistants

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import openai
 
+from assistctl.backends.assistants import AssistantsBackend
+from assistctl.kinds.assistant import AssistantKind
+from assistctl.kinds.vector_store import VectorStoreKind
 from assistctl.live import snapshot
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.model import (
@@ -39,9 +42,7 @@ from assistctl.model import (
     SHA256_ATTRIBUTE,
     STACK_KEY,
     Desired,
-    DesiredAssistant,
     DesiredFile,
-    DesiredVectorStore,
     Location,
     upload_filename,
 )
@@ -134,7 +135,7 @@ def populate(client: openai.OpenAI, assistants: int, stores: int, files: int) ->
         list(pool.map(assistant, range(assistants)))
 
     desired_stores = tuple(
-        DesiredVectorStore(
+        VectorStoreKind().resource(
             f"store-{s}",
             {"name": f"Store {s}"},
             tuple(desired_files[i][0] for i in members),
@@ -143,7 +144,7 @@ def populate(client: openai.OpenAI, assistants: int, stores: int, files: int) ->
         for s, members in enumerate(store_files)
     )
     desired_assistants = tuple(
-        DesiredAssistant(
+        AssistantKind().resource(
             f"bot-{index}",
             {
                 "name": f"Bot {index}",
@@ -159,7 +160,7 @@ def populate(client: openai.OpenAI, assistants: int, stores: int, files: int) ->
         )
         for index in range(assistants)
     )
-    return Desired(STACK, None, Path("."), desired_assistants, desired_stores)
+    return Desired(STACK, None, Path("."), (*desired_stores, *desired_assistants))
 
 
 def per_resource_baseline(client: openai.OpenAI, concurrency: int) -> None:
@@ -242,7 +243,7 @@ def measure(client, admin: Admin, desired: Desired, args) -> list[tuple[str, int
     for concurrency in sorted({1, args.concurrency}, reverse=True):
         admin.reset()
         started = time.perf_counter()
-        live = snapshot(client, STACK, concurrency=concurrency)
+        live = snapshot(AssistantsBackend(client), STACK, concurrency=concurrency)
         rows.append(
             (
                 f"assistctl snapshot (concurrency {concurrency})",

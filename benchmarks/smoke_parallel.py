@@ -28,11 +28,12 @@ from pathlib import Path
 import openai
 
 from assistctl.apply import execute
+from assistctl.backends.assistants import AssistantsBackend
 from assistctl.live import snapshot
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.manifest import load, load_smoke_tests
 from assistctl.plan import plan
-from assistctl.smoketest import run_suite
+from assistctl.smoketest.runner import run_suite
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # the SDK flags the Assistants API
 
@@ -67,13 +68,13 @@ def main() -> int:
             api_key=server.api_key or "bench", base_url=server.base_url, max_retries=0
         )
         try:
-            live = snapshot(client, desired.owner)
-            execute(plan(desired, live), desired, live, client)
+            live = snapshot(AssistantsBackend(client), desired.owner)
+            execute(plan(desired, live), desired, live, AssistantsBackend(client))
             admin(server, "POST", "/_admin/faults", {"latency_ms": options.latency_ms})
             for parallel in options.parallel:
                 admin(server, "POST", "/_admin/stats/reset")
                 started = time.perf_counter()
-                result = run_suite(client, desired, [test], parallel=parallel)
+                result = run_suite(AssistantsBackend(client), desired, [test], parallel=parallel)
                 wall = time.perf_counter() - started
                 stats = admin(server, "GET", "/_admin/stats")["requests"]
                 (outcome,) = result.tests

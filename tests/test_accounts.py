@@ -53,7 +53,7 @@ def test_openai_account_needs_a_key(monkeypatch):
 def test_url_account_takes_the_assistctl_key_first(monkeypatch):
     monkeypatch.setenv("ASSISTCTL_API_KEY", "sk-assistctl")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
-    client = connect(parse_account("http://127.0.0.1:1/v1"))
+    client = connect(parse_account("http://127.0.0.1:1/v1")).client
     assert client.api_key == "sk-assistctl"
     assert client.max_retries == 0
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from assistctl.apply import FILES_PER_BATCH, ApplyResult, Reporter, adopt, execute
+from assistctl.apply import ApplyResult, Reporter, execute
+from assistctl.backends.assistants import AssistantsBackend
 from assistctl.errors import ApplyError
+from assistctl.kinds.vector_store import FILES_PER_BATCH
 from assistctl.live import snapshot
 from assistctl.manifest import load
-from assistctl.model import NAME_KEY, STACK_KEY, Action, Desired, Kind, parse_upload_filename
+from assistctl.model import NAME_KEY, STACK_KEY, Action, Desired, parse_upload_filename
 from assistctl.plan import plan
 from assistctl.retry import RetryPolicy
 
@@ -46,16 +48,23 @@ def stack_dir(tmp_path) -> Path:
     return copy_quickstart(tmp_path / "stack")
 
 
+def backend_of(client, policy: RetryPolicy | None = None) -> AssistantsBackend:
+    return AssistantsBackend(client, policy=policy or fast_policy())
+
+
 def converge(directory: Path, client, **options) -> ApplyResult:
+    """Plan and apply; ``policy`` goes to the backend, ``files_per_batch`` to the planner, the
+    rest to ``execute``."""
+    backend = backend_of(client, options.pop("policy", None))
     desired = load([directory])
-    live = snapshot(client, desired.owner)
-    options.setdefault("policy", fast_policy())
-    return execute(plan(desired, live), desired, live, client, **options)
+    live = snapshot(backend, desired.owner)
+    batch = options.pop("files_per_batch", FILES_PER_BATCH)
+    return execute(plan(desired, live, files_per_batch=batch), desired, live, backend, **options)
 
 
 def current_plan(directory: Path, client):
     desired = load([directory])
-    return plan(desired, snapshot(client, desired.owner))
+    return plan(desired, snapshot(backend_of(client), desired.owner))
 
 
 def holdings(client) -> dict[str, dict]:
@@ -101,8 +110,8 @@ def assert_converged(directory: Path, client, held: dict | None = None) -> None:
     desired = load([directory])
     assert not current_plan(directory, client).has_changes
     held = held if held is not None else census(client, desired.owner)
-    assert held["assistants"] == Counter(a.name for a in desired.assistants)
-    assert held["vector_stores"] == Counter(v.name for v in desired.vector_stores)
+    assert held["assistants"] == Counter(a.name for a in desired.of_kind("assistant"))
+    assert held["vector_stores"] == Counter(v.name for v in desired.of_kind("vector_store"))
     assert sorted(held["uploads"].values()) == sorted({f.sha256 for f in desired.files})
     assert held["orphans"] == set()
 
@@ -194,8 +203,9 @@ def test_removed_resources_are_deleted_with_their_uploads(stack_dir, client):
     (stack_dir / "handbook.yaml").unlink()
     # Only the Stack document remains: everything the stack owned goes.
     desired = Desired(stack="support", env=None, root=stack_dir)
-    live = snapshot(client, desired.owner)
-    execute(plan(desired, live), desired, live, client, policy=fast_policy())
+    backend = backend_of(client)
+    live = snapshot(backend, desired.owner)
+    execute(plan(desired, live), desired, live, backend)
     assert census(client, "support")["uploads"] == {}
     assert list(client.vector_stores.list(limit=100)) == []
 
@@ -207,8 +217,9 @@ def test_foreign_resources_are_never_touched(stack_dir, tmp_path, client):
     other_before = census(client, "billing")
     converge(stack_dir, client)
     desired = Desired(stack="support", env=None, root=stack_dir)
-    live = snapshot(client, desired.owner)
-    execute(plan(desired, live), desired, live, client, policy=fast_policy())
+    backend = backend_of(client)
+    live = snapshot(backend, desired.owner)
+    execute(plan(desired, live), desired, live, backend)
     assert client.beta.assistants.retrieve(foreign.id).metadata in ({}, None)
     assert census(client, "billing") == other_before
     assert census(client, "support")["uploads"] == {}
@@ -220,14 +231,15 @@ def test_a_change_to_a_resource_the_plan_does_not_own_is_refused(stack_dir, clie
     (stack_dir / "prompts" / "support.md").write_text("Changed.\n")
     the_plan = current_plan(stack_dir, client)
     desired = load([stack_dir])
-    live = snapshot(client, desired.owner)
+    backend = backend_of(client)
+    live = snapshot(backend, desired.owner)
     assistant = client.beta.assistants.list(limit=100).data[0]
     client.beta.assistants.update(assistant.id, metadata={"team": "support"} | {STACK_KEY: "x"})
-    stolen = snapshot(client, desired.owner)
+    stolen = snapshot(backend, desired.owner)
     with pytest.raises(ApplyError, match="not owned by 'support'"):
-        execute(the_plan, desired, stolen, client, policy=fast_policy())
+        execute(the_plan, desired, stolen, backend)
     assert client.beta.assistants.retrieve(assistant.id).instructions != "Changed.\n"
-    assert live.assistants  # the plan was made while it was still owned
+    assert live.of_kind("assistant")  # the plan was made while it was still owned
 
 
 # --- interruptions ------------------------------------------------------------------------------
@@ -433,84 +445,10 @@ def test_a_batch_that_attached_part_of_its_files_is_completed(stack_dir, client,
     assert store.file_counts.completed == MANY_FILES
 
 
-def test_concurrency_and_batch_size_must_be_positive(stack_dir, client):
+def test_concurrency_must_be_positive(stack_dir, client):
     with pytest.raises(ApplyError, match="at least 1"):
         converge(stack_dir, client, concurrency=0)
-    with pytest.raises(ApplyError, match="at least 1"):
-        converge(stack_dir, client, files_per_batch=0)
     assert list(client.files.list(limit=100)) == []
-
-
-# --- import ------------------------------------------------------------------------------------
-
-
-def test_import_adopts_an_assistant_and_plan_shows_only_real_differences(stack_dir, client):
-    converge(stack_dir, client)
-    ours = client.beta.assistants.list(limit=100).data[0]
-    client.beta.assistants.delete(ours.id)
-    made_by_hand = client.beta.assistants.create(
-        model="gpt-4o-mini",
-        name="Support Bot",
-        instructions=ours.instructions,
-        metadata={"owner": "alice"},
-    )
-    desired = load([stack_dir])
-    result = adopt(
-        client,
-        desired,
-        snapshot(client, desired.owner),
-        Kind.ASSISTANT,
-        "support-bot",
-        made_by_hand.id,
-    )
-    assert result.id == made_by_hand.id and not result.already_owned
-    metadata = client.beta.assistants.retrieve(made_by_hand.id).metadata
-    assert metadata == {"owner": "alice", STACK_KEY: "support", NAME_KEY: "support-bot"}
-    pending = current_plan(stack_dir, client).pending
-    assert [(c.address, c.action) for c in pending] == [("assistant.support-bot", Action.UPDATE)]
-    converge(stack_dir, client)
-    assert census(client, "support")["assistants"] == Counter({"support-bot": 1})
-
-
-def test_import_refuses_what_it_must_not_take(stack_dir, tmp_path, client):
-    desired = load([stack_dir])
-    taken = client.beta.assistants.create(
-        model="m", metadata={STACK_KEY: "billing", NAME_KEY: "support-bot"}
-    )
-    full = client.beta.assistants.create(model="m", metadata={f"k{i}": "v" for i in range(15)})
-    live = snapshot(client, desired.owner)
-    with pytest.raises(ApplyError, match="belongs to stack 'billing'"):
-        adopt(client, desired, live, Kind.ASSISTANT, "support-bot", taken.id)
-    with pytest.raises(ApplyError, match="limit of 16"):
-        adopt(client, desired, live, Kind.ASSISTANT, "support-bot", full.id)
-    with pytest.raises(ApplyError, match="not in the manifests"):
-        adopt(client, desired, live, Kind.ASSISTANT, "nobody", full.id)
-    converge(stack_dir, client)
-    plain = client.beta.assistants.create(model="m")
-    with pytest.raises(ApplyError, match="already managed by this stack"):
-        adopt(client, desired, snapshot(client, "support"), Kind.ASSISTANT, "support-bot", plain.id)
-    assert client.beta.assistants.retrieve(plain.id).metadata in ({}, None)
-
-
-def test_import_of_a_vector_store_tags_files_it_can_verify(stack_dir, client):
-    converge(stack_dir, client)
-    store = client.vector_stores.list(limit=100).data[0]
-    client.vector_stores.update(store.id, metadata={"team": "support"})
-    for attached in client.vector_stores.files.list(store.id, limit=100):
-        client.vector_stores.files.update(attached.id, vector_store_id=store.id, attributes={})
-    hand_made = client.files.create(file=("notes.md", b"# Notes\n"), purpose="assistants")
-    client.vector_stores.files.create(store.id, file_id=hand_made.id)
-    desired = load([stack_dir])
-    result = adopt(
-        client, desired, snapshot(client, desired.owner), Kind.VECTOR_STORE, "handbook", store.id
-    )
-    assert sorted(result.tagged_files) == sorted(f.path for f in desired.files)
-    assert result.unverified_files == ("notes.md",)
-    pending = current_plan(stack_dir, client).pending
-    assert [(c.address, c.action) for c in pending] == [("vector_store.handbook", Action.UPDATE)]
-    converge(stack_dir, client)
-    assert_converged(stack_dir, client)
-    assert client.files.retrieve(hand_made.id).id == hand_made.id  # not ours: detached, kept
 
 
 def test_a_file_that_fails_indexing_fails_the_apply_with_its_path_and_error(stack_dir, client):

@@ -10,17 +10,12 @@ import yaml
 
 from assistctl import export, manifest
 from assistctl.errors import AssistctlError
-from assistctl.export import AccountFile, Resource, Selection, Source
-from assistctl.model import (
-    Live,
-    LiveAssistant,
-    LiveUpload,
-    LiveVectorStore,
-    LiveVectorStoreFile,
-    parse_upload_filename,
-    upload_filename,
-)
+from assistctl.export import AccountFile, Selection, Source
+from assistctl.kinds import KINDS
+from assistctl.live import AccountObject
+from assistctl.model import Live, parse_upload_filename, upload_filename
 from assistctl.plan import plan
+from tests import builders
 
 RETURNS = b"# Returns\n\nReturn anything within 30 days.\n"
 PRICES = b"sku,price\nA1,10\n"
@@ -102,21 +97,36 @@ def owned(data, owner, name):
 STATIC = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 
 
+def Resource(  # noqa: N802 - reads like the record it builds
+    kind: str, resource_id: str, data, owner, name, children=()
+) -> AccountObject:
+    return AccountObject(kind, resource_id, owner, name, data, tuple(children))
+
+
+def store_file(file_id, status, attributes, chunking_strategy=None):
+    return {
+        "id": file_id,
+        "status": status,
+        "attributes": attributes,
+        "chunking_strategy": chunking_strategy,
+    }
+
+
 def managed_source(owner="support", downloadable=False) -> Source:
     """A stack as apply leaves it: ownership metadata, file attributes, identified uploads."""
     store = owned(store_data(), owner, "handbook")
     assistant = owned(assistant_data(), owner, "support-bot")
     returns_id, prices_id = "file-returns", "file-prices"
     return Source(
-        assistants=(Resource("asst_1", assistant, owner, "support-bot"),),
-        vector_stores=(
+        resources=(
             Resource(
+                "vector_store",
                 "vs_1",
                 store,
                 owner,
                 "handbook",
                 (
-                    LiveVectorStoreFile(
+                    store_file(
                         returns_id,
                         "completed",
                         {"assistctl_path": "docs/returns.md", "assistctl_sha256": sha(RETURNS)},
@@ -124,6 +134,7 @@ def managed_source(owner="support", downloadable=False) -> Source:
                     ),
                 ),
             ),
+            Resource("assistant", "asst_1", assistant, owner, "support-bot"),
         ),
         files={
             returns_id: AccountFile(
@@ -148,27 +159,9 @@ def live_of(source: Source, owner: str) -> Live:
     uploads = []
     for file in source.files.values():
         _, digest, basename = parse_upload_filename(file.filename)
-        uploads.append(LiveUpload(file.id, file.filename, file.bytes, owner, digest, basename))
-    return Live(
-        owner=owner,
-        assistants=tuple(
-            LiveAssistant(a.id, a.logical_name, owner, a.data) for a in source.assistants
-        ),
-        vector_stores=tuple(
-            LiveVectorStore(
-                s.id,
-                s.logical_name,
-                owner,
-                s.data,
-                tuple(
-                    LiveVectorStoreFile(f.file_id, f.status, f.attributes, f.chunking_strategy)
-                    for f in s.files
-                ),
-            )
-            for s in source.vector_stores
-        ),
-        uploads=tuple(uploads),
-    )
+        uploads.append(builders.live_upload(file.id, owner, digest, basename, file.bytes))
+    resources = [KINDS.named(r.kind).live(r.data, r.children) for r in source.resources]
+    return Live(owner=owner, resources=(*uploads, *resources))
 
 
 def written(tmp_path, result) -> dict[str, str]:
@@ -279,19 +272,20 @@ def test_unmanaged_resources_get_slugs_file_paths_and_adoptions():
     nameless = assistant_data(id="asst_c", name=None, created_at=3, tool_resources={})
     store = store_data(id="vs_9", name="Docs & Guides")
     source = Source(
-        assistants=tuple(Resource(d["id"], d, None, None) for d in (first, second, nameless)),
-        vector_stores=(
+        resources=(
             Resource(
+                "vector_store",
                 "vs_9",
                 store,
                 None,
                 None,
                 (
-                    LiveVectorStoreFile("file-x", "completed", {}, None),
-                    LiveVectorStoreFile("file-y", "completed", {}, None),
-                    LiveVectorStoreFile("file-z", "failed", {}, None),
+                    store_file("file-x", "completed", {}),
+                    store_file("file-y", "completed", {}),
+                    store_file("file-z", "failed", {}),
                 ),
             ),
+            *(Resource("assistant", d["id"], d, None, None) for d in (first, second, nameless)),
         ),
         files={
             "file-x": AccountFile("file-x", "guide.md", 2048, "assistants"),
@@ -327,7 +321,7 @@ def test_short_instructions_stay_inline_and_defaults_are_left_out():
         metadata={},
         description=None,
     )
-    source = Source((Resource("asst_1", data, None, None),), (), {}, {})
+    source = Source((Resource("assistant", "asst_1", data, None, None),), {}, {})
     result = export.build(source, "s")
     bot = yaml.safe_load(
         next(o for o in result.outputs if o.path.startswith("assistants/")).content
@@ -347,7 +341,8 @@ def resource(id, owner=None, name=None, store_ids=()):
     data = {"id": id, "name": id, "metadata": {}}
     if store_ids:
         data["tool_resources"] = {"file_search": {"vector_store_ids": list(store_ids)}}
-    return Resource(id, data, owner, name)
+    kind = "assistant" if id.startswith("asst_") else "vector_store"
+    return Resource(kind, id, data, owner, name)
 
 
 ASSISTANTS = [
@@ -366,15 +361,25 @@ def ids(resources):
     return [r.id for r in resources]
 
 
+def select(assistants, stores, selection):
+    """export.select, split back into assistants and vector stores."""
+    chosen, notes = export.select([*assistants, *stores], selection)
+    return (
+        [r for r in chosen if r.kind == "assistant"],
+        [r for r in chosen if r.kind == "vector_store"],
+        notes,
+    )
+
+
 def test_select_a_stack_brings_the_vector_stores_its_assistants_use():
-    assistants, stores, notes = export.select(ASSISTANTS, STORES, Selection(stack="support"))
+    assistants, stores, notes = select(ASSISTANTS, STORES, Selection(stack="support"))
     assert ids(assistants) == ["asst_mine"]
     assert ids(stores) == ["vs_loose", "vs_mine"]
     assert notes == []
 
 
 def test_select_all_takes_unmanaged_resources_and_skips_other_stacks():
-    assistants, stores, notes = export.select(ASSISTANTS, STORES, Selection(everything=True))
+    assistants, stores, notes = select(ASSISTANTS, STORES, Selection(everything=True))
     assert ids(assistants) == ["asst_loose"]
     assert ids(stores) == ["vs_loose"]
     assert notes == [
@@ -383,19 +388,19 @@ def test_select_all_takes_unmanaged_resources_and_skips_other_stacks():
 
 
 def test_select_ids():
-    assistants, stores, _ = export.select(ASSISTANTS, STORES, Selection(ids=("asst_loose",)))
+    assistants, stores, _ = select(ASSISTANTS, STORES, Selection(ids=("asst_loose",)))
     assert (ids(assistants), ids(stores)) == (["asst_loose"], [])
     with pytest.raises(AssistctlError, match="asst_other is managed by stack 'billing'"):
-        export.select(ASSISTANTS, STORES, Selection(ids=("asst_other",)))
+        select(ASSISTANTS, STORES, Selection(ids=("asst_other",)))
     with pytest.raises(AssistctlError, match="not in the account: asst_gone"):
-        export.select(ASSISTANTS, STORES, Selection(ids=("asst_gone",)))
+        select(ASSISTANTS, STORES, Selection(ids=("asst_gone",)))
 
 
 def test_select_needs_a_choice_and_something_to_export():
     with pytest.raises(AssistctlError, match="choose what to export"):
-        export.select(ASSISTANTS, STORES, Selection())
+        select(ASSISTANTS, STORES, Selection())
     with pytest.raises(AssistctlError, match="stack 'nobody' owns no assistant"):
-        export.select(ASSISTANTS, STORES, Selection(stack="nobody"))
+        select(ASSISTANTS, STORES, Selection(stack="nobody"))
 
 
 def test_write_refuses_a_non_empty_directory_unless_forced(tmp_path):

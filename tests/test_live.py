@@ -13,8 +13,10 @@ from pathlib import Path
 import openai
 import pytest
 
+from assistctl.backends.assistants import AssistantsBackend
 from assistctl.errors import AccountError
-from assistctl.live import snapshot
+from assistctl.kinds.file import LiveUpload
+from assistctl.live import snapshot as snapshot_of
 from assistctl.model import (
     NAME_KEY,
     PATH_ATTRIBUTE,
@@ -22,7 +24,6 @@ from assistctl.model import (
     STACK_KEY,
     Action,
     Desired,
-    Kind,
     upload_filename,
 )
 from assistctl.plan import plan
@@ -42,6 +43,14 @@ def _stats(root_url: str, reset: bool = False) -> dict[str, int]:
 
 def _sha(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def snapshot(client: openai.OpenAI, owner: str):
+    return snapshot_of(AssistantsBackend(client), owner)
+
+
+def uploads_of(live):
+    return [LiveUpload.of(r) for r in live.of_kind("file")]
 
 
 def _tags(owner: str, name: str) -> dict[str, str]:
@@ -98,25 +107,32 @@ def test_snapshot_holds_what_the_owner_owns_and_reads_foreign_only_for_clashes(a
     server, client = account
     live = snapshot(client, OWNER)
     assert live.owner == OWNER
-    assert len(live.assistants) == ASSISTANTS
-    assert {a.name for a in live.assistants} == {f"bot-{i}" for i in range(ASSISTANTS)}
-    assert all(a.owner == OWNER and a.data["metadata"][STACK_KEY] == OWNER for a in live.assistants)
-    assert len(live.vector_stores) == VECTOR_STORES
-    with_files = sorted((v for v in live.vector_stores if v.files), key=lambda v: v.name)
+    assert len(live.of_kind("assistant")) == ASSISTANTS
+    assert {a.name for a in live.of_kind("assistant")} == {f"bot-{i}" for i in range(ASSISTANTS)}
+    assert all(
+        a.owner == OWNER and a.data["metadata"][STACK_KEY] == OWNER
+        for a in live.of_kind("assistant")
+    )
+    assert len(live.of_kind("vector_store")) == VECTOR_STORES
+    with_files = sorted(
+        (v for v in live.of_kind("vector_store") if v.children), key=lambda v: v.name
+    )
     assert [v.name for v in with_files] == [f"store-{i}" for i in range(FILE_STORES)]
-    attached = with_files[0].files[0]
-    assert attached.status == "completed"
-    assert attached.attributes[PATH_ATTRIBUTE] == "docs/doc0.md"
-    assert attached.chunking_strategy["type"] == "static"
-    assert sorted(u.basename for u in live.uploads) == [f"doc{i}.md" for i in range(FILE_STORES)]
-    assert {u.sha256 for u in live.uploads} == {
+    attached = with_files[0].children[0]
+    assert attached["status"] == "completed"
+    assert attached["attributes"][PATH_ATTRIBUTE] == "docs/doc0.md"
+    assert attached["chunking_strategy"]["type"] == "static"
+    assert sorted(u.basename for u in uploads_of(live)) == [
+        f"doc{i}.md" for i in range(FILE_STORES)
+    ]
+    assert {u.sha256 for u in uploads_of(live)} == {
         _sha(f"document {i}".encode()) for i in range(FILE_STORES)
     }
     foreign = {(f.kind, f.display_name, f.owner, f.logical_name) for f in live.foreign}
     assert foreign == {
-        (Kind.ASSISTANT, "Hand made", None, None),
-        (Kind.ASSISTANT, "Bot 1", "support/prod", "bot-1"),
-        (Kind.VECTOR_STORE, "Billing", "billing", "docs"),
+        ("assistant", "Hand made", None, None),
+        ("assistant", "Bot 1", "support/prod", "bot-1"),
+        ("vector_store", "Billing", "billing", "docs"),
     }
     assert snapshot(client, OWNER).digest() == live.digest()
 
@@ -131,7 +147,7 @@ def test_snapshot_keeps_the_api_field_names(client):
         },
         metadata=_tags("schema-stack", "schema-bot"),
     )
-    (owned,) = snapshot(client, "schema-stack").assistants
+    (owned,) = snapshot(client, "schema-stack").of_kind("assistant")
     assert owned.id == made.id
     assert owned.data["response_format"]["json_schema"]["schema"] == {"type": "object"}
 
@@ -167,8 +183,10 @@ def test_foreign_resources_never_become_deletes(account):
     result = plan(Desired(stack="support", env="staging", root=Path(".")), live)
     deletes = [c for c in result.changes if c.action is Action.DELETE]
     assert len(deletes) == ASSISTANTS + VECTOR_STORES + FILE_STORES
-    owned_ids = {a.id for a in live.assistants} | {v.id for v in live.vector_stores}
-    owned_ids |= {u.id for u in live.uploads}
+    owned_ids = {a.id for a in live.of_kind("assistant")} | {
+        v.id for v in live.of_kind("vector_store")
+    }
+    owned_ids |= {u.id for u in uploads_of(live)}
     assert {c.id for c in deletes} == owned_ids
     assert not {f.id for f in live.foreign} & {c.id for c in deletes}
 
@@ -186,7 +204,7 @@ def test_throttled_and_failing_pages_are_retried(client, admin):
     )
     admin.reset_stats()
     live = snapshot(client, OWNER)
-    assert sorted(a.name for a in live.assistants) == ["b0", "b1", "b2"]
+    assert sorted(a.name for a in live.of_kind("assistant")) == ["b0", "b1", "b2"]
     requests = admin.stats()["requests"]
     assert requests["GET /v1/assistants"] == 2
     assert requests["GET /v1/files"] == 2

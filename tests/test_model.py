@@ -7,17 +7,17 @@ from pathlib import Path
 
 from assistctl.model import (
     Action,
+    Address,
     Change,
     Desired,
-    DesiredAssistant,
     DesiredFile,
     Live,
-    Location,
     Plan,
     owner_of,
     parse_upload_filename,
     upload_filename,
 )
+from tests import builders
 
 SHA = hashlib.sha256(b"x").hexdigest()
 
@@ -40,10 +40,10 @@ def test_basename_with_separator_survives():
 
 def _desired(instructions: str) -> Desired:
     file = DesiredFile("data/a.csv", Path("/x/data/a.csv"), SHA, 1)
-    assistant = DesiredAssistant(
-        "bot", {"model": "m", "instructions": instructions}, (file,), Location("a.yaml", 1)
+    assistant = builders.desired_assistant(
+        "bot", {"model": "m", "instructions": instructions}, (file,)
     )
-    return Desired(stack="s", env=None, root=Path("/x"), assistants=(assistant,))
+    return Desired(stack="s", env=None, root=Path("/x"), resources=(assistant,))
 
 
 def test_desired_digest_follows_content():
@@ -53,11 +53,12 @@ def test_desired_digest_follows_content():
 
 
 def test_live_digest_ignores_volatile_fields():
-    from assistctl.model import LiveVectorStore
-
     def live(status: str) -> Live:
-        store = LiveVectorStore("vs_1", "h", "s", {"name": "H", "status": status})
-        return Live(owner="s", vector_stores=(store,))
+        metadata = {"assistctl_stack": "s", "assistctl_name": "h"}
+        store = builders.live_store(
+            {"id": "vs_1", "name": "H", "status": status, "metadata": metadata}
+        )
+        return Live(owner="s", resources=(store,))
 
     assert live("in_progress").digest() == live("completed").digest()
 
@@ -71,4 +72,14 @@ def test_plan_summary_counts_pending_changes_only():
     plan = Plan("s", "prod", changes, "d", "l")
     assert plan.owner == "s/prod"
     assert plan.summary() == {"create": 1, "update": 0, "replace": 0, "delete": 1}
-    assert [c.kind.value for c in plan.pending] == ["assistant", "file"]
+    assert [c.kind for c in plan.pending] == ["assistant", "file"]
+
+
+def test_addresses_parse_once_and_print_as_text():
+    address = Address.parse("file.docs/a.b.md")
+    assert (address.kind, address.name, address.target) == (
+        "file",
+        "docs/a.b.md",
+        "file/docs/a.b.md",
+    )
+    assert address == "file.docs/a.b.md" and Address("file", "docs/a.b.md") == address

@@ -9,39 +9,27 @@ from pathlib import Path
 import pytest
 
 from assistctl.errors import PlanError
+from assistctl.kinds import KINDS
+from assistctl.kinds.assistant import AssistantKind, AssistantSpec
+from assistctl.kinds.base import PlanContext
+from assistctl.kinds.vector_store import VectorStoreKind, VectorStoreSpec
 from assistctl.model import (
-    KIND_ORDER,
     NAME_KEY,
-    PATH_ATTRIBUTE,
-    SHA256_ATTRIBUTE,
     STACK_KEY,
     Action,
-    Desired,
-    DesiredAssistant,
+    Address,
     DesiredFile,
-    DesiredVectorStore,
+    DesiredResource,
     ForeignResource,
-    Kind,
-    Live,
-    LiveAssistant,
-    LiveUpload,
-    LiveVectorStore,
-    LiveVectorStoreFile,
-    Location,
+    LiveResource,
     upload_filename,
 )
-from assistctl.plan import (
-    assistant_view,
-    normalize_assistant,
-    normalize_vector_store,
-    parse_target,
-    plan,
-    vector_store_view,
-)
+from assistctl.plan import parse_target, plan
+from tests import builders
+from tests.builders import DEFAULT_STATIC, attached_file
 
 STACK = "support"
 OWNER = STACK
-HERE = Location("stack.yaml", 1)
 
 
 def sha(content: str) -> str:
@@ -53,37 +41,28 @@ def dfile(path: str, content: str = "") -> DesiredFile:
     return DesiredFile(path, Path("/nowhere") / path, sha(content), len(content))
 
 
-def upload(file_id: str, content_sha: str, basename: str, owner: str = OWNER) -> LiveUpload:
-    return LiveUpload(
-        file_id, upload_filename(owner, content_sha, basename), 10, owner, content_sha, basename
-    )
+def upload(file_id: str, content_sha: str, basename: str, owner: str = OWNER) -> LiveResource:
+    return builders.live_upload(file_id, owner, content_sha, basename)
 
 
-def desired(assistants=(), stores=(), env=None) -> Desired:
-    return Desired(
-        stack=STACK,
-        env=env,
-        root=Path("."),
-        assistants=tuple(assistants),
-        vector_stores=tuple(stores),
-    )
+def desired(assistants=(), stores=(), env=None):
+    return builders.desired(STACK, assistants, stores, env)
 
 
-def d_assistant(logical="support-bot", files=(), **view) -> DesiredAssistant:
+def d_assistant(logical="support-bot", files=(), **view) -> DesiredResource:
     view = {"name": "Support Bot", "model": "gpt-4o", "instructions": "Be kind.", **view}
     if files:
         view.setdefault("tool_resources", {})["code_interpreter"] = {
             "files": [f.path for f in files]
         }
-    return DesiredAssistant(logical, view, tuple(files), HERE)
+    return builders.desired_assistant(logical, view, files)
 
 
-def d_store(logical="handbook", files=(), **view) -> DesiredVectorStore:
-    view = {"name": "Handbook", **view, "files": {f.path: f.sha256 for f in files}}
-    return DesiredVectorStore(logical, view, tuple(files), HERE)
+def d_store(logical="handbook", files=(), **view) -> DesiredResource:
+    return builders.desired_store(logical, {"name": "Handbook", **view}, files)
 
 
-def api_assistant(assistant_id="asst_1", name="support-bot", owner=OWNER, **data) -> LiveAssistant:
+def api_assistant(assistant_id="asst_1", name="support-bot", owner=OWNER, **data) -> LiveResource:
     """An assistant the way the API answers: every default spelled out."""
     body = {
         "id": assistant_id,
@@ -101,10 +80,10 @@ def api_assistant(assistant_id="asst_1", name="support-bot", owner=OWNER, **data
         "response_format": "auto",
         **data,
     }
-    return LiveAssistant(assistant_id, name, owner, body)
+    return builders.live_assistant(body)
 
 
-def api_store(store_id="vs_1", name="handbook", owner=OWNER, files=(), **data) -> LiveVectorStore:
+def api_store(store_id="vs_1", name="handbook", owner=OWNER, files=(), **data) -> LiveResource:
     body = {
         "id": store_id,
         "object": "vector_store",
@@ -115,21 +94,38 @@ def api_store(store_id="vs_1", name="handbook", owner=OWNER, files=(), **data) -
         "usage_bytes": 5,
         **data,
     }
-    return LiveVectorStore(store_id, name, owner, body, tuple(files))
+    return builders.live_store(body, files)
 
 
 def attached(file_id: str, path: str | None, content_sha: str | None, **extra):
-    attributes = {PATH_ATTRIBUTE: path, SHA256_ATTRIBUTE: content_sha} if path else {}
-    return LiveVectorStoreFile(
-        file_id,
-        extra.pop("status", "completed"),
-        attributes,
-        extra.pop("chunking_strategy", {"type": "static", "static": DEFAULT_STATIC}),
-        **extra,
-    )
+    extra.setdefault("chunking_strategy", {"type": "static", "static": DEFAULT_STATIC})
+    return attached_file(file_id, path, content_sha, **extra)
 
 
-DEFAULT_STATIC = {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}
+def Live(owner, assistants=(), vector_stores=(), uploads=(), foreign=()):  # noqa: N802
+    return builders.live(owner, assistants, vector_stores, uploads, foreign)
+
+
+def normalize_assistant(view):
+    return AssistantSpec.of(view).view()
+
+
+def normalize_vector_store(view):
+    return VectorStoreSpec.of(view).view()
+
+
+def _context(live, desired_state):
+    return PlanContext(desired_state, live, tuple(KINDS), 2000)
+
+
+def assistant_view(assistant, live, desired_state=None):
+    state = desired_state or desired()
+    return AssistantKind().live_spec(assistant, _context(live, state), None).view()
+
+
+def vector_store_view(store, live, desired_state=None):
+    state = desired_state or desired()
+    return VectorStoreKind().live_spec(store, _context(live, state), None).view()
 
 
 def actions(result) -> list[tuple[str, str]]:
@@ -182,7 +178,7 @@ def test_fresh_account_creates_everything_in_dependency_order():
 def test_two_paths_with_the_same_content_upload_once():
     first, second = dfile("a/x.md", "same"), dfile("b/x.md", "same")
     result = plan(desired(stores=[d_store(files=[first, second])]), Live(OWNER))
-    files = [c for c in result.changes if c.kind is Kind.FILE]
+    files = [c for c in result.changes if c.kind == "file"]
     assert [(c.address, c.action) for c in files] == [
         ("file.a/x.md", Action.CREATE),
         ("file.b/x.md", Action.NO_OP),
@@ -306,7 +302,16 @@ def test_server_defaults_and_ordering_are_not_changes(case):
     manifest_view, server_fields = NORMALISATION_CASES[case]
     live_assistant = api_assistant(**server_fields)
     if "metadata" in server_fields:
-        live_assistant.data["metadata"].update({STACK_KEY: OWNER, NAME_KEY: "support-bot"})
+        live_assistant = api_assistant(
+            **{
+                **server_fields,
+                "metadata": {
+                    **server_fields["metadata"],
+                    STACK_KEY: OWNER,
+                    NAME_KEY: "support-bot",
+                },
+            }
+        )
     result = plan(desired([d_assistant(**manifest_view)]), Live(OWNER, (live_assistant,)))
     assert actions(result) == [("assistant.support-bot", "no-op")], result.changes[0].fields
 
@@ -590,8 +595,8 @@ def test_owned_resources_absent_from_manifests_are_deleted_in_reverse_order():
 def test_resources_of_other_owners_are_never_deleted():
     other_env = api_assistant("asst_prod", "old-bot", owner="support/prod")
     foreign = (
-        ForeignResource(Kind.ASSISTANT, "asst_x", "Someone", None),
-        ForeignResource(Kind.VECTOR_STORE, "vs_x", "Other", "billing", "docs"),
+        ForeignResource("assistant", "asst_x", "Someone", None),
+        ForeignResource("vector_store", "vs_x", "Other", "billing", "docs"),
     )
     result = plan(desired(), Live(OWNER, assistants=(other_env,), foreign=foreign))
     assert result.changes == ()
@@ -606,7 +611,7 @@ def test_duplicate_owned_names_are_a_plan_error_naming_both_ids():
 
 
 def test_unowned_namesake_is_a_warning_suggesting_import():
-    foreign = (ForeignResource(Kind.ASSISTANT, "asst_hand", "Support Bot", None),)
+    foreign = (ForeignResource("assistant", "asst_hand", "Support Bot", None),)
     result = plan(desired([d_assistant()]), Live(OWNER, foreign=foreign))
     assert actions(result) == [("assistant.support-bot", "create")]
     assert result.warnings == (
@@ -618,7 +623,7 @@ def test_unowned_namesake_is_a_warning_suggesting_import():
 
 def test_same_name_in_another_env_of_the_stack_is_not_a_clash():
     foreign = (
-        ForeignResource(Kind.ASSISTANT, "asst_p", "Support Bot", "support/prod", "support-bot"),
+        ForeignResource("assistant", "asst_p", "Support Bot", "support/prod", "support-bot"),
     )
     result = plan(desired([d_assistant()], env="staging"), Live("support/staging", foreign=foreign))
     assert actions(result) == [("assistant.support-bot", "create")]
@@ -626,7 +631,7 @@ def test_same_name_in_another_env_of_the_stack_is_not_a_clash():
 
 
 def test_display_name_owned_by_another_stack_is_a_plan_error():
-    foreign = (ForeignResource(Kind.VECTOR_STORE, "vs_b", "Handbook", "billing", "docs"),)
+    foreign = (ForeignResource("vector_store", "vs_b", "Handbook", "billing", "docs"),)
     with pytest.raises(PlanError, match="owned by stack 'billing'"):
         plan(desired(stores=[d_store()]), Live(OWNER, foreign=foreign))
 
@@ -655,11 +660,11 @@ def test_order_is_deterministic_and_in_dependency_order():
     for seed in range(2, 6):
         assert plan(*_mixed_inputs(random.Random(seed))) == first
     ranks = [
-        (1, -KIND_ORDER[c.kind]) if c.action is Action.DELETE else (0, KIND_ORDER[c.kind])
+        (1, -KINDS.position(c.kind)) if c.action is Action.DELETE else (0, KINDS.position(c.kind))
         for c in first.changes
     ]
     assert ranks == sorted(ranks)
-    assert [c.address for c in first.changes if c.kind is Kind.ASSISTANT][:3] == [
+    assert [c.address for c in first.changes if c.kind == "assistant"][:3] == [
         "assistant.bot-x",
         "assistant.bot-y",
         "assistant.bot-z",
@@ -669,12 +674,12 @@ def test_order_is_deterministic_and_in_dependency_order():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("assistant/support-bot", (Kind.ASSISTANT, "support-bot")),
-        ("Assistant/support-bot", (Kind.ASSISTANT, "support-bot")),
-        ("vector_store/handbook", (Kind.VECTOR_STORE, "handbook")),
-        ("VectorStore/handbook", (Kind.VECTOR_STORE, "handbook")),
-        ("file/docs/a.md", (Kind.FILE, "docs/a.md")),
-        ("assistant.support-bot", (Kind.ASSISTANT, "support-bot")),
+        ("assistant/support-bot", Address("assistant", "support-bot")),
+        ("Assistant/support-bot", Address("assistant", "support-bot")),
+        ("vector_store/handbook", Address("vector_store", "handbook")),
+        ("VectorStore/handbook", Address("vector_store", "handbook")),
+        ("file/docs/a.md", Address("file", "docs/a.md")),
+        ("assistant.support-bot", Address("assistant", "support-bot")),
     ],
 )
 def test_target_addresses(text, expected):

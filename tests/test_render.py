@@ -184,6 +184,7 @@ def test_json_has_the_documented_schema():
         "desired_digest",
         "live_digest",
         "changes",
+        "operations",
         "unchanged",
         "summary",
         "warnings",

@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from assistctl import retry
+from assistctl.backends.sdk import translated
 from assistctl.errors import AccountError, AssistctlError
 
 
@@ -40,6 +41,11 @@ def status_error(status: int, path: str = "/v1/assistants", headers=None, messag
     return cls(message, response=response, body=body)
 
 
+def call(operation, *, what, **options):
+    """``retry.call`` around an SDK call, as a backend makes it."""
+    return retry.call(translated(operation, what), what=what, **options)
+
+
 def failing(*errors, result="ok"):
     """An operation that raises each error in turn, then returns ``result``."""
     pending = list(errors)
@@ -58,7 +64,7 @@ def failing(*errors, result="ok"):
 def test_retry_after_header_is_honoured():
     clock = FakeClock()
     op = failing(status_error(429, headers={"retry-after": "3"}))
-    assert retry.call(op, what="list assistants", policy=policy(clock)) == "ok"
+    assert call(op, what="list assistants", policy=policy(clock)) == "ok"
     assert clock.sleeps == [3.0]
     assert len(op.calls) == 2
 
@@ -66,14 +72,14 @@ def test_retry_after_header_is_honoured():
 def test_retry_after_ms_takes_precedence():
     clock = FakeClock()
     op = failing(status_error(429, headers={"retry-after-ms": "250", "retry-after": "9"}))
-    retry.call(op, what="x", policy=policy(clock))
+    call(op, what="x", policy=policy(clock))
     assert clock.sleeps == [0.25]
 
 
 def test_backoff_without_header_is_bounded_and_grows():
     clock = FakeClock()
     op = failing(*[status_error(503) for _ in range(4)])
-    retry.call(op, what="x", policy=policy(clock, base_delay_s=1.0, max_delay_s=3.0))
+    call(op, what="x", policy=policy(clock, base_delay_s=1.0, max_delay_s=3.0))
     assert len(clock.sleeps) == 4
     for attempt, slept in enumerate(clock.sleeps, start=1):
         assert 0 <= slept <= min(3.0, 2**attempt)
@@ -82,7 +88,7 @@ def test_backoff_without_header_is_bounded_and_grows():
 def test_unknown_outcome_create_is_recovered_not_repeated():
     clock = FakeClock()
     op = failing(status_error(500))
-    found = retry.call(
+    found = call(
         op, what="create assistant", idempotent=False, recover=lambda: "found", policy=policy(clock)
     )
     assert found == "found"
@@ -93,7 +99,7 @@ def test_unknown_outcome_create_is_repeated_only_when_lookup_finds_nothing():
     clock = FakeClock()
     op = failing(openai.APIConnectionError(request=httpx2.Request("POST", "http://h/v1/files")))
     looked = []
-    result = retry.call(
+    result = call(
         op,
         what="upload",
         idempotent=False,
@@ -106,7 +112,7 @@ def test_unknown_outcome_create_is_repeated_only_when_lookup_finds_nothing():
 def test_create_without_recovery_is_not_repeated():
     op = failing(status_error(502))
     with pytest.raises(AccountError):
-        retry.call(op, what="create", idempotent=False, policy=policy(FakeClock()))
+        call(op, what="create", idempotent=False, policy=policy(FakeClock()))
     assert len(op.calls) == 1
 
 
@@ -117,43 +123,35 @@ def test_throttled_create_is_repeated_without_lookup():
     def never():
         raise AssertionError("a 429 never committed: no lookup needed")
 
-    assert retry.call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
+    assert call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
 
 
 def test_client_errors_are_not_retried_and_read_well():
     op = failing(status_error(400, message="Invalid 'temperature'"))
     with pytest.raises(AccountError, match="create assistant.*400.*Invalid 'temperature'"):
-        retry.call(op, what="create assistant", policy=policy(FakeClock()))
+        call(op, what="create assistant", policy=policy(FakeClock()))
     assert len(op.calls) == 1
-
-
-def test_sunset_404_names_the_shutdown_and_the_ways_on():
-    op = failing(status_error(404, path="/v1/assistants"))
-    with pytest.raises(AccountError) as caught:
-        retry.call(op, what="list assistants", policy=policy(FakeClock()))
-    assert "2026-08-26" in caught.value.message
-    assert "--account local" in caught.value.hint
 
 
 def test_gives_up_after_attempts_naming_the_resource():
     clock = FakeClock()
     op = failing(*[status_error(503) for _ in range(10)])
     with pytest.raises(AccountError, match=r"vector_store.handbook.*gave up after 3 attempts"):
-        retry.call(op, what="vector_store.handbook", policy=policy(clock, attempts=3))
+        call(op, what="vector_store.handbook", policy=policy(clock, attempts=3))
 
 
 def test_deadline_stops_retrying():
     clock = FakeClock()
     op = failing(*[status_error(429, headers={"retry-after": "30"}) for _ in range(10)])
     with pytest.raises(AccountError, match="gave up after 3 attempts"):
-        retry.call(op, what="x", policy=policy(clock, deadline_s=70))
+        call(op, what="x", policy=policy(clock, deadline_s=70))
     assert sum(clock.sleeps) <= 70
 
 
 def test_unauthorised_gets_a_key_hint_without_the_key():
     op = failing(status_error(401, message="Incorrect API key provided: sk-sec***"))
     with pytest.raises(AccountError) as caught:
-        retry.call(op, what="list", policy=policy(FakeClock()))
+        call(op, what="list", policy=policy(FakeClock()))
     assert "ASSISTCTL_API_KEY" in caught.value.hint
 
 
@@ -169,7 +167,7 @@ def test_an_account_that_refuses_connections_fails_fast():
     clock = FakeClock()
     op = failing(*[refused() for _ in range(10)])
     with pytest.raises(AccountError, match="cannot reach the account"):
-        retry.call(op, what="list assistants", policy=policy(clock))
+        call(op, what="list assistants", policy=policy(clock))
     assert len(op.calls) == 3
     assert sum(clock.sleeps) < 5
 
@@ -181,7 +179,7 @@ def test_a_refused_create_was_never_sent_so_it_is_retried_without_lookup():
     def never():
         raise AssertionError("a refused connection never reached the server")
 
-    assert retry.call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
+    assert call(op, what="c", idempotent=False, recover=never, policy=policy(clock)) == "ok"
 
 
 def test_the_write_policy_takes_its_base_delay_from_the_environment():

@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from assistctl import apply
+from assistctl.backends.assistants import AssistantsBackend
 from assistctl.cli import cli
 from assistctl.model import NAME_KEY, STACK_KEY
 from assistctl.planfile import read_plan_file
@@ -27,8 +28,9 @@ def run(local_server, *args: str):
 
 
 def apply_quickstart(client) -> None:
-    desired, live, plan = compute_plan([QUICKSTART], None, client)
-    apply.execute(plan, desired, live, client)
+    backend = AssistantsBackend(client)
+    desired, live, plan = compute_plan([QUICKSTART], None, backend)
+    apply.execute(plan, desired, live, backend)
 
 
 def test_fresh_account_plans_every_resource_as_create(local_server, admin):
@@ -160,8 +162,9 @@ def test_errors_are_one_line_with_exit_code_1(local_server, admin):
 
 def test_environments_of_one_stack_are_separate_owners(local_server, client):
     multi_env = str(ROOT / "examples" / "multi-env")
-    desired, live, plan = compute_plan([multi_env], "staging", client)
-    apply.execute(plan, desired, live, client)
+    backend = AssistantsBackend(client)
+    desired, live, plan = compute_plan([multi_env], "staging", backend)
+    apply.execute(plan, desired, live, backend)
 
     staging = run(local_server, "plan", multi_env, "--env", "staging", "--detailed-exitcode")
     assert staging.exit_code == 0, staging.output

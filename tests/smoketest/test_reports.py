@@ -8,11 +8,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from assistctl import reports
+from assistctl.conversation import Citation, Reply, ToolCall
 from assistctl.errors import AssistctlError
-from assistctl.expectations import Citation, Reply, ToolCall, evaluate_step
 from assistctl.model import DesiredSmokeTest, Location
-from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
+from assistctl.smoketest import reports
+from assistctl.smoketest.expectations import evaluate_step
+from assistctl.smoketest.results import AttemptResult, StepResult, SuiteResult, TestResult
 
 ORDER_SPEC = {
     "assistant": "support-bot",

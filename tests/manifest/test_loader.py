@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from assistctl import manifest, model
 from assistctl.cli import cli
 from assistctl.errors import ManifestError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BAD = "tests/data/bad"
 
 # (case, "FILE:LINE: FIELD.PATH" fragment, message fragment, extra CLI args)
@@ -552,8 +553,8 @@ def test_quickstart_loads_with_the_documented_views(in_repo):
         root,
         "support",
     )
-    (assistant,) = desired.assistants
-    view = assistant.view
+    (assistant,) = desired.of_kind("assistant")
+    view = assistant.spec.view()
     assert assistant.name == "support-bot"
     assert view["name"] == "Support Bot"
     assert view["model"] == "gpt-4o-mini"
@@ -566,9 +567,9 @@ def test_quickstart_loads_with_the_documented_views(in_repo):
     assert view["tool_resources"] == {"file_search": {"vector_stores": ["handbook"]}}
     assert (view["temperature"], view["top_p"], view["response_format"]) == (0.2, 1.0, "auto")
     assert view["metadata"] == {"team": "support"}
-    assert assistant.code_interpreter_files == ()
+    assert assistant.files == ()
 
-    (store,) = desired.vector_stores
+    (store,) = desired.of_kind("vector_store")
     paths = ["docs/returns.md", "docs/shipping.md", "docs/warranty.md"]
     assert [f.path for f in store.files] == paths
     for desired_file in store.files:
@@ -576,10 +577,13 @@ def test_quickstart_loads_with_the_documented_views(in_repo):
         assert desired_file.source == root / desired_file.path
         assert desired_file.sha256 == hashlib.sha256(content).hexdigest()
         assert desired_file.bytes == len(content)
-    assert store.view == {
+    assert store.spec.view() == {
         "name": "Support handbook",
         "expires_after": None,
-        "chunking_strategy": {"type": "auto"},
+        "chunking_strategy": {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+        },
         "metadata": {"team": "support"},
         "files": {f.path: f.sha256 for f in store.files},
     }
@@ -623,12 +627,12 @@ def test_validate_success_line(in_repo):
 )
 def test_multi_env_selects_environment_vars(in_repo, env, model, channel):
     desired = manifest.load(["examples/multi-env"], env=env, environ={})
-    (assistant,) = desired.assistants
+    (assistant,) = desired.of_kind("assistant")
     assert desired.owner == f"triage/{env}"
-    assert assistant.view["model"] == model
-    assert assistant.view["metadata"]["channel"] == channel
-    assert assistant.view["response_format"] == {"type": "json_object"}
-    assert assistant.view["metadata"]["owner"] == "support-platform"
+    assert assistant.spec.view()["model"] == model
+    assert assistant.spec.view()["metadata"]["channel"] == channel
+    assert assistant.spec.view()["response_format"] == {"type": "json_object"}
+    assert assistant.spec.view()["metadata"]["owner"] == "support-platform"
     result = validate("examples/multi-env", "--env", env)
     assert result.exit_code == 0, result.output
     assert f"stack triage, environment {env}" in result.output
@@ -652,16 +656,21 @@ def test_interpolation_precedence_defaults_and_escape(tmp_path):
         "  description: ${TEAM:-nobody} $${NOT_A_VAR} ${EMPTY:-fallback} ${FROM_ENV}\n",
     )
     environ = {"MODEL": "from-environ", "FROM_ENV": "env-value", "EMPTY": ""}
-    view = manifest.load([tmp_path], env="dev", environ=environ).assistants[0].view
+    view = manifest.load([tmp_path], env="dev", environ=environ).of_kind("assistant")[0].spec.view()
     assert view["model"] == "from-vars"
     assert view["description"] == "nobody ${NOT_A_VAR} fallback env-value"
-    view = manifest.load([tmp_path], environ=environ).assistants[0].view
+    view = manifest.load([tmp_path], environ=environ).of_kind("assistant")[0].spec.view()
     assert view["model"] == "from-environ"
 
 
 def test_plain_reference_takes_the_type_of_its_value_quoted_stays_text(tmp_path):
     write_stack(tmp_path, "  model: m\n  temperature: ${T}\n", vars_yaml="{T: 0.5}")
-    assert manifest.load([tmp_path], env="dev", environ={}).assistants[0].view["temperature"] == 0.5
+    assert (
+        manifest.load([tmp_path], env="dev", environ={})
+        .of_kind("assistant")[0]
+        .spec.view()["temperature"]
+        == 0.5
+    )
     write_stack(tmp_path, "  model: m\n  temperature: '${T}'\n", vars_yaml="{T: 0.5}")
     with pytest.raises(ManifestError, match="spec.temperature: must be a number, not a string"):
         manifest.load([tmp_path], env="dev", environ={})
@@ -693,9 +702,9 @@ def test_code_interpreter_globs_are_expanded_sorted_and_deduplicated(tmp_path):
         "  model: m\n  instructions: hi\n  tools: [{type: code_interpreter}]\n"
         "  tool_resources:\n    code_interpreter:\n      files: [data/*.csv, data/a.csv]\n"
     )
-    (assistant,) = manifest.load([tmp_path], environ={}).assistants
-    assert [f.path for f in assistant.code_interpreter_files] == ["data/a.csv", "data/b.csv"]
-    assert assistant.view["tool_resources"] == {
+    (assistant,) = manifest.load([tmp_path], environ={}).of_kind("assistant")
+    assert [f.path for f in assistant.files] == ["data/a.csv", "data/b.csv"]
+    assert assistant.spec.view()["tool_resources"] == {
         "code_interpreter": {"files": ["data/a.csv", "data/b.csv"]}
     }
     assert assistant.same_content == ()
@@ -710,9 +719,9 @@ def test_paths_with_the_same_bytes_are_attached_once_under_the_first_path(tmp_pa
         "apiVersion: assistctl/v1\nkind: VectorStore\nmetadata: {name: docs}\n"
         "spec:\n  files: [docs/*.md]\n"
     )
-    (store,) = manifest.load([tmp_path], environ={}).vector_stores
+    (store,) = manifest.load([tmp_path], environ={}).of_kind("vector_store")
     assert [f.path for f in store.files] == ["docs/a.md", "docs/c.md"]
-    assert list(store.view["files"]) == ["docs/a.md", "docs/c.md"]
+    assert list(store.spec.view()["files"]) == ["docs/a.md", "docs/c.md"]
     assert store.same_content == (("docs/b.md", "docs/a.md"),)
 
 
@@ -747,7 +756,8 @@ def test_schemas_are_valid_and_closed():
             for value in node:
                 yield from objects_with_properties(value)
 
-    for kind, filename in manifest.SCHEMA_BY_KIND.items():
+    for kind in manifest.manifest_kinds():
+        filename = re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower() + ".json"
         schema = manifest.schema(kind)
         Draft202012Validator.check_schema(schema)
         assert json.loads((ROOT / "schemas" / filename).read_text()) == schema

@@ -11,11 +11,12 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
+from assistctl.conversation import Reply, ToolCall
 from assistctl.errors import SmokeTestError
 
 KINDS = (
@@ -34,50 +35,6 @@ KINDS = (
 )
 RUN_STATUSES = ("completed", "failed", "cancelled", "expired", "incomplete", "requires_action")
 TRIM = 240
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One tool call a run made. ``name`` is the function name, or the tool type otherwise."""
-
-    type: str
-    name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    output: str | None = None
-    id: str = ""
-
-    def __str__(self) -> str:
-        if self.type != "function":
-            return self.name
-        return f"{self.name}({json.dumps(dict(self.arguments), ensure_ascii=False)})"
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A ``file_citation`` annotation, with the cited file resolved to its manifest path when the
-    stack owns it (``path``) and to the name it was uploaded under (``filename``)."""
-
-    file_id: str
-    path: str | None = None
-    filename: str | None = None
-    quote: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.path or self.filename or self.file_id
-
-
-@dataclass(frozen=True)
-class Reply:
-    """Everything one step observed: the evidence expectations are checked against."""
-
-    status: str
-    text: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    citations: tuple[Citation, ...] = ()
-    latency_s: float = 0.0
-    usage: Mapping[str, int] | None = None
-    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,54 +96,69 @@ def split(expectation: Mapping[str, Any]) -> tuple[str, Any]:
     return kind, value
 
 
-def check(expectation: Any, where: str) -> None:
-    """Refuse an expectation that can never be evaluated (bad regex, invalid JSON Schema, wrong
-    value type) before any conversation starts. ``where`` locates it for the message."""
-
-    def fail(message: str) -> None:
-        raise SmokeTestError(f"{where}: {message}")
-
+def problem(expectation: Any) -> tuple[tuple[str, ...], str] | None:
+    """Why an expectation can never be evaluated (bad regex, invalid JSON Schema, wrong value
+    type), as ``(field path inside the expectation, phrase)``; None when it can. The one place
+    expectations are validated: the manifest loader locates the phrase in the file, ``check``
+    refuses a test built some other way."""
     if not isinstance(expectation, Mapping) or len(expectation) != 1:
-        fail(f"an expectation is a mapping with exactly one of: {', '.join(KINDS)}")
+        return (), f"an expectation is a mapping with exactly one of: {', '.join(KINDS)}"
     kind, value = split(expectation)
     if kind not in KINDS:
-        fail(f"unknown expectation {kind!r}; use one of: {', '.join(KINDS)}")
+        return (), f"unknown expectation {kind!r}; use one of: {', '.join(KINDS)}"
     textual = ("contains", "icontains", "not_contains", "equals", "regex", "cites")
     if kind in textual and (not isinstance(value, str | int | float) or isinstance(value, bool)):
-        fail(f"{kind} takes a string")
+        return (kind,), "takes a string"
     if kind == "regex":
         try:
             re.compile(str(value))
         except re.error as exc:
-            fail(f"regex: invalid regular expression {value!r}: {exc}")
+            return (kind,), f"holds an invalid regular expression {value!r}: {exc}"
     elif kind == "json_schema":
         if not isinstance(value, Mapping | bool):
-            fail("json_schema takes a JSON Schema (a mapping)")
+            return (kind,), "takes a JSON Schema (a mapping)"
         try:
             jsonschema.Draft202012Validator.check_schema(value)
         except jsonschema.SchemaError as exc:
-            fail(f"json_schema: not a valid JSON Schema: {exc.message}")
+            return (kind,), f"is not a valid JSON Schema: {exc.message}"
     elif kind == "tool_call":
-        if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
-            fail("tool_call takes {name, arguments, count}")
-        unknown = set(value) - {"name", "arguments", "count"}
-        if unknown:
-            fail(f"tool_call: unknown key(s) {', '.join(sorted(unknown))}")
-        if "arguments" in value and not isinstance(value["arguments"], Mapping):
-            fail("tool_call.arguments takes a mapping")
-        count = value.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            fail("tool_call.count takes a whole number ≥ 0")
+        return _tool_call_problem(value)
     elif kind == "no_tool_call":
         if value is not True and not isinstance(value, str):
-            fail("no_tool_call takes true or a tool name")
+            return (kind,), "takes true or a tool name"
     elif kind == "status":
         if value not in RUN_STATUSES:
-            fail(f"status takes one of: {', '.join(RUN_STATUSES)}")
+            return (kind,), f"takes one of: {', '.join(RUN_STATUSES)}"
     elif kind in ("max_latency_s", "max_tokens") and (
         not isinstance(value, int | float) or isinstance(value, bool) or value < 0
     ):
-        fail(f"{kind} takes a number ≥ 0")
+        return (kind,), "takes a number ≥ 0"
+    return None
+
+
+def _tool_call_problem(value: Any) -> tuple[tuple[str, ...], str] | None:
+    if isinstance(value, str) and value:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        return ("tool_call",), "takes a function name or {name, arguments, count}"
+    unknown = set(value) - {"name", "arguments", "count"}
+    if unknown:
+        return ("tool_call",), f"has unknown key(s) {', '.join(sorted(unknown))}"
+    if "arguments" in value and not isinstance(value["arguments"], Mapping):
+        return ("tool_call", "arguments"), "takes a mapping"
+    count = value.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return ("tool_call", "count"), "takes a whole number ≥ 0"
+    return None
+
+
+def check(expectation: Any, where: str) -> None:
+    """Refuse an expectation that can never be evaluated, before any conversation starts.
+    ``where`` locates it for the message."""
+    found = problem(expectation)
+    if found is not None:
+        path, phrase = found
+        raise SmokeTestError(f"{where}: {'.'.join(path) + ' ' if path else ''}{phrase}")
 
 
 def evaluate_step(expectations: Iterable[Mapping[str, Any]], reply: Reply) -> tuple[Verdict, ...]:
@@ -293,7 +265,7 @@ def _json_schema(value: Any, reply: Reply) -> Verdict:
 
 
 def _tool_call(value: Any, reply: Reply) -> Verdict:
-    spec = dict(value)
+    spec = {"name": value} if isinstance(value, str) else dict(value)
     name = spec["name"]
     arguments = spec.get("arguments")
     count = spec.get("count")

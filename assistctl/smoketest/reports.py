@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assistctl.conversation import Reply
 from assistctl.errors import AssistctlError
-from assistctl.expectations import Reply, describe_calls, trimmed
 from assistctl.model import DesiredSmokeTest
-from assistctl.smoketest import AttemptResult, StepResult, SuiteResult, TestResult
+from assistctl.smoketest.expectations import describe_calls, trimmed
+from assistctl.smoketest.results import AttemptResult, StepResult, SuiteResult, TestResult
 
 JSON_FORMAT_VERSION = 1
 OUTCOME_WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR"}

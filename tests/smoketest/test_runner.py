@@ -15,13 +15,19 @@ from pathlib import Path
 import openai
 import pytest
 
-from assistctl import manifest, model, retry, smoketest
+from assistctl import manifest, model, retry
+from assistctl.backends.assistants import AssistantsBackend
+from assistctl.conversation import Citation, Interrupted
 from assistctl.errors import SmokeTestError
-from assistctl.expectations import Citation
+from assistctl.kinds.assistant import AssistantSpec
+from assistctl.kinds.vector_store import VectorStoreSpec
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.model import DesiredSmokeTest, Location
+from assistctl.smoketest import runner as smoketest
+from assistctl.smoketest.results import SuiteResult
+from tests import builders
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 FAST_RETRIES = retry.RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, deadline_s=10)
 
 
@@ -30,9 +36,10 @@ def deploy(client: openai.OpenAI, desired: model.Desired) -> None:
     whose files carry identity attributes, assistants with ownership metadata."""
     owner = desired.owner
     store_ids = {}
-    for store in desired.vector_stores:
+    for store in desired.of_kind("vector_store"):
+        assert isinstance(store.spec, VectorStoreSpec)
         created = client.vector_stores.create(
-            name=store.view["name"],
+            name=store.spec.name,
             metadata={model.STACK_KEY: owner, model.NAME_KEY: store.name},
         )
         for file in store.files:
@@ -46,8 +53,9 @@ def deploy(client: openai.OpenAI, desired: model.Desired) -> None:
                 attributes={model.PATH_ATTRIBUTE: file.path, model.SHA256_ATTRIBUTE: file.sha256},
             )
         store_ids[store.name] = created.id
-    for assistant in desired.assistants:
-        view = assistant.view
+    for assistant in desired.of_kind("assistant"):
+        assert isinstance(assistant.spec, AssistantSpec)
+        view = assistant.spec.view()
         stores = view["tool_resources"].get("file_search", {}).get("vector_stores", [])
         client.beta.assistants.create(
             model=view["model"],
@@ -75,9 +83,12 @@ class Account:
     def requests(self) -> dict[str, int]:
         return self.admin("GET", "/_admin/stats")["requests"]
 
-    def run(self, *tests: DesiredSmokeTest, **options) -> smoketest.SuiteResult:
-        options.setdefault("policy", FAST_RETRIES)
-        return smoketest.run_suite(self.client, self.desired, tests, **options)
+    @property
+    def backend(self) -> AssistantsBackend:
+        return AssistantsBackend(self.client, policy=FAST_RETRIES)
+
+    def run(self, *tests: DesiredSmokeTest, **options) -> SuiteResult:
+        return smoketest.run_suite(self.backend, self.desired, tests, **options)
 
 
 @pytest.fixture(scope="module")
@@ -357,7 +368,7 @@ def test_not_deployed_assistant_is_a_clear_error(clean):
     other = model.Desired(stack="elsewhere", env="prod", root=QUICKSTART)
     test = smoke("orphan", [{"user": "Hello"}])
     with pytest.raises(SmokeTestError) as caught:
-        smoketest.run_suite(clean.client, other, [test], apply_hint="assistctl apply . --env prod")
+        smoketest.run_suite(clean.backend, other, [test], apply_hint="assistctl apply . --env prod")
     assert caught.value.message == (
         "tests/orphan.yaml:2: smoke test 'orphan' uses assistant 'support-bot', which is not "
         "deployed for stack 'elsewhere/prod' on this account"
@@ -389,41 +400,45 @@ def test_interrupted_conversation_stops_polling():
     stop = threading.Event()
     stop.set()
     test = smoke("stopped", [{"user": "x"}])
-    conversation = smoketest.Conversation(
-        None,
+    attempt = smoketest.Attempt(
+        AssistantsBackend(None),  # type: ignore[arg-type]
         test,
         1,
-        assistant_id="asst_1",
+        target_id="asst_1",
         deployment=smoketest.Deployment("s", {"support-bot": "asst_1"}),
         stop=stop,
     )
-    with pytest.raises(smoketest.Interrupted):
-        conversation.run()
+    with pytest.raises(Interrupted):
+        attempt.run()
 
 
 def test_deployment_maps_file_ids_to_manifest_paths():
     desired = manifest.load([QUICKSTART])
     returns = next(f for f in desired.files if f.path == "docs/returns.md")
-    deployed = model.Live(
-        owner="support",
-        assistants=(model.LiveAssistant("asst_1", "support-bot", "support", {}),),
-        vector_stores=(
-            model.LiveVectorStore(
-                "vs_1",
-                "handbook",
-                "support",
-                {},
-                (
-                    model.LiveVectorStoreFile(
-                        "file-a", "completed", {"assistctl_path": "docs/x.md"}
-                    ),
-                ),
-            ),
-        ),
-        uploads=(
-            model.LiveUpload("file-b", "n", 1, "support", returns.sha256, "returns.md"),
-            model.LiveUpload("file-c", "n", 1, "support", "0" * 64, "old.md"),
-        ),
+    tags = {model.STACK_KEY: "support"}
+    deployed = builders.live(
+        "support",
+        assistants=[
+            builders.live_assistant(
+                {"id": "asst_1", "metadata": {**tags, model.NAME_KEY: "support-bot"}}
+            )
+        ],
+        vector_stores=[
+            builders.live_store(
+                {"id": "vs_1", "metadata": {**tags, model.NAME_KEY: "handbook"}},
+                [
+                    {
+                        "id": "file-a",
+                        "status": "completed",
+                        "attributes": {"assistctl_path": "docs/x.md"},
+                    }
+                ],
+            )
+        ],
+        uploads=[
+            builders.live_upload("file-b", "support", returns.sha256, "returns.md"),
+            builders.live_upload("file-c", "support", "0" * 64, "old.md"),
+        ],
     )
     deployment = smoketest.Deployment.from_live(deployed, desired)
     assert deployment.assistants == {"support-bot": "asst_1"}

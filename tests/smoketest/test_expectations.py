@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistctl import expectations
+from assistctl.conversation import Citation, Reply, ToolCall
 from assistctl.errors import SmokeTestError
-from assistctl.expectations import Citation, Reply, ToolCall, evaluate, evaluate_step
+from assistctl.smoketest import expectations
+from assistctl.smoketest.expectations import evaluate, evaluate_step
 
 REPLY = Reply(
     status="completed",
