@@ -28,6 +28,7 @@ from assistctl.kinds import KINDS, Registry
 from assistctl.model import (
     PATH_ATTRIBUTE,
     Action,
+    Change,
     Desired,
     DesiredFile,
     Live,
@@ -218,7 +219,7 @@ class _Run:
         self.lock = threading.Lock()
         self.results: dict[str, str] = {}
         self.outcomes: list[Outcome] = []
-        self.changes = {c.address: c for c in plan.changes}
+        self.changes: dict[str, Change] = {c.address: c for c in plan.changes}
         self.remaining: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.produced: dict[str, str] = {}
@@ -339,6 +340,7 @@ class _Run:
         created = self.backend.upload(
             str(body["filename"]),
             content,
+            purpose=str(body["purpose"]),
             recover=lambda: account.find_owned(
                 self.backend, file_kind, self.owner, str(body["sha256"])
             ),

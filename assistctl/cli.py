@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -60,18 +61,24 @@ class _Group(click.Group):
     with ``--debug``. Usage errors exit 1 too: 2 is reserved for "plan has changes" and "smoke
     tests failed", which a mistyped flag in CI must never look like."""
 
-    def make_context(self, *args, **kwargs) -> click.Context:
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
         try:
-            return super().make_context(*args, **kwargs)
+            return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
-            exc.exit_code = EXIT_ERROR
+            _as_error(exc)
             raise
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            exc.exit_code = EXIT_ERROR
+            _as_error(exc)
             raise
         except AssistctlError as exc:
             if _debug_requested(ctx):
@@ -93,12 +100,17 @@ class _Group(click.Group):
             ctx.exit(EXIT_ERROR)
 
 
+def _as_error(exc: click.UsageError) -> None:
+    """A usage error exits 1 like any error (click's default is 2)."""
+    exc.exit_code = EXIT_ERROR  # type: ignore[misc]  # click's stubs call it a class variable
+
+
 def _debug_requested(ctx: click.Context) -> bool:
     obj = ctx.find_object(Options)
     return bool(obj and obj.debug) or os.environ.get("ASSISTCTL_DEBUG") == "1"
 
 
-def _manifest_paths_and_env(command):
+def _manifest_paths_and_env(command: Callable[..., Any]) -> Callable[..., Any]:
     """PATHS (manifest files or directories) and --env, which every command reading manifests
     takes in the same way."""
     command = click.option(
@@ -119,7 +131,7 @@ def _manifest_paths_and_env(command):
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
 @click.pass_context
-def cli(ctx: click.Context, account: str | None, debug: bool, quiet: bool, no_color: bool):
+def cli(ctx: click.Context, account: str | None, debug: bool, quiet: bool, no_color: bool) -> None:
     """Keep OpenAI assistants in git: validate, plan, apply and test them.
 
     \b
@@ -272,6 +284,8 @@ def completion_command(shell: str) -> None:
     from click.shell_completion import get_completion_class
 
     completion_class = get_completion_class(shell)
+    if completion_class is None:
+        raise AssistctlError(f"no completion for {shell}")
     script = completion_class(cli, {}, "assistctl", "_ASSISTCTL_COMPLETE").source()
     click.echo(script)
 

@@ -120,7 +120,9 @@ def read(backend: Backend, selection: Selection, kinds: Registry = KINDS) -> Sou
         kind = kinds.named(obj.kind)
         if not kind.has_children:
             return obj
-        children = tuple(backend.list_children(kind.collection, obj.id))
+        children: tuple[Mapping[str, Any], ...] = tuple(
+            backend.list_children(kind.collection, obj.id)
+        )
         return AccountObject(obj.kind, obj.id, obj.owner, obj.name, obj.data, children)
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="assistctl-export") as pool:

@@ -9,7 +9,7 @@ it arrives, in a bounded pool. Reads are idempotent: the backend retries them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -89,13 +89,16 @@ def read_account(
     return objects
 
 
+_Listing = tuple[AccountObject, "Future[Sequence[ApiObject]] | None"]
+
+
 def _objects(
     backend: Backend,
     kind: ResourceKind,
     with_children: Callable[[AccountObject], bool],
     pool: ThreadPoolExecutor,
-) -> list[tuple[AccountObject, Future[list[ApiObject]] | None]]:
-    found: list[tuple[AccountObject, Future[list[ApiObject]] | None]] = []
+) -> list[_Listing]:
+    found: list[_Listing] = []
     for data in backend.list(kind.collection, kind.list_query):
         owner, name = kind.identify(data)
         obj = AccountObject(kind.name, str(data["id"]), owner, name, data)

@@ -22,6 +22,7 @@ from assistctl.model import (
     DesiredResource,
     ForeignResource,
     LiveResource,
+    Ref,
     upload_filename,
 )
 from assistctl.plan import parse_target, plan
@@ -316,37 +317,6 @@ def test_server_defaults_and_ordering_are_not_changes(case):
     assert actions(result) == [("assistant.support-bot", "no-op")], result.changes[0].fields
 
 
-@pytest.mark.parametrize("case", sorted(NORMALISATION_CASES))
-def test_normalize_assistant_is_idempotent(case):
-    for view in NORMALISATION_CASES[case]:
-        once = normalize_assistant({"model": "gpt-4o", **view})
-        assert normalize_assistant(once) == once
-
-
-def test_normalized_assistant_view_has_the_documented_shape():
-    view = normalize_assistant(
-        {
-            "model": "gpt-4o",
-            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"a": 1}}}],
-            "metadata": {STACK_KEY: "x", NAME_KEY: "y", "team": "t"},
-        }
-    )
-    assert view == {
-        "name": None,
-        "description": None,
-        "model": "gpt-4o",
-        "instructions": None,
-        "tools": [
-            {"type": "function", "function": {"name": "f", "parameters": {"a": 1}, "strict": False}}
-        ],
-        "tool_resources": {},
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "response_format": "auto",
-        "metadata": {"team": "t"},
-    }
-
-
 @pytest.mark.parametrize(
     "manifest, server",
     [
@@ -434,37 +404,6 @@ def test_changed_function_parameters_are_an_update_of_tools():
     manifest = d_assistant(tools=tool({"type": "object", "properties": {"id": {"type": "string"}}}))
     (change,) = plan(desired([manifest]), Live(OWNER, (live_assistant,))).changes
     assert (change.action, change.fields) == (Action.UPDATE, ("tools",))
-
-
-def test_live_views_map_ids_to_logical_names_and_paths():
-    prices = dfile("data/prices.csv")
-    live = Live(
-        OWNER,
-        vector_stores=(api_store(),),
-        uploads=(
-            upload("file-p", prices.sha256, "prices.csv"),
-            upload("file-old", sha("old"), "old.csv"),
-        ),
-    )
-    live_assistant = api_assistant(
-        tool_resources={
-            "file_search": {"vector_store_ids": ["vs_1", "vs_elsewhere"]},
-            "code_interpreter": {"file_ids": ["file-p", "file-old", "file-foreign"]},
-        }
-    )
-    view = assistant_view(live_assistant, live, desired([d_assistant(files=[prices])]))
-    assert view["tool_resources"] == {
-        "file_search": {"vector_stores": ["handbook", "vs_elsewhere"]},
-        "code_interpreter": {
-            "files": ["data/prices.csv", "file-foreign", f"old.csv@{sha('old')[:12]}"]
-        },
-    }
-
-
-def test_vector_store_files_without_attributes_are_keyed_by_file_id():
-    store = api_store(files=[attached("file-9", None, None)])
-    view = vector_store_view(store, Live(OWNER, vector_stores=(store,)))
-    assert view["files"] == {"file-9": None}
 
 
 def test_failed_vector_store_file_is_reattached_with_a_warning():
@@ -731,3 +670,30 @@ def test_unknown_target_is_a_plan_error_listing_known_ones():
         plan(*_targeted_inputs(), targets=["assistant/nope"])
     assert "nope" in error.value.message
     assert "assistant/support-bot" in error.value.hint
+
+
+def test_file_batch_size_must_be_positive():
+    with pytest.raises(PlanError, match="at least 1"):
+        plan(desired(), Live(OWNER), files_per_batch=0)
+
+
+def test_every_write_is_an_operation_ordered_by_what_it_uses():
+    doc = dfile("docs/a.md")
+    bot = d_assistant(
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": ["handbook"]}},
+    )
+    result = plan(desired([bot], [d_store(files=[doc])]), Live(OWNER))
+    assert [(op.verb.value, op.address) for op in result.operations] == [
+        ("upload", "file.docs/a.md"),
+        ("create", "vector_store.handbook"),
+        ("attach", "vector_store.handbook"),
+        ("wait", "vector_store.handbook"),
+        ("create", "assistant.support-bot"),
+    ]
+    upload_op, create_store, attach, _, create_bot = result.operations
+    assert attach.target == Ref(create_store.key)
+    assert attach.body["files"][0]["file_id"] == Ref(upload_op.key)
+    store_ids = create_bot.body["tool_resources"]["file_search"]["vector_store_ids"]
+    assert store_ids == [Ref(create_store.key)]
+    assert create_bot.body["metadata"] == {STACK_KEY: OWNER, NAME_KEY: "support-bot"}

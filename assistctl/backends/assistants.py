@@ -25,7 +25,6 @@ T = TypeVar("T")
 FAMILY = "assistants"
 PAGE_SIZE = 100
 FILES_PAGE_SIZE = 10_000  # the files list allows 10,000 a page
-UPLOAD_PURPOSE = "assistants"
 SUNSET_MESSAGE = (
     "the account answered 404 to {path}: OpenAI and Azure shut the Assistants API down on "
     "2026-08-26 (files and vector stores still work there)"
@@ -111,13 +110,13 @@ class AssistantsBackend:
 
     def list_children(
         self, collection: str, parent_id: str, *, status: str | None = None, what: str = ""
-    ) -> list[ApiObject]:
+    ) -> Sequence[ApiObject]:
         self._require_children(collection)
-        only = {"filter": status} if status is not None else {}
         files = self.client.vector_stores.files
-        return list(
+        only: Any = status if status is not None else openai.omit
+        return tuple(
             self._items(
-                lambda: files.list(parent_id, limit=PAGE_SIZE, **only),
+                lambda: files.list(parent_id, limit=PAGE_SIZE, filter=only),
                 what or f"list the files of vector store {parent_id}",
             )
         )
@@ -159,11 +158,18 @@ class AssistantsBackend:
     # --- files ----------------------------------------------------------------------------
 
     def upload(
-        self, filename: str, content: bytes, *, recover: Recover | None = None, what: str = ""
+        self,
+        filename: str,
+        content: bytes,
+        *,
+        purpose: str,
+        recover: Recover | None = None,
+        what: str = "",
     ) -> ApiObject:
         files = self.client.files
+        chosen: Any = purpose
         return self._call(
-            lambda: _dump(files.create(file=(filename, content), purpose=UPLOAD_PURPOSE)),
+            lambda: _dump(files.create(file=(filename, content), purpose=chosen)),
             what or f"upload {filename}",
             recover=recover,
             idempotent=False,

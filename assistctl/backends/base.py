@@ -46,17 +46,20 @@ class Conversation(Protocol):
 class Backend(Protocol):
     """List, create, update and delete per collection; uploads; attachments; conversations."""
 
-    family: str
+    @property
+    def family(self) -> str:
+        """The API family (``assistants``, ``responses``)."""
 
     def observed(self, on_retry: Callable[[str], None]) -> Backend:
         """The same backend, telling ``on_retry`` about each retry (progress lines)."""
 
-    def list(self, collection: str) -> Iterator[ApiObject]:
-        """Every object of a collection, page by page as the pages arrive."""
+    def list(self, collection: str, query: Mapping[str, str] | None = None) -> Iterator[ApiObject]:
+        """Every object of a collection (``query`` filters it, e.g. by ``purpose``), page by
+        page as the pages arrive."""
 
     def list_children(
         self, collection: str, parent_id: str, *, status: str | None = None, what: str = ""
-    ) -> list[ApiObject]:
+    ) -> Sequence[ApiObject]:
         """Every child (a vector store's files) of one object, optionally of one status."""
 
     def retrieve(self, collection: str, object_id: str) -> ApiObject: ...
@@ -78,7 +81,13 @@ class Backend(Protocol):
         """Delete; an object that is already gone counts as deleted."""
 
     def upload(
-        self, filename: str, content: bytes, *, recover: Recover | None = None, what: str = ""
+        self,
+        filename: str,
+        content: bytes,
+        *,
+        purpose: str,
+        recover: Recover | None = None,
+        what: str = "",
     ) -> ApiObject: ...
 
     def download(self, file_id: str) -> bytes | None:

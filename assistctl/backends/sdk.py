@@ -39,21 +39,20 @@ def translate_error(exc: openai.OpenAIError, what: str) -> AccountError:
         status = exc.status_code
         message = _error_message(exc)
         headers = {key.lower(): value for key, value in exc.response.headers.items()}
-        details = {
-            "status": status,
-            "code": _error_code(exc),
-            "transience": _transience_of_status(status),
-            "retry_after": retry_after_seconds(headers),
-        }
         if status == 401:
-            return AccountError(
-                f"{what}: the account refused the API key (401): {message}",
-                hint=UNAUTHORISED_HINT,
-                **details,
-            )
-        if status == 403:
-            return AccountError(f"{what}: permission denied (403): {message}", **details)
-        return AccountError(f"{what}: the account answered {status}: {message}", **details)
+            text = f"{what}: the account refused the API key (401): {message}"
+        elif status == 403:
+            text = f"{what}: permission denied (403): {message}"
+        else:
+            text = f"{what}: the account answered {status}: {message}"
+        return AccountError(
+            text,
+            hint=UNAUTHORISED_HINT if status == 401 else None,
+            status=status,
+            code=_error_code(exc),
+            transience=_transience_of_status(status),
+            retry_after=retry_after_seconds(headers),
+        )
     if isinstance(exc, openai.APIConnectionError):
         url = exc.request.url
         refused = isinstance(exc.__cause__, httpx2.ConnectError)

@@ -223,6 +223,7 @@ class ThreadConversation:
         return None
 
     def _answers(self, run: Any, request: StepRequest) -> tuple[list[dict[str, str]], str | None]:
+        assert run.required_action is not None, "requires_action comes with its action"
         outputs: list[dict[str, str]] = []
         for call in run.required_action.submit_tool_outputs.tool_calls:
             name = call.function.name
@@ -240,7 +241,7 @@ class ThreadConversation:
 
         def recover() -> Any:
             current = runs.retrieve(run.id, thread_id=thread_id)
-            if current.status != "requires_action":
+            if current.status != "requires_action" or current.required_action is None:
                 return current
             waiting = {c.id for c in current.required_action.submit_tool_outputs.tool_calls}
             return current if waiting != pending else None

@@ -131,7 +131,7 @@ def tool_of(raw: Mapping[str, Any], model: str | None) -> Tool:
     if kind == "function":
         function = raw.get("function") or {}
         return FunctionTool(
-            name=function.get("name"),
+            name=str(function.get("name") or ""),
             description=function.get("description") or None,
             parameters=_plain(function["parameters"])
             if function.get("parameters") is not None
@@ -520,10 +520,11 @@ class AssistantKind(NamedKind):
         resources = self._resolved_resources(spec, context)
         if live is not None:
             live_resources = live.data.get("tool_resources") or {}
-            for key, empty in (
+            emptied: tuple[tuple[str, dict[str, list[str]]], ...] = (
                 ("file_search", {"vector_store_ids": []}),
                 ("code_interpreter", {"file_ids": []}),
-            ):
+            )
+            for key, empty in emptied:
                 if key not in resources and live_resources.get(key):
                     resources[key] = empty
         if resources:

@@ -400,7 +400,7 @@ class NamedKind(ResourceKind):
                 reason="something it uses gets a new id; it is re-pointed there",
                 id=live.id,
             )
-            update = Operation(
+            repoint_operation = Operation(
                 f"update {address}",
                 Verb.UPDATE,
                 address,
@@ -409,7 +409,7 @@ class NamedKind(ResourceKind):
                 body=repoint,
                 summary="re-point",
             )
-            return ResourcePlan(change, (update,))
+            return ResourcePlan(change, (repoint_operation,))
         if before.get("name") != after.get("name"):
             self._check_name_clash(address, after, context)
         change = Change(
@@ -422,10 +422,10 @@ class NamedKind(ResourceKind):
             live.id,
         )
         operations: list[Operation] = []
-        body = self.update_request(resource.spec, live, context, fields)
-        if body is not None:
-            body["metadata"] = self.metadata(
-                body.get("metadata") or {}, resource.name, context.owner
+        update = self.update_request(resource.spec, live, context, fields)
+        if update is not None:
+            update["metadata"] = self.metadata(
+                update.get("metadata") or {}, resource.name, context.owner
             )
             operations.append(
                 Operation(
@@ -434,7 +434,7 @@ class NamedKind(ResourceKind):
                     address,
                     self.collection,
                     target=live.id,
-                    body=body,
+                    body=update,
                 )
             )
         operations.extend(self.follow_up(resource, live, live.id, change, context))

@@ -157,11 +157,9 @@ class FileKind(ResourceKind):
             holders = by_sha.get(file.sha256)
             if holders:
                 keep = min(holders, key=lambda u: (u.id not in usage.used, u.id))
-                before = keep.spec(usage.paths.get(keep.id, file.path))
+                held = keep.spec(usage.paths.get(keep.id, file.path)).view()
                 plans.append(
-                    ResourcePlan(
-                        Change(address, Action.NO_OP, before.view(), after.view(), id=keep.id)
-                    )
+                    ResourcePlan(Change(address, Action.NO_OP, held, after.view(), id=keep.id))
                 )
                 consumed.add(keep.id)
                 context.uploads[file.sha256] = context.ids[address] = keep.id
@@ -182,27 +180,32 @@ class FileKind(ResourceKind):
                 )
                 context.ids[address] = context.uploads[file.sha256]
                 continue
-            upload = Operation(
+            send = Operation(
                 key,
                 Verb.UPLOAD,
                 address,
                 self.collection,
-                body={"filename": after.filename, "path": file.path, "sha256": file.sha256},
+                body={
+                    "filename": after.filename,
+                    "purpose": UPLOAD_PURPOSE,
+                    "path": file.path,
+                    "sha256": file.sha256,
+                },
             )
             context.uploads[file.sha256] = context.ids[address] = Ref(key)
             replaced = _replaced_upload(file, uploads, usage, wanted, consumed)
             if replaced is None:
                 change = Change(address, Action.CREATE, None, after.view(), reason="new content")
-                plans.append(ResourcePlan(change, (upload,)))
+                plans.append(ResourcePlan(change, (send,)))
                 continue
             consumed.add(replaced.id)
-            before = replaced.spec(file.path).view()
+            old = replaced.spec(file.path).view()
             change = Change(
                 address,
                 Action.REPLACE,
-                before,
+                old,
                 after.view(),
-                changed_fields(before, {**after.view(), "id": replaced.id}),
+                changed_fields(old, {**after.view(), "id": replaced.id}),
                 f"content changed (sha256 {replaced.sha256[:12]} → {file.sha256[:12]}); "
                 "the API cannot change an upload's content",
                 replaced.id,
@@ -210,7 +213,7 @@ class FileKind(ResourceKind):
             delete = Operation(
                 f"delete {address}", Verb.DELETE, address, self.collection, target=replaced.id
             )
-            plans.append(ResourcePlan(change, (upload, delete)))
+            plans.append(ResourcePlan(change, (send, delete)))
 
         taken: set[str] = set()
         for upload in uploads:
@@ -227,8 +230,8 @@ class FileKind(ResourceKind):
                 name = f"{name}#{upload.id}"
             taken.add(name)
             address = self.address(name)
-            before = upload.spec(usage.paths.get(upload.id)).view()
-            change = Change(address, Action.DELETE, before, None, reason=reason, id=upload.id)
+            gone = upload.spec(usage.paths.get(upload.id)).view()
+            change = Change(address, Action.DELETE, gone, None, reason=reason, id=upload.id)
             delete = Operation(
                 f"delete {address}", Verb.DELETE, address, self.collection, target=upload.id
             )

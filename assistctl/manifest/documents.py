@@ -110,10 +110,10 @@ class ProblemLog:
 class _Constructor(yaml.constructor.SafeConstructor):
     """Safe YAML values, except timestamps stay strings (JSON has no dates; the API wants text)."""
 
-
-_Constructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str
-)
+    yaml_constructors = {
+        **yaml.constructor.SafeConstructor.yaml_constructors,
+        "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_yaml_str,
+    }
 
 
 def parse(path: Path, is_test_file: bool, log: ProblemLog) -> list[Document]:
@@ -141,10 +141,10 @@ def parse(path: Path, is_test_file: bool, log: ProblemLog) -> list[Document]:
             documents.append(Document(path, shown, node.start_mark.line + 1, node, is_test_file))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        at_line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
-        log.at_line(shown, line, f"YAML syntax error: {what}{context}")
+        log.at_line(shown, at_line, f"YAML syntax error: {what}{context}")
         return []
     except yaml.YAMLError as exc:
         log.at_line(shown, None, f"YAML error: {exc}")

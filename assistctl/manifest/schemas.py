@@ -75,12 +75,11 @@ def _explain(error: ValidationError) -> Iterator[tuple[FieldPath, str, str | Non
     schema_node = error.schema if isinstance(error.schema, dict) else {}
     hint = schema_node.get("x-hints", {}).get(error.validator) or schema_node.get("x-hint")
     custom = schema_node.get("x-messages", {}).get(error.validator)
-    in_property_names = "propertyNames" in error.relative_schema_path
-    if in_property_names:
-        path = path + (error.instance,)
     keyword = error.validator
-    value = error.validator_value
-    instance = error.instance
+    value: Any = error.validator_value
+    instance: Any = error.instance
+    if "propertyNames" in error.relative_schema_path:
+        path = path + (instance,)
     if keyword in ("oneOf", "anyOf"):
         yield from _explain_branches(error, path)
         return
@@ -145,8 +144,8 @@ def _explain(error: ValidationError) -> Iterator[tuple[FieldPath, str, str | Non
 def _explain_branches(
     error: ValidationError, path: FieldPath
 ) -> Iterator[tuple[FieldPath, str, str | None]]:
-    branches = error.validator_value
-    instance = error.instance
+    branches: Any = error.validator_value
+    instance: Any = error.instance
     schema_node = error.schema if isinstance(error.schema, dict) else {}
     if isinstance(instance, dict) and "type" in instance:
         consts = [
@@ -166,7 +165,8 @@ def _explain_branches(
     same_type = [
         index
         for index, branch in enumerate(branches)
-        if isinstance(branch, dict) and json_type(instance) == _TYPE_WORDS.get(branch.get("type"))
+        if isinstance(branch, dict)
+        and json_type(instance) == _TYPE_WORDS.get(str(branch.get("type")))
     ]
     if len(same_type) == 1:
         for sub in error.context or []:

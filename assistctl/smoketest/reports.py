@@ -402,6 +402,10 @@ def _not_run(attempt: AttemptResult) -> str:
     return f"{missing} {later}step{'s' if missing != 1 else ''} not run"
 
 
+def _text_writer(text: str) -> Callable[[Path], object]:
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
 def write_transcripts(suite: SuiteResult, directory: str | Path) -> list[Path]:
     target = Path(directory)
     _write(target, "transcripts", lambda _: target.mkdir(exist_ok=True))
@@ -410,9 +414,7 @@ def write_transcripts(suite: SuiteResult, directory: str | Path) -> list[Path]:
         for attempt in test.attempts:
             text = transcript(test, attempt)
             path = target / transcript_name(test.name, attempt.index)
-            written.append(
-                _write(path, "a transcript", lambda p, t=text: p.write_text(t, encoding="utf-8"))
-            )
+            written.append(_write(path, "a transcript", _text_writer(text)))
     return written
 
 

@@ -61,8 +61,8 @@ class Deployment:
         }
         for resource in deployed.of_kind("file"):
             upload = LiveUpload.of(resource)
-            path = recorded.get(upload.id) or paths_by_sha.get(upload.sha256)
-            files[upload.id] = (path, upload.basename)
+            found = recorded.get(upload.id) or paths_by_sha.get(upload.sha256)
+            files[upload.id] = (found, upload.basename)
         return cls(
             owner=deployed.owner,
             assistants={r.name: r.id for r in deployed.of_kind(TARGET_KIND)},

@@ -231,3 +231,41 @@ def test_identical_files_in_one_store_converge_and_are_explained(run, stack_dir,
     assert plan.exit_code == 0, plan.output
     assert "docs/returns2.md has the same content as docs/returns.md" in plan.output
     assert len(list(client.files.list(limit=100))) == 3
+
+
+def _writes(admin) -> int:
+    """Write requests the account saw (its own admin API aside)."""
+    return sum(
+        count
+        for route, count in admin.stats()["requests"].items()
+        if route.split(" ", 1)[0] in ("POST", "DELETE") and " /_admin" not in route
+    )
+
+
+def _change_the_stack(stack_dir: Path) -> None:
+    """Content, a moved file, a removed file, an edited prompt and a removed tool: every kind of
+    write (upload, attach, retag, detach, update, delete) at once."""
+    docs = stack_dir / "docs"
+    (docs / "returns.md").write_text("# Returns\n\nReturns are free for 60 days.\n")
+    (docs / "shipping.md").rename(docs / "delivery.md")
+    (docs / "warranty.md").unlink()
+    (stack_dir / "prompts" / "support.md").write_text("Answer in one sentence.\n")
+
+
+@pytest.mark.parametrize("stage", ["fresh account", "changed stack"])
+def test_a_saved_plan_lists_exactly_the_writes_apply_makes(stage, run, stack_dir, admin, tmp_path):
+    if stage == "changed stack":
+        assert run("apply", str(stack_dir), "--yes").exit_code == 0
+        _change_the_stack(stack_dir)
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(stack_dir), "-o", str(saved)).exit_code == 0
+    operations = json.loads(saved.read_text())["operations"]
+    verbs = {operation["verb"] for operation in operations}
+    admin.reset_stats()
+    applied = run("apply", str(stack_dir), "--plan", str(saved), "--yes")
+    assert applied.exit_code == 0, applied.output
+    listed_writes = [op for op in operations if op["verb"] != "wait"]
+    assert _writes(admin) == len(listed_writes), (verbs, admin.stats()["requests"])
+    if stage == "changed stack":
+        assert {"upload", "attach", "retag", "detach", "update", "delete"} <= verbs
+    assert run("plan", str(stack_dir), "--detailed-exitcode").exit_code == 0

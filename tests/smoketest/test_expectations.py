@@ -175,3 +175,12 @@ def test_check_refuses_unusable_expectations(expectation, message):
         expectations.check(expectation, "t.yaml:3: spec.steps[0].expect[1]")
     assert caught.value.message.startswith("t.yaml:3: spec.steps[0].expect[1]: ")
     assert message in caught.value.message
+
+
+def test_a_tool_call_named_by_a_string_is_checked_as_the_schema_allows():
+    """The schema and the README allow ``tool_call: get_order``; it used to pass validation and
+    then be refused (and crash the check) at run time."""
+    assert expectations.problem({"tool_call": "get_order"}) is None
+    assert evaluate({"tool_call": "get_order"}, REPLY).passed
+    missed = evaluate({"tool_call": "refund"}, REPLY)
+    assert not missed.passed and "expected a call to refund" in missed.message
