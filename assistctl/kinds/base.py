@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from deepdiff import DeepDiff
-
 from assistctl.errors import PlanError
 from assistctl.model import (
     RESERVED_PREFIX,
@@ -113,6 +111,9 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple
     """Top-level keys whose values differ, in view order."""
     if before == after:
         return ()  # the common case, decided without building a diff
+    # Start-up: deepdiff costs ~390 ms to import (pydantic, asyncio); validate never diffs.
+    from deepdiff import DeepDiff
+
     difference = DeepDiff(
         dict(before), dict(after), ignore_numeric_type_changes=True, verbose_level=0
     )
