@@ -10,15 +10,20 @@ coverage is at least the nominal level for every true rate and every N, where Wi
 below it for small N and rates near 1, the usual case here. Its bounds are also exactly the
 one-sided binomial tests, which is what lets a sequential rule's error be computed exactly.
 
-Every verdict is wrong with probability at most ``(1 - confidence) / 2`` (2.5% at the default
-0.95): a false PASS can only happen when the true rate is below the threshold, a false FAIL only
-when it is at or above, and each side gets half the interval's miss. Looking after every
-attempt and stopping once decided would inflate that (each look is another chance to cross by
-luck), so a sequential rule checks a wider interval: its per-look tail levels are the largest
-that keep the exact probability of a false verdict, summed over every look and every sequence of
-outcomes (computed by dynamic programming at the threshold, the worst case), within the budget.
-The guarantee needs outcomes fed in an order that does not depend on them (attempt order, not
-completion order: a failing attempt that times out would otherwise arrive last).
+An interval verdict is wrong with probability at most ``(1 - confidence) / 2`` (2.5% at the
+default 0.95): a false PASS can only happen when the true rate is below the threshold, a false
+FAIL only when it is at or above, and each side gets half the interval's miss. That assumes the
+attempts are independent trials with one pass rate (fresh threads do that; an outage that fails
+several at once does not).
+
+Looking after every attempt and stopping once decided would inflate that error (each look is
+another chance to cross by luck: checking the plain 95% interval after each of 30 attempts gives
+a false FAIL 6.5% of the time), so a sequential rule checks a wider interval. Its per-look tail
+levels are the largest that keep the exact probability of a false verdict, over every look and
+every sequence of outcomes, within the budget: one level for all looks (Pocock-style), found by
+dynamic programming at the threshold, the worst case. That guarantee needs outcomes fed in an
+order that does not depend on them: attempt order, not completion order (a failing attempt that
+times out would otherwise arrive last).
 
 ``pass_threshold`` 1.0 is the exception: no interval's lower bound reaches 1.0, so it keeps
 today's meaning, every attempt must pass (PASS once all ``max`` passed, FAIL at the first
@@ -35,9 +40,8 @@ from enum import StrEnum
 from functools import lru_cache
 
 DEFAULT_CONFIDENCE = 0.95
-BOUND_BISECTIONS = (
-    64  # halvings of [0, 1] when solving for an interval bound: below float resolution
-)
+# Halvings of [0, 1] when solving for an interval bound: past float resolution.
+BOUND_BISECTIONS = 64
 
 
 class Verdict(StrEnum):
