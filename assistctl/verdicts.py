@@ -273,57 +273,38 @@ class UnreachablePass(ValueError):
 
 
 def check_reachable(
-    threshold: float,
-    max_attempts: int,
-    confidence: float = DEFAULT_CONFIDENCE,
-    *,
-    min_attempts: int = 1,
+    threshold: float, max_attempts: int, confidence: float = DEFAULT_CONFIDENCE
 ) -> None:
-    """Refuse a sequential repeat that can never PASS: even all ``max_attempts`` passing must
-    put the interval's lower bound at or above the threshold.
-
-    ``min_attempts`` (the first look) only matters when it is above the attempts a fixed test
-    would need, since earlier looks cannot PASS anyway; 1 is never less strict.
-    """
-    if not _pass_reachable(threshold, min_attempts, max_attempts, confidence):
-        needed = minimum_max_attempts(threshold, confidence, min_attempts=min_attempts)
+    """Refuse a repeat whose ``max`` can never PASS, naming the ``max`` it needs."""
+    needed = minimum_max_attempts(threshold, confidence)
+    if max_attempts < needed:
         raise UnreachablePass(
             f"max {max_attempts} can never reach PASS at pass_threshold {threshold:g} and "
             f"confidence {confidence:g}: even with every attempt passing it needs max ≥ {needed}"
         )
 
 
-def minimum_max_attempts(
-    threshold: float, confidence: float = DEFAULT_CONFIDENCE, *, min_attempts: int = 1
-) -> int:
-    """The smallest ``max`` a sequential repeat needs for PASS to be reachable.
+def minimum_max_attempts(threshold: float, confidence: float = DEFAULT_CONFIDENCE) -> int:
+    """The fewest attempts that can PASS, sequential or fixed: the least n with
+    ``threshold ** n <= (1 - confidence) / 2``, when n passes out of n just puts the lower bound
+    at the threshold (1 for the thresholds 0 and 1, which need no interval).
 
-    Reachability only grows with ``max`` (one more look at a stricter level crosses no more
-    often than the last look did at the looser one), so this gallops, then bisects.
+    No rule whose false PASS stays within the bound can do better, since n passes in a row
+    happen with probability ``threshold ** n`` right at the threshold. A sequential rule with
+    this ``max`` reaches it: no earlier look can PASS anything within the budget (even all
+    passing is likelier than that), so its only PASS is all ``max`` passing, which fits. A
+    larger ``max`` stays reachable; ``min`` plays no part.
     """
     _check_threshold(threshold)
     _check_confidence(confidence)
     if threshold <= 0 or threshold >= 1:
-        return min_attempts
+        return 1
     budget = (1 - confidence) / 2
-    # A fixed test needs threshold ** n <= budget, a sequential one at least as many attempts;
-    # starting one below absorbs the logarithms' rounding.
-    fixed = math.ceil(math.log(budget) / math.log(threshold))
-    low = max(min_attempts, fixed - 1)
-    while low >= min_attempts and _pass_reachable(threshold, min_attempts, low, confidence):
-        low -= 1
-    step = 1
-    while not _pass_reachable(threshold, min_attempts, low + step, confidence):
-        low += step
-        step *= 2
-    high = low + step
-    while high - low > 1:
-        middle = (low + high) // 2
-        if _pass_reachable(threshold, min_attempts, middle, confidence):
-            high = middle
-        else:
-            low = middle
-    return high
+    # The same all-pass probability the rules' tails use, so validation and rules agree.
+    needed = max(1, math.ceil(math.log(budget) / math.log(threshold)) - 1)
+    while _probability(needed, needed, threshold) > budget:
+        needed += 1
+    return needed
 
 
 # --- binomial arithmetic ---------------------------------------------------------------------
@@ -461,27 +442,6 @@ def _calibrate(
     first_over = bisect.bisect_left(levels, True, key=over_budget)
     level = levels[first_over - 1] if first_over else 0.0
     return level, _boundary(tails, min_attempts, level, strict)
-
-
-def _pass_reachable(
-    threshold: float, min_attempts: int, max_attempts: int, confidence: float
-) -> bool:
-    """Whether ``sequential_rule`` would let all ``max_attempts`` passing reach PASS, with one
-    dynamic program instead of a calibration: that is exactly whether the boundary at the
-    all-pass tail's level fits the budget."""
-    _check_threshold(threshold)
-    _check_confidence(confidence)
-    if not 1 <= min_attempts <= max_attempts:
-        return False
-    if threshold <= 0 or threshold >= 1:
-        return True
-    budget = (1 - confidence) / 2
-    tails = [_upper_tails(n, threshold) for n in range(min_attempts, max_attempts + 1)]
-    all_pass = tails[-1][max_attempts]
-    if all_pass > budget:
-        return False
-    least = _boundary(tails, min_attempts, all_pass, strict=False)
-    return _crossing_probability(threshold, min_attempts, least) <= budget
 
 
 def _rule(

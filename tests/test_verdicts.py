@@ -344,21 +344,23 @@ def test_simulated_false_verdict_rate_stays_within_the_bound(
 def test_max_too_small_to_ever_pass_is_refused_with_the_minimum():
     with pytest.raises(UnreachablePass, match="max ≥ 36"):
         check_reachable(0.9, 30)
+    with pytest.raises(UnreachablePass, match="max ≥ 17"):
+        check_reachable(0.8, 16)
     check_reachable(0.9, 36)
-    check_reachable(0.8, 30, min_attempts=3)
+    check_reachable(0.8, 30)
     check_reachable(1.0, 1)
     check_reachable(0.0, 1)
-    with pytest.raises(UnreachablePass, match="max ≥ 17"):
-        check_reachable(0.8, 16, min_attempts=3)
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.67, 0.8, 0.9, 0.95])
 @pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
-def test_minimum_max_is_what_a_fixed_test_needs_and_agrees_with_the_rule(threshold, confidence):
+def test_minimum_max_is_what_a_fixed_test_needs_and_what_rules_reach(threshold, confidence):
     needed = minimum_max_attempts(threshold, confidence)
     miss = (1 - confidence) / 2
     assert threshold**needed <= miss < threshold ** (needed - 1)
-    assert sequential_rule(threshold, 1, needed, confidence).pass_reachable
-    if needed > 1:
-        assert not sequential_rule(threshold, 1, needed - 1, confidence).pass_reachable
+    for first in (1, 3):
+        assert sequential_rule(threshold, first, max(first, needed), confidence).pass_reachable
+        if needed - 1 >= first:
+            assert not sequential_rule(threshold, first, needed - 1, confidence).pass_reachable
+    assert sequential_rule(threshold, 1, needed + 10, confidence).pass_reachable
     check_reachable(threshold, needed, confidence)
