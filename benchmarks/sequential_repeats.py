@@ -23,7 +23,7 @@ import argparse
 import random
 from dataclasses import dataclass
 
-from assistctl.verdicts import (
+from assistctl.smoketest.verdicts import (
     Rule,
     Verdict,
     count_rule,

@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from assistctl import verdicts
-from assistctl.verdicts import (
+from assistctl.smoketest import verdicts
+from assistctl.smoketest.verdicts import (
     Rule,
     UnreachablePass,
     Verdict,
