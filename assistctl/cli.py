@@ -110,6 +110,39 @@ def _debug_requested(ctx: click.Context) -> bool:
     return bool(obj and obj.debug) or os.environ.get("ASSISTCTL_DEBUG") == "1"
 
 
+class _Duration(click.ParamType):
+    """``0``, ``45s``, ``5m``, ``1h``: seconds, as Terraform's ``-lock-timeout`` takes them."""
+
+    name = "duration"
+    _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip().lower()
+        number, unit = text.rstrip("smh"), text[len(text.rstrip("smh")) :]
+        try:
+            seconds = float(number) * self._UNITS[unit]
+        except (KeyError, ValueError):
+            self.fail(f"{value!r} is not a duration such as 0, 30s, 5m or 1h", param, ctx)
+        if seconds < 0:
+            self.fail(f"{value!r} is negative", param, ctx)
+        return seconds
+
+
+def _lock_timeout(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--lock-timeout",
+        type=_Duration(),
+        default="0s",
+        show_default=True,
+        metavar="DURATION",
+        help="How long to wait for another run of this stack to release its lock (30s, 5m).",
+    )(command)
+
+
 def _manifest_paths_and_env(command: Callable[..., Any]) -> Callable[..., Any]:
     """PATHS (manifest files or directories) and --env, which every command reading manifests
     takes in the same way."""
@@ -755,6 +788,7 @@ def _execute_plan(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
 )
+@_lock_timeout
 @click.pass_context
 def apply_command(
     ctx: click.Context,
@@ -765,6 +799,7 @@ def apply_command(
     concurrency: int,
     targets: tuple[str, ...],
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Make the account match the manifests: upload files, create or update vector stores and
     assistants, delete what the stack owns but no manifest names.
@@ -779,9 +814,10 @@ def apply_command(
       assistctl apply examples/quickstart --plan plan.json
     """
     from assistctl.errors import PlanError
+    from assistctl.lock import StackLock
     from assistctl.plan import parse_target
     from assistctl.planfile import check_still_current, read_plan_file
-    from assistctl.workflow import compute_plan
+    from assistctl.workflow import load_desired, plan_against
 
     options: Options = ctx.obj
     for target in targets:
@@ -791,22 +827,24 @@ def apply_command(
         raise PlanError(
             "--target cannot be combined with --plan", hint="the saved plan already says what to do"
         )
+    desired = load_desired(paths, env)  # bad manifests fail before any account is touched
     backend = options.backend()
-    desired, live, the_plan = compute_plan(paths, env, backend, targets)
-    if saved is not None:
-        check_still_current(saved, the_plan, plan_file or "")
-        the_plan = saved
-    _execute_plan(
-        ctx,
-        the_plan,
-        desired,
-        live,
-        backend,
-        yes=yes,
-        concurrency=concurrency,
-        as_json=as_json,
-        verb="apply",
-    )
+    with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
+        live, the_plan = plan_against(desired, backend, targets)
+        if saved is not None:
+            check_still_current(saved, the_plan, plan_file or "")
+            the_plan = saved
+        _execute_plan(
+            ctx,
+            the_plan,
+            desired,
+            live,
+            backend,
+            yes=yes,
+            concurrency=concurrency,
+            as_json=as_json,
+            verb="apply",
+        )
 
 
 @cli.command("destroy")
@@ -822,6 +860,7 @@ def apply_command(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
 )
+@_lock_timeout
 @click.pass_context
 def destroy_command(
     ctx: click.Context,
@@ -830,6 +869,7 @@ def destroy_command(
     yes: bool,
     concurrency: int,
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Delete everything this stack (and --env) owns in the account, and nothing else.
 
@@ -839,32 +879,40 @@ def destroy_command(
     Example:
       assistctl destroy examples/quickstart --yes
     """
+    from assistctl.lock import StackLock
     from assistctl.workflow import destroy_plan_against, load_desired
 
     options: Options = ctx.obj
     manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
     backend = options.backend()
-    nothing, live, the_plan = destroy_plan_against(manifests, backend)
-    _execute_plan(
-        ctx,
-        the_plan,
-        nothing,
-        live,
-        backend,
-        yes=yes,
-        concurrency=concurrency,
-        as_json=as_json,
-        verb="destroy",
-    )
+    with StackLock(backend, manifests.owner, timeout_s=lock_timeout, notify=options.note):
+        nothing, live, the_plan = destroy_plan_against(manifests, backend)
+        _execute_plan(
+            ctx,
+            the_plan,
+            nothing,
+            live,
+            backend,
+            yes=yes,
+            concurrency=concurrency,
+            as_json=as_json,
+            verb="destroy",
+        )
 
 
 @cli.command("import")
 @click.argument("address", metavar="KIND/NAME")
 @click.argument("resource_id", metavar="API_ID")
 @_manifest_paths_and_env
+@_lock_timeout
 @click.pass_context
 def import_command(
-    ctx: click.Context, address: str, resource_id: str, paths: tuple[str, ...], env: str | None
+    ctx: click.Context,
+    address: str,
+    resource_id: str,
+    paths: tuple[str, ...],
+    env: str | None,
+    lock_timeout: float,
 ) -> None:
     """Adopt an existing assistant or vector store into the stack (writes its ownership keys
     into its metadata, keeping the rest). Refuses one another stack owns.
@@ -876,6 +924,7 @@ def import_command(
     """
     from assistctl.adopt import adopt
     from assistctl.live import snapshot
+    from assistctl.lock import StackLock
     from assistctl.plan import parse_target
     from assistctl.workflow import load_desired
 
@@ -883,8 +932,9 @@ def import_command(
     target = parse_target(address)
     desired = load_desired(paths, env)
     backend = options.backend()
-    live = snapshot(backend, desired.owner)
-    result = adopt(backend, desired, live, target, resource_id)
+    with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
+        live = snapshot(backend, desired.owner)
+        result = adopt(backend, desired, live, target, resource_id)
     if result.already_owned:
         click.echo(f"{resource_id} is already managed as {result.address}.")
     else:
@@ -897,6 +947,33 @@ def import_command(
             "manifest's file and detaches this one"
         )
     click.echo("Run `assistctl plan` to see what still differs from the manifests.")
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id", metavar="LOCK_ID")
+@_manifest_paths_and_env
+@click.pass_context
+def force_unlock_command(
+    ctx: click.Context, lock_id: str, paths: tuple[str, ...], env: str | None
+) -> None:
+    """Remove the stack's lock LOCK_ID, whoever holds it (a run that died, a stuck pipeline).
+
+    apply, destroy and import hold a lock in the account while they work, so two runs of one
+    stack never write at once; a lock left by a killed run expires by itself within minutes.
+    Only remove a lock whose run you know has stopped.
+
+    \b
+    Example:
+      assistctl force-unlock 3f9c2a1b7d44 examples/quickstart --env prod
+    """
+    from assistctl.lock import force_unlock
+    from assistctl.workflow import load_desired
+
+    options: Options = ctx.obj
+    desired = load_desired(paths, env)
+    removed = force_unlock(options.backend(), desired.owner, lock_id)
+    holder = removed[0].holder
+    click.echo(f"Removed the lock {lock_id} on {desired.owner!r} (held by {holder}).")
 
 
 def main() -> None:

@@ -58,9 +58,14 @@ def live_store(data: Mapping[str, Any], children: Iterable[Mapping[str, Any]] = 
 
 
 def live_upload(
-    file_id: str, owner: str, sha256: str, basename: str, size: int = 10
+    file_id: str, owner: str, sha256: str, basename: str, size: int = 10, created_at: int = 0
 ) -> LiveResource:
-    data = {"id": file_id, "filename": upload_filename(owner, sha256, basename), "bytes": size}
+    data = {
+        "id": file_id,
+        "filename": upload_filename(owner, sha256, basename),
+        "bytes": size,
+        "created_at": created_at,
+    }
     return FileKind().live(data)
 
 

@@ -42,8 +42,10 @@ def dfile(path: str, content: str = "") -> DesiredFile:
     return DesiredFile(path, Path("/nowhere") / path, sha(content), len(content))
 
 
-def upload(file_id: str, content_sha: str, basename: str, owner: str = OWNER) -> LiveResource:
-    return builders.live_upload(file_id, owner, content_sha, basename)
+def upload(
+    file_id: str, content_sha: str, basename: str, owner: str = OWNER, created_at: int = 0
+) -> LiveResource:
+    return builders.live_upload(file_id, owner, content_sha, basename, created_at=created_at)
 
 
 def desired(assistants=(), stores=(), env=None):
@@ -541,12 +543,23 @@ def test_resources_of_other_owners_are_never_deleted():
     assert result.changes == ()
 
 
-def test_duplicate_owned_names_are_a_plan_error_naming_both_ids():
-    live = Live(OWNER, assistants=(api_assistant("asst_b"), api_assistant("asst_a")))
-    with pytest.raises(PlanError) as error:
-        plan(desired([d_assistant()]), live)
-    assert "asst_a" in error.value.message and "asst_b" in error.value.message
-    assert error.value.hint
+def test_a_second_owned_resource_of_one_name_is_drift_deleted_keeping_the_oldest():
+    """Two applies at once used to leave two; every later plan then refused to run."""
+    live = Live(
+        OWNER,
+        assistants=(
+            api_assistant("asst_a", created_at=20),
+            api_assistant("asst_b", created_at=10),
+        ),
+    )
+    result = plan(desired([d_assistant()]), live)
+    assert actions(result) == [
+        ("assistant.support-bot", "no-op"),
+        ("assistant.support-bot#asst_a", "delete"),
+    ]
+    kept, duplicate = result.changes
+    assert kept.id == "asst_b" and duplicate.id == "asst_a"
+    assert "the older one, asst_b, is kept" in duplicate.reason
 
 
 def test_unowned_namesake_is_a_warning_suggesting_import():

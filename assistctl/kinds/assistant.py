@@ -29,11 +29,14 @@ from assistctl.kinds.base import (
 from assistctl.kinds.file import LiveUpload, one_per_content, unique_by_path, upload_path
 from assistctl.model import (
     Address,
+    Change,
     DesiredFile,
     DesiredResource,
     LiveResource,
+    Operation,
     Ref,
     Spec,
+    Verb,
 )
 
 MAX_CODE_INTERPRETER_FILES = 20
@@ -549,9 +552,9 @@ class AssistantKind(NamedKind):
             }
         return resolved
 
-    def repoint(
-        self, resource: DesiredResource, live: LiveResource, context: PlanContext
-    ) -> dict[str, Any] | None:
+    def realign(
+        self, resource: DesiredResource, live: LiveResource, change: Change, context: PlanContext
+    ) -> tuple[str, list[Operation]] | None:
         spec = resource.spec
         assert isinstance(spec, AssistantSpec)
         resolved = self._resolved_resources(spec, context)
@@ -563,7 +566,18 @@ class AssistantKind(NamedKind):
             _id_set(vector_store_ids(live.data)),
             _id_set(code_interpreter_file_ids(live.data)),
         )
-        return None if wanted == current else {"tool_resources": resolved}
+        if wanted == current:
+            return None
+        repoint = Operation(
+            f"update {resource.address}",
+            Verb.UPDATE,
+            resource.address,
+            self.collection,
+            target=live.id,
+            body={"tool_resources": resolved},
+            summary="re-point",
+        )
+        return "something it uses gets a new id; it is re-pointed there", [repoint]
 
     # --- exporting
 

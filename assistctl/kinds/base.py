@@ -305,11 +305,13 @@ class NamedKind(ResourceKind):
         """Operations after the create or update (attachments and the wait for them)."""
         return []
 
-    def repoint(
-        self, resource: DesiredResource, live: LiveResource, context: PlanContext
-    ) -> dict[str, Any] | None:
-        """An update a no-op resource still needs because something it points at gets a new id
-        (its view names them logically, so the diff cannot see it); None when none does."""
+    def realign(
+        self, resource: DesiredResource, live: LiveResource, change: Change, context: PlanContext
+    ) -> tuple[str, list[Operation]] | None:
+        """Drift the view cannot show, and the operations that remove it: something the
+        resource points at gets a new id, or a child is there twice (two applies at once).
+        Views name what resources use logically, so both look like no change. Returns the
+        reason and the operations, or None when the resource is as it should be."""
         return None
 
     def identify(self, data: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -332,19 +334,17 @@ class NamedKind(ResourceKind):
         return [], []
 
     def owned(self, live: Live) -> dict[str, LiveResource]:
-        """Owned resources by logical name; two with one name is an ownership clash."""
+        """Owned resources by logical name: the oldest of each name (see ``duplicates``)."""
         by_name: dict[str, LiveResource] = {}
-        for resource in sorted(live.of_kind(self.name), key=lambda r: r.id):
-            if resource.name in by_name:
-                first = by_name[resource.name]
-                raise PlanError(
-                    f"{self.name}.{resource.name}: two {self.manifest_kind} resources in the "
-                    f"account claim this name for {live.owner!r}: {first.id} and {resource.id}",
-                    hint=f"delete the one you do not want (e.g. {resource.id}) in the dashboard "
-                    "or through the API, then plan again",
-                )
-            by_name[resource.name] = resource
+        for resource in sorted(live.of_kind(self.name), key=_age):
+            by_name.setdefault(resource.name, resource)
         return by_name
+
+    def duplicates(self, live: Live) -> list[LiveResource]:
+        """Owned resources that share a logical name with an older one (two applies at once,
+        or a copy made by hand): drift, deleted by the plan, the oldest kept."""
+        oldest = self.owned(live)
+        return [r for r in sorted(live.of_kind(self.name), key=_age) if oldest[r.name] is not r]
 
     def metadata(self, spec_metadata: Mapping[str, Any], name: str, owner: str) -> dict[str, Any]:
         return {**spec_metadata, **ownership_metadata(owner, name)}
@@ -357,16 +357,30 @@ class NamedKind(ResourceKind):
         wanted = {r.name for r in self.desired(context.desired)}
         reason = f"owned by {context.owner!r} but no longer in the manifests"
         for name, live in owned.items():
-            if name in wanted:
-                continue
-            address = self.address(name)
-            before = self.live_spec(live, context, None).view()
-            change = Change(address, Action.DELETE, before, None, reason=reason, id=live.id)
-            delete = Operation(
-                f"delete {address}", Verb.DELETE, address, self.collection, target=live.id
+            if name not in wanted:
+                plans.append(self._delete(self.address(name), live, reason, context))
+        for duplicate in self.duplicates(context.live):
+            kept = owned[duplicate.name]
+            plans.append(
+                self._delete(
+                    self.address(f"{duplicate.name}#{duplicate.id}"),
+                    duplicate,
+                    f"a second {self.noun} named {duplicate.name!r} for {context.owner!r} "
+                    f"(the older one, {kept.id}, is kept)",
+                    context,
+                )
             )
-            plans.append(ResourcePlan(change, (delete,)))
         return plans
+
+    def _delete(
+        self, address: Address, live: LiveResource, reason: str, context: PlanContext
+    ) -> ResourcePlan:
+        before = self.live_spec(live, context, None).view()
+        change = Change(address, Action.DELETE, before, None, reason=reason, id=live.id)
+        delete = Operation(
+            f"delete {address}", Verb.DELETE, address, self.collection, target=live.id
+        )
+        return ResourcePlan(change, (delete,))
 
     def _plan_one(
         self, resource: DesiredResource, live: LiveResource | None, context: PlanContext
@@ -390,27 +404,12 @@ class NamedKind(ResourceKind):
         fields = changed_fields(before, after)
         if not fields:
             change = Change(address, Action.NO_OP, before, after, id=live.id)
-            repoint = self.repoint(resource, live, context)
-            if repoint is None:
+            realigned = self.realign(resource, live, change, context)
+            if realigned is None:
                 return ResourcePlan(change)
-            change = Change(
-                address,
-                Action.UPDATE,
-                before,
-                after,
-                reason="something it uses gets a new id; it is re-pointed there",
-                id=live.id,
-            )
-            repoint_operation = Operation(
-                f"update {address}",
-                Verb.UPDATE,
-                address,
-                self.collection,
-                target=live.id,
-                body=repoint,
-                summary="re-point",
-            )
-            return ResourcePlan(change, (repoint_operation,))
+            reason, realigning = realigned
+            change = Change(address, Action.UPDATE, before, after, reason=reason, id=live.id)
+            return ResourcePlan(change, tuple(realigning))
         if before.get("name") != after.get("name"):
             self._check_name_clash(address, after, context)
         change = Change(
@@ -467,3 +466,8 @@ class NamedKind(ResourceKind):
                     hint="give this resource another display name (spec.name), or remove it "
                     "from the other stack first",
                 )
+
+
+def _age(resource: LiveResource) -> tuple[int, str]:
+    """Oldest first: what was made first is what apps already point at."""
+    return (resource.created_at, resource.id)

@@ -69,15 +69,15 @@ class LiveUpload:
     bytes: int
     sha256: str
     basename: str
+    created_at: int = 0
 
     @classmethod
     def of(cls, resource: LiveResource) -> LiveUpload:
         filename = str(resource.data.get("filename") or "")
         parsed = parse_upload_filename(filename)
         basename = parsed[2] if parsed else filename
-        return cls(
-            resource.id, filename, int(resource.data.get("bytes") or 0), resource.name, basename
-        )
+        size = int(resource.data.get("bytes") or 0)
+        return cls(resource.id, filename, size, resource.name, basename, resource.created_at)
 
     def spec(self, path: str | None = None) -> FileSpec:
         """As the plan shows it; ``path`` is the manifest path it is attached as."""
@@ -156,7 +156,7 @@ class FileKind(ResourceKind):
             after = self.desired_spec(file, context.owner)
             holders = by_sha.get(file.sha256)
             if holders:
-                keep = min(holders, key=lambda u: (u.id not in usage.used, u.id))
+                keep = min(holders, key=lambda u: (u.id not in usage.used, u.created_at, u.id))
                 held = keep.spec(usage.paths.get(keep.id, file.path)).view()
                 plans.append(
                     ResourcePlan(Change(address, Action.NO_OP, held, after.view(), id=keep.id))
@@ -220,8 +220,7 @@ class FileKind(ResourceKind):
             if upload.id in consumed:
                 continue
             if upload.sha256 in wanted:
-                if upload.id in usage.used:
-                    continue  # a duplicate still in use: the resource change re-points it first
+                # What still uses it is re-pointed or detached by this plan, before deletes.
                 reason = "a duplicate upload of content another upload already holds"
             else:
                 reason = "no manifest uses this content any more"

@@ -287,13 +287,12 @@ class VectorStoreKind(NamedKind):
         kept: set[tuple[str, str]] = set()
         unmatched: list[Mapping[str, Any]] = []
         for child in live.children if live is not None else ():
-            attributes = child.get("attributes") or {}
-            pair = (attributes.get(PATH_ATTRIBUTE), attributes.get(SHA256_ATTRIBUTE))
-            usable = child.get("status") != "failed"
-            if pair in desired_pairs and pair not in kept and usable and not reattach_all:
-                kept.add((str(pair[0]), str(pair[1])))
-            else:
-                unmatched.append(child)
+            pair = _pair(child)
+            fresh = pair in desired_pairs and pair not in kept and not reattach_all
+            if fresh and _serves(child, pair, context):
+                kept.add(pair)
+                continue
+            unmatched.append(child)
         by_file_id = {str(child["id"]): child for child in unmatched}
         clear: list[Operation] = []
         retag: list[Operation] = []
@@ -371,6 +370,24 @@ class VectorStoreKind(NamedKind):
                 )
             )
         return operations
+
+    def realign(
+        self, resource: DesiredResource, live: LiveResource, change: Change, context: PlanContext
+    ) -> tuple[str, list[Operation]] | None:
+        """A path attached twice, or attached as a duplicate upload of its content (two applies
+        at once): the view cannot show it, search answers every document twice."""
+        seen: set[tuple[str, str]] = set()
+        doubled = False
+        for child in live.children:
+            pair = _pair(child)
+            if not pair[0] or child.get("status") in UNUSABLE_FILE_STATUSES:
+                continue
+            doubled = doubled or pair in seen or not _serves(child, pair, context)
+            seen.add(pair)
+        if not doubled:
+            return None
+        operations = self.follow_up(resource, live, live.id, change, context)
+        return "a file is attached twice, or as a duplicate upload; the copies go", operations
 
     def _detach(
         self,
@@ -488,3 +505,18 @@ class VectorStoreKind(NamedKind):
         return tuple(
             str(c["id"]) for c in resource.children if c.get("status") not in UNUSABLE_FILE_STATUSES
         )
+
+
+def _pair(child: Mapping[str, Any]) -> tuple[str, str]:
+    """The (manifest path, sha256) an attachment was tagged with ("" when not tagged)."""
+    attributes = child.get("attributes") or {}
+    return (str(attributes.get(PATH_ATTRIBUTE) or ""), str(attributes.get(SHA256_ATTRIBUTE) or ""))
+
+
+def _serves(child: Mapping[str, Any], pair: tuple[str, str], context: PlanContext) -> bool:
+    """An attachment serves its path when it is usable and is the upload the plan keeps for
+    that content (a duplicate upload of it is deleted)."""
+    if child.get("status") == "failed":
+        return False
+    kept = context.uploads.get(pair[1])
+    return not isinstance(kept, str) or kept == str(child["id"])
