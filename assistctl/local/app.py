@@ -45,7 +45,7 @@ from assistctl.local.http import (
     handle_http_exception,
     handle_internal_error,
 )
-from assistctl.local.store import Store
+from assistctl.local.storage import Store
 
 ADMIN_PREFIX = "/_admin"
 access_log = logging.getLogger("assistctl.local.access")
@@ -60,9 +60,6 @@ class Account:
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(database_path(data_dir) if data_dir is not None else None)
-        from assistctl.local.search import ensure_schema
-
-        ensure_schema(self.store)
         self.faults = Faults.from_config(config)
         self.stats = RequestStats()
         self._server: Any = None

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from assistctl.local.domain.records import new_id, now
 from assistctl.local.http import (
     account_of,
     bad_request,
@@ -25,7 +26,6 @@ from assistctl.local.http import (
     require,
     validate_metadata,
 )
-from assistctl.local.store import new_id, now
 
 TYPE = "assistant"
 MAX_TOOLS = 128

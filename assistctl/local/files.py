@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from assistctl.local.domain.records import new_id, now
 from assistctl.local.http import (
     ApiError,
     account_of,
@@ -23,7 +24,6 @@ from assistctl.local.http import (
     one_of,
     page,
 )
-from assistctl.local.store import new_id, now
 
 TYPE = "file"
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")

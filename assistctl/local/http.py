@@ -348,7 +348,7 @@ def list_params(
 
 def page(store, type: str, parent: str, params: ListParams, where=None) -> dict[str, Any]:
     """One API list page of a store collection; an unknown cursor is a 400 like the API's."""
-    from assistctl.local.store import CursorNotFound
+    from assistctl.local.storage import CursorNotFound
 
     try:
         return store.list(

@@ -34,6 +34,7 @@ from assistctl.local.assistants import (
     validate_tool_resources,
     validate_tools,
 )
+from assistctl.local.domain.records import new_id, now
 from assistctl.local.engine import (
     ActionRequired,
     Answer,
@@ -64,7 +65,6 @@ from assistctl.local.http import (
     require,
     validate_metadata,
 )
-from assistctl.local.store import new_id, now
 from assistctl.local.threads import create_message, create_thread, get_thread
 
 RUN = "thread.run"

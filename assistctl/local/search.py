@@ -23,17 +23,6 @@ BM25_B = 0.75
 WORD = re.compile(r"\S+")
 TERM = re.compile(r"\w+")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chunks (
-    vector_store_id TEXT NOT NULL,
-    file_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (vector_store_id, file_id, position)
-);
-CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
-"""
-
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -43,10 +32,6 @@ class SearchHit:
     text: str
     score: float
     attributes: dict[str, Any] = field(default_factory=dict)
-
-
-def ensure_schema(store) -> None:
-    store.ensure_tables(_SCHEMA)
 
 
 def terms(text: str) -> list[str]:
@@ -66,29 +51,6 @@ def chunk_text(text: str, max_tokens: int, overlap_tokens: int) -> list[str]:
         if start + max_tokens >= len(spans):
             break
     return chunks
-
-
-def index_file(store, vector_store_id: str, file_id: str, chunks: list[str]) -> None:
-    with store.transaction():
-        remove_chunks(store, vector_store_id=vector_store_id, file_id=file_id)
-        store.executemany(
-            "INSERT INTO chunks (vector_store_id, file_id, position, text) VALUES (?, ?, ?, ?)",
-            [(vector_store_id, file_id, i, text) for i, text in enumerate(chunks)],
-        )
-
-
-def remove_chunks(store, *, vector_store_id: str | None = None, file_id: str | None = None) -> int:
-    """Drop the chunks of one attachment, of every attachment of a file, or of a store."""
-    clauses, parameters = [], []
-    if vector_store_id is not None:
-        clauses.append("vector_store_id = ?")
-        parameters.append(vector_store_id)
-    if file_id is not None:
-        clauses.append("file_id = ?")
-        parameters.append(file_id)
-    if not clauses:
-        raise ValueError("remove_chunks needs a vector store or a file")
-    return store.execute(f"DELETE FROM chunks WHERE {' AND '.join(clauses)}", parameters)
 
 
 def matches_filter(attributes: dict[str, Any], condition: dict[str, Any] | None) -> bool:
@@ -171,14 +133,9 @@ def search(
         }
         if not files:
             continue
-        rows = account.store.query(
-            "SELECT file_id, position, text FROM chunks WHERE vector_store_id = ? "
-            "ORDER BY file_id, position",
-            (vector_store_id,),
-        )
-        for file_id, _position, text in rows:
-            if file_id in files:
-                candidates.append(((vector_store_id, files[file_id], text), text))
+        for chunk in account.store.chunks.candidates(vector_store_id):
+            if chunk.file_id in files:
+                candidates.append(((vector_store_id, files[chunk.file_id], chunk.text), chunk.text))
     ranked = rank(query, candidates, max_results)
     names = {
         file_id: file["filename"]

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from assistctl.local.assistants import validate_tool_resources
+from assistctl.local.domain.records import new_id, now
 from assistctl.local.http import (
     account_of,
     bad_request,
@@ -34,7 +35,6 @@ from assistctl.local.http import (
     require,
     validate_metadata,
 )
-from assistctl.local.store import new_id, now
 from assistctl.local.vector_stores import AUTO_CHUNKING, attach, create_vector_store
 from assistctl.local.vector_stores import STORE as VECTOR_STORE
 

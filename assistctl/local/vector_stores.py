@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from assistctl.local import search as search_index
+from assistctl.local.domain.records import new_id, now
 from assistctl.local.http import (
     ApiError,
     account_of,
@@ -34,7 +35,6 @@ from assistctl.local.http import (
     require,
     validate_metadata,
 )
-from assistctl.local.store import new_id, now
 
 STORE = "vector_store"
 ATTACHMENT = "vector_store.file"
@@ -270,7 +270,7 @@ def attach(
             chunks = search_index.chunk_text(
                 text, static["max_chunk_size_tokens"], static["chunk_overlap_tokens"]
             )
-            search_index.index_file(account.store, vector_store_id, file_id, chunks)
+            account.store.chunks.index_file(vector_store_id, file_id, chunks)
             usage = sum(len(chunk.encode()) for chunk in chunks)
         attachment = {
             "id": file_id,
@@ -291,7 +291,7 @@ def attach(
 
 def detach(account, vector_store_id: str, file_id: str) -> bool:
     with account.store.transaction():
-        search_index.remove_chunks(account.store, vector_store_id=vector_store_id, file_id=file_id)
+        account.store.chunks.remove(vector_store_id, file_id)
         return account.store.delete(ATTACHMENT, file_id, vector_store_id)
 
 
@@ -299,7 +299,7 @@ def detach_everywhere(account, file_id: str) -> None:
     """Remove a (deleted) file from every vector store it was attached to."""
     with account.store.transaction():
         account.store.delete_everywhere(ATTACHMENT, file_id)
-        search_index.remove_chunks(account.store, file_id=file_id)
+        account.store.chunks.remove_file_everywhere(file_id)
 
 
 def touch(account, vector_store_id: str) -> None:
@@ -380,7 +380,7 @@ def delete(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     vector_store_id = request.path_params["vector_store_id"]
     with account.store.transaction():
         get_store(account, vector_store_id)
-        search_index.remove_chunks(account.store, vector_store_id=vector_store_id)
+        account.store.chunks.remove_store(vector_store_id)
         account.store.delete_children(ATTACHMENT, vector_store_id)
         account.store.delete_children(BATCH, vector_store_id)
         account.store.delete(STORE, vector_store_id)
@@ -624,9 +624,7 @@ def cancel_batch(request: Request, body: dict[str, Any]) -> dict[str, Any]:
                 continue
             attachment["_cancelled"] = True
             account.store.put(ATTACHMENT, attachment, vector_store_id)
-            search_index.remove_chunks(
-                account.store, vector_store_id=vector_store_id, file_id=attachment["id"]
-            )
+            account.store.chunks.remove(vector_store_id, attachment["id"])
             stopped = True
         if stopped:
             batch["_cancelled"] = True

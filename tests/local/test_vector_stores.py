@@ -9,6 +9,8 @@ import pytest
 from openai.types import VectorStore, VectorStoreDeleted
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 
+from .tools import database_rows
+
 RETURNS = b"Returns are accepted within 30 days of delivery. Refunds go to the original card."
 SHIPPING = b"Shipping is free for orders over 50 euros. Express delivery costs 9 euros."
 
@@ -294,7 +296,7 @@ def test_deleting_a_store_removes_its_attachments(client, local_server):
     client.vector_stores.delete(store.id)
     account = local_server.account
     assert account.store.count("vector_store.file") == 0
-    assert account.store.query("SELECT COUNT(*) FROM chunks")[0][0] == 0
+    assert database_rows(local_server, "SELECT COUNT(*) FROM chunks")[0][0] == 0
     assert client.files.retrieve(file.id).id == file.id
 
 

@@ -1,10 +1,11 @@
-"""The SQLite object store: CRUD, API-style paging, transactions, durability."""
+"""The SQLite store: CRUD, API-style paging, transactions, durability, the chunk index."""
 
 from __future__ import annotations
 
 import pytest
 
-from assistctl.local.store import CursorNotFound, Store, new_id
+from assistctl.local.domain.records import new_id
+from assistctl.local.storage import CursorNotFound, IndexedChunk, Store
 
 
 @pytest.fixture
@@ -120,10 +121,35 @@ def test_writes_survive_reopening(tmp_path):
     second.close()
 
 
-def test_module_tables_and_ids(store):
-    store.ensure_tables("CREATE TABLE IF NOT EXISTS extra (k TEXT PRIMARY KEY, v TEXT);")
-    assert store.execute("INSERT INTO extra VALUES (?, ?)", ("a", "1")) == 1
-    store.executemany("INSERT INTO extra VALUES (?, ?)", [("b", "2"), ("c", "3")])
-    assert store.query("SELECT v FROM extra ORDER BY k") == [("1",), ("2",), ("3",)]
+def test_chunk_index(store):
+    """What search reads: a store's chunks by file then position, replaced per file."""
+    store.chunks.index_file("vs_1", "file-b", ["b0", "b1"])
+    store.chunks.index_file("vs_1", "file-a", ["a0"])
+    store.chunks.index_file("vs_2", "file-a", ["other"])
+    assert store.chunks.candidates("vs_1") == [
+        IndexedChunk("file-a", 0, "a0"),
+        IndexedChunk("file-b", 0, "b0"),
+        IndexedChunk("file-b", 1, "b1"),
+    ]
+    store.chunks.index_file("vs_1", "file-b", ["b-new"])
+    assert [c.text for c in store.chunks.candidates("vs_1")] == ["a0", "b-new"]
+    store.chunks.remove("vs_1", "file-b")
+    assert [c.text for c in store.chunks.candidates("vs_1")] == ["a0"]
+    store.chunks.remove_file_everywhere("file-a")
+    assert store.chunks.candidates("vs_1") == [] and store.chunks.candidates("vs_2") == []
+    store.chunks.index_file("vs_3", "file-c", ["c0"])
+    store.chunks.remove_store("vs_3")
+    assert store.chunks.candidates("vs_3") == []
+
+
+def test_chunks_roll_back_with_the_records_they_belong_to(store):
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert("thing", {"id": "a"})
+        store.chunks.index_file("vs_1", "a", ["text"])
+        raise RuntimeError("boom")
+    assert store.count("thing") == 0 and store.chunks.candidates("vs_1") == []
+
+
+def test_ids(store):
     assert new_id("asst").startswith("asst_") and len(new_id("asst")) == 29
     assert new_id("file", "-").startswith("file-")
