@@ -16,6 +16,7 @@ and ``_include`` (the ``include[]`` of the create request, for streamed steps).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -35,9 +36,10 @@ from assistctl.local.assistants import (
     validate_tools,
 )
 from assistctl.local.domain.records import new_id, now
-from assistctl.local.engine import (
+from assistctl.local.engines import (
     ActionRequired,
     Answer,
+    ChatEngine,
     CodeInterpreterCall,
     ContextMessage,
     DeterministicEngine,
@@ -181,9 +183,13 @@ def engine_for(config) -> Engine:
     if config.engine == "deterministic":
         return DeterministicEngine()
     if config.engine == "chat":
-        from assistctl.local.chat_engine import ChatEngine
-
-        return ChatEngine.from_config(config)
+        if not config.chat_base_url:
+            raise ValueError(
+                "the chat engine needs a chat-completions URL: pass --chat-base-url "
+                "(or set ASSISTCTL_LOCAL_CHAT_BASE_URL)"
+            )
+        api_key = os.environ.get(config.chat_api_key_env) if config.chat_api_key_env else None
+        return ChatEngine(config.chat_base_url, config.chat_model_map, api_key)
     raise ValueError(f"unknown run engine {config.engine!r} (use 'deterministic' or 'chat')")
 
 

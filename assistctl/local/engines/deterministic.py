@@ -1,26 +1,33 @@
-"""What answers a run: the contract between the run executor and an engine, and the
-deterministic engine.
-
-The executor (``runs.py``) turns a stored run into a ``RunInput`` (instructions, tools, the
-thread's messages, tool calls already answered in this run), asks an engine to ``respond``, and
-records the ``Outcome``: an ``Answer`` (a message), an ``ActionRequired`` (function calls the
-client must answer) or a ``Failure``. Engines never touch the store; file search reaches the
-vector stores through the ``search`` callable they are given.
-
-The deterministic engine answers from fixed rules, documented in the README (How the local
-account answers runs), so smoke tests and quickstarts give the same result on every machine,
-with no model.
-"""
+"""The deterministic engine: answers runs from fixed rules, documented in the README (How the
+local account answers runs), so smoke tests and quickstarts give the same result on every
+machine, with no model."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from assistctl.model import parse_upload_filename
+from assistctl.local.engines.answer_formats import format_answer
+from assistctl.local.engines.contract import (
+    ActionRequired,
+    Answer,
+    Citation,
+    CodeInterpreterCall,
+    ContextMessage,
+    Failure,
+    FunctionCall,
+    Outcome,
+    RunInput,
+    Search,
+    ServerToolCall,
+    Usage,
+    count_tokens,
+)
+from assistctl.local.engines.file_search import display_filename, search_files
+from assistctl.local.engines.schemas import as_text, first_mentioned, schema_type
 
 FAIL_WORD = "FAIL_RUN"
 GENERIC_VERBS = frozenset(
@@ -35,14 +42,9 @@ DESCRIPTION_STOPWORDS = frozenset(
     }
 )  # fmt: skip
 CODE_WORDS = frozenset({"calculate", "compute"})
-ANSWER_PROPERTY_NAMES = frozenset(
-    {"answer", "response", "reply", "text", "message", "content", "summary", "result", "output"}
-)
 QUOTE_LIMIT = 400
 CITATION_MARKER = "【{step}:{result}†source】"
 CODE_NOT_RUN_LOG = "Code execution is not available on the local account: this code was not run."
-DEFAULT_MAX_SEARCH_RESULTS = 20
-REPORTED_RANKER = "default_2024_08_21"  # what the API's run steps name the ``auto`` ranker
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -52,197 +54,6 @@ _EDGE_PUNCTUATION = "\"'“”‘’.,;:!?()[]{}<>#"
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
-# --- the contract ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContextMessage:
-    """One thread message as the engine sees it: its role and its text."""
-
-    role: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolExchange:
-    """A tool call made earlier in this run and what it returned (``None``: not answered yet).
-
-    ``arguments`` is the function's JSON arguments, the file-search query or the code.
-    """
-
-    id: str
-    type: str
-    name: str
-    arguments: str
-    output: str | None
-
-
-@dataclass(frozen=True)
-class RunInput:
-    """Everything an engine may use to answer one run (already resolved by the executor)."""
-
-    assistant_name: str | None
-    model: str
-    instructions: str
-    tools: tuple[dict[str, Any], ...]
-    messages: tuple[ContextMessage, ...]
-    vector_store_ids: tuple[str, ...] = ()
-    exchanges: tuple[ToolExchange, ...] = ()
-    tool_choice: Any = None
-    response_format: Any = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_completion_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-    parallel_tool_calls: bool = True
-
-    def tool(self, type: str) -> dict[str, Any] | None:
-        return next((t for t in self.tools if t.get("type") == type), None)
-
-    def functions(self) -> list[dict[str, Any]]:
-        return [t["function"] for t in self.tools if t.get("type") == "function"]
-
-
-class SearchHitLike(Protocol):
-    file_id: str
-    filename: str
-    vector_store_id: str
-    text: str
-    score: float
-
-
-Search = Callable[[list[str], str, int], Sequence[SearchHitLike]]
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
-
-    def body(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-        }
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    file_id: str
-    file_name: str
-    score: float
-    text: str
-
-
-@dataclass(frozen=True)
-class FileSearchCall:
-    """A file search the engine ran; ``output`` is what it fed back to the model, if any."""
-
-    id: str
-    query: str
-    results: tuple[SearchResult, ...]
-    ranking_options: dict[str, Any]
-    output: str = ""
-
-    def exchange(self) -> ToolExchange:
-        return ToolExchange(self.id, "file_search", "file_search", self.query, self.output)
-
-
-@dataclass(frozen=True)
-class CodeInterpreterCall:
-    id: str
-    input: str
-    logs: str
-
-    def exchange(self) -> ToolExchange:
-        return ToolExchange(self.id, "code_interpreter", "code_interpreter", self.input, self.logs)
-
-
-ServerToolCall = FileSearchCall | CodeInterpreterCall
-
-
-@dataclass(frozen=True)
-class FunctionCall:
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A ``file_citation`` annotation: ``text`` sits at ``[start_index, end_index)``."""
-
-    text: str
-    start_index: int
-    end_index: int
-    file_id: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    usage: Usage
-    citations: tuple[Citation, ...] = ()
-    tool_calls: tuple[ServerToolCall, ...] = ()
-    incomplete_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ActionRequired:
-    function_calls: tuple[FunctionCall, ...]
-    usage: Usage
-    tool_calls: tuple[ServerToolCall, ...] = ()
-
-
-@dataclass(frozen=True)
-class Failure:
-    """``code`` is one of the API's run error codes (server_error, rate_limit_exceeded, …)."""
-
-    code: str
-    message: str
-    usage: Usage = field(default_factory=Usage)
-    tool_calls: tuple[ServerToolCall, ...] = ()
-
-
-Outcome = Answer | ActionRequired | Failure
-
-
-class Engine(Protocol):
-    def respond(
-        self,
-        run: RunInput,
-        search: Search,
-        new_id: Callable[[str], str],
-        on_text: Callable[[str], None] | None = None,
-    ) -> Outcome:
-        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``).
-
-        An engine that produces text progressively may pass each piece to ``on_text`` (given
-        when the run is streamed); the outcome still carries the whole text. Engines that
-        answer at once ignore it and the executor streams their answer in pieces.
-        """
-        ...
-
-
-# --- small text helpers shared by the engines -------------------------------------------------
-
-
-def count_tokens(text: str) -> int:
-    """Tokens are whitespace-separated words: cheap, deterministic, engine-independent."""
-    return len(text.split())
-
-
 def last_user_text(messages: Sequence[ContextMessage]) -> str | None:
     for message in reversed(messages):
         if message.role == "user":
@@ -250,30 +61,7 @@ def last_user_text(messages: Sequence[ContextMessage]) -> str | None:
     return None
 
 
-def search_files(run: RunInput, call_id: str, query: str, search: Search) -> FileSearchCall:
-    """Search the run's vector stores as its ``file_search`` tool is configured: at most
-    ``max_num_results`` hits, none scoring below ``score_threshold`` (nor at zero)."""
-    options = (run.tool("file_search") or {}).get("file_search") or {}
-    limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
-    ranking = options.get("ranking_options") or {}
-    threshold = ranking.get("score_threshold") or 0.0
-    ranker = ranking.get("ranker", "auto")
-    hits = search(list(run.vector_store_ids), query, limit)
-    results = tuple(
-        SearchResult(h.file_id, h.filename, h.score, h.text)
-        for h in hits
-        if h.score > 0 and h.score >= threshold
-    )
-    reported = {
-        "ranker": REPORTED_RANKER if ranker == "auto" else ranker,
-        "score_threshold": threshold,
-    }
-    return FileSearchCall(call_id, query, results, reported)
-
-
-def with_citation_marker(text: str, marker: str) -> tuple[str, int]:
-    """``text`` with ``marker`` appended after a space, and where the marker starts."""
-    return f"{text} {marker}", len(text) + 1
+# --- tool outputs as prose and facts (rule 2) ------------------------------------------------
 
 
 def flatten_output(output: str) -> str:
@@ -284,7 +72,7 @@ def flatten_output(output: str) -> str:
         return output.strip()
     if isinstance(value, dict):
         return ", ".join(f"{key}: {item}" for key, item in _pairs(value, ""))
-    return _scalar(value)
+    return as_text(value)
 
 
 def output_facts(output: str) -> dict[str, Any]:
@@ -313,15 +101,7 @@ def _leaves(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
 
 def _pairs(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
     for name, item in _leaves(value, prefix):
-        yield name, _scalar(item)
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        return ", ".join(_scalar(v) for v in value)
-    return json.dumps(value, ensure_ascii=False)
+        yield name, as_text(item)
 
 
 def sentence(text: str) -> str:
@@ -329,7 +109,7 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-# --- the deterministic engine -----------------------------------------------------------------
+# --- choosing and calling functions (rule 3), the engine ------------------------------------
 
 
 def _normalise(word: str) -> str:
@@ -380,17 +160,6 @@ def rank_functions(functions: list[dict[str, Any]], message: str) -> list[dict[s
     return [c.function for c in ranked]
 
 
-def _schema_type(schema: dict[str, Any]) -> str | None:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    if kind is None:
-        for branch in schema.get("anyOf") or schema.get("oneOf") or []:
-            if isinstance(branch, dict) and branch.get("type") not in (None, "null"):
-                return _schema_type(branch)
-    return kind
-
-
 def _is_identifier_name(name: str) -> bool:
     flat = re.sub(r"[^a-z0-9]", "", name.lower())
     return flat.endswith(("id", "number", "code"))
@@ -403,18 +172,6 @@ def _after_name_word(tokens: list[str], name: str, accept: Callable[[str], bool]
         if accept(token) and _normalise(tokens[index - 1]) in wanted:
             return token
     return next((token for token in tokens if accept(token)), None)
-
-
-def _enum_value(options: list[Any], message: str) -> Any:
-    lowered = message.lower()
-    found = []
-    for option in options:
-        match = re.search(
-            r"(?<![a-z0-9])" + re.escape(str(option).lower()) + r"(?![a-z0-9])", lowered
-        )
-        if match:
-            found.append((match.start(), option))
-    return min(found, key=lambda item: item[0])[1] if found else None
 
 
 _MISSING = object()
@@ -445,9 +202,9 @@ def _argument(
     name: str, schema: dict[str, Any], message: str, tokens: list[str], quoted: list[str]
 ) -> Any:
     if schema.get("enum"):
-        value = _enum_value(schema["enum"], message)
+        value = first_mentioned(schema["enum"], message)
         return _MISSING if value is None else value
-    kind = _schema_type(schema)
+    kind = schema_type(schema)
     if kind in ("integer", "number"):
         token = _after_name_word(tokens, name, lambda t: bool(_NUMBER.match(t)))
         if token is None:
@@ -624,12 +381,6 @@ def _prompt_tokens(run: RunInput) -> int:
     return total
 
 
-def display_filename(filename: str) -> str:
-    """The name a person would recognise: uploads by assistctl carry ownership in their name."""
-    parsed = parse_upload_filename(filename)
-    return parsed[2] if parsed else filename
-
-
 def trim_quote(text: str, limit: int = QUOTE_LIMIT) -> str:
     """A chunk on one line, cut at a word boundary near ``limit`` characters."""
     flat = " ".join(text.split())
@@ -637,101 +388,3 @@ def trim_quote(text: str, limit: int = QUOTE_LIMIT) -> str:
         return flat
     cut = flat[:limit].rsplit(" ", 1)[0]
     return cut + "…"
-
-
-# --- structured answers (rule 5) ---------------------------------------------------------------
-
-
-def format_answer(response_format: Any, text: str, facts: dict[str, Any]) -> str:
-    """``text`` as the response format asks: as is, a JSON object, or a json_schema instance."""
-    kind = response_format.get("type") if isinstance(response_format, dict) else None
-    if kind == "json_object":
-        return json.dumps({"answer": text, **_plain_facts(facts)}, ensure_ascii=False)
-    if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        instance = schema_instance(schema, schema, facts, text, None)
-        return json.dumps(instance, ensure_ascii=False)
-    return text
-
-
-def _plain_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in facts.items() if "." not in k and k != "answer"}
-
-
-def _fact(facts: dict[str, Any], name: str | None) -> Any:
-    if name is None:
-        return _MISSING
-    if name in facts:
-        return facts[name]
-    lowered = name.lower()
-    for key, value in facts.items():
-        if key.lower() == lowered:
-            return value
-    return _MISSING
-
-
-def schema_instance(
-    schema: Any, root: dict[str, Any], facts: dict[str, Any], answer: str, name: str | None
-) -> Any:
-    """An instance of ``schema``: facts by property name, the answer in answer-like strings,
-    type defaults elsewhere. Required properties are always present."""
-    if not isinstance(schema, dict):
-        return None
-    reference = schema.get("$ref")
-    if isinstance(reference, str) and reference.startswith("#/"):
-        target: Any = root
-        for part in reference[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        return schema_instance(target, root, facts, answer, name)
-    if "const" in schema:
-        return schema["const"]
-    fact = _fact(facts, name)
-    if schema.get("enum"):
-        options = schema["enum"]
-        if fact is not _MISSING and fact in options:
-            return fact
-        mentioned = _enum_value(options, answer)
-        return mentioned if mentioned is not None else options[0]
-    kind = _schema_type(schema)
-    if kind is None:
-        for branch in schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf") or []:
-            return schema_instance(branch, root, facts, answer, name)
-        kind = "object" if "properties" in schema else "string"
-    if kind == "object":
-        properties = schema.get("properties") or {}
-        required = set(schema.get("required") or [])
-        result = {}
-        for key, sub in properties.items():
-            if key in required or _fact(facts, key) is not _MISSING:
-                result[key] = schema_instance(sub, root, facts, answer, key)
-        return result
-    if kind == "array":
-        count = int(schema.get("minItems") or 0)
-        return [schema_instance(schema.get("items") or {}, root, facts, answer, None)] * count
-    if kind == "string":
-        if fact is not _MISSING:
-            return fact if isinstance(fact, str) else _scalar(fact)
-        if name is None or name.lower() in ANSWER_PROPERTY_NAMES:
-            return answer
-        return ""
-    if kind in ("integer", "number"):
-        converted = _number_fact(fact, kind)
-        if converted is not None:
-            return converted
-        minimum = schema.get("minimum")
-        return minimum if isinstance(minimum, int | float) and minimum > 0 else 0
-    if kind == "boolean":
-        return fact if isinstance(fact, bool) else False
-    return None
-
-
-def _number_fact(fact: Any, kind: str) -> int | float | None:
-    if fact is _MISSING or isinstance(fact, bool):
-        return None
-    try:
-        number = float(fact)
-    except (TypeError, ValueError):
-        return None
-    if kind == "integer":
-        return int(number) if number.is_integer() else None
-    return int(number) if number.is_integer() else number

@@ -9,14 +9,13 @@ function served by the local index: its excerpts are numbered, and the answer's 
 code executor ships with assistctl, so such runs fail with a clear ``last_error``.
 
 The backend is called through the ``openai`` SDK (``chat.completions.create``) with
-``base_url``; models are mapped by ``LocalConfig.chat_model_map``; the key comes from the
-environment variable ``LocalConfig.chat_api_key_env`` and is never logged or stored.
+``base_url``; models are mapped by ``model_map``; the key (read from the environment by the
+app) is never logged or stored.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from typing import Any
 
 import openai
 
-from assistctl.local.engine import (
+from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
     Citation,
@@ -38,9 +37,8 @@ from assistctl.local.engine import (
     ToolExchange,
     Usage,
     count_tokens,
-    display_filename,
-    search_files,
 )
+from assistctl.local.engines.file_search import display_filename, search_files
 
 FILE_SEARCH_FUNCTION = "file_search"
 MAX_SEARCH_ROUNDS = 5
@@ -49,10 +47,6 @@ REQUEST_TIMEOUT_S = 120.0
 MAX_RETRIES = 2
 NO_KEY = "no-key"
 _MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
-
-
-class ChatEngineError(ValueError):
-    """The chat engine is configured wrongly (e.g. no base URL)."""
 
 
 @dataclass(frozen=True)
@@ -92,16 +86,6 @@ class ChatEngine:
             timeout=timeout,
             max_retries=max_retries,
         )
-
-    @classmethod
-    def from_config(cls, config) -> ChatEngine:
-        if not config.chat_base_url:
-            raise ChatEngineError(
-                "the chat engine needs a chat-completions URL: pass --chat-base-url "
-                "(or set ASSISTCTL_LOCAL_CHAT_BASE_URL)"
-            )
-        api_key = os.environ.get(config.chat_api_key_env) if config.chat_api_key_env else None
-        return cls(config.chat_base_url, config.chat_model_map, api_key)
 
     def backend_model(self, model: str) -> str:
         """``model`` as the backend names it: mapped, else the ``*`` mapping, else unchanged."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import jsonschema
 import pytest
 
-from assistctl.local.engine import (
+from assistctl.local.engines import (
     ActionRequired,
     Answer,
     CodeInterpreterCall,
@@ -19,12 +19,11 @@ from assistctl.local.engine import (
     FileSearchCall,
     RunInput,
     ToolExchange,
-    extract_arguments,
-    flatten_output,
-    rank_functions,
 )
+from assistctl.local.engines.deterministic import extract_arguments, flatten_output, rank_functions
+from assistctl.local.engines.file_search import display_filename
 
-from .tools import GET_ORDER
+from ..tools import GET_ORDER
 
 WEATHER = {
     "type": "function",
@@ -297,3 +296,16 @@ def test_file_search_names_an_assistctl_upload_by_its_original_file_name():
     run = run_input("returns", [{"type": "file_search"}], vector_store_ids=("vs_1",))
     outcome, _ = respond(run, [Hit("file-a", stored, "vs_1", "Returns within 30 days.", 0.8)])
     assert outcome.text.startswith('According to returns.md: "Returns within 30 days."')
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("returns.md", "returns.md"),
+        ("tag~returns.md", "returns.md"),
+        ("a~b~c~returns.md", "returns.md"),
+        ("notes.md~", "notes.md~"),
+    ],
+)
+def test_a_filename_of_tilde_separated_segments_is_shown_by_its_last(stored, shown):
+    assert display_filename(stored) == shown

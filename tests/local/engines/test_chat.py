@@ -20,7 +20,7 @@ from openai import AssistantEventHandler
 
 from assistctl.local import LocalConfig, start_in_process
 
-from .tools import GET_ORDER, indexed_store
+from ..tools import GET_ORDER, indexed_store
 
 ANSWER_SCHEMA = {
     "type": "object",
@@ -460,7 +460,7 @@ def test_quickstart_smoke_tests_pass_on_the_chat_engine(fake_chat, tmp_path, mon
 
     from assistctl.cli import cli
 
-    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+    quickstart = Path(__file__).resolve().parents[3] / "examples" / "quickstart"
     monkeypatch.setenv("ASSISTCTL_LOCAL_ENGINE", "chat")
     monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_BASE_URL", fake_chat.base_url)
     monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_MODEL_MAP", "*=fake-llama")
