@@ -22,11 +22,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageFunctionToolCall,
+    ChatCompletionMessageParam,
+    ChatCompletionToolMessageParam,
+)
 
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
     Citation,
+    ContextMessage,
     Failure,
     FileSearchCall,
     FunctionCall,
@@ -144,7 +151,7 @@ class ChatEngine:
 
     def _complete(
         self,
-        conversation: list[dict[str, Any]],
+        conversation: list[ChatCompletionMessageParam],
         request: dict[str, Any],
         on_text: Callable[[str], None] | None,
     ) -> _Reply:
@@ -157,6 +164,7 @@ class ChatEngine:
             calls = tuple(
                 FunctionCall(c.id, c.function.name, c.function.arguments or "")
                 for c in choice.message.tool_calls or []
+                if isinstance(c, ChatCompletionMessageFunctionToolCall)
             )
             return _Reply(
                 choice.message.content or "",
@@ -244,12 +252,12 @@ class ChatEngine:
 # --- building the chat request ------------------------------------------------------------------
 
 
-def _conversation(run: RunInput) -> list[dict[str, Any]]:
-    conversation: list[dict[str, Any]] = []
+def _conversation(run: RunInput) -> list[ChatCompletionMessageParam]:
+    conversation: list[ChatCompletionMessageParam] = []
     if run.instructions:
         conversation.append({"role": "system", "content": run.instructions})
     for message in run.messages:
-        conversation.append({"role": message.role, "content": message.text})
+        conversation.append(_thread_message(message))
     answered = [exchange for exchange in run.exchanges if exchange.output is not None]
     if answered:
         calls = tuple(FunctionCall(e.id, e.name, _arguments_of(e)) for e in answered)
@@ -258,13 +266,22 @@ def _conversation(run: RunInput) -> list[dict[str, Any]]:
     return conversation
 
 
+def _thread_message(message: ContextMessage) -> ChatCompletionMessageParam:
+    """A thread message (the API's roles are ``user`` and ``assistant``)."""
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.text}
+    return {"role": "user", "content": message.text}
+
+
 def _arguments_of(exchange: ToolExchange) -> str:
     if exchange.type == "file_search":
         return json.dumps({"query": exchange.arguments})
     return exchange.arguments
 
 
-def _assistant_tool_message(calls: tuple[FunctionCall, ...]) -> dict[str, Any]:
+def _assistant_tool_message(
+    calls: tuple[FunctionCall, ...],
+) -> ChatCompletionAssistantMessageParam:
     return {
         "role": "assistant",
         "content": None,
@@ -279,7 +296,7 @@ def _assistant_tool_message(calls: tuple[FunctionCall, ...]) -> dict[str, Any]:
     }
 
 
-def _tool_message(call_id: str, output: str) -> dict[str, Any]:
+def _tool_message(call_id: str, output: str) -> ChatCompletionToolMessageParam:
     return {"role": "tool", "tool_call_id": call_id, "content": output}
 
 
@@ -370,7 +387,7 @@ def _reported_usage(reported: Any) -> Usage | None:
     return Usage(reported.prompt_tokens or 0, reported.completion_tokens or 0)
 
 
-def _counted_usage(conversation: list[dict[str, Any]], answer: str) -> Usage:
+def _counted_usage(conversation: list[ChatCompletionMessageParam], answer: str) -> Usage:
     """Word counts, for backends that report no usage."""
     prompt = sum(count_tokens(str(m.get("content") or "")) for m in conversation)
     return Usage(prompt, count_tokens(answer))

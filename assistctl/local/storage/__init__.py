@@ -7,6 +7,7 @@ offers the same two classes' public methods.
 """
 
 from assistctl.local.storage.chunks import ChunkIndex, IndexedChunk
+from assistctl.local.storage.database import StoreClosed, StoreUnavailable
 from assistctl.local.storage.store import CursorNotFound, Filter, Page, Store, StoredObject
 
 __all__ = [
@@ -16,5 +17,7 @@ __all__ = [
     "IndexedChunk",
     "Page",
     "Store",
+    "StoreClosed",
+    "StoreUnavailable",
     "StoredObject",
 ]

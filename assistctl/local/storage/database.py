@@ -46,44 +46,52 @@ CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
 Parameters = Sequence[Any]
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be opened (a bad path, a file that is not a database, no space)."""
+
+
+class StoreClosed(Exception):
+    """The account's database was closed (the server stopped) while work still wanted it."""
+
+
 class Database:
     """Thread-safe: every statement runs under one re-entrant lock."""
 
     def __init__(self, path: Path | None) -> None:
-        if path is None:
-            target = ":memory:"
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(path)
         self._lock = threading.RLock()
-        self._connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute("PRAGMA busy_timeout=5000")
-        self._connection.executescript(SCHEMA)
+        self._connection = _connected(path)
         self._depth = 0
+        self._closed = False
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._connection.close()
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """The connection, for a caller holding the lock."""
+        if self._closed:
+            raise StoreClosed("the account's database is closed")
+        return self._connection
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group several writes so they commit together (nested calls join the outer one)."""
         with self._lock:
+            connection = self._open_connection()
             if self._depth == 0:
-                self._connection.execute("BEGIN IMMEDIATE")
+                connection.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._connection.execute("ROLLBACK")
+                    connection.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self._connection.execute("COMMIT")
+                connection.execute("COMMIT")
 
     @contextmanager
     def consistent(self) -> Iterator[None]:
@@ -94,23 +102,42 @@ class Database:
     def write(self, sql: str, parameters: Parameters = ()) -> int:
         """Run one write statement in a transaction; the number of rows it touched."""
         with self.transaction():
-            return self._connection.execute(sql, parameters).rowcount
+            return self._open_connection().execute(sql, parameters).rowcount
 
     def write_many(self, sql: str, rows: Sequence[Parameters]) -> None:
         with self.transaction():
-            self._connection.executemany(sql, rows)
+            self._open_connection().executemany(sql, rows)
 
     def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
         """Run one ``... RETURNING`` write statement; the row it returned."""
         with self.transaction():
-            row: tuple[Any, ...] = self._connection.execute(sql, parameters).fetchone()
+            row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
         return row
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._connection.execute(sql, parameters).fetchall()
+            return self._open_connection().execute(sql, parameters).fetchall()
 
     def read_one(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
         with self._lock:
-            row: tuple[Any, ...] | None = self._connection.execute(sql, parameters).fetchone()
+            row: tuple[Any, ...] | None = (
+                self._open_connection().execute(sql, parameters).fetchone()
+            )
         return row
+
+
+def _connected(path: Path | None) -> sqlite3.Connection:
+    """A connection to the database at ``path`` (None: in memory), its schema in place."""
+    try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.executescript(SCHEMA)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return connection

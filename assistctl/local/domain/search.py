@@ -1,4 +1,4 @@
-"""Chunking and lexical search over vector-store files (the local ``file_search``).
+"""Chunking and lexical ranking of vector-store files (what the local ``file_search`` does).
 
 A file attached to a vector store is split into chunks of ``max_chunk_size_tokens`` words
 with ``chunk_overlap_tokens`` words of overlap (tokens are approximated as whitespace-
@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 AUTO_MAX_TOKENS = 800
 AUTO_OVERLAP_TOKENS = 400
@@ -22,13 +23,13 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 WORD = re.compile(r"\S+")
 TERM = re.compile(r"\w+")
+Key = TypeVar("Key")
 
 
 @dataclass(frozen=True)
 class SearchHit:
     file_id: str
     filename: str
-    vector_store_id: str
     text: str
     score: float
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +63,8 @@ def matches_filter(attributes: dict[str, Any], condition: dict[str, Any] | None)
     if kind in ("and", "or"):
         results = (matches_filter(attributes, f) for f in condition.get("filters", []))
         return all(results) if kind == "and" else any(results)
-    key, expected = condition.get("key"), condition.get("value")
+    key: Any = condition.get("key")
+    expected = condition.get("value")
     actual = attributes.get(key)
     if kind == "eq":
         return actual == expected
@@ -88,7 +90,9 @@ def matches_filter(attributes: dict[str, Any], condition: dict[str, Any] | None)
     return False
 
 
-def rank(query: str, chunks: list[tuple[Any, str]], max_results: int) -> list[tuple[Any, float]]:
+def rank(
+    query: str, chunks: Sequence[tuple[Key, str]], max_results: int
+) -> list[tuple[Key, float]]:
     """BM25 over ``(key, text)`` chunks; the best ``max_results`` with a positive score."""
     query_terms = set(terms(query))
     if not query_terms or not chunks:
@@ -112,45 +116,3 @@ def rank(query: str, chunks: list[tuple[Any, str]], max_results: int) -> list[tu
             scored.append((key, round(score / (score + 1), 6)))
     scored.sort(key=lambda item: -item[1])
     return scored[:max_results]
-
-
-def search(
-    account,
-    vector_store_ids: list[str],
-    query: str,
-    max_results: int = 10,
-    filters: dict[str, Any] | None = None,
-) -> list[SearchHit]:
-    """The best chunks of the completed files of ``vector_store_ids`` for ``query``."""
-    from assistctl.local.vector_stores import searchable_files
-
-    candidates: list[tuple[Any, str]] = []
-    for vector_store_id in vector_store_ids:
-        files = {
-            attachment["id"]: attachment
-            for attachment in searchable_files(account, vector_store_id)
-            if matches_filter(attachment.get("attributes") or {}, filters)
-        }
-        if not files:
-            continue
-        for chunk in account.store.chunks.candidates(vector_store_id):
-            if chunk.file_id in files:
-                candidates.append(((vector_store_id, files[chunk.file_id], chunk.text), chunk.text))
-    ranked = rank(query, candidates, max_results)
-    names = {
-        file_id: file["filename"]
-        for file_id, file in account.store.get_many(
-            "file", list({attachment["id"] for (_, attachment, _), _ in ranked})
-        ).items()
-    }
-    return [
-        SearchHit(
-            file_id=attachment["id"],
-            filename=names.get(attachment["id"], attachment["id"]),
-            vector_store_id=vector_store_id,
-            text=text,
-            score=score,
-            attributes=attachment.get("attributes") or {},
-        )
-        for (vector_store_id, attachment, text), score in ranked
-    ]

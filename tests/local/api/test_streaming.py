@@ -8,7 +8,7 @@ import pytest
 from openai import AssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
 
-from .tools import indexed_store
+from ..tools import indexed_store
 
 GET_ORDER = {
     "type": "function",

@@ -1,8 +1,8 @@
 """Server-sent events for runs, framed as the Assistants API streams them.
 
-A streamed run is produced by a worker thread that ``emit``s events while it executes; the
-HTTP response drains them from a queue. If the client goes away the worker still finishes the
-run (as on the API, a run does not stop because nobody is listening), the events are dropped.
+A streamed run is produced by a worker thread that emits events while it executes; the HTTP
+response drains them from a queue. If the client goes away the worker still finishes the run
+(as on the API, a run does not stop because nobody is listening), the events are dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-Emit = Callable[[str, Any], None]
+from assistctl.local.domain import Emit, Event
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 _END = object()
@@ -28,17 +28,12 @@ def frame(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+def frames(events: Iterable[Event]) -> list[bytes]:
+    return [frame(event, data) for event, data in events]
+
+
 def error_frame(message: str) -> bytes:
     return frame("error", {"error": {"message": message, "type": "server_error"}})
-
-
-def collect(events: list[bytes]) -> Emit:
-    """An ``emit`` that appends frames to ``events`` (used for the events a handler sends first)."""
-    return lambda event, data: events.append(frame(event, data))
-
-
-def ignore(event: str, data: Any) -> None:
-    """The ``emit`` of a run nobody streams."""
 
 
 def event_stream(prelude: Iterable[bytes], work: Callable[[Emit], None]) -> Iterator[bytes]:
@@ -70,9 +65,9 @@ def _drain(prelude: list[bytes], pending: queue.Queue[Any]) -> Iterator[bytes]:
     yield DONE
 
 
-def sse_response(frames: Iterator[bytes]) -> StreamingResponse:
+def sse_response(stream: Iterator[bytes]) -> StreamingResponse:
     return StreamingResponse(
-        frames,
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -97,7 +97,7 @@ def test_deleting_a_file_detaches_it_from_vector_stores(client):
 
 
 def test_a_file_over_the_size_limit_is_refused_and_not_stored(client, monkeypatch):
-    from assistctl.local import files
+    from assistctl.local.api import files
 
     monkeypatch.setattr(files, "MAX_UPLOAD_BYTES", 10)  # the API's 512 MB, scaled down
     with pytest.raises(openai.BadRequestError) as raised:

@@ -13,7 +13,7 @@ import pytest
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
-from .tools import GET_ORDER, indexed_store
+from ..tools import GET_ORDER, indexed_store
 
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 

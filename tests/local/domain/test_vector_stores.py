@@ -9,7 +9,7 @@ import pytest
 from openai.types import VectorStore, VectorStoreDeleted
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 
-from .tools import database_rows
+from ..tools import database_rows
 
 RETURNS = b"Returns are accepted within 30 days of delivery. Refunds go to the original card."
 SHIPPING = b"Shipping is free for orders over 50 euros. Express delivery costs 9 euros."
