@@ -11,8 +11,8 @@ from starlette.routing import Route
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
 from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
-    check_array_length,
     expect_type,
+    objects_in,
     one_of,
     optional_number,
     optional_string,
@@ -51,12 +51,8 @@ def validate_tools(value: Any, param: str = "tools") -> list[dict[str, Any]]:
     them: ``function.strict`` and ``file_search.ranking_options`` filled with their defaults."""
     if value is None:
         return []
-    expect_type(value, list, param, "an array")
-    check_array_length(value, param, MAX_TOOLS)
     tools = []
-    for index, tool in enumerate(value):
-        where = f"{param}[{index}]"
-        expect_type(tool, dict, where, "an object")
+    for where, tool in objects_in(value, param, MAX_TOOLS):
         kind = one_of(tool.get("type"), f"{where}.type", TOOL_TYPES)
         if kind == "function":
             tool = {**tool, "function": _function(tool.get("function"), f"{where}.function")}

@@ -15,7 +15,8 @@ logger = logging.getLogger("assistctl.local")
 
 
 class ApiError(Exception):
-    """An answer the HTTP layer gives by itself (401, injected faults, rate limits)."""
+    """An error answer with any status: raised by the HTTP layer itself (401, injected faults,
+    rate limits), and the form every other error is answered in."""
 
     def __init__(
         self,
@@ -37,27 +38,16 @@ class ApiError(Exception):
 
     def response(self, extra_headers: dict[str, str] | None = None) -> JSONResponse:
         """The error answer; ``extra_headers`` (e.g. rate-limit counters) yield to its own."""
-        return api_error(
-            self.status,
-            self.message,
-            self.type,
-            self.param,
-            self.code,
-            headers={**(extra_headers or {}), **self.headers},
-        )
-
-
-def api_error(
-    status: int,
-    message: str,
-    type: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-    *,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        headers = {**(extra_headers or {}), **self.headers}
+        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 def refusal_status(refusal: Refusal) -> int:
@@ -69,7 +59,7 @@ def refusal_status(refusal: Refusal) -> int:
 
 async def handle_refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return api_error(refusal_status(exc), exc.message, param=exc.param, code=exc.code)
+    return ApiError(refusal_status(exc), exc.message, param=exc.param, code=exc.code).response()
 
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:
@@ -80,11 +70,11 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
 async def handle_internal_error(request: Request, exc: Exception) -> Response:
     """A real bug: still the API's body, never a traceback on the wire (it goes to the log)."""
     logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return api_error(
+    return ApiError(
         500,
         "The server had an error while processing your request. Sorry about that!",
         type="server_error",
-    )
+    ).response()
 
 
 async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
@@ -101,7 +91,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         message = f"Invalid method for URL ({request.method} {request.url.path})"
     else:
         message = f"Invalid URL ({request.method} {request.url.path})"
-    return api_error(status, message)
+    return ApiError(status, message).response()
 
 
 EXCEPTION_HANDLERS = {

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
-from assistctl.local.api.validation import check_array_length, expect_type, reject_unknown
+from assistctl.local.api.validation import objects_in, reject_unknown
 from assistctl.local.api.vector_stores import (
     parse_attributes,
     parse_chunking,
@@ -31,13 +31,8 @@ def parse_batch_files(body: Body) -> list[BatchFile]:
         if not file_ids:
             raise InvalidRequest("Missing required parameter: 'file_ids'.", "file_ids")
         return [BatchFile(file_id, attributes, chunking) for file_id in file_ids]
-    files = body["files"]
-    expect_type(files, list, "files", "an array")
-    check_array_length(files, "files", MAX_BATCH_FILES)
     entries = []
-    for index, entry in enumerate(files):
-        where = f"files[{index}]"
-        expect_type(entry, dict, where, "an object")
+    for where, entry in objects_in(body["files"], "files", MAX_BATCH_FILES):
         reject_unknown(entry, ("file_id", "attributes", "chunking_strategy"))
         file_id = entry.get("file_id")
         if not isinstance(file_id, str):

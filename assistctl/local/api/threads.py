@@ -12,6 +12,7 @@ from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
     check_array_length,
     expect_type,
+    objects_in,
     one_of,
     reject_unknown,
     require,
@@ -115,12 +116,8 @@ def parse_content(account: Account, value: Any, param: str = "content") -> list[
 def parse_attachments(account: Account, value: Any, param: str = "attachments") -> list[Body]:
     if value is None:
         return []
-    expect_type(value, list, param, "an array")
-    check_array_length(value, param, MAX_ATTACHMENTS)
     attachments = []
-    for index, attachment in enumerate(value):
-        where = f"{param}[{index}]"
-        expect_type(attachment, dict, where, "an object")
+    for where, attachment in objects_in(value, param, MAX_ATTACHMENTS):
         reject_unknown(attachment, ("file_id", "tools"))
         file_id = attachment.get("file_id")
         if not isinstance(file_id, str) or not account.files.exists(file_id):

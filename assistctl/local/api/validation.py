@@ -4,7 +4,7 @@ answered with the API's messages and ``param`` (the field's path in the request)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from assistctl.local.domain import InvalidRequest
@@ -99,6 +99,17 @@ def check_array_length(value: list[Any], param: str, maximum: int) -> None:
             f"{maximum}, but got an array with length {len(value)} instead.",
             param=param,
         )
+
+
+def objects_in(value: Any, param: str, maximum: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The items of an array of at most ``maximum`` objects, each with where it sits
+    (``param[i]``); each item is checked as it is reached, so errors come in request order."""
+    expect_type(value, list, param, "an array")
+    check_array_length(value, param, maximum)
+    for index, item in enumerate(value):
+        where = f"{param}[{index}]"
+        expect_type(item, dict, where, "an object")
+        yield where, item
 
 
 def one_of(value: Any, param: str, supported: Iterable[str]) -> str:
