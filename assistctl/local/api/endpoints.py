@@ -19,7 +19,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 Body = dict[str, Any]
-Handler = Callable[[Request, Body], "Body | Response"]
+Handler = Callable[[Request, Body], Body | Response]
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

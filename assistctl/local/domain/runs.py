@@ -9,7 +9,7 @@ Private bookkeeping in a stored run: ``_exchanges`` (tool calls of this run and 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistctl.local.domain.errors import InvalidRequest
@@ -33,23 +33,21 @@ class RunRequest:
     """A validated request to run an assistant; a setting left None is the assistant's."""
 
     assistant: ApiObject
-    model: str | None = None
-    instructions: str | None = None
-    additional_instructions: str | None = None
-    tools: list[ApiObject] | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    response_format: Any = None
-    parallel_tool_calls: bool | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    max_prompt_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    truncation_strategy: ApiObject = field(
-        default_factory=lambda: {"type": "auto", "last_messages": None}
-    )
-    tool_choice: Any = "auto"
-    reasoning_effort: str | None = None
-    include_search_content: bool = False
+    model: str | None
+    instructions: str | None
+    additional_instructions: str | None
+    tools: list[ApiObject] | None
+    temperature: float | None
+    top_p: float | None
+    response_format: Any
+    parallel_tool_calls: bool | None
+    metadata: dict[str, Any]
+    max_prompt_tokens: int | None
+    max_completion_tokens: int | None
+    truncation_strategy: ApiObject
+    tool_choice: Any
+    reasoning_effort: str | None
+    include_search_content: bool
 
 
 def pending_call_ids(run: ApiObject) -> list[str]:
