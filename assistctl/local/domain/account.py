@@ -18,7 +18,8 @@ from assistctl.local.storage import Store
 
 class Account:
     """``engine`` builds the run engine on first use; ``indexing_delay_s`` says, when a file is
-    attached, how long it stays ``in_progress`` (a live fault setting)."""
+    attached, how long it stays ``in_progress`` (a live fault setting). ``store`` is open to
+    callers in this process (tests read and adjust stored objects through it)."""
 
     def __init__(
         self, store: Store, engine: Callable[[], Engine], indexing_delay_s: Callable[[], float]

@@ -1,5 +1,6 @@
-"""Answers in the run's ``response_format`` (rule 5 of the deterministic engine): as is, a JSON
-object, or an instance of the ``json_schema`` built from the facts the answer rests on."""
+"""Answers in the run's ``response_format`` (the deterministic engine's *Response formats*): as
+is, a JSON object, or an instance of the ``json_schema`` built from the facts the answer rests
+on."""
 
 from __future__ import annotations
 
