@@ -12,14 +12,17 @@ import ipaddress
 import logging
 import signal
 import socket
-import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+
+import uvicorn
 
 from assistctl.errors import AccountError
-from assistctl.local import LocalConfig
+from assistctl.local.app import create_app
+from assistctl.local.config import LocalConfig
 
 
 def is_loopback(host: str) -> bool:
@@ -60,28 +63,23 @@ def _configure_logging() -> None:
         logger.propagate = False
 
 
-def _server_class():
-    import uvicorn
+class ForegroundServer(uvicorn.Server):
+    """uvicorn re-raises the caught signal after shutting down; a graceful stop here is a
+    normal exit, so signals only request the shutdown."""
 
-    class ForegroundServer(uvicorn.Server):
-        """uvicorn re-raises the caught signal after shutting down; a graceful stop here is a
-        normal exit, so signals only request the shutdown."""
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if self.should_exit and signum == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
 
-        @contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            def stop(signum, frame) -> None:
-                if self.should_exit and signum == signal.SIGINT:
-                    self.force_exit = True
-                self.should_exit = True
-
-            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    return ForegroundServer
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(
@@ -90,27 +88,20 @@ def serve(
     data_dir: Path,
     config: LocalConfig,
     *,
-    announce=print,
+    announce: Callable[[str], None] = print,
 ) -> None:
     """Serve until interrupted. ``announce`` receives the base URL line once listening."""
-    import uvicorn
-
-    from assistctl.local.app import create_app
-
     if not is_loopback(host) and not config.api_key:
         raise AccountError(
             f"refusing to serve the local account on {host} without an API key",
             hint="pass --api-key-env VAR (a variable holding the key clients must send), "
             "or bind to 127.0.0.1",
         )
-    try:
-        app = create_app(config, data_dir)
-    except (OSError, sqlite3.Error) as exc:
-        raise AccountError(f"cannot open the local account in {data_dir}: {exc}") from None
+    app = create_app(config, data_dir)
     listener = bind(host, port)
-    server = _server_class()(
+    server = ForegroundServer(
         uvicorn.Config(
-            app,
+            app.asgi,
             http="h11",
             lifespan="off",
             log_config=None,
@@ -119,7 +110,7 @@ def serve(
             timeout_graceful_shutdown=5,
         )
     )
-    app.state.account.attach_server(server)
+    app.serve_with(server)
     _configure_logging()
     shown_host = f"[{host}]" if ":" in host else host
     actual_port = listener.getsockname()[1]
@@ -128,4 +119,4 @@ def serve(
         server.run(sockets=[listener])
     finally:
         listener.close()
-        app.state.account.close()
+        app.close()

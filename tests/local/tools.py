@@ -3,8 +3,10 @@ holding one indexed text file."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 GET_ORDER = {
     "type": "function",
@@ -32,3 +34,12 @@ def indexed_store(client, path: Path, text: str, name: str | None = None):
         assert time.monotonic() < deadline, f"{path.name} was never indexed"
         time.sleep(0.02)
     return uploaded, store
+
+
+def database_rows(server, sql: str) -> list[tuple[Any, ...]]:
+    """Rows read straight from the server's SQLite file: what is stored, not what is shown."""
+    connection = sqlite3.connect(f"file:{server.data_dir / 'account.sqlite3'}?mode=ro", uri=True)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()

@@ -1,0 +1,108 @@
+"""``/v1/files``: multipart upload, list (by purpose), retrieve, delete, content."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
+from assistctl.local.api.validation import one_of
+from assistctl.local.domain import InvalidRequest, now
+
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+LIST_DEFAULT_LIMIT = 10_000
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MIN_EXPIRY_S = 3600
+MAX_EXPIRY_S = 2_592_000
+
+
+def _expiry(form: FormData, created_at: int) -> int | None:
+    anchor = form.get("expires_after[anchor]")
+    seconds = form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    one_of(anchor, "expires_after.anchor", ("created_at",))
+    try:
+        value = int(seconds if isinstance(seconds, str) else "")
+    except ValueError:
+        raise InvalidRequest(
+            "Invalid 'expires_after.seconds': expected an integer.", "expires_after.seconds"
+        ) from None
+    if not MIN_EXPIRY_S <= value <= MAX_EXPIRY_S:
+        raise InvalidRequest(
+            "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000.",
+            "expires_after.seconds",
+        )
+    return created_at + value
+
+
+async def upload(request: Request) -> Response:
+    """Multipart upload: ``file`` (required), ``purpose`` (required), optional expiry."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidRequest(
+            "Invalid Content-Type header: expected multipart/form-data with 'file' and "
+            "'purpose' fields."
+        )
+    try:
+        form = await request.form(max_files=1)
+    except Exception as exc:  # malformed multipart: the client's fault, never a 500
+        raise InvalidRequest(f"Could not parse the multipart form: {exc}") from None
+    try:
+        upload_file = form.get("file")
+        purpose = form.get("purpose")
+        if not isinstance(upload_file, UploadFile):
+            raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+        if purpose is None:
+            raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
+        purpose = one_of(purpose, "purpose", PURPOSES)
+        # Starlette bounds form fields, never file parts: the file's size is checked here.
+        if upload_file.size is not None and upload_file.size > MAX_UPLOAD_BYTES:
+            raise InvalidRequest(
+                f"File is too large: {upload_file.size} bytes, the maximum is "
+                f"{MAX_UPLOAD_BYTES} bytes.",
+                param="file",
+            )
+        content = await upload_file.read()
+        filename = upload_file.filename or "upload"
+        expires_at = _expiry(form, now())
+    finally:
+        await form.close()
+    file = await anyio.to_thread.run_sync(
+        account_of(request).files.upload, filename, purpose, content, expires_at
+    )
+    return JSONResponse(file)
+
+
+def list_files(request: Request, body: Body) -> Body:
+    purpose = request.query_params.get("purpose")
+    params = page_request(request, default_limit=LIST_DEFAULT_LIMIT, max_limit=LIST_DEFAULT_LIMIT)
+    return account_of(request).files.page(params, purpose)
+
+
+def retrieve(request: Request, body: Body) -> Body:
+    return account_of(request).files.get(request.path_params["file_id"])
+
+
+def delete(request: Request, body: Body) -> Body:
+    file_id = request.path_params["file_id"]
+    account_of(request).files.delete(file_id)
+    return {"id": file_id, "object": "file", "deleted": True}
+
+
+def content(request: Request, body: Body) -> Response:
+    data = account_of(request).files.content(request.path_params["file_id"])
+    return Response(data, media_type="application/octet-stream")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/v1/files", upload, methods=["POST"]),
+        Route("/v1/files", endpoint(list_files), methods=["GET"]),
+        Route("/v1/files/{file_id}", endpoint(retrieve), methods=["GET"]),
+        Route("/v1/files/{file_id}", endpoint(delete), methods=["DELETE"]),
+        Route("/v1/files/{file_id}/content", endpoint(content), methods=["GET"]),
+    ]

@@ -1,0 +1,125 @@
+"""The gate every request passes first: the access log, the API key, request statistics, then
+the live faults. Admin requests (``/_admin``) need the key but are never counted nor faulted,
+so a test can read and reset them while the account misbehaves on purpose."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistctl.local.api.errors import ApiError
+from assistctl.local.api.faults import Connections, FaultGate, Faults
+
+ADMIN_PREFIX = "/_admin"
+access_log = logging.getLogger("assistctl.local.access")
+
+
+class RequestStats:
+    """Counts of requests per ``METHOD /route/{template}`` since start or the last reset."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def count(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def body(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": dict(sorted(self._counts.items())), "total": self._counts.total()}
+
+
+def check_api_key(expected: str | None, headers: dict[str, str]) -> None:
+    """401 unless the request carries ``Authorization: Bearer <expected>`` (when a key is set)."""
+    if not expected:
+        return
+    header = headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+
+class Gate:
+    """Outermost ASGI layer. The access log (logger ``assistctl.local.access``, INFO) writes
+    one line per request; ``local serve`` sends it to stderr, in-process servers leave it
+    silent."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: list[BaseRoute],
+        api_key: str | None,
+        stats: RequestStats,
+        faults: Faults,
+        connections: Connections,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.api_key = api_key
+        self.stats = stats
+        self.fault_gate = FaultGate(faults, connections)
+
+    def template(self, scope: Scope) -> str:
+        """The route a request matched, as its path template (what stats count by)."""
+        requested = str(scope["path"])
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                template = getattr(route, "path", None)
+                return template if isinstance(template, str) else requested
+        return requested
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered: dict[str, int] = {}
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self._gate(scope, receive, send_and_note)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "method=%s path=%s status=%s ms=%.1f",
+                    scope["method"],
+                    scope["path"],
+                    answered.get("status", "dropped"),
+                    (time.perf_counter() - started) * 1000,
+                )
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            check_api_key(self.api_key, headers)
+        except ApiError as exc:
+            await exc.response()(scope, receive, send)
+            return
+        if scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        self.stats.count(f"{scope['method']} {self.template(scope)}")
+        await self.fault_gate(self.app, scope, receive, send)

@@ -1,0 +1,161 @@
+"""Request validation shared by every endpoint: JSON types, lengths, bounds and enumerations,
+answered with the API's messages and ``param`` (the field's path in the request)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from assistctl.local.domain import InvalidRequest
+
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY_LENGTH = 64
+MAX_METADATA_VALUE_LENGTH = 512
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def reject_unknown(body: dict[str, Any], allowed: Iterable[str]) -> None:
+    known = set(allowed)
+    for key in body:
+        if key not in known:
+            raise InvalidRequest(f"Unrecognized request argument supplied: {key}", param=key)
+
+
+def require(body: dict[str, Any], name: str) -> Any:
+    if body.get(name) is None:
+        raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name)
+    return body[name]
+
+
+def expect_type(value: Any, kind: type | tuple[type, ...], param: str, expected: str) -> None:
+    """400 unless ``value`` has the JSON type ``expected`` (bools are not numbers)."""
+    wrong = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    if wrong or not isinstance(value, kind):
+        raise InvalidRequest(
+            f"Invalid type for '{param}': expected {expected}, but got {json_type(value)} instead.",
+            param=param,
+        )
+
+
+def optional_string(body: dict[str, Any], name: str, max_length: int | None = None) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    expect_type(value, str, name, "a string")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidRequest(
+            f"Invalid '{name}': string too long. Expected a string with maximum length "
+            f"{max_length}, but got a string with length {len(value)} instead.",
+            param=name,
+        )
+    return value
+
+
+def optional_number(
+    body: dict[str, Any], name: str, minimum: float, maximum: float, param: str | None = None
+) -> float | None:
+    """``body[name]`` within bounds, or None; errors name ``param`` (the nested path), default
+    ``name``."""
+    value = body.get(name)
+    if value is None:
+        return None
+    param = param or name
+    expect_type(value, (int, float), param, "a decimal")
+    if value < minimum:
+        raise InvalidRequest(
+            f"Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, "
+            f"but got {value} instead.",
+            param=param,
+        )
+    if value > maximum:
+        raise InvalidRequest(
+            f"Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, "
+            f"but got {value} instead.",
+            param=param,
+        )
+    return value
+
+
+def check_array_length(value: list[Any], param: str, maximum: int) -> None:
+    if len(value) > maximum:
+        raise InvalidRequest(
+            f"Invalid '{param}': array too long. Expected an array with maximum length "
+            f"{maximum}, but got an array with length {len(value)} instead.",
+            param=param,
+        )
+
+
+def objects_in(value: Any, param: str, maximum: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The items of an array of at most ``maximum`` objects, each with where it sits
+    (``param[i]``); each item is checked as it is reached, so errors come in request order."""
+    expect_type(value, list, param, "an array")
+    check_array_length(value, param, maximum)
+    for index, item in enumerate(value):
+        where = f"{param}[{index}]"
+        expect_type(item, dict, where, "an object")
+        yield where, item
+
+
+def one_of(value: Any, param: str, supported: Iterable[str]) -> str:
+    options = list(supported)
+    if not isinstance(value, str) or value not in options:
+        quoted = [f"'{s}'" for s in options]
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+        shown = f"'{value}'" if isinstance(value, str) else json.dumps(value)
+        raise InvalidRequest(
+            f"Invalid value: {shown}. Supported values are: {listed}.", param=param
+        )
+    return value
+
+
+def validate_metadata(
+    value: Any,
+    param: str = "metadata",
+    *,
+    value_types: tuple[type, ...] = (str,),
+    expected: str = "a string",
+) -> dict[str, Any]:
+    """The API's metadata limits: ≤ 16 keys, keys ≤ 64 chars, string values ≤ 512 chars.
+    ``value_types`` widens what a value may be (vector-store file attributes)."""
+    if value is None:
+        return {}
+    expect_type(value, dict, param, "an object")
+    if len(value) > MAX_METADATA_KEYS:
+        raise InvalidRequest(
+            f"Invalid '{param}': too many properties. Expected an object with at most "
+            f"{MAX_METADATA_KEYS} properties, but got an object with {len(value)} properties "
+            "instead.",
+            param=param,
+        )
+    for key, item in value.items():
+        if len(key) > MAX_METADATA_KEY_LENGTH:
+            raise InvalidRequest(
+                f"Invalid '{param}': metadata key too long. Expected a key with maximum length "
+                f"{MAX_METADATA_KEY_LENGTH}, but got a key with length {len(key)} instead.",
+                param=f"{param}.{key[:MAX_METADATA_KEY_LENGTH]}",
+            )
+        expect_type(item, value_types, f"{param}.{key}", expected)
+        if isinstance(item, str) and len(item) > MAX_METADATA_VALUE_LENGTH:
+            raise InvalidRequest(
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum "
+                f"length {MAX_METADATA_VALUE_LENGTH}, but got a string with length "
+                f"{len(item)} instead.",
+                param=f"{param}.{key}",
+            )
+    return dict(value)

@@ -1,0 +1,41 @@
+"""The domain: the rules of the Assistants API over the account's storage (no HTTP, no SQL).
+
+This is its one door. ``Account`` holds the services the api calls (assistants, files, vector
+stores, file batches, threads, runs) and the run executor that calls the engines; the rest are
+the validated requests those services take, the refusals they raise and the views they give.
+"""
+
+from assistctl.local.domain.account import Account
+from assistctl.local.domain.errors import InvalidRequest, NotFound, Refusal
+from assistctl.local.domain.file_batches import BatchFile
+from assistctl.local.domain.pages import PageRequest
+from assistctl.local.domain.recorder import Emit, Event
+from assistctl.local.domain.records import ApiObject, now, public
+from assistctl.local.domain.runs import RunRequest, pending_call_ids, run_tools
+from assistctl.local.domain.threads import NewMessage, NewThread, text_part
+from assistctl.local.domain.tool_resources import ToolResources
+from assistctl.local.domain.vector_stores import FILE_STATUSES, Chunking, NewVectorStore
+
+__all__ = [
+    "FILE_STATUSES",
+    "Account",
+    "ApiObject",
+    "BatchFile",
+    "Chunking",
+    "Emit",
+    "Event",
+    "InvalidRequest",
+    "NewMessage",
+    "NewThread",
+    "NewVectorStore",
+    "NotFound",
+    "PageRequest",
+    "Refusal",
+    "RunRequest",
+    "ToolResources",
+    "now",
+    "pending_call_ids",
+    "public",
+    "run_tools",
+    "text_part",
+]

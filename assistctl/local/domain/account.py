@@ -1,0 +1,47 @@
+"""One local account: the services the api calls, over one store, with its own run executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from assistctl.local.domain.assistants import Assistants
+from assistctl.local.domain.executor import RunExecutor
+from assistctl.local.domain.file_batches import FileBatches
+from assistctl.local.domain.files import Files
+from assistctl.local.domain.runs import Runs
+from assistctl.local.domain.threads import Threads
+from assistctl.local.domain.vector_stores import VectorStores
+from assistctl.local.engines import Engine
+from assistctl.local.storage import Store
+
+
+class Account:
+    """``engine`` builds the run engine on first use; ``indexing_delay_s`` says, when a file is
+    attached, how long it stays ``in_progress`` (a live fault setting). ``store`` is open to
+    callers in this process (tests read and adjust stored objects through it)."""
+
+    def __init__(
+        self, store: Store, engine: Callable[[], Engine], indexing_delay_s: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.files = Files(store)
+        self.vector_stores = VectorStores(store, self.files, indexing_delay_s)
+        self.file_batches = FileBatches(store, self.vector_stores)
+        self.assistants = Assistants(store, self.vector_stores)
+        self.threads = Threads(store, self.vector_stores)
+        self.runs = Runs(
+            store,
+            self.threads,
+            self.vector_stores,
+            RunExecutor(store, engine, self.vector_stores.search),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several operations that stand or fall together (a lookup, a check, a write)."""
+        with self.store.transaction():
+            yield
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,37 @@
+"""Lists as the API pages them: ``limit``, ``order``, ``after``/``before`` cursors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistctl.local.domain.errors import InvalidRequest
+from assistctl.local.storage import CursorNotFound, Filter, Store, StoredObject
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int = 20
+    order: str = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+def list_page(
+    store: Store, type: str, parent: str, request: PageRequest, where: Filter | None = None
+) -> StoredObject:
+    """One API list page of a collection; a cursor naming an object outside it is a 400."""
+    try:
+        return store.list(
+            type,
+            parent,
+            order=request.order,
+            after=request.after,
+            before=request.before,
+            limit=request.limit,
+            where=where,
+        ).body()
+    except CursorNotFound as exc:
+        name = "after" if request.after == exc.args[0] else "before"
+        raise InvalidRequest(
+            f"Invalid '{name}': no object with id '{exc.args[0]}' in this list.", param=name
+        ) from None

@@ -1,0 +1,208 @@
+"""The contract between the run executor and an engine: what a run looks like to an engine,
+and the ``Outcome`` it answers with.
+
+The executor (``domain``) turns a stored run into a ``RunInput`` (instructions, tools, the
+thread's messages, tool calls already answered in this run), asks an engine to ``respond``, and
+records the ``Outcome``: an ``Answer`` (a message), an ``ActionRequired`` (function calls the
+client must answer) or a ``Failure``. Engines never touch storage; file search reaches the
+vector stores through the ``search`` callable they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    """One thread message as the engine sees it: its role and its text."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolExchange:
+    """A tool call made earlier in this run and what it returned (``None``: not answered yet).
+
+    ``arguments`` is the function's JSON arguments, the file-search query or the code.
+    """
+
+    id: str
+    type: str
+    name: str
+    arguments: str
+    output: str | None
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """Everything an engine may use to answer one run (already resolved by the executor)."""
+
+    assistant_name: str | None
+    model: str
+    instructions: str
+    tools: tuple[dict[str, Any], ...]
+    messages: tuple[ContextMessage, ...]
+    vector_store_ids: tuple[str, ...] = ()
+    exchanges: tuple[ToolExchange, ...] = ()
+    tool_choice: Any = None
+    response_format: Any = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_completion_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+    parallel_tool_calls: bool = True
+
+    def tool(self, type: str) -> dict[str, Any] | None:
+        return next((t for t in self.tools if t.get("type") == type), None)
+
+    def functions(self) -> list[dict[str, Any]]:
+        return [t["function"] for t in self.tools if t.get("type") == "function"]
+
+
+class SearchHitLike(Protocol):
+    """A chunk the account's index found: what an engine may quote and cite."""
+
+    @property
+    def file_id(self) -> str: ...
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+Search = Callable[[list[str], str, int], Sequence[SearchHitLike]]
+
+
+def count_tokens(text: str) -> int:
+    """Tokens are whitespace-separated words: cheap, deterministic, engine-independent."""
+    return len(text.split())
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    def body(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    file_id: str
+    file_name: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class FileSearchCall:
+    """A file search the engine ran; ``output`` is what it fed back to the model, if any."""
+
+    id: str
+    query: str
+    results: tuple[SearchResult, ...]
+    ranking_options: dict[str, Any]
+    output: str = ""
+
+    def exchange(self) -> ToolExchange:
+        return ToolExchange(self.id, "file_search", "file_search", self.query, self.output)
+
+
+@dataclass(frozen=True)
+class CodeInterpreterCall:
+    id: str
+    input: str
+    logs: str
+
+    def exchange(self) -> ToolExchange:
+        return ToolExchange(self.id, "code_interpreter", "code_interpreter", self.input, self.logs)
+
+
+ServerToolCall = FileSearchCall | CodeInterpreterCall
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A ``file_citation`` annotation: ``text`` sits at ``[start_index, end_index)``."""
+
+    text: str
+    start_index: int
+    end_index: int
+    file_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    usage: Usage
+    citations: tuple[Citation, ...] = ()
+    tool_calls: tuple[ServerToolCall, ...] = ()
+    incomplete_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionRequired:
+    function_calls: tuple[FunctionCall, ...]
+    usage: Usage
+    tool_calls: tuple[ServerToolCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """``code`` is one of the API's run error codes (server_error, rate_limit_exceeded, …)."""
+
+    code: str
+    message: str
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: tuple[ServerToolCall, ...] = ()
+
+
+Outcome = Answer | ActionRequired | Failure
+
+
+class Engine(Protocol):
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``).
+
+        An engine that produces text progressively may pass each piece to ``on_text`` (given
+        when the run is streamed); the outcome still carries the whole text. Engines that
+        answer at once ignore it and the executor streams their answer in pieces.
+        """
+        ...

@@ -1,0 +1,390 @@
+"""The deterministic engine: answers runs from fixed rules, documented in the README (How the
+local account answers runs), so smoke tests and quickstarts give the same result on every
+machine, with no model."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistctl.local.engines.answer_formats import format_answer
+from assistctl.local.engines.contract import (
+    ActionRequired,
+    Answer,
+    Citation,
+    CodeInterpreterCall,
+    ContextMessage,
+    Failure,
+    FunctionCall,
+    Outcome,
+    RunInput,
+    Search,
+    ServerToolCall,
+    Usage,
+    count_tokens,
+)
+from assistctl.local.engines.file_search import display_filename, search_files
+from assistctl.local.engines.schemas import as_text, first_mentioned, schema_type
+
+FAIL_WORD = "FAIL_RUN"
+GENERIC_VERBS = frozenset(
+    {"get", "set", "list", "find", "create", "update", "delete", "lookup", "fetch", "check"}
+)
+DESCRIPTION_STOPWORDS = frozenset(
+    {
+        "about", "after", "also", "been", "before", "from", "given", "have", "into", "more",
+        "only", "other", "return", "returns", "some", "such", "than", "that", "their", "them",
+        "then", "there", "these", "this", "those", "user", "using", "value", "what", "when",
+        "where", "which", "will", "with", "your",
+    }
+)  # fmt: skip
+CODE_WORDS = frozenset({"calculate", "compute"})
+QUOTE_LIMIT = 400
+CITATION_MARKER = "【{step}:{result}†source】"
+CODE_NOT_RUN_LOG = "Code execution is not available on the local account: this code was not run."
+
+_WORD = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”")
+_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.DOTALL)
+_EDGE_PUNCTUATION = "\"'“”‘’.,;:!?()[]{}<>#"
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def last_user_text(messages: Sequence[ContextMessage]) -> str | None:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text
+    return None
+
+
+# --- tool outputs as prose and facts (rule 2) ------------------------------------------------
+
+
+def flatten_output(output: str) -> str:
+    """A tool output as prose: JSON objects become ``key: value`` pairs, strings stay verbatim."""
+    try:
+        value = json.loads(output)
+    except (json.JSONDecodeError, TypeError):
+        return output.strip()
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {item}" for key, item in _pairs(value, ""))
+    return as_text(value)
+
+
+def output_facts(output: str) -> dict[str, Any]:
+    """The flattened ``key -> value`` facts of a JSON object output (empty otherwise)."""
+    try:
+        value = json.loads(output)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    facts: dict[str, Any] = {}
+    for key, item in _leaves(value, ""):
+        facts[key] = item
+        facts.setdefault(key.rsplit(".", 1)[-1], item)
+    return facts
+
+
+def _leaves(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, dict) and item:
+            yield from _leaves(item, name)
+        else:
+            yield name, item
+
+
+def _pairs(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
+    for name, item in _leaves(value, prefix):
+        yield name, as_text(item)
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# --- choosing and calling functions (rule 3), the engine ------------------------------------
+
+
+def _normalise(word: str) -> str:
+    """Lowercase, with a plural ``s`` dropped so "orders" matches "order"."""
+    word = word.lower()
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return [_normalise(w) for w in _WORD.findall(text.lower())]
+
+
+def name_words(name: str) -> list[str]:
+    """``get_order-status`` / ``getOrderStatus`` → ``["get", "order", "statu"]`` (normalised)."""
+    return words(_CAMEL.sub(r"\1 \2", name).replace("_", " ").replace("-", " "))
+
+
+def _raw_tokens(text: str) -> list[str]:
+    return [token.strip(_EDGE_PUNCTUATION) for token in text.split()]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    function: dict[str, Any]
+    name_hits: int
+    description_hits: int
+
+
+def rank_functions(functions: list[dict[str, Any]], message: str) -> list[dict[str, Any]]:
+    """Functions the message asks for, best first (rule 1 of the documented engine)."""
+    message_words = set(words(message))
+    scored = []
+    for function in functions:
+        specific = {w for w in name_words(function.get("name", "")) if w not in GENERIC_VERBS}
+        keywords = {
+            w
+            for w in words(function.get("description") or "")
+            if len(w) >= 4 and w not in DESCRIPTION_STOPWORDS and w not in GENERIC_VERBS
+        }
+        scored.append(
+            _Candidate(function, len(specific & message_words), len(keywords & message_words))
+        )
+    by_name = [c for c in scored if c.name_hits > 0]
+    candidates = by_name or [c for c in scored if c.description_hits > 0]
+    ranked = sorted(candidates, key=lambda c: (-c.name_hits, -c.description_hits))
+    return [c.function for c in ranked]
+
+
+def _is_identifier_name(name: str) -> bool:
+    flat = re.sub(r"[^a-z0-9]", "", name.lower())
+    return flat.endswith(("id", "number", "code"))
+
+
+def _after_name_word(tokens: list[str], name: str, accept: Callable[[str], bool]) -> str | None:
+    """The first token accepted by ``accept``, preferring one right after a property-name word."""
+    wanted = set(name_words(name))
+    for index, token in enumerate(tokens[1:], start=1):
+        if accept(token) and _normalise(tokens[index - 1]) in wanted:
+            return token
+    return next((token for token in tokens if accept(token)), None)
+
+
+_MISSING = object()
+
+
+def extract_arguments(parameters: dict[str, Any] | None, message: str) -> tuple[dict, list[str]]:
+    """Arguments for a function, read from the message per its JSON Schema (rule 1).
+
+    Returns the arguments found (in schema property order) and the required names not found.
+    """
+    parameters = parameters or {}
+    properties: dict[str, Any] = parameters.get("properties") or {}
+    required = [name for name in parameters.get("required") or [] if name in properties]
+    order = required + [name for name in properties if name not in required]
+    tokens = [t for t in _raw_tokens(message) if t]
+    quoted = [a or b for a, b in _QUOTED.findall(message)]
+    found: dict[str, Any] = {}
+    for name in order:
+        schema = properties[name] if isinstance(properties[name], dict) else {}
+        value = _argument(name, schema, message, tokens, quoted)
+        if value is not _MISSING:
+            found[name] = value
+    missing = [name for name in required if name not in found]
+    return {name: found[name] for name in properties if name in found}, missing
+
+
+def _argument(
+    name: str, schema: dict[str, Any], message: str, tokens: list[str], quoted: list[str]
+) -> Any:
+    if schema.get("enum"):
+        value = first_mentioned(schema["enum"], message)
+        return _MISSING if value is None else value
+    kind = schema_type(schema)
+    if kind in ("integer", "number"):
+        token = _after_name_word(tokens, name, lambda t: bool(_NUMBER.match(t)))
+        if token is None:
+            return _MISSING
+        number = float(token)
+        if kind == "integer":
+            return int(number)
+        return int(number) if number.is_integer() and "." not in token else number
+    if kind == "boolean":
+        return set(name_words(name)) <= set(words(message))
+    if kind == "string":
+        if _is_identifier_name(name):
+            token = _after_name_word(tokens, name, lambda t: any(c.isdigit() for c in t))
+            return _MISSING if token is None else token
+        return quoted.pop(0) if quoted else _MISSING
+    return _MISSING
+
+
+class DeterministicEngine:
+    """Rule-based answers, documented in the README: the same input gives the same run."""
+
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        prompt = Usage(prompt_tokens=_prompt_tokens(run))
+        message = last_user_text(run.messages)
+        name = run.assistant_name or "Assistant"
+        if message is None:
+            return self._finish(run, f"[{name}] There is no user message to answer.", prompt)
+        if FAIL_WORD in re.findall(r"[A-Za-z0-9_]+", message):
+            return Failure(
+                "server_error",
+                f"The run failed because the last user message contains {FAIL_WORD} "
+                "(a test hook of the local deterministic engine).",
+                prompt,
+            )
+        answered = [e for e in run.exchanges if e.type == "function" and e.output is not None]
+        if answered:
+            text = " ".join(
+                sentence(f"Here is what {e.name} returned: {flatten_output(e.output or '')}")
+                if (e.output or "").strip()
+                else f"{e.name} returned nothing."
+                for e in answered
+            )
+            facts: dict[str, Any] = {}
+            for exchange in answered:
+                facts.update(_argument_facts(exchange.arguments))
+                facts.update(output_facts(exchange.output or ""))
+            return self._finish(run, text, prompt, facts=facts)
+        call = self._function_call(run, message, new_id)
+        if call is not None:
+            return ActionRequired((call,), prompt + Usage(0, count_tokens(call.arguments)))
+        if run.tool("code_interpreter") is not None and _asks_for_code(message):
+            fence = _FENCE.search(message)
+            code = fence.group(1).strip() if fence else message
+            ci_call = CodeInterpreterCall(new_id("call"), code, CODE_NOT_RUN_LOG)
+            text = (
+                "I cannot run code here: code execution is not available on the local account, "
+                "so the code_interpreter call was recorded but nothing was executed."
+            )
+            return self._finish(run, text, prompt, tool_calls=(ci_call,))
+        if run.tool("file_search") is not None and run.vector_store_ids:
+            return self._file_search(run, message, search, new_id, prompt)
+        return self._finish(run, f'[{name}] You said: "{message}"', prompt)
+
+    def _function_call(
+        self, run: RunInput, message: str, new_id: Callable[[str], str]
+    ) -> FunctionCall | None:
+        functions = run.functions()
+        choice = run.tool_choice
+        if not functions or choice == "none":
+            return None
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            forced = (choice.get("function") or {}).get("name")
+            chosen = next((f for f in functions if f.get("name") == forced), None)
+            if chosen is None:
+                return None
+            arguments, _ = extract_arguments(chosen.get("parameters"), message)
+            return _call(chosen, arguments, new_id)
+        ranked = rank_functions(functions, message)
+        for function in ranked:
+            arguments, missing = extract_arguments(function.get("parameters"), message)
+            if not missing:
+                return _call(function, arguments, new_id)
+        if choice == "required":
+            function = ranked[0] if ranked else functions[0]
+            arguments, _ = extract_arguments(function.get("parameters"), message)
+            return _call(function, arguments, new_id)
+        return None
+
+    def _file_search(
+        self,
+        run: RunInput,
+        message: str,
+        search: Search,
+        new_id: Callable[[str], str],
+        prompt: Usage,
+    ) -> Outcome:
+        call = search_files(run, new_id("call"), message, search)
+        if not call.results:
+            name = run.assistant_name or "Assistant"
+            text = f'[{name}] I found nothing about this in the files. You said: "{message}"'
+            return self._finish(run, text, prompt, tool_calls=(call,))
+        best = call.results[0]
+        marker = CITATION_MARKER.format(step=0, result=0)
+        shown = display_filename(best.file_name)
+        text = f'According to {shown}: "{trim_quote(best.text)}" {marker}'
+        facts = {
+            "source": shown,
+            "file": shown,
+            "filename": shown,
+            "file_name": shown,
+            "file_id": best.file_id,
+            "quote": trim_quote(best.text),
+        }
+        return self._finish(
+            run, text, prompt, tool_calls=(call,), cited=(marker, best.file_id), facts=facts
+        )
+
+    def _finish(
+        self,
+        run: RunInput,
+        text: str,
+        prompt: Usage,
+        *,
+        tool_calls: tuple[ServerToolCall, ...] = (),
+        cited: tuple[str, str] | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Apply the response format and token limits, then locate the citation marker."""
+        text = format_answer(run.response_format, text, facts or {})
+        incomplete = None
+        limit = run.max_completion_tokens
+        if limit is not None and count_tokens(text) > limit:
+            text = " ".join(text.split()[:limit])
+            incomplete = "max_completion_tokens"
+        elif run.max_prompt_tokens is not None and prompt.prompt_tokens > run.max_prompt_tokens:
+            incomplete = "max_prompt_tokens"
+        citations: tuple[Citation, ...] = ()
+        if cited is not None:
+            marker, file_id = cited
+            start = text.find(marker)
+            if start >= 0:
+                citations = (Citation(marker, start, start + len(marker), file_id),)
+        usage = prompt + Usage(0, count_tokens(text))
+        return Answer(text, usage, citations, tool_calls, incomplete)
+
+
+def _call(function: dict[str, Any], arguments: dict, new_id: Callable[[str], str]) -> FunctionCall:
+    encoded = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+    return FunctionCall(new_id("call"), function["name"], encoded)
+
+
+def _argument_facts(arguments: str) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _asks_for_code(message: str) -> bool:
+    return "```" in message or bool(CODE_WORDS & set(words(message)))
+
+
+def _prompt_tokens(run: RunInput) -> int:
+    total = count_tokens(run.instructions)
+    total += sum(count_tokens(m.text) for m in run.messages)
+    total += sum(count_tokens(e.output or "") for e in run.exchanges)
+    return total
+
+
+def trim_quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A chunk on one line, cut at a word boundary near ``limit`` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return cut + "…"

@@ -1,0 +1,475 @@
+"""The chat engine against a small fake chat-completions server on loopback.
+
+The fake answers by simple rules on the conversation it receives (and records every request),
+so each test can check both what the local account sent and what it made of the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from openai import AssistantEventHandler
+
+from assistctl.local import LocalConfig, start_in_process
+
+from ..tools import GET_ORDER, indexed_store
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}, "days": {"type": "integer"}},
+    "required": ["answer", "days"],
+}
+
+
+def completion(message: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The fake model: tool calls when tools fit the question, answers from tool results."""
+    messages = request["messages"]
+    last = messages[-1]
+    tools = {t["function"]["name"] for t in request.get("tools", [])}
+    user = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    if "overloaded" in user:
+        return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+    if "slowly" in user:
+        time.sleep(0.6)
+    if "enormous" in user:
+        message = "This model's maximum context length is 8192 tokens."
+        return 400, {"error": {"message": message, "code": "context_length_exceeded"}}
+    if "crash" in user:
+        return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
+    if last["role"] == "tool":
+        if last["content"].startswith("[1] "):
+            first = re.split(r"\n\n\[\d+\] ", last["content"])[0].split("\n", 1)[1]
+            quote = " ".join(first.split())
+            return 200, completion({"role": "assistant", "content": f"{quote} [1]"})
+        return 200, completion({"role": "assistant", "content": f"Result: {last['content']}"})
+    call = None
+    if "get_order" in tools and "order" in user:
+        call = ("get_order", {"order_id": re.findall(r"\d+", user)[-1]})
+    elif "file_search" in tools:
+        call = ("file_search", {"query": user})
+    if call is not None:
+        tool_call = {
+            "id": "call_fake1",
+            "type": "function",
+            "function": {"name": call[0], "arguments": json.dumps(call[1])},
+        }
+        return 200, completion(
+            {"role": "assistant", "content": None, "tool_calls": [tool_call]}, "tool_calls"
+        )
+    if (request.get("response_format") or {}).get("type") == "json_schema":
+        return 200, completion({"role": "assistant", "content": '{"answer": "ok", "days": 30}'})
+    return 200, completion({"role": "assistant", "content": f"Echo: {user}"})
+
+
+def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A completion as the chat API streams it: content word by word, tool-call arguments in
+    two halves, then the finish reason and (if asked) a usage-only chunk."""
+    choice = answer["choices"][0]
+    message = choice["message"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant"}]
+    deltas += [{"content": piece} for piece in re.findall(r"\S+\s*", message.get("content") or "")]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        head = {"name": call["function"]["name"], "arguments": arguments[:half]}
+        deltas.append(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call["id"], "type": "function", "function": head}
+                ]
+            }
+        )
+        deltas.append(
+            {"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]}
+        )
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake"}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        for delta in deltas
+    ]
+    chunks.append(
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+    )
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": answer["usage"]})
+    return chunks
+
+
+class FakeChat:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                status, answer = fake_answer(body)
+                if status == 200 and body.get("stream"):
+                    self.stream(answer, (body.get("stream_options") or {}).get("include_usage"))
+                    return
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status >= 429:
+                    self.send_header("retry-after-ms", "1")  # keep the client's retries fast
+                self.end_headers()
+                self.wfile.write(data)
+
+            def stream(self, answer: dict[str, Any], include_usage: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in stream_chunks(answer, include_usage):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def fake_chat():
+    fake = FakeChat()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def chat_client(fake_chat, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("FAKE_CHAT_KEY", "sk-fake-secret")
+    config = LocalConfig(
+        engine="chat",
+        chat_base_url=fake_chat.base_url,
+        chat_model_map={"gpt-4o": "fake-llama"},
+        chat_api_key_env="FAKE_CHAT_KEY",
+    )
+    server = start_in_process(tmp_path_factory.mktemp("chat-account"), config=config)
+    yield openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def run_on(client, assistant_id: str, text: str, **options):
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": text}])
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant_id, poll_interval_ms=20, **options
+    )
+    return thread, run
+
+
+def last_answer(client, thread_id: str) -> str:
+    return client.beta.threads.messages.list(thread_id).data[0].content[0].text.value
+
+
+def test_plain_answer_sends_instructions_model_and_sampling(chat_client, fake_chat):
+    bot = chat_client.beta.assistants.create(
+        model="gpt-4o", instructions="Be kind.", temperature=0.3
+    )
+    thread, run = run_on(chat_client, bot.id, "hello model", top_p=0.9, max_completion_tokens=300)
+    assert run.status == "completed"
+    assert last_answer(chat_client, thread.id) == "Echo: hello model"
+    assert (run.usage.prompt_tokens, run.usage.completion_tokens) == (11, 7)
+    sent = fake_chat.requests[-1]
+    assert sent["model"] == "fake-llama"
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "hello model"},
+    ]
+    assert (sent["temperature"], sent["top_p"], sent["max_completion_tokens"]) == (0.3, 0.9, 300)
+    assert "tools" not in sent
+    assert fake_chat.headers[-1]["authorization"] == "Bearer sk-fake-secret"
+
+
+def test_function_call_round_trip(chat_client, fake_chat):
+    bot = chat_client.beta.assistants.create(model="gpt-4o", tools=[GET_ORDER])
+    thread, run = run_on(chat_client, bot.id, "status of order 77", parallel_tool_calls=False)
+    assert run.status == "requires_action"
+    assert fake_chat.requests[-1]["parallel_tool_calls"] is False
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "get_order",
+        {"order_id": "77"},
+    )
+    # sent as defined: the default strict false the account fills in is not passed on
+    assert fake_chat.requests[-1]["tools"][0]["function"] == GET_ORDER["function"]
+    run = chat_client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "shipped"}],
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed"
+    assert last_answer(chat_client, thread.id) == "Result: shipped"
+    sent = fake_chat.requests[-1]["messages"]
+    assert sent[-2]["tool_calls"][0]["id"] == call.id
+    assert sent[-1] == {"role": "tool", "tool_call_id": call.id, "content": "shipped"}
+    assert run.usage.total_tokens == 36  # two chat calls
+
+
+def test_file_search_round_trip_with_citation(chat_client, fake_chat, tmp_path):
+    uploaded, store = indexed_store(
+        chat_client, tmp_path / "returns.md", "Returns are accepted within 30 days of delivery."
+    )
+    bot = chat_client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread, run = run_on(chat_client, bot.id, "how many days for returns")
+    assert run.status == "completed"
+    message = chat_client.beta.threads.messages.list(thread.id).data[0]
+    text = message.content[0].text
+    assert text.value == "Returns are accepted within 30 days of delivery. [1]"
+    (annotation,) = text.annotations
+    assert annotation.text == "[1]" and annotation.file_citation.file_id == uploaded.id
+    assert text.value[annotation.start_index : annotation.end_index] == "[1]"
+    tool_result = fake_chat.requests[-1]["messages"][-1]["content"]
+    assert tool_result.startswith("[1] returns.md:") and "30 days" in tool_result
+    step = chat_client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data[
+        0
+    ]
+    assert step.step_details.tool_calls[0].type == "file_search"
+    assert step.step_details.tool_calls[0].file_search.results[0].file_name == "returns.md"
+
+
+def test_json_schema_is_passed_as_structured_output(chat_client, fake_chat):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": ANSWER_SCHEMA, "strict": True},
+    }
+    thread, run = run_on(chat_client, bot.id, "returns?", response_format=response_format)
+    assert run.status == "completed"
+    assert json.loads(last_answer(chat_client, thread.id)) == {"answer": "ok", "days": 30}
+    assert fake_chat.requests[-1]["response_format"] == response_format
+
+
+def test_backend_errors_fail_the_run_with_api_codes(chat_client):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    _, run = run_on(chat_client, bot.id, "you are overloaded")
+    assert run.status == "failed"
+    assert run.last_error.code == "rate_limit_exceeded"
+    assert "sk-fake-secret" not in run.last_error.message
+    _, run = run_on(chat_client, bot.id, "please crash")
+    assert run.status == "failed"
+    assert run.last_error.code == "server_error"
+    assert "500" in run.last_error.message and "backend exploded" in run.last_error.message
+    _, run = run_on(chat_client, bot.id, "an enormous thread")
+    assert run.status == "failed"
+    assert run.last_error.code == "invalid_prompt"
+    assert "context window" in run.last_error.message
+
+
+def test_code_interpreter_is_refused_with_a_clear_error(chat_client):
+    bot = chat_client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
+    _, run = run_on(chat_client, bot.id, "calculate 2+2")
+    assert run.status == "failed"
+    assert "no safe code executor" in run.last_error.message
+
+
+def test_truncation_strategy_keeps_the_last_messages(chat_client, fake_chat):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": f"message {i}"} for i in range(4)]
+    )
+    run = chat_client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=bot.id,
+        truncation_strategy={"type": "last_messages", "last_messages": 2},
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed"
+    assert [m["content"] for m in fake_chat.requests[-1]["messages"]] == ["message 2", "message 3"]
+
+
+def test_streaming_with_the_sdk_helper(chat_client, fake_chat):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    thread = chat_client.beta.threads.create(messages=[{"role": "user", "content": "stream me"}])
+    events: list[str] = []
+    pieces: list[str] = []
+
+    class Handler(AssistantEventHandler):
+        def on_event(self, event) -> None:
+            events.append(event.event)
+
+        def on_text_delta(self, delta, snapshot) -> None:
+            pieces.append(delta.value or "")
+
+    with chat_client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=bot.id, event_handler=Handler()
+    ) as stream:
+        stream.until_done()
+    assert events[0] == "thread.run.created" and events[-1] == "thread.run.completed"
+    assert events.count("thread.message.delta") == 3  # the backend's pieces, as they came
+    assert "".join(pieces) == "Echo: stream me"
+    assert fake_chat.requests[-1]["stream"] is True
+    run = chat_client.beta.threads.runs.list(thread_id=thread.id).data[0]
+    assert run.usage.total_tokens == 18  # reported in the backend's last chunk
+    stored = chat_client.beta.threads.messages.list(thread.id).data[0]
+    assert stored.status == "completed" and stored.content[0].text.value == "Echo: stream me"
+
+
+def test_streamed_function_call_and_file_search_citation(chat_client, fake_chat, tmp_path):
+    uploaded, store = indexed_store(
+        chat_client, tmp_path / "warranty.md", "Every product has a 2 year warranty."
+    )
+    bot = chat_client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[GET_ORDER, {"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = chat_client.beta.threads.create(messages=[{"role": "user", "content": "order 9"}])
+    with chat_client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=bot.id) as stream:
+        stream.until_done()
+        run = stream.current_run
+    assert run.status == "requires_action"
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert json.loads(call.function.arguments) == {"order_id": "9"}
+    with chat_client.beta.threads.runs.submit_tool_outputs_stream(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "lost"}],
+    ) as stream:
+        stream.until_done()
+        (message,) = stream.get_final_messages()
+    assert message.content[0].text.value == "Result: lost"
+
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": "warranty length"}]
+    )
+    with chat_client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=bot.id) as stream:
+        stream.until_done()
+        (message,) = stream.get_final_messages()
+        snapshot = stream.current_message_snapshot
+    text = message.content[0].text
+    assert text.value == "Every product has a 2 year warranty. [1]"
+    assert text.annotations[0].file_citation.file_id == uploaded.id
+    assert snapshot.content[0].text.annotations[0].text == "[1]"
+
+
+def test_cancel_while_the_model_is_thinking(chat_client):
+    bot = chat_client.beta.assistants.create(model="gpt-4o")
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": "answer slowly"}]
+    )
+    run = chat_client.beta.threads.runs.create(thread_id=thread.id, assistant_id=bot.id)
+    for _ in range(100):
+        if chat_client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status != "queued":
+            break
+        time.sleep(0.01)
+    cancelling = chat_client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    assert cancelling.status == "cancelling"
+    run = chat_client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=50)
+    assert run.status == "cancelled" and run.cancelled_at
+    assert chat_client.beta.threads.messages.list(thread.id).data[0].role == "user"
+
+
+def test_run_interrupted_by_a_restart_is_resumed_on_next_read(fake_chat, tmp_path):
+    data = tmp_path / "account"
+    config = LocalConfig(engine="chat", chat_base_url=fake_chat.base_url)
+    server = start_in_process(data, config=config)
+    client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+    bot = client.beta.assistants.create(model="gpt-4o", name="Phoenix")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "think slowly"}])
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=bot.id)
+    server.stop()  # the model has not answered yet
+    server = start_in_process(data, config=LocalConfig())
+    try:
+        client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+        run = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=20)
+        assert run.status == "completed"
+        answer = client.beta.threads.messages.list(thread.id).data[0].content[0].text.value
+        assert answer == '[Phoenix] You said: "think slowly"'
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("config", [LocalConfig(engine="chat"), LocalConfig(engine="oracle")])
+def test_misconfigured_engine_fails_runs_with_a_clear_error(config, tmp_path):
+    server = start_in_process(tmp_path / "account", config=config)
+    try:
+        client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+        bot = client.beta.assistants.create(model="gpt-4o")
+        _, run = run_on(client, bot.id, "hello")
+        assert run.status == "failed" and run.last_error.code == "server_error"
+        assert "misconfigured" in run.last_error.message
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_chat_engine_without_endpoint(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from assistctl.cli import cli
+
+    monkeypatch.delenv("ASSISTCTL_LOCAL_CHAT_BASE_URL", raising=False)
+    data = str(tmp_path / "data")
+    result = CliRunner().invoke(cli, ["local", "serve", "--engine", "chat", "--data", data])
+    assert result.exit_code == 1
+    assert "--chat-base-url" in result.output
+    result = CliRunner().invoke(
+        cli,
+        ["local", "serve", "--engine", "chat", "--chat-base-url", "http://127.0.0.1:9/v1",
+         "--chat-model-map", "gpt-4o", "--data", data],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "expected NAME=MODEL" in result.output
+
+
+def test_quickstart_smoke_tests_pass_on_the_chat_engine(fake_chat, tmp_path, monkeypatch):
+    """The quickstart, applied and smoke-tested through the CLI on a local account whose runs
+    are answered by the (fake) chat model."""
+    from click.testing import CliRunner
+
+    from assistctl.cli import cli
+
+    quickstart = Path(__file__).resolve().parents[3] / "examples" / "quickstart"
+    monkeypatch.setenv("ASSISTCTL_LOCAL_ENGINE", "chat")
+    monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_BASE_URL", fake_chat.base_url)
+    monkeypatch.setenv("ASSISTCTL_LOCAL_CHAT_MODEL_MAP", "*=fake-llama")
+    account = f"local:{tmp_path / 'account'}"
+    applied = CliRunner().invoke(cli, ["--account", account, "apply", str(quickstart), "--yes"])
+    assert applied.exit_code == 0, applied.output
+    seen = len(fake_chat.requests)
+    tested = CliRunner().invoke(cli, ["--account", account, "test", str(quickstart)])
+    assert tested.exit_code == 0, tested.output
+    assert "3 passed" in tested.output
+    models = {request["model"] for request in fake_chat.requests[seen:]}
+    assert models == {"fake-llama"}
