@@ -6,15 +6,23 @@ would repeat a POST whose outcome is unknown. Backends turn every failed request
 ``recover``: before a retry after a failure that may have committed (5xx, dropped connection,
 timeout), ``recover`` looks the resource up by its ownership keys and, when it finds it, that
 result is used instead.
+
+Throttling (429) is the account saying "not now", not a failure: throttled retries are bounded
+by the deadline only (120 s per request, as documented), never by the attempt count; the
+server's ``retry-after`` is a minimum, stretched by up to a quarter at random so that the
+workers it throttled at once do not all come back at once; and a shared ``Pacer`` halves how
+many requests run at once while the account throttles, then lets it grow back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import os
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from assistctl.errors import AccountError, AssistctlError, Transience
@@ -47,6 +55,49 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
         return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+    def after(self, retry_after: float) -> float:
+        """The server's wait, stretched by up to a quarter so throttled workers spread out."""
+        return retry_after * self.rng.uniform(1.0, 1.25)
+
+
+class Pacer:
+    """How many requests may be in flight at once: halved each time the account throttles,
+    grown back by one after as many successes as the current limit (additive increase,
+    multiplicative decrease), never above ``ceiling`` nor below one."""
+
+    def __init__(self, ceiling: int = 64) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.in_flight = 0
+        self.successes = 0
+        self.changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self.changed:
+            while self.in_flight >= self.limit:
+                self.changed.wait()
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.in_flight -= 1
+                self.changed.notify_all()
+
+    def throttled(self) -> None:
+        with self.changed:
+            self.limit = max(1, self.limit // 2)
+            self.successes = 0
+
+    def succeeded(self) -> None:
+        with self.changed:
+            self.successes += 1
+            if self.successes >= self.limit and self.limit < self.ceiling:
+                self.limit += 1
+                self.successes = 0
+                self.changed.notify_all()
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -100,6 +151,7 @@ def call(
     idempotent: bool = True,
     policy: RetryPolicy = DEFAULT_POLICY,
     on_retry: Callable[[str, float], None] | None = None,
+    pacer: Pacer | None = None,
 ) -> T:
     """Run ``operation`` with retries.
 
@@ -110,18 +162,24 @@ def call(
     attempt = 0
     while True:
         try:
-            return operation()
+            with pacer.slot() if pacer is not None else contextlib.nullcontext():
+                result = operation()
+            if pacer is not None:
+                pacer.succeeded()
+            return result
         except AccountError as error:
             if error.transience is Transience.FATAL:
                 raise
             attempt += 1
             elapsed = policy.clock() - start
+            throttled = error.transience is Transience.THROTTLED
+            if throttled and pacer is not None:
+                pacer.throttled()
             wait = error.retry_after
-            delay = wait if wait is not None else policy.backoff(attempt)
-            attempts = (
-                REFUSED_ATTEMPTS if error.transience is Transience.REFUSED else policy.attempts
-            )
-            if attempt >= attempts or elapsed + delay > policy.deadline_s:
+            delay = policy.after(wait) if wait is not None else policy.backoff(attempt)
+            refused = error.transience is Transience.REFUSED
+            attempts = REFUSED_ATTEMPTS if refused else policy.attempts
+            if (attempt >= attempts and not throttled) or elapsed + delay > policy.deadline_s:
                 error.message = (
                     f"{error.message} (gave up after {attempt} attempt"
                     f"{'s' if attempt != 1 else ''} in {elapsed:.1f}s)"

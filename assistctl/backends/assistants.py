@@ -45,6 +45,7 @@ class AssistantsBackend:
     client: openai.OpenAI
     policy: retry.RetryPolicy = retry.DEFAULT_POLICY
     on_retry: Callable[[str], None] | None = None
+    pacer: retry.Pacer = dataclasses.field(default_factory=retry.Pacer)
     family: str = FAMILY
 
     def observed(self, on_retry: Callable[[str], None]) -> AssistantsBackend:
@@ -68,6 +69,7 @@ class AssistantsBackend:
             idempotent=idempotent,
             policy=self.policy,
             on_retry=(lambda text, _delay: notify(text)) if notify is not None else None,
+            pacer=self.pacer,
         )
 
     def _items(self, first_page: Callable[[], Any], what: str) -> Iterator[ApiObject]:
