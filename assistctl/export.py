@@ -320,7 +320,8 @@ def _logical_names(resources: Iterable[AccountObject], owner: str, fallback: str
     names: dict[str, str] = {}
     taken: set[str] = set()
     for resource in resources:
-        if resource.owner == owner and resource.name:
+        # A name from the account becomes a file name: only a valid logical name is kept as is.
+        if resource.owner == owner and resource.name and re.fullmatch(NAME_PATTERN, resource.name):
             names[resource.id] = resource.name
             taken.add(resource.name)
     for resource in resources:
@@ -539,8 +540,16 @@ def check_directory(directory: Path, *, force: bool = False) -> None:
 
 
 def write(export: Export, directory: Path, *, force: bool = False) -> list[Path]:
-    """Write every output under ``directory``; refuses a non-empty directory unless ``force``."""
+    """Write every output under ``directory``; refuses a non-empty directory unless ``force``,
+    and any output whose path would leave the directory."""
     check_directory(directory, force=force)
+    root = directory.resolve()
+    for output in export.outputs:
+        if not (root / output.path).resolve().is_relative_to(root):
+            raise AssistctlError(
+                f"refusing to write {output.path}: the path leaves {directory}/",
+                hint="report this: export names every file inside its output directory",
+            )
     written = []
     for output in export.outputs:
         target = directory / output.path

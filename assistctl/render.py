@@ -35,12 +35,20 @@ _ARROW = "→"
 @dataclass(frozen=True)
 class FieldDetail:
     """One field of a change: ``before → after`` inline (one side alone when the value is added
-    or removed), or a unified diff."""
+    or removed), a unified diff, or a new value's lines (``block``, a new prompt)."""
 
     label: str
     before: str | None = None
     after: str | None = None
     diff: tuple[str, ...] = ()
+    block: tuple[str, ...] = ()
+
+    @property
+    def marker(self) -> str:
+        """``+`` added, ``-`` removed, ``~`` changed: readable without colour (CI logs)."""
+        if self.diff or (self.before is not None and self.after is not None):
+            return "~"
+        return "+" if self.before is None else "-"
 
 
 def describe(change: Change, kinds: Registry = KINDS) -> list[FieldDetail]:
@@ -49,7 +57,7 @@ def describe(change: Change, kinds: Registry = KINDS) -> list[FieldDetail]:
         kind = kinds.get(change.kind)
         hidden = kind.hidden_when_created if kind is not None else frozenset()
         shown = [(key, value) for key, value in _shown(change.after or {}) if key not in hidden]
-        return [_created_field(key, value) for key, value in shown]
+        return [detail for key, value in shown for detail in _created_fields(key, value)]
     if change.action is Action.DELETE:
         return []
     before, after = change.before or {}, change.after or {}
@@ -75,9 +83,10 @@ def _is_mapping_or_none(value: Any) -> bool:
 
 def _leaves(value: Any, path: str) -> dict[str, Any]:
     """``{"tool_resources.code_interpreter.files": [...], 'files["docs/a.md"]': "…"}``: nested
-    mappings flattened to the values a reviewer compares (lists stay whole)."""
+    mappings flattened to the values a reviewer compares (lists stay whole; a null is a value,
+    e.g. a file attached by hand whose content is unknown)."""
     if not isinstance(value, Mapping):
-        return {path: value} if value is not None else {}
+        return {path: value}
     leaves: dict[str, Any] = {}
     for key, item in value.items():
         text = str(key)
@@ -104,17 +113,31 @@ def _shown(view: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(key, value) for key, value in view.items() if value not in (None, {}, [], "")]
 
 
-def _created_field(key: str, value: Any) -> FieldDetail:
+def _created_fields(key: str, value: Any) -> list[FieldDetail]:
+    """A new resource shows its whole spec: every line of the instructions, every tool with
+    its options and function schema."""
     if key == "instructions" and isinstance(value, str):
-        lines = value.splitlines() or [""]
-        first = lines[0] if len(lines[0]) <= _INLINE_LIMIT else lines[0][:_INLINE_LIMIT] + "…"
-        more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
-        return FieldDetail(key, after=_compact(first) + more)
+        lines = tuple(value.splitlines())
+        return [
+            FieldDetail(
+                key, after=f"{len(lines)} line{'' if len(lines) == 1 else 's'}:", block=lines
+            )
+        ]
     if key == "tools" and isinstance(value, list):
-        return FieldDetail(key, after=", ".join(_tool_label(tool) for tool in value))
+        return [
+            FieldDetail(f"tools: {_tool_label(tool)}", after=_tool_options(tool)) for tool in value
+        ]
     if key == "files" and isinstance(value, Mapping):
-        return FieldDetail(key, after=", ".join(value))
-    return FieldDetail(key, after=_compact(value))
+        return [FieldDetail(key, after=", ".join(value))]
+    return [FieldDetail(key, after=_compact(value))]
+
+
+def _tool_options(tool: Mapping[str, Any]) -> str:
+    if tool.get("type") == "function":
+        function = {k: v for k, v in (tool.get("function") or {}).items() if k != "name"}
+        return _compact(function)
+    options = {k: v for k, v in tool.items() if k != "type"}
+    return _compact(options.get(str(tool.get("type")), options)) if options else ""
 
 
 def _value_detail(label: str, old: Any, new: Any) -> FieldDetail:
@@ -132,9 +155,9 @@ def _tool_details(old: Sequence[Mapping], new: Sequence[Mapping]) -> list[FieldD
     details = []
     for label in [*after, *(label for label in before if label not in after)]:
         if label not in before:
-            details.append(FieldDetail("tools", after=f"+ {label}"))
+            details.append(FieldDetail(f"tools: {label}", after=_tool_options(after[label])))
         elif label not in after:
-            details.append(FieldDetail("tools", before=f"- {label}"))
+            details.append(FieldDetail(f"tools: {label}", before=_tool_options(before[label])))
         elif before[label] != after[label]:
             details.extend(_tool_change(label, before[label], after[label]))
     return details
@@ -254,18 +277,22 @@ def _position(kind: str) -> int:
 
 
 def _text_detail(detail: FieldDetail) -> list[list[_Segment]]:
-    indent = "      "
+    """``    ~ field: before → after``: each line carries its marker, so a plan reads the same
+    without colour."""
+    head = f"    {detail.marker} {detail.label}:"
     if detail.diff:
-        rows: list[list[_Segment]] = [[(f"{indent}{detail.label}:", None)]]
-        rows.extend([[(f"{indent}    {line}", _diff_style(line))] for line in detail.diff])
+        rows: list[list[_Segment]] = [[(head, None)]]
+        rows.extend([[(f"          {line}", _diff_style(line))] for line in detail.diff])
         return rows
     if detail.before is None:
-        return [[(f"{indent}{detail.label}: ", None), (detail.after or "", "green")]]
+        rows = [[(f"{head} ", None), (detail.after or "", "green")]]
+        rows.extend([[(f"          {line}".rstrip(), "green")] for line in detail.block])
+        return rows
     if detail.after is None:
-        return [[(f"{indent}{detail.label}: ", None), (detail.before, "red")]]
+        return [[(f"{head} ", None), (detail.before, "red")]]
     return [
         [
-            (f"{indent}{detail.label}: ", None),
+            (f"{head} ", None),
             (detail.before, "red"),
             (f" {_ARROW} ", None),
             (detail.after or "", "green"),

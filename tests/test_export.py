@@ -420,3 +420,26 @@ def test_stack_and_env():
         export.stack_and_env("My Stack")
     with pytest.raises(AssistctlError, match="'p r o d' is not a valid environment name"):
         export.stack_and_env("support/p r o d")
+
+
+def test_names_from_the_account_never_leave_the_export_directory(tmp_path):
+    """An owned assistant tagged ``assistctl_name: ../../README`` used to overwrite README.md
+    beside the output directory."""
+    long_instructions = "Line one.\nLine two.\nLine three.\nLine four.\n"
+    data = owned(assistant_data(instructions=long_instructions, tool_resources={}), "s", "../../x")
+    source = Source((Resource("assistant", "asst_1", data, "s", "../../x"),), {}, {})
+    result = export.build(source, "s")
+    readme = tmp_path / "README.md"
+    readme.write_text("keep me\n")
+    export.write(result, tmp_path / "out")
+    assert readme.read_text() == "keep me\n"
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert all(path == "README.md" or path.startswith("out/") for path in written), written
+    assert "out/assistants/support-bot.yaml" in written
+
+
+def test_write_refuses_an_output_that_would_leave_the_directory(tmp_path):
+    escaping = export.Export("s", None, (export.OutputFile("../escape.yaml", b"x"),))
+    with pytest.raises(AssistctlError, match="leaves"):
+        export.write(escaping, tmp_path / "out")
+    assert not (tmp_path / "escape.yaml").exists()

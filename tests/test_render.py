@@ -128,19 +128,19 @@ def test_text_has_one_line_per_resource_with_its_symbol():
 
 def test_text_shows_field_changes_and_unified_diffs():
     text = render_text(PLAN, color=False)
-    assert "      temperature: 0.9 → 0.2" in text
-    assert '      metadata.team: "sales" → "support"' in text
-    assert '      metadata.tier: "1"' in text
-    assert f'      sha256: "{OLD_SHA}" → "{NEW_SHA}"' in text
+    assert "    ~ temperature: 0.9 → 0.2" in text
+    assert '    ~ metadata.team: "sales" → "support"' in text
+    assert '    + metadata.tier: "1"' in text
+    assert f'    ~ sha256: "{OLD_SHA}" → "{NEW_SHA}"' in text
     assert "filename" not in text  # derived from the hash
-    assert "      tools: + file_search" in text
-    instructions = text[text.index("      instructions:") :]
+    assert "    + tools: file_search" in text
+    instructions = text[text.index("    ~ instructions:") :]
     assert "          -Answer briefly." in instructions
     assert "          +Answer in detail." in instructions
     assert "          --- before" in instructions
     parameters = text[text.index("tools: function get_order parameters:") :]
     assert '+    "email": {' in parameters
-    assert '      instructions: "Line one" (+1 more lines)' in text
+    assert "    + instructions: 2 lines:\n          Line one\n          Line two\n" in text
     assert "# owned by 'support/prod' but no longer in the manifests" in text
 
 
@@ -255,9 +255,9 @@ def test_created_files_and_stores_show_what_matters():
         "l",
     )
     text = render_text(plan, color=False)
-    assert f'      sha256: "{NEW_SHA}"\n      bytes: 12\n' in text
+    assert f'    + sha256: "{NEW_SHA}"\n    + bytes: 12\n' in text
     assert "long~name" not in text and "path:" not in text
-    assert "      files: docs/a.md, docs/b.md\n" in text
+    assert "    + files: docs/a.md, docs/b.md\n" in text
     assert "expires_after" not in text and "metadata" not in text
 
 
@@ -284,10 +284,43 @@ def test_nested_mappings_show_the_leaves_that_changed():
         "l",
     )
     text = render_text(plan, color=False)
-    assert f'      files["docs/a.md"]: "{OLD_SHA}" → "{NEW_SHA}"' in text
-    assert f'      files["docs/gone.md"]: "{OLD_SHA}"' in text
+    assert f'    ~ files["docs/a.md"]: "{OLD_SHA}" → "{NEW_SHA}"' in text
+    assert f'    - files["docs/gone.md"]: "{OLD_SHA}"' in text
     assert (
-        '      tool_resources.code_interpreter.files: ["a.csv@0123456789ab"] → ["data/a.csv"]'
+        '    ~ tool_resources.code_interpreter.files: ["a.csv@0123456789ab"] → ["data/a.csv"]'
         in text
     )
-    assert '      tool_resources.file_search.vector_stores: ["handbook"]' in text
+    assert '    + tool_resources.file_search.vector_stores: ["handbook"]' in text
+
+
+def test_every_field_line_says_whether_it_is_added_removed_or_changed_without_colour():
+    """Without colour, a removal and an addition used to look the same, and the detach of a
+    file attached by hand (content unknown: null) was left out of the text."""
+    before = {"metadata": {"hacked": "yes"}, "files": {"file-hand": None, "docs/a.md": OLD_SHA}}
+    after = {"metadata": {}, "files": {"docs/a.md": OLD_SHA, "docs/b.md": NEW_SHA}}
+    change = Change(
+        "vector_store.h", Action.UPDATE, before, after, ("metadata", "files"), "", "vs_1"
+    )
+    text = render_text(Plan("s", None, (change,), "d", "l"), color=False)
+    assert '    - metadata.hacked: "yes"' in text
+    assert f'    + files["docs/b.md"]: "{NEW_SHA}"' in text
+    assert '    - files["file-hand"]: null' in text
+
+
+def test_a_new_assistant_shows_its_whole_spec():
+    view = _assistant(
+        tools=[
+            {"type": "file_search", "file_search": {"max_num_results": 5}},
+            {
+                "type": "function",
+                "function": {"name": "get_order", "parameters": {"type": "object"}},
+            },
+        ]
+    )
+    text = render_text(
+        Plan("s", None, (Change("assistant.n", Action.CREATE, None, view),), "d", "l"),
+        color=False,
+    )
+    assert '    + tools: file_search: {"max_num_results": 5}' in text
+    assert '    + tools: function get_order: {"parameters": {"type": "object"}}' in text
+    assert "          Cite the handbook." in text

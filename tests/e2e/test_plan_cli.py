@@ -88,8 +88,8 @@ def test_applied_account_plans_empty_and_sdk_edits_show_as_exactly_those_drifts(
     assert "docs/warranty.md" not in changes["vector_store.handbook"]["before"]["files"]
 
     text = run(local_server, "plan", QUICKSTART).stdout
-    assert "      temperature: 0.9 → 0.2" in text
-    assert '      name: "Renamed in the dashboard" → "Support handbook"' in text
+    assert "    ~ temperature: 0.9 → 0.2" in text
+    assert '    ~ name: "Renamed in the dashboard" → "Support handbook"' in text
     assert "          -Answer in French." in text
     assert "Plan: 0 to create, 2 to update, 0 to replace, 0 to delete." in text
 
