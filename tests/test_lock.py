@@ -88,10 +88,10 @@ def test_a_dead_process_on_this_machine_does_not_block(backend):
 
 
 def test_a_renewing_holder_keeps_its_place(backend):
-    first = StackLock(backend, OWNER, holder="alice@ci-pid1", ttl_s=0.3)
+    first = StackLock(backend, OWNER, holder="alice@ci-pid1", ttl_s=3.0)
     first.acquire()
     renewed = threading.Event()
-    for _ in range(50):
+    for _ in range(100):
         if len({m.file_id for m in markers(backend, OWNER)}) > 1:
             renewed.set()
             break
