@@ -190,7 +190,7 @@ class StackLock:
                 if first.lock_id == self.lock_id:
                     if settled:
                         break
-                    self.sleep(SETTLE_S)
+                    self.sleep(self._settle(first))
                     settled = True
                     continue
                 settled = False
@@ -236,6 +236,11 @@ class StackLock:
         marker = parse_marker(str(created["id"]), filename, int(created.get("created_at") or 0))
         assert marker is not None
         return marker
+
+    def _settle(self, mine: LockMarker) -> float:
+        """How long until no marker made later can share our marker's second: the rest of that
+        second by our clock (clocks kept by NTP agree well within it), at most ``SETTLE_S``."""
+        return min(SETTLE_S, max(0.05, mine.created_at + 1.05 - self.clock()))
 
     def _first_in_line(self) -> LockMarker:
         """The first marker of the lock that holds now. A lock's place is its first marker; it
