@@ -23,7 +23,7 @@ from typing import Any
 
 from assistctl import live as account
 from assistctl.backends.base import ApiObject, Backend
-from assistctl.errors import ApplyError, AssistctlError
+from assistctl.errors import ApplyError, ApplyInterrupted, AssistctlError
 from assistctl.kinds import KINDS, Registry
 from assistctl.model import (
     PATH_ATTRIBUTE,
@@ -148,6 +148,16 @@ def execute(
     try:
         for stage in stages(plan.operations, kinds.position):
             run.stage(pool, stage)
+    except KeyboardInterrupt:
+        # Stop waiting for indexing at once; requests under way finish (their results are
+        # recognised by their ownership keys next time), nothing new starts.
+        run.stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise ApplyInterrupted(
+            "interrupted: nothing more was started",
+            hint="run apply again to continue: what finished is recognised in the account",
+            done=run.done_lines(),
+        ) from None
     except BaseException:
         # Ctrl-C or a failed stage: start nothing new; requests under way finish, and what
         # they made is recognised by its ownership keys on the next run.
@@ -223,6 +233,7 @@ class _Run:
         self.remaining: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.produced: dict[str, str] = {}
+        self.stopping = threading.Event()
         for operation in plan.operations:
             if operation.verb is not Verb.DELETE:
                 self.remaining[operation.address] = self.remaining.get(operation.address, 0) + 1
@@ -249,6 +260,12 @@ class _Run:
         others = list(dict.fromkeys(f.address for f in failures[1:] if f.address != first.address))
         if others:
             message += f" (also failed: {', '.join(others)})"
+        hint = getattr(first.error, "hint", None) or RESUME_HINT
+        return ApplyError(message, hint=hint, done=self.done_lines())
+
+    def done_lines(self) -> list[str]:
+        """What finished, and the changes begun but not finished (a store made, its files
+        not yet attached or indexed)."""
         with self.lock:
             done = [o.line() for o in self.outcomes]
             finished = {o.address for o in self.outcomes}
@@ -263,8 +280,7 @@ class _Run:
                 f"{change.action.symbol} {address} … {change.action.past_tense} {produced}, "
                 "files not yet complete"
             )
-        hint = getattr(first.error, "hint", None) or RESUME_HINT
-        return ApplyError(message, hint=hint, done=done)
+        return done
 
     def perform(self, operation: Operation) -> None:
         with self.lock:
@@ -438,7 +454,8 @@ class _Run:
                     f"{self.indexing_timeout_s:.0f}s",
                     hint="run apply again later; indexing goes on in the account",
                 )
-            time.sleep(interval)
+            if self.stopping.wait(interval):
+                raise ApplyError(f"{address}: stopped waiting for indexing")
             interval = min(interval * 1.5, 2.0)
         failed = [
             child

@@ -717,7 +717,7 @@ def _execute_plan(
 
     from assistctl.apply import count_outcomes, execute
     from assistctl.console import ConsoleReporter, complete_document, result_document
-    from assistctl.errors import ApplyError
+    from assistctl.errors import ApplyError, ApplyInterrupted
     from assistctl.render import render_text
 
     options: Options = ctx.obj
@@ -742,13 +742,16 @@ def _execute_plan(
             the_plan, desired, live, backend, concurrency=concurrency, reporter=reporter
         )
     except ApplyError as error:
+        interrupted = isinstance(error, ApplyInterrupted)
         if as_json:
+            status = "interrupted" if interrupted else "failed"
             document = result_document(
-                the_plan.stack, the_plan.env, "failed", error=error.message, done=error.done
+                the_plan.stack, the_plan.env, status, error=error.message, done=error.done
             )
             click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         elif error.done:
-            click.echo(f"Done before the failure ({len(error.done)}):", err=True)
+            what = "interruption" if interrupted else "failure"
+            click.echo(f"Done before the {what} ({len(error.done)}):", err=True)
             for line in error.done:
                 click.echo(f"  {line}", err=True)
         raise

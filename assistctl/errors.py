@@ -77,6 +77,12 @@ class Transience(StrEnum):
     FATAL = "fatal"  # the request itself is wrong (4xx): never repeat
 
 
+class ApplyInterrupted(ApplyError):
+    """Ctrl-C during apply: what finished stays done; the next apply continues from there."""
+
+    exit_code = 130
+
+
 class AccountError(AssistctlError):
     """The account cannot be reached or refused a request.
 

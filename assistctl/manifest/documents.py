@@ -25,6 +25,7 @@ FieldPath = tuple[str | int, ...]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_NULL_TAG = "tag:yaml.org,2002:null"
 # Tags safe YAML builds but JSON (and so the API) has no value for.
 _NOT_JSON_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("binary", "set", "omap", "pairs")
@@ -136,8 +137,8 @@ def parse(path: Path, is_test_file: bool, log: ProblemLog) -> list[Document]:
     documents: list[Document] = []
     try:
         for node in yaml.compose_all(text, Loader=_COMPOSER):
-            if node is None:
-                continue
+            if node is None or _empty(node):
+                continue  # a trailing ``---`` or a commented-out document, as kubectl reads it
             documents.append(Document(path, shown, node.start_mark.line + 1, node, is_test_file))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -152,6 +153,10 @@ def parse(path: Path, is_test_file: bool, log: ProblemLog) -> list[Document]:
     if not documents:
         log.report(shown, (), "empty file: no YAML documents", hint="add a manifest or delete it")
     return documents
+
+
+def _empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG and node.value == ""
 
 
 def peek_kind(node: yaml.Node) -> str | None:

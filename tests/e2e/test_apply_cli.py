@@ -270,3 +270,38 @@ def test_a_saved_plan_lists_exactly_the_writes_apply_makes(stage, run, stack_dir
     if stage == "changed stack":
         assert {"upload", "attach", "retag", "detach", "update", "delete"} <= verbs
     assert run("plan", str(stack_dir), "--detailed-exitcode").exit_code == 0
+
+
+def test_ctrl_c_while_waiting_for_indexing_stops_at_once_and_says_how_to_continue(tmp_path):
+    """Ctrl-C used to do nothing until indexing ended (32 s with a 30 s delay)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, target)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTCTL_")}
+    environment["ASSISTCTL_LOCAL_INDEXING_DELAY"] = "30"
+    command = [sys.executable, "-m", "assistctl", "--account", f"local:{tmp_path / 'acct'}"]
+    process = subprocess.Popen(
+        [*command, "apply", str(target), "--yes"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    uploads = 0
+    while uploads < 3:
+        line = process.stdout.readline()
+        assert line, "apply ended before uploading"
+        uploads += " uploaded " in line
+    time.sleep(0.5)  # the store is made and its files attached: apply waits for indexing
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 5
+    assert process.returncode == 130, err
+    assert "Done before the interruption" in err and "run apply again to continue" in err
+    assert "Traceback" not in err

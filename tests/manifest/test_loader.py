@@ -836,3 +836,19 @@ def test_example_modelines_point_at_a_schema_the_file_satisfies(example):
     validator = Draft202012Validator(json.loads(schema_path.read_text()))
     for document in yaml.safe_load_all(path.read_text()):
         assert [e.message for e in validator.iter_errors(document)] == []
+
+
+def test_empty_documents_are_ignored_as_kubectl_does(tmp_path):
+    """A trailing ``---`` or a commented-out last document used to be an error."""
+    (tmp_path / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: e}\n---\n"
+    )
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: a}\n"
+        "spec: {model: m, instructions: hi}\n---\n# apiVersion: assistctl/v1\n# kind: Assistant\n"
+    )
+    desired = manifest.load([tmp_path], environ={})
+    assert [r.address for r in desired.resources] == ["assistant.a"]
+    (tmp_path / "nothing.yaml").write_text("---\n# nothing here\n")
+    with pytest.raises(ManifestError, match="empty file: no YAML documents"):
+        manifest.load([tmp_path], environ={})
