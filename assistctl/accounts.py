@@ -2,9 +2,10 @@
 
 ``local[:DIR]`` starts the embedded account in this process (a background thread on a free
 loopback port); ``http(s)://…/v1`` is any Assistants-compatible server; ``openai`` is OpenAI
-itself. With no choice made, the local account in ``.assistctl`` is used and stderr says so,
-even when ``OPENAI_API_KEY`` is set: a key in the environment is no reason to send a
-quickstart to an account that can no longer serve assistants.
+itself. With no choice made, the local account in ``.assistctl`` at the stack's root is used
+(so every directory a command runs from finds the same account) and stderr says so, even when
+``OPENAI_API_KEY`` is set: a key in the environment is no reason to send a quickstart to an
+account that can no longer serve assistants.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import atexit
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -21,6 +23,7 @@ from assistctl import retry
 from assistctl.backends.assistants import AssistantsBackend
 from assistctl.backends.base import Backend
 from assistctl.errors import AccountError
+from assistctl.manifest.sources import display_path
 
 DEFAULT_LOCAL_DIR = ".assistctl"
 ACCOUNT_ENV = "ASSISTCTL_ACCOUNT"
@@ -35,6 +38,7 @@ class AccountSpec:
     kind: str  # "local" | "url" | "openai"
     target: str  # data dir for local, base URL for url, "" for openai
     explicit: bool
+    at_stack_root: bool = False  # the default local account: ``target`` is under the stack root
 
     @property
     def label(self) -> str:
@@ -51,13 +55,19 @@ def parse_account(value: str | None) -> AccountSpec:
     explicit = value is not None and value != ""
     value = (value or "").strip()
     if not value or value == "local":
-        return AccountSpec("local", DEFAULT_LOCAL_DIR, explicit)
+        return AccountSpec("local", DEFAULT_LOCAL_DIR, explicit, at_stack_root=True)
     if value.startswith("local:"):
         directory = value[len("local:") :]
         if not directory:
             raise AccountError("--account local: needs a directory after the colon")
         return AccountSpec("local", directory, explicit)
     if value.startswith(("http://", "https://")):
+        if urlsplit(value).path.strip("/") == "":
+            raise AccountError(
+                f"--account {AccountSpec('url', value, True).label}: no API path; "
+                "OpenAI-compatible servers answer under /v1",
+                hint=f"add /v1: --account {value.rstrip('/')}/v1",
+            )
         return AccountSpec("url", value.rstrip("/"), explicit)
     if value == "openai":
         return AccountSpec("openai", "", explicit)
@@ -76,24 +86,33 @@ def connect(
     *,
     notice: Callable[[str], None] | None = None,
     policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
+    root: Path | None = None,
 ) -> Backend:
     """The backend for the account. ``notice(text)`` receives the one-line note about the
-    default account."""
-    return AssistantsBackend(client_for(spec, notice=notice), policy=policy)
+    default account; ``root`` is the stack's root, where the default local account lives."""
+    return AssistantsBackend(client_for(spec, notice=notice, root=root), policy=policy)
 
 
-def client_for(spec: AccountSpec, *, notice: Callable[[str], None] | None = None) -> openai.OpenAI:
+def client_for(
+    spec: AccountSpec,
+    *,
+    notice: Callable[[str], None] | None = None,
+    root: Path | None = None,
+) -> openai.OpenAI:
     """The SDK client, with its own retries off: the backends retry, and never blindly."""
     if spec.kind == "local":
         # Start-up: the embedded server (starlette, uvicorn, sqlite) loads only when used.
         from assistctl.local import start_in_process
 
+        directory = Path(spec.target)
+        if spec.at_stack_root:
+            directory = (root or Path.cwd()) / spec.target
         if not spec.explicit and notice is not None:
             notice(
-                f"using the embedded local account in {spec.target}/ "
+                f"using the embedded local account in {display_path(directory)}/ "
                 "(choose another with --account or ASSISTCTL_ACCOUNT)"
             )
-        server = start_in_process(spec.target)
+        server = start_in_process(directory)
         atexit.register(server.stop)
         return openai.OpenAI(
             api_key=server.api_key or NO_KEY,

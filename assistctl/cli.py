@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -35,13 +36,17 @@ class Options:
     quiet: bool
     color: bool
 
-    def backend(self) -> Backend:
-        """The backend for the chosen account (starts a local one if needed)."""
+    def backend(self, root: Path | None = None) -> Backend:
+        """The backend for the chosen account (starts a local one if needed; the default one
+        lives at the stack's ``root``)."""
         from assistctl.accounts import connect, resolve_account
         from assistctl.retry import policy_from_environment
 
         return connect(
-            resolve_account(self.account), notice=self.note, policy=policy_from_environment()
+            resolve_account(self.account),
+            notice=self.note,
+            policy=policy_from_environment(),
+            root=root,
         )
 
     def note(self, text: str) -> None:
@@ -423,7 +428,7 @@ def plan_command(
     for target in targets:
         parse_target(target)
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    _, result = plan_against(desired, options.backend(), targets)
+    _, result = plan_against(desired, options.backend(desired.root), targets)
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif as_markdown:
@@ -524,7 +529,7 @@ def test_command(
     apply_hint = "assistctl apply " + " ".join(shlex.quote(t) for t in targets)
     if env:
         apply_hint += f" --env {shlex.quote(env)}"
-    backend = options.backend()
+    backend = options.backend(desired.root)
     total = sum(int(t.spec.get("repeat", 1)) for t in selected)
     with reports.Progress(
         total,
@@ -831,7 +836,7 @@ def apply_command(
             "--target cannot be combined with --plan", hint="the saved plan already says what to do"
         )
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    backend = options.backend()
+    backend = options.backend(desired.root)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
         live, the_plan = plan_against(desired, backend, targets)
         if saved is not None:
@@ -887,7 +892,7 @@ def destroy_command(
 
     options: Options = ctx.obj
     manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
-    backend = options.backend()
+    backend = options.backend(manifests.root)
     with StackLock(backend, manifests.owner, timeout_s=lock_timeout, notify=options.note):
         nothing, live, the_plan = destroy_plan_against(manifests, backend)
         _execute_plan(
@@ -934,7 +939,7 @@ def import_command(
     options: Options = ctx.obj
     target = parse_target(address)
     desired = load_desired(paths, env)
-    backend = options.backend()
+    backend = options.backend(desired.root)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
         live = snapshot(backend, desired.owner)
         result = adopt(backend, desired, live, target, resource_id)
@@ -974,7 +979,7 @@ def force_unlock_command(
 
     options: Options = ctx.obj
     desired = load_desired(paths, env)
-    removed = force_unlock(options.backend(), desired.owner, lock_id)
+    removed = force_unlock(options.backend(desired.root), desired.owner, lock_id)
     holder = removed[0].holder
     click.echo(f"Removed the lock {lock_id} on {desired.owner!r} (held by {holder}).")
 

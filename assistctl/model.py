@@ -173,12 +173,17 @@ class DesiredSmokeTest:
 
 @dataclass(frozen=True)
 class Desired:
+    """What the manifests describe. ``complete`` is False when only some of the stack's files
+    were given: resources they do not mention may be declared in the others, so nothing is
+    pruned."""
+
     stack: str
     env: str | None
     root: Path
     resources: tuple[DesiredResource, ...] = ()
     smoke_tests: tuple[DesiredSmokeTest, ...] = ()
     sources: tuple[str, ...] = ()
+    complete: bool = True
 
     @property
     def owner(self) -> str:

@@ -46,6 +46,18 @@ def plan(
     warnings.extend(_same_content_warnings(desired, kinds))
     resource_plans = _wait_for_what_they_use(resource_plans, desired, kinds)
 
+    if not desired.complete:
+        declared: set[str] = {r.address for kind in kinds for r in kind.desired(desired)}
+        left_alone = [p for p in resource_plans if _is_prune(p.change, declared)]
+        resource_plans = [p for p in resource_plans if not _is_prune(p.change, declared)]
+        resource_plans = _without_deletes_in_use(resource_plans, live, kinds, declared)
+        if left_alone:
+            warnings.append(
+                f"{len(left_alone)} owned resource(s) the given files do not declare were left "
+                f"alone: other files of the stack may declare them; plan the whole stack "
+                f"({desired.root}) to delete what no manifest declares any more"
+            )
+
     if targets:
         selected = _select_targets(desired, resource_plans, targets, kinds)
         resource_plans = [p for p in resource_plans if p.change.address in selected]
@@ -105,6 +117,13 @@ def _wait_for_what_they_use(
         )
         linked.append(ResourcePlan(resource_plan.change, operations))
     return linked
+
+
+def _is_prune(change: Change, declared: set[str]) -> bool:
+    """A delete of what the manifests do not declare (a duplicate of a declared resource,
+    ``assistant.bot#asst_…``, is drift of a declared one, not a prune)."""
+    base = Address(change.kind, change.name.split("#", 1)[0])
+    return change.action is Action.DELETE and base not in declared
 
 
 def _same_content_warnings(desired: Desired, kinds: Registry) -> list[str]:

@@ -18,6 +18,7 @@ from assistctl.model import (
     STACK_KEY,
     Action,
     Address,
+    Desired,
     DesiredFile,
     DesiredResource,
     ForeignResource,
@@ -710,3 +711,14 @@ def test_every_write_is_an_operation_ordered_by_what_it_uses():
     store_ids = create_bot.body["tool_resources"]["file_search"]["vector_store_ids"]
     assert store_ids == [Ref(create_store.key)]
     assert create_bot.body["metadata"] == {STACK_KEY: OWNER, NAME_KEY: "support-bot"}
+
+
+def test_some_files_of_a_stack_never_prune_what_the_others_may_declare():
+    live = Live(OWNER, assistants=(api_assistant("asst_a", "analyst"), api_assistant("asst_h")))
+    partial = builders.desired(STACK, [d_assistant()], ())
+    partial = Desired(partial.stack, None, partial.root, partial.resources, complete=False)
+    result = plan(partial, live)
+    assert actions(result) == [("assistant.support-bot", "no-op")]
+    assert any("1 owned resource(s) the given files do not declare" in w for w in result.warnings)
+    whole = plan(desired([d_assistant()]), live)
+    assert ("assistant.analyst", "delete") in actions(whole)

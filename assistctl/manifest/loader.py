@@ -36,7 +36,7 @@ from assistctl.manifest.documents import (
 from assistctl.manifest.interpolation import scalar_text
 from assistctl.manifest.schemas import schema_problems, validator
 from assistctl.manifest.smoke_tests import SmokeTestBuilder, suggestion
-from assistctl.manifest.sources import discover, display_path
+from assistctl.manifest.sources import MANIFEST_SUFFIXES, discover, display_path
 from assistctl.model import (
     API_VERSION,
     NAME_PATTERN,
@@ -105,6 +105,10 @@ class Loader:
             documents += [doc for path in sources.tests for doc in parse(path, True, self.log)]
         for doc in documents:
             doc.kind = peek_kind(doc.node)
+        stack_root = self.stack_root(documents, sources.root)
+        complete = any(
+            path.is_dir() and stack_root.is_relative_to(path.resolve()) for path in self.paths
+        )
         variables = self.environment_variables(documents)
         interpolation = Interpolation(self.log, variables, self.environ, self.defined_in)
         for doc in documents:
@@ -120,18 +124,21 @@ class Loader:
             listed = ", ".join(names[:-1]) + " or " + names[-1]
             self.log.report(shown, (), f"no manifests found ({listed})")
         self.check_unique_names(documents)
-        stack = self.stack_name(documents, sources.default_stack)
+        stack = self.stack_name(
+            documents, stack_root.name if stack_root != sources.root else sources.default_stack
+        )
         for doc in documents:
             if doc.kind is not None and doc.name is not None:
                 self.declared_names.setdefault(doc.kind, set()).add(doc.name)
-        resources = self.build_resources(documents, sources.root)
+        resources = self.build_resources(documents, stack_root)
         smoke_tests = self.build_smoke_tests(documents, resources)
         if self.log:
             raise ManifestError(sorted(self.log.problems, key=lambda p: (p.file, p.line or 0)))
         desired = Desired(
             stack=stack,
             env=self.env,
-            root=sources.root,
+            root=stack_root,
+            complete=complete,
             resources=tuple(resources.values()),
             smoke_tests=tuple(t for t in smoke_tests if not _is_from_tests_dir(t, documents)),
             sources=tuple(dict.fromkeys(d.display for d in documents if not d.is_test_file)),
@@ -139,6 +146,31 @@ class Loader:
         return desired, tuple(smoke_tests)
 
     # -- the Stack and its environments
+
+    def stack_root(self, documents: list[Document], given_root: Path) -> Path:
+        """Where the stack lives: the directory of its Stack document. When the paths given do
+        not hold it (some files of a stack), it is looked for in the directories above them,
+        up to the repository's root, and its Stack document joins the load (its environments
+        and name apply to a lone file too)."""
+        stacks = [d for d in documents if d.kind == "Stack"]
+        if stacks:
+            return stacks[0].file.parent.resolve()
+        loaded = {d.file.resolve() for d in documents}
+        directory = given_root.resolve()
+        while True:
+            for candidate in _yaml_files_in(directory):
+                if candidate.resolve() in loaded or not _declares_a_stack(candidate):
+                    continue
+                found = [
+                    d for d in parse(candidate, False, self.log) if peek_kind(d.node) == "Stack"
+                ]
+                for doc in found:
+                    doc.kind = "Stack"
+                documents.extend(found)
+                return directory
+            if (directory / ".git").exists() or directory.parent == directory:
+                return given_root.resolve()
+            directory = directory.parent
 
     def environment_variables(self, documents: list[Document]) -> dict[str, str]:
         """Vars of the environment chosen with ``--env`` (validating the Stack document)."""
@@ -457,3 +489,22 @@ def _is_from_tests_dir(test: DesiredSmokeTest, documents: list[Document]) -> boo
         d.is_test_file and d.display == test.location.file and d.line == test.location.line
         for d in documents
     )
+
+
+_STACK_KIND = re.compile(r"^kind:\s*[\"']?Stack[\"']?\s*(#.*)?$", re.MULTILINE)
+
+
+def _yaml_files_in(directory: Path) -> list[Path]:
+    try:
+        return sorted(
+            p for p in directory.iterdir() if p.suffix.lower() in MANIFEST_SUFFIXES and p.is_file()
+        )
+    except OSError:
+        return []
+
+
+def _declares_a_stack(path: Path) -> bool:
+    try:
+        return bool(_STACK_KIND.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,13 +106,29 @@ def test_no_escape_codes_when_piped(plan_args):
 
 def test_default_account_note_and_quiet(tmp_path):
     """With no --account, stderr says which account is used, in one line; -q drops it."""
-    loud = assistctl("plan", str(QUICKSTART), cwd=tmp_path)
+    stack = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, stack)
+    loud = assistctl("plan", str(stack), cwd=tmp_path)
     assert loud.returncode == 0, loud.stderr
-    assert "using the embedded local account in .assistctl/" in loud.stderr
-    quiet = assistctl("-q", "plan", str(QUICKSTART), cwd=tmp_path)
+    assert "using the embedded local account in quickstart/.assistctl/" in loud.stderr
+    quiet = assistctl("-q", "plan", str(stack), cwd=tmp_path)
     assert quiet.returncode == 0, quiet.stderr
     assert "embedded local account" not in quiet.stderr
     assert quiet.stdout == loud.stdout
+
+
+def test_the_default_account_is_the_same_from_any_directory(tmp_path):
+    """Running from another directory used to use another, empty account (.assistctl/ in the
+    working directory): plan showed everything as new."""
+    stack = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, stack)
+    applied = assistctl("apply", "--yes", ".", cwd=stack)
+    assert applied.returncode == 0, applied.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    planned = assistctl("plan", "--detailed-exitcode", str(stack), cwd=elsewhere)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert f"local account in {stack / '.assistctl'}/" in planned.stderr
 
 
 def corrupt_account(tmp_path: Path) -> str:

@@ -852,3 +852,32 @@ def test_empty_documents_are_ignored_as_kubectl_does(tmp_path):
     (tmp_path / "nothing.yaml").write_text("---\n# nothing here\n")
     with pytest.raises(ManifestError, match="empty file: no YAML documents"):
         manifest.load([tmp_path], environ={})
+
+
+def _acme(tmp_path):
+    stack = tmp_path / "acme"
+    (stack / "bots").mkdir(parents=True)
+    (stack / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: acme}\n"
+        "spec:\n  environments:\n    prod: {vars: {MODEL: gpt-4o}}\n"
+    )
+    for name in ("helpdesk", "analyst"):
+        (stack / "bots" / f"{name}.yaml").write_text(
+            "apiVersion: assistctl/v1\nkind: Assistant\n"
+            f"metadata: {{name: {name}}}\nspec: {{model: '${{MODEL:-m}}', instructions: hi}}\n"
+        )
+    return stack
+
+
+def test_a_lone_file_finds_its_stack_above_and_is_not_the_whole_stack(tmp_path):
+    """A lone file used to lose the stack's name and environments, and planning some files of
+    a stack pruned the rest."""
+    stack = _acme(tmp_path)
+    desired = manifest.load([stack / "bots" / "helpdesk.yaml"], env="prod", environ={})
+    assert (desired.stack, desired.root, desired.complete) == ("acme", stack.resolve(), False)
+    (helpdesk,) = desired.of_kind("assistant")
+    assert helpdesk.spec.view()["model"] == "gpt-4o"
+    whole = manifest.load([stack], env="prod", environ={})
+    assert whole.complete and len(whole.of_kind("assistant")) == 2
+    some = manifest.load([stack / "stack.yaml", stack / "bots" / "helpdesk.yaml"], environ={})
+    assert not some.complete
