@@ -67,3 +67,11 @@ def test_the_printable_label_of_a_url_account_holds_no_credentials():
     spec = parse_account("https://ci:sk-secret@proxy.example.test:8443/v1?api-key=sk-other")
     assert spec.label == "https://proxy.example.test:8443/v1"
     assert spec.target.startswith("https://ci:sk-secret@")  # the client still gets them
+
+
+def test_an_account_url_without_its_api_path_says_add_v1():
+    """``--account http://host:port`` used to meet a bare 404."""
+    with pytest.raises(AccountError) as caught:
+        parse_account("http://127.0.0.1:8080")
+    assert "no API path" in caught.value.message
+    assert caught.value.hint == "add /v1: --account http://127.0.0.1:8080/v1"
