@@ -7,6 +7,7 @@ Heavy modules (openai, the local server, rich) are imported inside commands so t
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from assistctl import __version__
+from assistctl.accounts import parse_account, resolve_account
 from assistctl.errors import AssistctlError
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class Options:
     def backend(self, root: Path | None = None) -> Backend:
         """The backend for the chosen account (starts a local one if needed; the default one
         lives at the stack's ``root``)."""
-        from assistctl.accounts import connect, resolve_account
+        from assistctl.backends.connect import connect
         from assistctl.retry import policy_from_environment
 
         return connect(
@@ -48,6 +50,13 @@ class Options:
             policy=policy_from_environment(),
             root=root,
         )
+
+    def command(self) -> str:
+        """assistctl as hints should name it: with ``--account`` when one was given (never a
+        key: the label strips credentials)."""
+        if not self.account:
+            return "assistctl"
+        return f"assistctl --account {shlex.quote(parse_account(self.account).label)}"
 
     def note(self, text: str) -> None:
         """A one-line status note on stderr, silenced by ``--quiet``."""
@@ -278,7 +287,6 @@ def export_command(
     from pathlib import Path
 
     from assistctl import export
-    from assistctl.accounts import parse_account
 
     directory = Path(output)
     selection = export.Selection(
@@ -428,7 +436,9 @@ def plan_command(
     for target in targets:
         parse_target(target)
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    _, result = plan_against(desired, options.backend(desired.root), targets)
+    _, result = plan_against(
+        desired, options.backend(desired.root), targets, command=options.command()
+    )
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif as_markdown:
@@ -838,9 +848,15 @@ def apply_command(
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
     backend = options.backend(desired.root)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
-        live, the_plan = plan_against(desired, backend, targets)
+        live, the_plan = plan_against(desired, backend, targets, command=options.command())
         if saved is not None:
-            check_still_current(saved, the_plan, plan_file or "")
+            check_still_current(
+                saved,
+                the_plan,
+                plan_file or "",
+                command=options.command(),
+                arguments=desired.arguments(),
+            )
             the_plan = saved
         _execute_plan(
             ctx,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -184,6 +185,14 @@ class Desired:
     smoke_tests: tuple[DesiredSmokeTest, ...] = ()
     sources: tuple[str, ...] = ()
     complete: bool = True
+    paths: tuple[str, ...] = ()  # as given on the command line, for hints that rerun it
+
+    def arguments(self) -> str:
+        """The paths and ``--env`` a command for this stack takes, shell-quoted."""
+        words = [shlex.quote(p) for p in self.paths]
+        if self.env:
+            words += ["--env", shlex.quote(self.env)]
+        return " ".join(words)
 
     @property
     def owner(self) -> str:

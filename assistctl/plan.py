@@ -9,6 +9,7 @@ resources it uses, applies ``--target`` and orders the operations into stages.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 
@@ -27,8 +28,10 @@ def plan(
     targets: Sequence[str] = (),
     kinds: Registry = KINDS,
     files_per_batch: int = FILES_PER_BATCH,
+    command: str = "assistctl",
 ) -> Plan:
-    """Everything that must change for the account to match the manifests, in apply order."""
+    """Everything that must change for the account to match the manifests, in apply order.
+    ``command`` is how hints in warnings name assistctl (``assistctl --account URL``)."""
     if files_per_batch < 1:
         raise PlanError(f"files_per_batch must be at least 1, not {files_per_batch}")
     if live.owner != desired.owner:
@@ -36,7 +39,7 @@ def plan(
             f"the account snapshot is for {live.owner!r} but the manifests are for "
             f"{desired.owner!r}"
         )
-    context = PlanContext(desired, live, tuple(kinds), files_per_batch)
+    context = PlanContext(desired, live, tuple(kinds), files_per_batch, command)
     resource_plans: list[ResourcePlan] = []
     for kind in kinds:
         resource_plans.extend(kind.plan(context))
@@ -195,10 +198,12 @@ def _select_targets(
             add(address)
             continue
         known = sorted(Address.parse(a).target for a in addresses)
+        close = difflib.get_close_matches(address.target, known, n=1, cutoff=0.8)
+        suggestion = f"did you mean --target {close[0]}? " if close else ""
         raise PlanError(
             f"--target {target}: no {address.kind} named {address.name!r} in the manifests or "
             "owned in the account",
-            hint="known targets: " + (", ".join(known) if known else "none"),
+            hint=suggestion + "known targets: " + (", ".join(known) if known else "none"),
         )
     return selected
 

@@ -129,9 +129,18 @@ def read_plan_file(path: str | os.PathLike[str]) -> Plan:
         raise PlanError(f"{source} is a damaged plan file ({detail})", hint=hint) from exc
 
 
-def check_still_current(saved: Plan, fresh: Plan, path: str | os.PathLike[str]) -> None:
+def check_still_current(
+    saved: Plan,
+    fresh: Plan,
+    path: str | os.PathLike[str],
+    *,
+    command: str = "assistctl",
+    arguments: str = "",
+) -> None:
     """Refuse a saved plan made for another owner, or before the manifests or the account
-    changed (``fresh`` is the plan made now): applying it would no longer do what was reviewed."""
+    changed (``fresh`` is the plan made now): applying it would no longer do what was reviewed.
+    The hint is runnable: ``command`` names assistctl (with ``--account``), ``arguments`` are
+    the paths and ``--env`` of the stack."""
     if saved.owner != fresh.owner:
         raise PlanError(
             f"the plan is for {saved.owner!r} but the manifests are for {fresh.owner!r}",
@@ -144,7 +153,8 @@ def check_still_current(saved: Plan, fresh: Plan, path: str | os.PathLike[str]) 
         if recorded != now:
             raise PlanError(
                 f"the plan is stale: {what} changed since it was made; run plan again",
-                hint=f"assistctl plan -o {path}, review it, then apply it",
+                hint=f"{command} plan {arguments} -o {path}, review it, then: "
+                f"{command} apply {arguments} --plan {path}".replace("  ", " "),
             )
 
 

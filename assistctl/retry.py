@@ -1,6 +1,6 @@
 """Retries for account calls: honour ``retry-after``, back off with jitter, never re-create blindly.
 
-The SDK's own retries are switched off (``max_retries=0`` in ``accounts.connect``) because they
+The SDK's own retries are switched off (``max_retries=0`` in ``backends.connect``) because they
 would repeat a POST whose outcome is unknown. Backends turn every failed request into an
 ``AccountError`` that says what the failure may have done (``Transience``); here a create passes
 ``recover``: before a retry after a failure that may have committed (5xx, dropped connection,

@@ -48,7 +48,9 @@ def plan_against(
     targets: Sequence[str] = (),
     *,
     concurrency: int = 8,
+    command: str = "assistctl",
 ) -> tuple[Live, Plan]:
-    """Snapshot what ``desired``'s owner holds in the account and plan against it."""
+    """Snapshot what ``desired``'s owner holds in the account and plan against it
+    (``command`` names assistctl in the plan's hints)."""
     snapshot = live.snapshot(backend, desired.owner, concurrency=concurrency)
-    return snapshot, plan(desired, snapshot, targets=targets)
+    return snapshot, plan(desired, snapshot, targets=targets, command=command)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistctl.accounts import connect, parse_account, resolve_account
+from assistctl.accounts import parse_account, resolve_account
+from assistctl.backends.connect import connect
 from assistctl.errors import AccountError
 
 

@@ -722,3 +722,9 @@ def test_some_files_of_a_stack_never_prune_what_the_others_may_declare():
     assert any("1 owned resource(s) the given files do not declare" in w for w in result.warnings)
     whole = plan(desired([d_assistant()]), live)
     assert ("assistant.analyst", "delete") in actions(whole)
+
+
+def test_a_mistyped_target_gets_a_suggestion():
+    with pytest.raises(PlanError) as error:
+        plan(*_targeted_inputs(), targets=["assistant/suport-bot"])
+    assert error.value.hint.startswith("did you mean --target assistant/support-bot?")

@@ -87,6 +87,7 @@ class PlanContext:
     live: Live
     kinds: Sequence[ResourceKind]
     files_per_batch: int
+    command: str = "assistctl"  # how hints name assistctl (with --account when one was given)
     ids: dict[str, str | Ref] = field(default_factory=dict)
     uploads: dict[str, str | Ref] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -457,7 +458,8 @@ class NamedKind(ResourceKind):
                 context.warnings.append(
                     f"{address}: the account already has an unmanaged {self.manifest_kind} "
                     f"named {display_name!r} ({resource.id}); to manage it instead of creating "
-                    f"another, run: assistctl import {address.target} {resource.id}"
+                    f"another, run: {context.command} import {address.target} {resource.id} "
+                    f"{context.desired.arguments()}".rstrip()
                 )
             elif resource.owner.split("/", 1)[0] != context.desired.stack:
                 raise PlanError(

@@ -11,6 +11,7 @@ its file, line and field path, so one run reports them all.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import glob
 import hashlib
 import os
@@ -139,6 +140,7 @@ class Loader:
             env=self.env,
             root=stack_root,
             complete=complete,
+            paths=tuple(str(p) for p in self.paths),
             resources=tuple(resources.values()),
             smoke_tests=tuple(t for t in smoke_tests if not _is_from_tests_dir(t, documents)),
             sources=tuple(dict.fromkeys(d.display for d in documents if not d.is_test_file)),
@@ -194,13 +196,17 @@ class Loader:
         if self.env not in environments:
             known = ", ".join(sorted(environments)) or "none defined"
             where: Document | str = stacks[0] if stacks else "--env"
+            close = difflib.get_close_matches(self.env, sorted(environments), n=1)
             self.log.report(
                 where,
                 ("spec", "environments") if stacks else (),
                 f"unknown environment '{self.env}' (known: {known})",
-                hint="define it under Stack spec.environments, or pick a known one with --env",
+                hint=f"did you mean --env {close[0]}?"
+                if close
+                else "define it under Stack spec.environments, or pick a known one with --env",
             )
-            return {}
+            # Every ${VAR} of that environment would be undefined: the cause alone is reported.
+            raise ManifestError(list(self.log.problems))
         variables = (environments[self.env] or {}).get("vars") or {}
         return {name: scalar_text(value) for name, value in variables.items()}
 

@@ -305,3 +305,18 @@ def test_ctrl_c_while_waiting_for_indexing_stops_at_once_and_says_how_to_continu
     assert process.returncode == 130, err
     assert "Done before the interruption" in err and "run apply again to continue" in err
     assert "Traceback" not in err
+
+
+def test_the_stale_plan_hint_runs_as_printed(run, tmp_path, local_server):
+    """The hint used to drop the paths and --env (and the account)."""
+    stack = tmp_path / "multi-env"
+    shutil.copytree(QUICKSTART.parent / "multi-env", stack)
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(stack), "--env", "staging", "-o", str(saved)).exit_code == 0
+    prompt = next((stack / "prompts").iterdir())
+    prompt.write_text(prompt.read_text() + "\nOne more rule.\n")
+    stale = run("apply", str(stack), "--env", "staging", "--plan", str(saved), "--yes")
+    assert stale.exit_code == 1
+    program = f"assistctl --account {local_server.base_url}"
+    assert f"{program} plan {stack} --env staging -o {saved}" in stale.stderr
+    assert f"{program} apply {stack} --env staging --plan {saved}" in stale.stderr

@@ -110,7 +110,8 @@ def test_foreign_namesakes_warn_and_are_never_deleted(local_server, client):
     )
     result = run(local_server, "plan", QUICKSTART)
     assert "  + assistant.support-bot" in result.stdout
-    assert f"assistctl import assistant/support-bot {made.id}" in result.stdout
+    runnable = f"assistctl --account {local_server.base_url} import assistant/support-bot {made.id}"
+    assert f"{runnable} {QUICKSTART}" in result.stdout  # as printed, with the account and path
     assert not [line for line in result.stdout.splitlines() if line.startswith("  - ")]
 
 

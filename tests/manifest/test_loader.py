@@ -881,3 +881,12 @@ def test_a_lone_file_finds_its_stack_above_and_is_not_the_whole_stack(tmp_path):
     assert whole.complete and len(whole.of_kind("assistant")) == 2
     some = manifest.load([stack / "stack.yaml", stack / "bots" / "helpdesk.yaml"], environ={})
     assert not some.complete
+
+
+def test_a_mistyped_environment_is_the_one_problem_reported_with_a_suggestion(in_repo):
+    """--env stagin used to report every undefined ${VAR} before the cause, and no suggestion."""
+    result = validate(f"{BAD}/unknown-env.yaml", "--env", "stagin")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "1 problem found."
+    assert "unknown environment 'stagin'" in lines[0] and "did you mean --env staging?" in lines[0]
