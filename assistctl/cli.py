@@ -733,7 +733,7 @@ def _execute_plan(
     from assistctl.apply import count_outcomes, execute
     from assistctl.console import ConsoleReporter, complete_document, result_document
     from assistctl.errors import ApplyError, ApplyInterrupted
-    from assistctl.render import render_text
+    from assistctl.render import render_text, summary_line
 
     options: Options = ctx.obj
     if not the_plan.has_changes:
@@ -743,10 +743,15 @@ def _execute_plan(
         else:
             for warning in the_plan.warnings:
                 click.echo(f"Warning: {warning}", err=True)
-            click.echo("No changes.")
+            click.echo(summary_line(the_plan) if the_plan.destroy else "No changes.")
         return
     click.echo(render_text(the_plan, color=options.color), err=as_json, nl=False)
-    if not _confirm(f"{verb.capitalize()} these changes?", yes, verb):
+    question = (
+        f"Delete these {len(the_plan.pending)} resources of {the_plan.owner!r}?"
+        if the_plan.destroy
+        else "Apply these changes?"
+    )
+    if not _confirm(question, yes, verb):
         click.echo(f"{verb.capitalize()} cancelled; nothing was changed.", err=True)
         ctx.exit(EXIT_ERROR)
     stream = sys.stderr if as_json else sys.stdout

@@ -409,6 +409,7 @@ class Plan:
     live_digest: str
     operations: tuple[Operation, ...] = ()
     warnings: tuple[str, ...] = ()
+    destroy: bool = False  # everything the stack owns goes, whatever the manifests say
 
     @property
     def owner(self) -> str:

@@ -29,9 +29,11 @@ def plan(
     kinds: Registry = KINDS,
     files_per_batch: int = FILES_PER_BATCH,
     command: str = "assistctl",
+    destroy: bool = False,
 ) -> Plan:
     """Everything that must change for the account to match the manifests, in apply order.
-    ``command`` is how hints in warnings name assistctl (``assistctl --account URL``)."""
+    ``command`` is how hints in warnings name assistctl (``assistctl --account URL``);
+    ``destroy`` plans the deletion of everything the owner holds (``desired`` names only it)."""
     if files_per_batch < 1:
         raise PlanError(f"files_per_batch must be at least 1, not {files_per_batch}")
     if live.owner != desired.owner:
@@ -39,7 +41,9 @@ def plan(
             f"the account snapshot is for {live.owner!r} but the manifests are for "
             f"{desired.owner!r}"
         )
-    context = PlanContext(desired, live, tuple(kinds), files_per_batch, command)
+    if destroy and desired.resources:
+        raise PlanError("a destroy plan deletes everything: it takes no resources to keep")
+    context = PlanContext(desired, live, tuple(kinds), files_per_batch, command, destroy)
     resource_plans: list[ResourcePlan] = []
     for kind in kinds:
         resource_plans.extend(kind.plan(context))
@@ -81,6 +85,7 @@ def plan(
         live_digest=live.digest(),
         operations=tuple(op for stage in stages(operations, kinds.position) for op in stage),
         warnings=tuple(warnings),
+        destroy=destroy,
     )
 
 

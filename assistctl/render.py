@@ -207,6 +207,10 @@ def _text_diff(old: str, new: str) -> tuple[str, ...]:
 
 
 def summary_line(plan: Plan) -> str:
+    if plan.destroy:
+        if not plan.has_changes:
+            return f"Nothing to destroy: stack {plan.owner!r} owns nothing in the account."
+        return f"Destroy: {plan.summary()['delete']} to delete."
     if not plan.has_changes:
         return "No changes. The account matches the manifests."
     counts = plan.summary()
@@ -218,7 +222,7 @@ def summary_line(plan: Plan) -> str:
 
 def _heading(plan: Plan) -> str:
     env = f" · env {plan.env}" if plan.env else ""
-    return f"assistctl plan · stack {plan.stack}{env}"
+    return f"assistctl {'destroy' if plan.destroy else 'plan'} · stack {plan.stack}{env}"
 
 
 # --- text --------------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ def destroy_plan_against(manifests: Desired, backend: Backend) -> tuple[Desired,
     """The plan that deletes everything the manifests' owner holds: only the owner is taken
     from them, so the desired state is empty and every owned resource is a delete."""
     nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
-    snapshot, result = plan_against(nothing, backend)
-    return nothing, snapshot, result
+    snapshot = live.snapshot(backend, nothing.owner)
+    return nothing, snapshot, plan(nothing, snapshot, destroy=True)
 
 
 def load_desired(paths: Sequence[str | Path], env: str | None) -> Desired:

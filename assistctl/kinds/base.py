@@ -88,6 +88,7 @@ class PlanContext:
     kinds: Sequence[ResourceKind]
     files_per_batch: int
     command: str = "assistctl"  # how hints name assistctl (with --account when one was given)
+    destroy: bool = False  # a destroy plan: every owned resource goes
     ids: dict[str, str | Ref] = field(default_factory=dict)
     uploads: dict[str, str | Ref] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -356,7 +357,11 @@ class NamedKind(ResourceKind):
         for resource in sorted(self.desired(context.desired), key=lambda r: r.address):
             plans.append(self._plan_one(resource, owned.get(resource.name), context))
         wanted = {r.name for r in self.desired(context.desired)}
-        reason = f"owned by {context.owner!r} but no longer in the manifests"
+        reason = (
+            f"owned by {context.owner!r}: destroy deletes everything the stack owns"
+            if context.destroy
+            else f"owned by {context.owner!r} but no longer in the manifests"
+        )
         for name, live in owned.items():
             if name not in wanted:
                 plans.append(self._delete(self.address(name), live, reason, context))

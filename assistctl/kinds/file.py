@@ -223,7 +223,11 @@ class FileKind(ResourceKind):
                 # What still uses it is re-pointed or detached by this plan, before deletes.
                 reason = "a duplicate upload of content another upload already holds"
             else:
-                reason = "no manifest uses this content any more"
+                reason = (
+                    "destroy deletes everything the stack owns"
+                    if context.destroy
+                    else "no manifest uses this content any more"
+                )
             name = upload.orphan_name
             if name in taken:
                 name = f"{name}#{upload.id}"

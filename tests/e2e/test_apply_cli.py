@@ -147,12 +147,17 @@ def test_destroy_removes_only_what_the_stack_owns(run, stack_dir, tmp_path, clie
     assert refused.exit_code == 1 and owned(client)
     result = run("destroy", str(stack_dir), "--yes")
     assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("assistctl destroy · stack support")  # not plan's words
+    assert "# owned by 'support': destroy deletes everything the stack owns" in result.stdout
+    assert "Destroy: 5 to delete." in result.stdout
     assert result.stdout.rstrip().endswith("Destroy complete: 5 deleted.")
     remaining = {a.id for a in client.beta.assistants.list(limit=100)}
     assert remaining == {foreign.id, other_stack.id, other_env.id}
     assert [f.id for f in client.files.list(limit=100)] == [loose_file.id]
     assert list(client.vector_stores.list(limit=100)) == []
-    assert run("destroy", str(stack_dir), "--yes").stdout.strip() == "No changes."
+    assert run("destroy", str(stack_dir), "--yes").stdout.strip() == (
+        "Nothing to destroy: stack 'support' owns nothing in the account."
+    )
 
 
 def test_import_adopts_then_apply_fixes_only_real_differences(run, stack_dir, client):
