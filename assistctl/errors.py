@@ -19,6 +19,14 @@ class AssistctlError(Exception):
         return self.message
 
 
+def format_field(path: tuple[str | int, ...]) -> str:
+    """``("spec", "tools", 2, "function")`` -> ``spec.tools[2].function``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
 class Problem:
     """One located manifest problem: ``FILE:LINE: FIELD.PATH: message``."""
 

@@ -452,7 +452,8 @@ def test_concurrency_must_be_positive(stack_dir, client):
 
 
 def test_a_file_that_fails_indexing_fails_the_apply_with_its_path_and_error(stack_dir, client):
-    (stack_dir / "docs" / "legacy.md").write_bytes(b"Caf\xe9 opening hours\n")  # Latin-1
+    # NUL bytes: valid UTF-8 (validate lets it through: Latin-1 it refuses), binary to the index
+    (stack_dir / "docs" / "legacy.md").write_bytes(b"Caf\x00 opening hours\n")
     with pytest.raises(ApplyError) as failure:
         converge(stack_dir, client)
     message = failure.value.message

@@ -14,9 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from assistctl.errors import format_field
 from assistctl.kinds.base import (
     BuildContext,
     ExportContext,
@@ -411,34 +413,45 @@ class AssistantKind(NamedKind):
                 hint="e.g. parameters: {type: object, properties: {}}",
             )
             return None
+        text: str | None = None
         if "parameters" in function:
             parameters, field_path = function["parameters"], where + ("parameters",)
         else:
+            # Problems inside a parameters file point at the JSON file's own line.
             field_path = where + ("parameters_file",)
             given = function["parameters_file"]
             text = context.read_text(field_path, given)
             if text is None:
                 return None
+            used_by = f"used by {context.location.file}, {format_field(field_path)}"
             try:
                 parameters = json.loads(text)
             except json.JSONDecodeError as exc:
-                context.problem(
-                    field_path,
-                    f"{given} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                context.problem_in(
+                    given,
+                    exc.lineno,
+                    "",
+                    f"not valid JSON: {exc.msg} (column {exc.colno})",
+                    used_by,
                 )
                 return None
             if not isinstance(parameters, dict):
-                context.problem(field_path, f"{given} must hold a JSON object (a JSON Schema)")
+                context.problem_in(given, 1, "", "must hold a JSON object (a JSON Schema)", used_by)
                 return None
         try:
             Draft202012Validator.check_schema(parameters)
         except SchemaError as exc:
             inside = tuple(exc.path)
-            if "parameters" in function:
+            if "parameters" in function or text is None:
                 context.problem(field_path + inside, f"not a valid JSON Schema: {exc.message}")
             else:
-                at = f" (at {'/'.join(str(p) for p in inside)})" if inside else ""
-                context.problem(field_path, f"not a valid JSON Schema: {exc.message}{at}")
+                context.problem_in(
+                    given,
+                    _json_line(text, inside),
+                    ".".join(str(part) for part in inside),
+                    f"not a valid JSON Schema: {exc.message}",
+                    used_by,
+                )
             return None
         if parameters.get("type") != "object":
             context.problem(
@@ -730,3 +743,16 @@ def _strict_problems(schema_node: Mapping[str, Any], at: str) -> Iterator[str]:
     items = schema_node.get("items")
     if isinstance(items, Mapping):
         yield from _strict_problems(items, f"{at}[]")
+
+
+def _json_line(text: str, path: Sequence[Any]) -> int | None:
+    """The line of ``path`` inside a JSON document (JSON is YAML, whose nodes know lines)."""
+    node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((value for key, value in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+    return node.start_mark.line + 1 if node is not None else None

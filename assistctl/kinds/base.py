@@ -57,6 +57,11 @@ class BuildContext(Protocol):
 
     def problem(self, path: FieldPath, message: str, hint: str | None = None) -> None: ...
 
+    def problem_in(
+        self, given: str, line: int | None, field: str, message: str, hint: str | None = None
+    ) -> None:
+        """A problem inside a file the manifest refers to (``given``, relative to it)."""
+
     def expand_files(
         self, path: FieldPath, patterns: Sequence[str]
     ) -> list[tuple[int, DesiredFile]]:

@@ -45,6 +45,8 @@ FILE_SEARCH_EXTENSIONS = frozenset(
     {".c", ".cpp", ".cs", ".css", ".doc", ".docx", ".go", ".html", ".java", ".js", ".json",
      ".md", ".pdf", ".php", ".pptx", ".py", ".rb", ".sh", ".tex", ".ts", ".txt"}
 )  # fmt: skip
+# Binary document formats the API extracts text from; every other type must be text.
+DOCUMENT_EXTENSIONS = frozenset({".doc", ".docx", ".pdf", ".pptx"})
 # Vector-store files the account gave up on are not attached as far as the plan is concerned:
 # the next apply attaches them again.
 UNUSABLE_FILE_STATUSES = frozenset({"failed", "cancelled"})
@@ -152,6 +154,15 @@ class VectorStoreKind(NamedKind):
                     "indexed by file_search",
                     hint="supported: " + " ".join(sorted(FILE_SEARCH_EXTENSIONS)),
                 )
+            elif extension not in DOCUMENT_EXTENSIONS:
+                undecodable = _not_text(desired_file.source)
+                if undecodable is not None:
+                    context.problem(
+                        ("spec", "files", index),
+                        f"{desired_file.path} is not UTF-8 text ({undecodable}): file_search "
+                        "indexes text in UTF-8 (or UTF-16 with a byte-order mark)",
+                        hint="save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                    )
         chunking = spec.get("chunking_strategy", {"type": "auto"})
         static = chunking.get("static") if chunking.get("type") == "static" else None
         if static and static["chunk_overlap_tokens"] > static["max_chunk_size_tokens"] // 2:
@@ -520,3 +531,18 @@ def _serves(child: Mapping[str, Any], pair: tuple[str, str], context: PlanContex
         return False
     kept = context.uploads.get(pair[1])
     return not isinstance(kept, str) or kept == str(child["id"])
+
+
+def _not_text(source: Path) -> str | None:
+    """Why a file is not text file_search can index (the first bad byte), or None."""
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror}"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start} is {raw[exc.start]:#04x}"
+    return None

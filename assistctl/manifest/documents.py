@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from assistctl.errors import Problem
-from assistctl.manifest.interpolation import interpolate
+from assistctl.errors import Problem, format_field
+from assistctl.manifest.interpolation import interpolate, referenced
 from assistctl.manifest.sources import display_path
 
 FieldPath = tuple[str | int, ...]
@@ -31,14 +31,6 @@ _NOT_JSON_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("binary", "set", "omap", "pairs")
 )
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: ~5x faster
-
-
-def format_field(path: FieldPath) -> str:
-    """``("spec", "tools", 2, "function")`` -> ``spec.tools[2].function``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 @dataclass
@@ -57,6 +49,7 @@ class Document:
     checked: bool = False
     buildable: bool = False
     reported: set[FieldPath] = field(default_factory=set)  # fields that get no more messages
+    variables: dict[FieldPath, list[str]] = field(default_factory=dict)  # ${VAR}s in a value
     unconstructable: bool = False  # a recursive alias or a list/mapping key: no value to build
 
     def line_of(self, path: FieldPath) -> int:
@@ -231,6 +224,7 @@ class Interpolation:
             and id(node) not in substituted
         ):
             substituted.add(id(node))
+            doc.variables[path] = referenced(node.value)
             text, errors = interpolate(node.value, self.variables, self.environ, self.defined_in())
             for message, hint in errors:
                 self.log.report(doc, path, message, hint=hint)

@@ -52,6 +52,15 @@ def interpolate(
     return _REFERENCE.sub(replace, text), errors
 
 
+def referenced(text: str) -> list[str]:
+    """The variable names ``text`` refers to (``$${`` escapes aside)."""
+    return [
+        match.group(1).partition(":-")[0]
+        for match in _REFERENCE.finditer(text)
+        if match.group(1) is not None
+    ]
+
+
 def scalar_text(value: Any) -> str:
     """A Stack variable's value as the text it stands for."""
     if isinstance(value, bool):

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from assistctl.errors import ManifestError
+from assistctl.errors import ManifestError, Problem
 from assistctl.kinds import KINDS, Registry
 from assistctl.kinds.base import FieldPath, ResourceKind
 from assistctl.manifest.documents import (
@@ -37,7 +37,7 @@ from assistctl.manifest.documents import (
 from assistctl.manifest.interpolation import scalar_text
 from assistctl.manifest.schemas import schema_problems, validator
 from assistctl.manifest.smoke_tests import SmokeTestBuilder, suggestion
-from assistctl.manifest.sources import MANIFEST_SUFFIXES, discover, display_path
+from assistctl.manifest.sources import MANIFEST_SUFFIXES, Sources, discover, display_path
 from assistctl.model import (
     API_VERSION,
     NAME_PATTERN,
@@ -90,6 +90,7 @@ class Loader:
         self.environments: dict[str, Any] = {}
         self.incomplete: set[tuple[str | None, str | None]] = set()
         self.declared_names: dict[str, set[str]] = {}
+        self.variable_origins: dict[str, str] = {}  # where each --env variable is set
 
     # -- orchestration
 
@@ -106,7 +107,7 @@ class Loader:
             documents += [doc for path in sources.tests for doc in parse(path, True, self.log)]
         for doc in documents:
             doc.kind = peek_kind(doc.node)
-        stack_root = self.stack_root(documents, sources.root)
+        stack_root = self.stack_root(documents, sources)
         complete = any(
             path.is_dir() and stack_root.is_relative_to(path.resolve()) for path in self.paths
         )
@@ -149,15 +150,18 @@ class Loader:
 
     # -- the Stack and its environments
 
-    def stack_root(self, documents: list[Document], given_root: Path) -> Path:
-        """Where the stack lives: the directory of its Stack document. When the paths given do
-        not hold it (some files of a stack), it is looked for in the directories above them,
-        up to the repository's root, and its Stack document joins the load (its environments
-        and name apply to a lone file too)."""
+    def stack_root(self, documents: list[Document], sources: Sources) -> Path:
+        """Where the stack lives: the directory of its Stack document. When only files are
+        given and none holds it (some files of a stack), it is looked for beside them and in
+        the directories above, up to the repository's root, and its Stack document joins the
+        load (its environments and name apply to a lone file too)."""
         stacks = [d for d in documents if d.kind == "Stack"]
         if stacks:
             return stacks[0].file.parent.resolve()
-        loaded = {d.file.resolve() for d in documents}
+        if any(path.is_dir() for path in self.paths):
+            return sources.root.resolve()  # a directory given is the stack's root
+        loaded = {path.resolve() for path in (*sources.manifests, *sources.tests)}
+        given_root = sources.root
         directory = given_root.resolve()
         while True:
             for candidate in _yaml_files_in(directory):
@@ -208,6 +212,9 @@ class Loader:
             # Every ${VAR} of that environment would be undefined: the cause alone is reported.
             raise ManifestError(list(self.log.problems))
         variables = (environments[self.env] or {}).get("vars") or {}
+        for name in variables:
+            field: FieldPath = ("spec", "environments", self.env, "vars", name)
+            self.variable_origins[name] = f"set in {stacks[0].display}:{stacks[0].line_of(field)}"
         return {name: scalar_text(value) for name, value in variables.items()}
 
     def defined_in(self) -> dict[str, list[str]]:
@@ -296,11 +303,22 @@ class Loader:
         for path, message, hint in schema_problems(validator(schema(kind, self.kinds)), doc.body):
             if path == ("apiVersion",) or message == "'apiVersion' is required":
                 continue
-            self.log.report(doc, path, message, hint)
+            self.log.report(doc, path, message + self.came_from(doc, path), hint)
             missing = re.fullmatch(r"'(.+)' is required", message)
             failed.add(path + (missing.group(1),) if missing else path)
         doc.valid = not failed and not doc.reported and len(self.log) == problems_before
         doc.reported |= failed
+
+    def came_from(self, doc: Document, path: FieldPath) -> str:
+        """Where an interpolated value came from, for problems with it: `` (the value of
+        ${TEMPERATURE}, set in stack.yaml:9)``."""
+        names = doc.variables.get(path) or ()
+        origins = [
+            f"${{{name}}}, {self.variable_origins.get(name, 'from the environment')}"
+            for name in names
+            if name in self.variable_origins or name in self.environ
+        ]
+        return f" (the value of {'; '.join(origins)})" if origins else ""
 
     def check_unique_names(self, documents: list[Document]) -> None:
         first: dict[tuple[str, str], Document] = {}
@@ -474,6 +492,12 @@ class _DocumentContext:
 
     def problem(self, path: FieldPath, message: str, hint: str | None = None) -> None:
         self.loader.log.report(self.doc, path, message, hint)
+
+    def problem_in(
+        self, given: str, line: int | None, field: str, message: str, hint: str | None = None
+    ) -> None:
+        shown = display_path(self.doc.file.parent / given)
+        self.loader.log.problems.append(Problem(shown, line, field, message, hint))
 
     def expand_files(
         self, path: FieldPath, patterns: Sequence[str]

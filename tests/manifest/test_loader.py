@@ -175,8 +175,8 @@ BAD_CASES = [
     ),
     (
         "parameters-file-bad-json",
-        "parameters-file-bad-json/bot.yaml:12: spec.tools[0].function.parameters_file",
-        "not valid JSON: Expecting ',' delimiter (line 3",
+        "parameters-file-bad-json/get_order.json:3",  # the JSON file's own line
+        "not valid JSON: Expecting ',' delimiter (column 2)",
         (),
     ),
     (
@@ -890,3 +890,59 @@ def test_a_mistyped_environment_is_the_one_problem_reported_with_a_suggestion(in
     lines = result.stderr.splitlines()
     assert lines[-1] == "1 problem found."
     assert "unknown environment 'stagin'" in lines[0] and "did you mean --env staging?" in lines[0]
+
+
+def test_a_file_search_file_that_is_not_utf8_is_refused_at_validate(tmp_path):
+    """A Latin-1 .md used to pass validate and fail only at indexing, after the uploads."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "legacy.md").write_bytes(b"Caf\xe9 opening hours\n")
+    (tmp_path / "docs" / "notes.md").write_bytes("\ufeffUTF-16 is fine".encode("utf-16"))
+    (tmp_path / "store.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: VectorStore\nmetadata: {name: kb}\n"
+        "spec:\n  files: [docs/legacy.md, docs/notes.md]\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        manifest.load([tmp_path], environ={})
+    (problem,) = caught.value.problems
+    assert str(problem).endswith(
+        "store.yaml:5: spec.files[0]: docs/legacy.md is not UTF-8 text (byte 3 is 0xe9): "
+        "file_search indexes text in UTF-8 (or UTF-16 with a byte-order mark) "
+        "(hint: save it as UTF-8 (e.g. iconv -f latin1 -t utf-8))"
+    )
+    assert "byte 3 is 0xe9" in str(problem)
+
+
+def test_a_bad_value_from_a_variable_names_the_variable_and_where_it_is_set(tmp_path):
+    """``TEMPERATURE: hot`` used to be reported on the assistant's line alone."""
+    (tmp_path / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: hot}\nspec:\n"
+        "  environments:\n    staging:\n      vars: {TEMPERATURE: hot}\n---\n"
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: a}\nspec:\n"
+        "  model: m\n  instructions: hi\n  temperature: ${TEMPERATURE}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        manifest.load([tmp_path], env="staging", environ={})
+    (problem,) = caught.value.problems
+    assert str(problem).endswith(
+        "stack.yaml:15: spec.temperature: must be a number, not a string "
+        "(the value of ${TEMPERATURE}, set in "
+        f"{problem.file}:7)"
+    )
+
+
+def test_an_invalid_schema_in_a_parameters_file_points_at_its_line(tmp_path):
+    (tmp_path / "get_order.json").write_text(
+        '{\n  "type": "object",\n  "properties": {\n    "id": {"type": "nope"}\n  }\n}\n'
+    )
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\nspec:\n"
+        "  model: m\n  instructions: hi\n  tools:\n    - type: function\n      function:\n"
+        "        name: get_order\n        parameters_file: get_order.json\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        manifest.load([tmp_path], environ={})
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("get_order.json") and problem.line == 4
+    assert problem.field == "properties.id.type"
+    assert "not a valid JSON Schema" in problem.message
+    assert "spec.tools[0].function.parameters_file" in problem.hint
