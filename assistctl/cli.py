@@ -157,11 +157,51 @@ def _lock_timeout(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _given_paths(ctx: click.Context) -> list[str]:
+    """PATHS typed so far; while an option waits for its value, click leaves them in
+    ``ctx.args``."""
+    given = list(ctx.params.get("paths") or ()) or [a for a in ctx.args if not a.startswith("-")]
+    return given or ["."]
+
+
+def _complete_environments(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """``--env <TAB>``: the environments of the Stack under the paths typed so far."""
+    from assistctl.manifest import environment_names
+
+    return [name for name in environment_names(_given_paths(ctx)) if name.startswith(incomplete)]
+
+
+def _complete_targets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """``--target <TAB>``: the resources the manifests declare, as KIND/NAME."""
+    from assistctl.errors import ManifestError
+    from assistctl.kinds import KINDS
+    from assistctl.manifest import load
+
+    try:
+        desired = load(_given_paths(ctx), ctx.params.get("env"))
+    except ManifestError:
+        return []
+    targets = [r.address.target for kind in KINDS for r in kind.desired(desired)]
+    return [target for target in targets if target.startswith(incomplete)]
+
+
+def _complete_kinds(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from assistctl.manifest import manifest_kinds
+
+    return [kind for kind in manifest_kinds() if kind.lower().startswith(incomplete.lower())]
+
+
 def _manifest_paths_and_env(command: Callable[..., Any]) -> Callable[..., Any]:
     """PATHS (manifest files or directories) and --env, which every command reading manifests
     takes in the same way."""
     command = click.option(
-        "--env", "env", metavar="ENV", help="Environment from the Stack's spec.environments."
+        "--env",
+        "env",
+        metavar="ENV",
+        help="Environment from the Stack's spec.environments.",
+        shell_complete=_complete_environments,
     )(command)
     return click.argument("paths", nargs=-1, type=click.Path())(command)
 
@@ -195,7 +235,7 @@ def cli(ctx: click.Context, account: str | None, debug: bool, quiet: bool, no_co
 
 
 @cli.command("schema")
-@click.argument("kind")
+@click.argument("kind", shell_complete=_complete_kinds)
 def schema_command(kind: str) -> None:
     """Print the JSON Schema (draft 2020-12) of a manifest KIND, for editors and linters.
 
@@ -397,6 +437,7 @@ def _count(number: int, word: str) -> str:
     "targets",
     multiple=True,
     metavar="KIND/NAME",
+    shell_complete=_complete_targets,
     help="Plan only this resource and what it depends on (repeatable), "
     "e.g. assistant/support-bot, vector_store/handbook, file/docs/a.md.",
 )
@@ -806,6 +847,7 @@ def _execute_plan(
     "targets",
     multiple=True,
     metavar="KIND/NAME",
+    shell_complete=_complete_targets,
     help="Only this resource and what it depends on (repeatable).",
 )
 @click.option(

@@ -10,7 +10,13 @@ from assistctl.kinds import KINDS, Registry
 from assistctl.manifest.loader import Loader, manifest_kinds, schema
 from assistctl.model import Desired, DesiredSmokeTest
 
-__all__ = ["load", "load_all", "load_smoke_tests", "manifest_kinds", "schema"]
+__all__ = ["environment_names", "load", "load_all", "load_smoke_tests", "manifest_kinds", "schema"]
+
+
+def environment_names(paths: Sequence[str | Path]) -> list[str]:
+    """The environments the Stack document under ``paths`` defines (for shell completion:
+    whatever cannot be read gives none)."""
+    return Loader(paths, None, {}).environment_names()
 
 
 def load(

@@ -150,6 +150,17 @@ class Loader:
 
     # -- the Stack and its environments
 
+    def environment_names(self) -> list[str]:
+        """The environments of the stack's Stack document, read without loading the rest
+        (whose ``${VAR}``s may need one of them); none when it cannot be read."""
+        sources = discover(self.paths, with_tests=False)
+        documents = [doc for path in sources.manifests for doc in parse(path, False, self.log)]
+        for doc in documents:
+            doc.kind = peek_kind(doc.node)
+        self.stack_root(documents, sources)
+        self.environment_variables(documents)
+        return sorted(self.environments)
+
     def stack_root(self, documents: list[Document], sources: Sources) -> Path:
         """Where the stack lives: the directory of its Stack document. When only files are
         given and none holds it (some files of a stack), it is looked for beside them and in

@@ -214,3 +214,20 @@ def test_completion_completes_commands_and_flags():
         _ASSISTCTL_COMPLETE="bash_complete", COMP_WORDS="assistctl export --st", COMP_CWORD="2"
     )
     assert flags.stdout.split() == ["plain,--stack"]
+
+
+def test_completion_of_environments_targets_and_schema_kinds():
+    """--env, --target and `schema KIND` completed nothing."""
+
+    def complete(words: str) -> list[str]:
+        done = assistctl(
+            _ASSISTCTL_COMPLETE="bash_complete",
+            COMP_WORDS=words,
+            COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        )
+        return [item.split(",", 1)[1] for item in done.stdout.split()]
+
+    multi_env = str(ROOT / "examples" / "multi-env")
+    assert complete(f"assistctl plan {multi_env} --env ") == ["prod", "staging"]
+    assert complete(f"assistctl plan {QUICKSTART} --target assistant/") == ["assistant/support-bot"]
+    assert complete("assistctl schema Vec") == ["VectorStore"]
