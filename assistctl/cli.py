@@ -853,6 +853,14 @@ def _execute_plan(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
 )
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="KIND/NAME",
+    shell_complete=_complete_targets,
+    help="Make a new object take this resource's place (repeatable), e.g. a corrupted store.",
+)
 @_lock_timeout
 @click.pass_context
 def apply_command(
@@ -864,6 +872,7 @@ def apply_command(
     concurrency: int,
     targets: tuple[str, ...],
     as_json: bool,
+    replace: tuple[str, ...],
     lock_timeout: float,
 ) -> None:
     """Make the account match the manifests: upload files, create or update vector stores and
@@ -888,14 +897,17 @@ def apply_command(
     for target in targets:
         parse_target(target)
     saved = read_plan_file(plan_file) if plan_file else None
-    if saved is not None and targets:
+    if saved is not None and (targets or replace):
         raise PlanError(
-            "--target cannot be combined with --plan", hint="the saved plan already says what to do"
+            "--target and --replace cannot be combined with --plan",
+            hint="the saved plan already says what to do (plan -o with them instead)",
         )
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
     backend = options.backend(desired.root)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
-        live, the_plan = plan_against(desired, backend, targets, command=options.command())
+        live, the_plan = plan_against(
+            desired, backend, targets, command=options.command(), replace=replace
+        )
         if saved is not None:
             check_still_current(
                 saved,
@@ -931,6 +943,14 @@ def apply_command(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON (progress on stderr)."
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND/NAME",
+    shell_complete=_complete_targets,
+    help="Only this resource and what uses it (repeatable), e.g. vector_store/handbook.",
+)
 @_lock_timeout
 @click.pass_context
 def destroy_command(
@@ -940,15 +960,18 @@ def destroy_command(
     yes: bool,
     concurrency: int,
     as_json: bool,
+    targets: tuple[str, ...],
     lock_timeout: float,
 ) -> None:
-    """Delete everything this stack (and --env) owns in the account, and nothing else.
+    """Delete everything this stack (and --env) owns in the account, and nothing else;
+    with --target, only that and what uses it (an assistant goes with its vector store).
 
     The manifests only name the stack; resources are found by their ownership metadata.
 
     \b
     Example:
       assistctl destroy examples/quickstart --yes
+      assistctl destroy examples/quickstart --target assistant/support-bot
     """
     from assistctl.lock import StackLock
     from assistctl.workflow import destroy_plan_against, load_desired
@@ -957,7 +980,7 @@ def destroy_command(
     manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
     backend = options.backend(manifests.root)
     with StackLock(backend, manifests.owner, timeout_s=lock_timeout, notify=options.note):
-        nothing, live, the_plan = destroy_plan_against(manifests, backend)
+        nothing, live, the_plan = destroy_plan_against(manifests, backend, targets)
         _execute_plan(
             ctx,
             the_plan,
@@ -1018,6 +1041,44 @@ def import_command(
             "manifest's file and detaches this one"
         )
     click.echo("Run `assistctl plan` to see what still differs from the manifests.")
+
+
+@cli.command("show")
+@_manifest_paths_and_env
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of resources).")
+@click.pass_context
+def show_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    env: str | None,
+    as_json: bool,
+) -> None:
+    """Print the live state of what the stack owns: ids, fields in manifest terms, attachments.
+
+    PATHS are the stack's manifests; an argument that is no file but a KIND/NAME
+    (assistant/support-bot) shows that one resource. Nothing is compared or changed (plan
+    compares).
+
+    \b
+    Example:
+      assistctl show examples/quickstart
+      assistctl show vector_store/handbook examples/quickstart --json
+    """
+    from assistctl import show
+    from assistctl.live import snapshot
+    from assistctl.workflow import load_desired
+
+    options: Options = ctx.obj
+    addresses = [p for p in paths if "/" in p and not Path(p).exists()]
+    if len(addresses) > 1:
+        raise AssistctlError("show takes one ADDRESS", hint="run it once per resource")
+    manifests = [p for p in paths if p not in addresses]
+    desired = load_desired(manifests, env)
+    found = show.select(
+        show.entries(desired, snapshot(options.backend(desired.root), desired.owner)),
+        addresses[0] if addresses else None,
+    )
+    click.echo(show.render_json(found) if as_json else show.render_text(found), nl=False)
 
 
 @cli.command("force-unlock")

@@ -186,6 +186,7 @@ class Desired:
     sources: tuple[str, ...] = ()
     complete: bool = True
     paths: tuple[str, ...] = ()  # as given on the command line, for hints that rerun it
+    moves: tuple[tuple[Address, Address], ...] = ()  # (from, to): renames that keep the object
 
     def arguments(self) -> str:
         """The paths and ``--env`` a command for this stack takes, shell-quoted."""

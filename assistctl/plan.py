@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from assistctl.errors import PlanError
 from assistctl.kinds import KINDS, Registry
-from assistctl.kinds.base import PlanContext, ResourcePlan
+from assistctl.kinds.base import NamedKind, PlanContext, ResourcePlan
 from assistctl.kinds.vector_store import FILES_PER_BATCH
 from assistctl.model import Action, Address, Change, Desired, Live, Operation, Plan, Verb
 from assistctl.stages import stages
@@ -30,10 +30,12 @@ def plan(
     files_per_batch: int = FILES_PER_BATCH,
     command: str = "assistctl",
     destroy: bool = False,
+    replace: Sequence[str] = (),
 ) -> Plan:
     """Everything that must change for the account to match the manifests, in apply order.
     ``command`` is how hints in warnings name assistctl (``assistctl --account URL``);
-    ``destroy`` plans the deletion of everything the owner holds (``desired`` names only it)."""
+    ``destroy`` plans the deletion of everything the owner holds (``desired`` names only it);
+    ``replace`` (``KIND/NAME``) makes new objects take those resources' places."""
     if files_per_batch < 1:
         raise PlanError(f"files_per_batch must be at least 1, not {files_per_batch}")
     if live.owner != desired.owner:
@@ -43,7 +45,8 @@ def plan(
         )
     if destroy and desired.resources:
         raise PlanError("a destroy plan deletes everything: it takes no resources to keep")
-    context = PlanContext(desired, live, tuple(kinds), files_per_batch, command, destroy)
+    replaced = frozenset(_replaceable(text, desired, live, kinds) for text in replace)
+    context = PlanContext(desired, live, tuple(kinds), files_per_batch, command, destroy, replaced)
     resource_plans: list[ResourcePlan] = []
     for kind in kinds:
         resource_plans.extend(kind.plan(context))
@@ -67,6 +70,8 @@ def plan(
 
     if targets:
         selected = _select_targets(desired, resource_plans, targets, kinds)
+        if destroy:
+            selected |= _users_of(selected, resource_plans, live, kinds)
         resource_plans = [p for p in resource_plans if p.change.address in selected]
         warnings.extend(_kept_in_use(resource_plans, live, kinds, selected))
         resource_plans = _without_deletes_in_use(resource_plans, live, kinds, selected)
@@ -125,6 +130,24 @@ def _wait_for_what_they_use(
         )
         linked.append(ResourcePlan(resource_plan.change, operations))
     return linked
+
+
+def _replaceable(text: str, desired: Desired, live: Live, kinds: Registry) -> Address:
+    """The address ``--replace KIND/NAME`` names, refused unless it can be replaced."""
+    target = parse_target(text, kinds)
+    kind = kinds.get(target.kind)
+    if not isinstance(kind, NamedKind):
+        raise PlanError(
+            f"--replace {text}: a {target.kind} cannot be replaced on request",
+            hint="uploads are replaced when their content changes",
+        )
+    exists = any(r.name == target.name for r in live.of_kind(target.kind))
+    if desired.find(target) is None or not exists:
+        raise PlanError(
+            f"--replace {text}: {target} must be in the manifests and in the account",
+            hint="--replace makes a new object take the place of one that exists",
+        )
+    return target
 
 
 def _is_prune(change: Change, declared: set[str]) -> bool:
@@ -211,6 +234,31 @@ def _select_targets(
             hint=suggestion + "known targets: " + (", ".join(known) if known else "none"),
         )
     return selected
+
+
+def _users_of(
+    selected: set[str], resource_plans: Sequence[ResourcePlan], live: Live, kinds: Registry
+) -> set[str]:
+    """For ``destroy --target``: what still uses a targeted resource goes with it (an assistant
+    whose vector store is destroyed), transitively, as Terraform destroys dependents."""
+    address_of: dict[str, str] = {
+        p.change.id: p.change.address for p in resource_plans if p.change.id
+    }
+    users: dict[str, set[str]] = {}
+    for kind in kinds:
+        for resource in live.of_kind(kind.name):
+            user = address_of.get(resource.id)
+            for used in (*kind.uses(resource.data), *kind.file_ids(resource)):
+                if user is not None and used in address_of:
+                    users.setdefault(address_of[used], set()).add(user)
+    found: set[str] = set()
+    frontier = set(selected)
+    while frontier:
+        reached = frontier.pop()
+        for user in users.get(reached, set()) - found - selected:
+            found.add(user)
+            frontier.add(user)
+    return found
 
 
 def _users(live: Live, kinds: Registry, selected: set[str]) -> dict[str, list[str]]:

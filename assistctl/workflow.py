@@ -29,12 +29,15 @@ def compute_plan(
     return desired, snapshot, result
 
 
-def destroy_plan_against(manifests: Desired, backend: Backend) -> tuple[Desired, Live, Plan]:
-    """The plan that deletes everything the manifests' owner holds: only the owner is taken
-    from them, so the desired state is empty and every owned resource is a delete."""
+def destroy_plan_against(
+    manifests: Desired, backend: Backend, targets: Sequence[str] = ()
+) -> tuple[Desired, Live, Plan]:
+    """The plan that deletes everything the manifests' owner holds (or the ``targets`` and
+    what uses them): only the owner is taken from the manifests, so the desired state is
+    empty and every owned resource is a delete."""
     nothing = Desired(stack=manifests.stack, env=manifests.env, root=manifests.root)
     snapshot = live.snapshot(backend, nothing.owner)
-    return nothing, snapshot, plan(nothing, snapshot, destroy=True)
+    return nothing, snapshot, plan(nothing, snapshot, targets=targets, destroy=True)
 
 
 def load_desired(paths: Sequence[str | Path], env: str | None) -> Desired:
@@ -49,8 +52,9 @@ def plan_against(
     *,
     concurrency: int = 8,
     command: str = "assistctl",
+    replace: Sequence[str] = (),
 ) -> tuple[Live, Plan]:
     """Snapshot what ``desired``'s owner holds in the account and plan against it
-    (``command`` names assistctl in the plan's hints)."""
+    (``command`` names assistctl in the plan's hints; ``replace`` as ``plan`` takes it)."""
     snapshot = live.snapshot(backend, desired.owner, concurrency=concurrency)
-    return snapshot, plan(desired, snapshot, targets=targets, command=command)
+    return snapshot, plan(desired, snapshot, targets=targets, command=command, replace=replace)

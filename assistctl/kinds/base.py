@@ -94,6 +94,7 @@ class PlanContext:
     files_per_batch: int
     command: str = "assistctl"  # how hints name assistctl (with --account when one was given)
     destroy: bool = False  # a destroy plan: every owned resource goes
+    replace: frozenset[str] = frozenset()  # addresses to replace by new objects (--replace)
     ids: dict[str, str | Ref] = field(default_factory=dict)
     uploads: dict[str, str | Ref] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -358,9 +359,18 @@ class NamedKind(ResourceKind):
 
     def plan(self, context: PlanContext) -> list[ResourcePlan]:
         owned = self.owned(context.live)
+        moved_from: dict[str, Address] = {}  # a new logical name -> the name it had (``moved``)
+        for old, new in context.desired.moves:
+            if old.kind == self.name and new.name not in owned and old.name in owned:
+                owned[new.name] = owned.pop(old.name)
+                moved_from[new.name] = old
         plans: list[ResourcePlan] = []
         for resource in sorted(self.desired(context.desired), key=lambda r: r.address):
-            plans.append(self._plan_one(resource, owned.get(resource.name), context))
+            live = owned.get(resource.name)
+            if live is not None and resource.address in context.replace:
+                plans.append(self._replace(resource, live, context))
+            else:
+                plans.append(self._plan_one(resource, live, context, moved_from.get(resource.name)))
         wanted = {r.name for r in self.desired(context.desired)}
         reason = (
             f"owned by {context.owner!r}: destroy deletes everything the stack owns"
@@ -371,7 +381,7 @@ class NamedKind(ResourceKind):
             if name not in wanted:
                 plans.append(self._delete(self.address(name), live, reason, context))
         for duplicate in self.duplicates(context.live):
-            kept = owned[duplicate.name]
+            kept = self.owned(context.live)[duplicate.name]
             plans.append(
                 self._delete(
                     self.address(f"{duplicate.name}#{duplicate.id}"),
@@ -393,27 +403,58 @@ class NamedKind(ResourceKind):
         )
         return ResourcePlan(change, (delete,))
 
+    def _create(
+        self, resource: DesiredResource, change: Change, context: PlanContext
+    ) -> list[Operation]:
+        key = f"create {resource.address}"
+        body = self.request(resource.spec, context)
+        body["metadata"] = self.metadata(body.get("metadata") or {}, resource.name, context.owner)
+        create = Operation(key, Verb.CREATE, resource.address, self.collection, body=body)
+        context.ids[resource.address] = Ref(key)
+        return [create, *self.follow_up(resource, None, Ref(key), change, context)]
+
+    def _replace(
+        self, resource: DesiredResource, live: LiveResource, context: PlanContext
+    ) -> ResourcePlan:
+        """``apply --replace``: a new object takes the logical name, then the old one goes
+        (deletes run last, once what used it points at the new one)."""
+        before = self.live_spec(live, context, resource.spec).view()
+        after = resource.spec.view()
+        change = Change(
+            resource.address,
+            Action.REPLACE,
+            before,
+            after,
+            changed_fields(before, after),
+            "replaced on request (--replace): a new object with a new id takes its place",
+            live.id,
+        )
+        delete = Operation(
+            f"delete {resource.address}",
+            Verb.DELETE,
+            resource.address,
+            self.collection,
+            target=live.id,
+        )
+        return ResourcePlan(change, (*self._create(resource, change, context), delete))
+
     def _plan_one(
-        self, resource: DesiredResource, live: LiveResource | None, context: PlanContext
+        self,
+        resource: DesiredResource,
+        live: LiveResource | None,
+        context: PlanContext,
+        moved_from: Address | None = None,
     ) -> ResourcePlan:
         address = resource.address
         after = resource.spec.view()
         if live is None:
             self._check_name_clash(address, after, context)
             change = Change(address, Action.CREATE, None, after, reason="not in the account")
-            key = f"create {address}"
-            body = self.request(resource.spec, context)
-            body["metadata"] = self.metadata(
-                body.get("metadata") or {}, resource.name, context.owner
-            )
-            create = Operation(key, Verb.CREATE, address, self.collection, body=body)
-            context.ids[address] = Ref(key)
-            rest = self.follow_up(resource, None, Ref(key), change, context)
-            return ResourcePlan(change, (create, *rest))
+            return ResourcePlan(change, tuple(self._create(resource, change, context)))
         context.ids[address] = live.id
         before = self.live_spec(live, context, resource.spec).view()
         fields = changed_fields(before, after)
-        if not fields:
+        if not fields and moved_from is None:
             change = Change(address, Action.NO_OP, before, after, id=live.id)
             realigned = self.realign(resource, live, change, context)
             if realigned is None:
@@ -423,17 +464,14 @@ class NamedKind(ResourceKind):
             return ResourcePlan(change, tuple(realigning))
         if before.get("name") != after.get("name"):
             self._check_name_clash(address, after, context)
-        change = Change(
-            address,
-            Action.UPDATE,
-            before,
-            after,
-            fields,
-            self.update_reason(fields),
-            live.id,
-        )
+        reason = self.update_reason(fields)
+        if moved_from is not None:
+            reason = f"moved from {moved_from}: re-tagged in place, the id stays"
+        change = Change(address, Action.UPDATE, before, after, fields, reason, live.id)
         operations: list[Operation] = []
         update = self.update_request(resource.spec, live, context, fields)
+        if update is None and moved_from is not None:
+            update = {"metadata": dict(after.get("metadata") or {})}
         if update is not None:
             update["metadata"] = self.metadata(
                 update.get("metadata") or {}, resource.name, context.owner

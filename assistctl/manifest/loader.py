@@ -24,7 +24,7 @@ import yaml
 
 from assistctl.errors import ManifestError, Problem
 from assistctl.kinds import KINDS, Registry
-from assistctl.kinds.base import FieldPath, ResourceKind
+from assistctl.kinds.base import FieldPath, NamedKind, ResourceKind
 from assistctl.manifest.documents import (
     Document,
     Interpolation,
@@ -41,6 +41,7 @@ from assistctl.manifest.sources import MANIFEST_SUFFIXES, Sources, discover, dis
 from assistctl.model import (
     API_VERSION,
     NAME_PATTERN,
+    Address,
     Desired,
     DesiredFile,
     DesiredResource,
@@ -133,6 +134,7 @@ class Loader:
             if doc.kind is not None and doc.name is not None:
                 self.declared_names.setdefault(doc.kind, set()).add(doc.name)
         resources = self.build_resources(documents, stack_root)
+        moves = self.moves(documents, resources)
         smoke_tests = self.build_smoke_tests(documents, resources)
         if self.log:
             raise ManifestError(sorted(self.log.problems, key=lambda p: (p.file, p.line or 0)))
@@ -142,6 +144,7 @@ class Loader:
             root=stack_root,
             complete=complete,
             paths=tuple(str(p) for p in self.paths),
+            moves=moves,
             resources=tuple(resources.values()),
             smoke_tests=tuple(t for t in smoke_tests if not _is_from_tests_dir(t, documents)),
             sources=tuple(dict.fromkeys(d.display for d in documents if not d.is_test_file)),
@@ -330,6 +333,42 @@ class Loader:
             if name in self.variable_origins or name in self.environ
         ]
         return f" (the value of {'; '.join(origins)})" if origins else ""
+
+    def moves(
+        self, documents: list[Document], resources: Mapping[str, DesiredResource]
+    ) -> tuple[tuple[Address, Address], ...]:
+        """The Stack's ``moved`` renames: the new name must be declared and the old one no
+        longer, within one kind that carries logical names."""
+        stacks = [d for d in documents if d.kind == "Stack" and d.valid]
+        if not stacks:
+            return ()
+        found: list[tuple[Address, Address]] = []
+        for index, entry in enumerate(stacks[0].spec.get("moved") or ()):
+            where: FieldPath = ("spec", "moved", index)
+            old, new = Address.parse(entry["from"]), Address.parse(entry["to"])
+            kind = self.kinds.get(new.kind)
+            if old.kind != new.kind or not isinstance(kind, NamedKind):
+                movable = ", ".join(k.name for k in self.kinds if isinstance(k, NamedKind))
+                self.log.report(
+                    stacks[0],
+                    where,
+                    f"{old} cannot move to {new}: a move keeps its kind, one of {movable}",
+                )
+                continue
+            if new not in resources:
+                self.log.report(
+                    stacks[0], where + ("to",), f"{new} is not declared in the manifests"
+                )
+            elif old in resources:
+                self.log.report(
+                    stacks[0],
+                    where + ("from",),
+                    f"{old} is still declared in the manifests: only a name no manifest uses "
+                    "any more can move",
+                )
+            else:
+                found.append((old, new))
+        return tuple(found)
 
     def check_unique_names(self, documents: list[Document]) -> None:
         first: dict[tuple[str, str], Document] = {}

@@ -325,3 +325,64 @@ def test_the_stale_plan_hint_runs_as_printed(run, tmp_path, local_server):
     program = f"assistctl --account {local_server.base_url}"
     assert f"{program} plan {stack} --env staging -o {saved}" in stale.stderr
     assert f"{program} apply {stack} --env staging --plan {saved}" in stale.stderr
+
+
+# --- moves, show, destroy --target, --replace -----------------------------------------------
+
+
+def test_a_moved_logical_name_is_re_tagged_in_place_keeping_the_id(run, stack_dir, client):
+    """Renaming helpdesk to support-desk used to plan delete + create: a new id broke apps."""
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    (before,) = owned(client)
+    bot = stack_dir / "support-bot.yaml"
+    bot.write_text(bot.read_text().replace("name: support-bot", "name: support-desk"))
+    stack = stack_dir / "stack.yaml"
+    stack.write_text(
+        stack.read_text()
+        + "spec:\n  moved:\n    - {from: assistant.support-bot, to: assistant.support-desk}\n"
+    )
+    planned = run("plan", str(stack_dir))
+    assert "  ~ assistant.support-desk" in planned.stdout
+    assert "moved from assistant.support-bot" in planned.stdout
+    assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete." in planned.stdout
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    (after,) = owned(client)
+    assert after.id == before.id and after.metadata[NAME_KEY] == "support-desk"
+    assert run("plan", str(stack_dir), "--detailed-exitcode").exit_code == 0
+
+
+def test_show_prints_what_the_stack_owns(run, stack_dir):
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    everything = run("show", str(stack_dir))
+    assert everything.exit_code == 0, everything.output
+    assert "vector_store.handbook  vs_" in everything.stdout
+    assert "      docs/returns.md  file-" in everything.stdout
+    one = run("show", str(stack_dir), "assistant/support-bot", "--json")
+    (entry,) = json.loads(one.stdout)
+    assert entry["address"] == "assistant.support-bot"
+    assert entry["fields"]["tool_resources"] == {"file_search": {"vector_stores": ["handbook"]}}
+    missing = run("show", str(stack_dir), "assistant/suport-bot")
+    assert missing.exit_code == 1 and "did you mean assistant/support-bot?" in missing.stderr
+
+
+def test_destroy_target_takes_what_uses_it_along(run, stack_dir, client):
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    result = run("destroy", str(stack_dir), "--target", "vector_store/handbook", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "- vector_store.handbook" in result.stdout and "- assistant.support-bot" in result.stdout
+    assert owned(client) == [] and list(client.vector_stores.list()) == []
+    assert len(list(client.files.list())) == 3  # the uploads were not targeted
+
+
+def test_replace_makes_a_new_object_take_the_place(run, stack_dir, client):
+    assert run("apply", str(stack_dir), "--yes").exit_code == 0
+    (store,) = client.vector_stores.list()
+    result = run("apply", str(stack_dir), "--replace", "vector_store/handbook", "--yes")
+    assert result.exit_code == 0, result.output
+    (new,) = client.vector_stores.list()
+    assert new.id != store.id and new.file_counts.completed == 3
+    (bot,) = owned(client)
+    assert bot.tool_resources.file_search.vector_store_ids == [new.id]
+    assert run("plan", str(stack_dir), "--detailed-exitcode").exit_code == 0
+    refused = run("apply", str(stack_dir), "--replace", "file/docs/returns.md", "--yes")
+    assert refused.exit_code == 1 and "cannot be replaced on request" in refused.stderr
