@@ -386,3 +386,36 @@ def test_replace_makes_a_new_object_take_the_place(run, stack_dir, client):
     assert run("plan", str(stack_dir), "--detailed-exitcode").exit_code == 0
     refused = run("apply", str(stack_dir), "--replace", "file/docs/returns.md", "--yes")
     assert refused.exit_code == 1 and "cannot be replaced on request" in refused.stderr
+
+
+def test_two_applies_at_once_leave_one_of_everything(tmp_path, local_server, client):
+    """Two applies of one stack at once used to both exit 0 and duplicate every assistant,
+    store and upload; every later plan then refused to run."""
+    import os
+    import subprocess
+    import sys
+    from collections import Counter
+
+    target = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, target)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTCTL_")}
+    command = [sys.executable, "-m", "assistctl", "--account", local_server.base_url, "apply"]
+    runs = [
+        subprocess.Popen(
+            [*command, str(target), "--yes", "--lock-timeout", "60s"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted(out.strip().splitlines()[-1] for out, _ in outputs) == [
+        "Apply complete: 5 created, 0 updated, 0 replaced, 0 deleted.",
+        "No changes.",
+    ]
+    assert Counter(a.metadata[NAME_KEY] for a in owned(client)) == {"support-bot": 1}
+    assert len(list(client.vector_stores.list())) == 1
+    assert len(list(client.files.list())) == 3
