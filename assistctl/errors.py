@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -20,11 +21,23 @@ class AssistctlError(Exception):
 
 
 def format_field(path: tuple[str | int, ...]) -> str:
-    """``("spec", "tools", 2, "function")`` -> ``spec.tools[2].function``."""
+    """``("spec", "tools", 2, "function")`` -> ``spec.tools[2].function``.
+
+    A key that would not read back as one name (empty, or holding a dot, bracket or space) is
+    quoted: ``spec.metadata[""]``, ``spec.metadata["a.b"]``.
+    """
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            text += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+        else:
+            text += f".{part}" if text else part
     return text
+
+
+_PLAIN_KEY = re.compile(r"[^.\[\]\s\"]+")
 
 
 class Problem:

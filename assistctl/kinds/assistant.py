@@ -9,6 +9,7 @@ functions by name). References are logical names (vector stores) and manifest pa
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from typing import Any, ClassVar
 
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from assistctl.errors import format_field
 from assistctl.kinds.base import (
@@ -438,18 +438,17 @@ class AssistantKind(NamedKind):
             if not isinstance(parameters, dict):
                 context.problem_in(given, 1, "", "must hold a JSON object (a JSON Schema)", used_by)
                 return None
-        try:
-            Draft202012Validator.check_schema(parameters)
-        except SchemaError as exc:
-            inside = tuple(exc.path)
+        schema_error = _schema_error(json.dumps(parameters, sort_keys=True))
+        if schema_error is not None:
+            inside, message = schema_error
             if "parameters" in function or text is None:
-                context.problem(field_path + inside, f"not a valid JSON Schema: {exc.message}")
+                context.problem(field_path + inside, f"not a valid JSON Schema: {message}")
             else:
                 context.problem_in(
                     given,
                     _json_line(text, inside),
                     ".".join(str(part) for part in inside),
-                    f"not a valid JSON Schema: {exc.message}",
+                    f"not a valid JSON Schema: {message}",
                     used_by,
                 )
             return None
@@ -756,3 +755,20 @@ def _json_line(text: str, path: Sequence[Any]) -> int | None:
         else:
             node = None
     return node.start_mark.line + 1 if node is not None else None
+
+
+@functools.cache
+def _metaschema_checker() -> Draft202012Validator:
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_error(canonical: str) -> tuple[FieldPath, str] | None:
+    """The first metaschema error of a parameters schema, if any.
+
+    A check costs milliseconds and large stacks repeat the same function schemas, so checks are
+    cached by the schema's canonical JSON and share one metaschema validator.
+    """
+    for error in _metaschema_checker().iter_errors(json.loads(canonical)):
+        return tuple(error.path), error.message
+    return None

@@ -88,6 +88,7 @@ class Loader:
         self.kinds = kinds
         self.log = ProblemLog()
         self.digests: dict[Path, tuple[str, int]] = {}
+        self.texts: dict[Path, str] = {}
         self.environments: dict[str, Any] = {}
         self.incomplete: set[tuple[str | None, str | None]] = set()
         self.declared_names: dict[str, set[str]] = {}
@@ -508,6 +509,8 @@ class Loader:
 
     def read_text(self, doc: Document, where: FieldPath, given: str) -> str | None:
         source = doc.file.parent / given
+        if source in self.texts:
+            return self.texts[source]
         hint = f"paths are relative to the manifest's directory ({display_path(doc.file.parent)}/)"
         if not source.is_file():
             message = f"{given} is a directory" if source.is_dir() else f"file not found: {given}"
@@ -525,6 +528,7 @@ class Loader:
         if text is None or "\0" in text:
             self.log.report(doc, where, f"{given} is not UTF-8 text", hint="save it as UTF-8")
             return None
+        self.texts[source] = text
         return text
 
 

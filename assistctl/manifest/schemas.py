@@ -8,11 +8,12 @@ are explained by the branch the value was meant for (picked by its ``type``).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from assistctl.manifest.documents import FieldPath, short
@@ -25,8 +26,37 @@ def validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     key = str(schema.get("$id") or id(schema))
     found = _VALIDATORS.get(key)
     if found is None:
-        found = _VALIDATORS[key] = Draft202012Validator(schema)
+        remembering = validators.extend(Draft202012Validator, {"$ref": _remembering_ref()})
+        found = _VALIDATORS[key] = remembering(schema)
     return found
+
+
+def _remembering_ref() -> Any:
+    """``$ref`` that skips a value already found valid against the same definition.
+
+    Large stacks repeat the same tools and metadata in every document; a definition's check is
+    pure, so a value that passed once passes again and only new values pay for validation. Each
+    schema gets its own memory: the same ``#/$defs/...`` means different things in two schemas.
+    """
+    check_ref = Draft202012Validator.VALIDATORS["$ref"]
+    passed: set[tuple[str, str]] = set()
+
+    def ref(checker: Any, reference: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        try:
+            key = (reference, json.dumps(instance, sort_keys=True, allow_nan=False))
+        except (TypeError, ValueError):
+            yield from check_ref(checker, reference, instance, schema)
+            return
+        if key in passed:
+            return
+        failed = False
+        for error in check_ref(checker, reference, instance, schema):
+            failed = True
+            yield error
+        if not failed:
+            passed.add(key)
+
+    return ref
 
 
 def json_type(value: Any) -> str:

@@ -946,3 +946,29 @@ def test_an_invalid_schema_in_a_parameters_file_points_at_its_line(tmp_path):
     assert problem.field == "properties.id.type"
     assert "not a valid JSON Schema" in problem.message
     assert "spec.tools[0].function.parameters_file" in problem.hint
+
+
+def test_repeated_values_are_checked_in_every_document_that_holds_them(tmp_path):
+    """Checks are remembered for speed; a repeated mistake is still reported where it is."""
+    tool = (
+        "    - type: function\n      function:\n        name: get_order\n"
+        "        parameters: {type: object, properties: {id: {type: %s}}}\n"
+    )
+    documents = []
+    for index, (kind_of_id, team) in enumerate(
+        [("string", "a"), ("string", "a"), ("nope", "a"), ("nope", "a"), ("string", "")]
+    ):
+        documents.append(
+            f"apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {{name: bot-{index}}}\n"
+            f"spec:\n  model: m\n  instructions: hi\n  metadata: {{'{team}': x}}\n  tools:\n"
+            + (tool % kind_of_id)
+        )
+    (tmp_path / "bots.yaml").write_text("---\n".join(documents))
+    with pytest.raises(ManifestError) as caught:
+        manifest.load([tmp_path], environ={})
+    found = sorted((problem.line, problem.field) for problem in caught.value.problems)
+    assert [field for _, field in found] == [
+        "spec.tools[0].function.parameters.properties.id.type",
+        "spec.tools[0].function.parameters.properties.id.type",
+        'spec.metadata[""]',
+    ]
