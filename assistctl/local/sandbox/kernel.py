@@ -1,0 +1,274 @@
+"""The server's end of one kernel: Jupyter messages over ipc sockets, with every wait bounded.
+
+The kernel lives in a network namespace of its own, so TCP on loopback cannot reach it; its
+sockets are files in a directory shared with the sandbox. Messages are signed with a key made per
+kernel (``jupyter_client``'s ``Session``), so a sandbox cannot speak to another's kernel.
+
+No heartbeat channel: readiness is a ``kernel_info`` answered on the shell channel *and* seen on
+iopub (a slow kernel is only slow, and iopub is known to be connected before code runs), and
+liveness is the sandbox process itself.
+
+The server's memory is bounded whatever the code prints: inbound messages over
+``MAX_MESSAGE_BYTES`` are refused by zmq (the connection drops and reconnects), at most
+``IOPUB_QUEUE`` of them wait in the queue, and the logs keep ``output_bytes`` of what arrives.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+from jupyter_client.session import Session
+
+from .bwrap import RUNTIME_DIR
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+IOPUB_QUEUE = 16
+MAX_IMAGES = 16
+POLL_MS = 100
+IDLE_GRACE_SECONDS = 1.0
+KERNEL_INFO_RETRY_SECONDS = 0.25
+SOCKET_PATH_MAX = 107
+PORTS = {"shell": 1, "iopub": 2, "stdin": 3, "control": 4, "hb": 5}
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class KernelDied(Exception):
+    """The sandbox process ended while we waited for the kernel."""
+
+
+class KernelStartTimeout(Exception):
+    """The kernel did not answer within the start-up time."""
+
+
+@dataclass
+class CappedLog:
+    """The text of one execution, kept up to ``cap`` UTF-8 bytes."""
+
+    cap: int
+    parts: list[str] = field(default_factory=list)
+    kept: int = 0
+    seen: int = 0
+
+    def add(self, text: str) -> None:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        self.seen += size
+        room = self.cap - self.kept
+        if room <= 0:
+            return
+        if size > room:
+            text = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+            size = room
+        self.parts.append(text)
+        self.kept += size
+
+    @property
+    def truncated(self) -> bool:
+        return self.seen > self.kept
+
+    def text(self) -> str:
+        joined = "".join(self.parts)
+        if self.truncated:
+            joined += f"\n[output truncated: showing {self.kept} of {self.seen} bytes]"
+        return joined
+
+
+@dataclass
+class Run:
+    """What came back from one ``execute_request``."""
+
+    log: CappedLog
+    images: list[bytes] = field(default_factory=list)
+    images_dropped: int = 0
+    reply_status: str | None = None
+    idle: bool = False
+    timed_out: bool = False
+    died: bool = False
+    output_lost: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.reply_status is not None and self.idle
+
+
+class KernelConnection:
+    """Sockets and signing key for one kernel, made before the kernel starts; ``owner`` is the
+    sandbox uid that must read the connection file."""
+
+    def __init__(
+        self, context: zmq.Context[zmq.Socket[bytes]], runtime_dir: Path, owner: int | None
+    ) -> None:
+        prefix = str(runtime_dir / "kernel")
+        if len(f"{prefix}-{max(PORTS.values())}") > SOCKET_PATH_MAX:
+            raise ValueError(f"socket path too long for a unix socket: {prefix}")
+        key = secrets.token_hex(32)
+        self.session = Session(key=key.encode(), signature_scheme="hmac-sha256")
+        info = {
+            "transport": "ipc",
+            "ip": f"{RUNTIME_DIR}/kernel",
+            "key": key,
+            "signature_scheme": "hmac-sha256",
+            "kernel_name": "python3",
+            **{f"{name}_port": port for name, port in PORTS.items()},
+        }
+        self.connection_file = runtime_dir / "connection.json"
+        descriptor = os.open(self.connection_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if owner is not None:
+            os.fchown(descriptor, owner, owner)
+        with open(descriptor, "w") as file:
+            json.dump(info, file)
+        self.shell = self._connect(context, zmq.DEALER, f"{prefix}-{PORTS['shell']}")
+        self.control = self._connect(context, zmq.DEALER, f"{prefix}-{PORTS['control']}")
+        self.iopub = self._connect(context, zmq.SUB, f"{prefix}-{PORTS['iopub']}")
+        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.poller = zmq.Poller()
+        self.poller.register(self.shell, zmq.POLLIN)
+        self.poller.register(self.iopub, zmq.POLLIN)
+
+    @staticmethod
+    def _connect(
+        context: zmq.Context[zmq.Socket[bytes]], kind: int, path: str
+    ) -> zmq.Socket[bytes]:
+        socket = context.socket(kind)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        socket.setsockopt(zmq.RCVHWM, IOPUB_QUEUE)
+        socket.connect(f"ipc://{path}")
+        return socket
+
+    def close(self) -> None:
+        for socket in (self.shell, self.control, self.iopub):
+            socket.close(linger=0)
+
+    def _send(self, kind: str, content: dict[str, Any]) -> str:
+        message = self.session.send(self.shell, kind, content)
+        assert message is not None
+        return str(message["header"]["msg_id"])
+
+    def _receive(self, socket: zmq.Socket[bytes]) -> list[dict[str, Any]]:
+        """Every message waiting on a socket; unsigned or malformed ones are dropped."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            try:
+                _, message = self.session.recv(socket, mode=zmq.NOBLOCK)
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                continue
+            if message is None:
+                return messages
+            messages.append(message)
+
+    def _poll(self, deadline: float) -> list[tuple[zmq.Socket[bytes], dict[str, Any]]]:
+        timeout = max(0, min(POLL_MS, int((deadline - time.monotonic()) * 1000)))
+        ready = dict(self.poller.poll(timeout))
+        found = []
+        for socket in (self.shell, self.iopub):
+            if socket in ready:
+                found += [(socket, message) for message in self._receive(socket)]
+        return found
+
+    def wait_ready(self, deadline: float, alive: Callable[[], bool]) -> None:
+        """Returns once the kernel answers ``kernel_info`` and its iopub reaches us."""
+        requests = {self._send("kernel_info_request", {})}
+        sent_at = time.monotonic()
+        answered = False
+        while True:
+            for socket, message in self._poll(deadline):
+                parent = message.get("parent_header", {}).get("msg_id")
+                if parent not in requests:
+                    continue
+                if socket is self.shell:
+                    answered = True
+                else:
+                    if answered:
+                        return
+                    requests.add(self._send("kernel_info_request", {}))
+                    sent_at = time.monotonic()
+            now = time.monotonic()
+            if not alive():
+                raise KernelDied
+            if now >= deadline:
+                raise KernelStartTimeout
+            if answered and now - sent_at > KERNEL_INFO_RETRY_SECONDS:
+                requests.add(self._send("kernel_info_request", {}))
+                sent_at = now
+
+    def execute(
+        self, code: str, *, deadline: float, output_bytes: int, alive: Callable[[], bool]
+    ) -> Run:
+        """Runs ``code`` and gathers its output until the kernel is idle again, the deadline
+        passes or the sandbox dies. The caller decides what to do with a kernel left busy."""
+        request = self._send(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+        )
+        run = Run(log=CappedLog(output_bytes))
+        replied_at = 0.0
+        while not run.finished:
+            for socket, message in self._poll(deadline):
+                if message.get("parent_header", {}).get("msg_id") != request:
+                    continue
+                if socket is self.shell:
+                    run.reply_status = str(message.get("content", {}).get("status", "error"))
+                    replied_at = time.monotonic()
+                else:
+                    take_output(run, message)
+            now = time.monotonic()
+            if run.finished:
+                break
+            if run.reply_status is not None and now - replied_at > IDLE_GRACE_SECONDS:
+                run.output_lost = True
+                break
+            if not alive():
+                run.died = True
+                break
+            if now >= deadline:
+                run.timed_out = True
+                break
+        return run
+
+
+def take_output(run: Run, message: dict[str, Any]) -> None:
+    """Adds one iopub message to the run, in order: text to the log, PNGs to the images."""
+    kind = message.get("msg_type") or message.get("header", {}).get("msg_type")
+    content = message.get("content", {})
+    if kind == "status":
+        run.idle = run.idle or content.get("execution_state") == "idle"
+    elif kind == "stream":
+        run.log.add(str(content.get("text", "")))
+    elif kind == "error":
+        traceback = content.get("traceback") or [f"{content.get('ename')}: {content.get('evalue')}"]
+        run.log.add(ANSI_ESCAPE.sub("", "\n".join(str(line) for line in traceback)) + "\n")
+    elif kind in ("execute_result", "display_data"):
+        data = content.get("data", {})
+        image = data.get("image/png")
+        if isinstance(image, str):
+            take_image(run, image)
+        elif "text/plain" in data:
+            run.log.add(str(data["text/plain"]) + "\n")
+
+
+def take_image(run: Run, encoded: str) -> None:
+    if len(run.images) >= MAX_IMAGES:
+        run.images_dropped += 1
+        return
+    try:
+        run.images.append(base64.b64decode(encoded, validate=False))
+    except (binascii.Error, ValueError):
+        run.images_dropped += 1
