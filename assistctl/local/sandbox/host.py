@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import bwrap, cgroups
 from .cgroups import Cgroup, Cgroups
-from .launcher import KEEP_UID, launch_argv
+from .launcher import KEEP_UID, STARTUP_NAME, kernel_startup, launch_argv
 from .limits import Limits
 
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
@@ -76,19 +76,21 @@ class SandboxPaths:
     data: Path
     runtime: Path
     etc: Path
-    log: Path
 
     @classmethod
     def under(cls, directory: Path) -> SandboxPaths:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(directory / "data", directory / "run", directory / "etc", directory / "log")
+        return cls(directory / "data", directory / "run", directory / "etc")
 
 
-def prepare(paths: SandboxPaths, uid: int | None) -> None:
-    """An empty socket directory the sandbox uid may write, and the sandbox's /etc files."""
+def prepare(paths: SandboxPaths, uid: int | None, limits: Limits) -> None:
+    """A socket directory the sandbox uid may write, holding only the kernel's start-up code,
+    and the sandbox's /etc files."""
     for stale in paths.runtime.glob("*"):
         stale.unlink()
     paths.runtime.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(paths.runtime, 0o700)
+    (paths.runtime / STARTUP_NAME).write_text(kernel_startup(limits))
     if uid is not None:
         os.chown(paths.runtime, uid, uid)
     bwrap.write_sandbox_etc(paths.etc, sandbox_uid(uid), sandbox_uid(uid))

@@ -31,6 +31,7 @@ import zmq
 from jupyter_client.session import Session
 
 from .bwrap import RUNTIME_DIR
+from .launcher import CONNECTION_NAME
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 IOPUB_QUEUE = 16
@@ -59,16 +60,18 @@ class CappedLog:
     parts: list[str] = field(default_factory=list)
     kept: int = 0
     seen: int = 0
+    cut: bool = False
 
     def add(self, text: str) -> None:
         size = len(text.encode("utf-8", "surrogatepass"))
         self.seen += size
         room = self.cap - self.kept
-        if room <= 0:
+        if room <= 0 or self.cut:
             return
         if size > room:
             text = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
-            size = room
+            size = len(text.encode("utf-8", "surrogatepass"))
+            self.cut = True
         self.parts.append(text)
         self.kept += size
 
@@ -79,7 +82,7 @@ class CappedLog:
     def text(self) -> str:
         joined = "".join(self.parts)
         if self.truncated:
-            joined += f"\n[output truncated: showing {self.kept} of {self.seen} bytes]"
+            joined += f"\n[output truncated after {self.kept} bytes]"
         return joined
 
 
@@ -121,7 +124,7 @@ class KernelConnection:
             "kernel_name": "python3",
             **{f"{name}_port": port for name, port in PORTS.items()},
         }
-        self.connection_file = runtime_dir / "connection.json"
+        self.connection_file = runtime_dir / CONNECTION_NAME
         descriptor = os.open(self.connection_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         if owner is not None:
             os.fchown(descriptor, owner, owner)

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from .bwrap import DATA_DIR, RUNTIME_DIR
 from .limits import Limits
 
-CONNECTION_FILE = f"{RUNTIME_DIR}/connection.json"
+CONNECTION_NAME = "connection.json"
+STARTUP_NAME = "startup.py"
+CONNECTION_FILE = f"{RUNTIME_DIR}/{CONNECTION_NAME}"
+STARTUP_FILE = f"{RUNTIME_DIR}/{STARTUP_NAME}"
 KEEP_UID = -1
 OPEN_FILES = 1024
 
@@ -60,6 +63,43 @@ def launch_argv(limits: Limits, uid: int, python: str, program: Sequence[str]) -
     ]
 
 
+KERNEL_STARTUP = """\
+def _assistctl_limit_output(limit):
+    from IPython import get_ipython
+    from ipykernel.iostream import OutStream
+
+    left = [limit]
+    write = OutStream.write
+
+    def reset(*_):
+        left[0] = limit
+
+    def limited_write(self, text):
+        if isinstance(text, str) and len(text) > left[0]:
+            if left[0] > 0:
+                write(self, text[: left[0]])
+            left[0] = 0
+            return len(text)
+        if isinstance(text, str):
+            left[0] -= len(text)
+        return write(self, text)
+
+    get_ipython().events.register("pre_execute", reset)
+    OutStream.write = limited_write
+
+
+_assistctl_limit_output({limit})
+del _assistctl_limit_output
+"""
+
+
+def kernel_startup(limits: Limits) -> str:
+    """Code the kernel runs before any other: it stops forwarding an execution's output at twice
+    the cap, so a huge ``print`` neither exhausts the kernel's memory while it is encoded nor
+    crosses the socket. Code can undo it; the server's own cap and message limit still hold."""
+    return KERNEL_STARTUP.format(limit=2 * limits.output_bytes)
+
+
 def kernel_program(python: str = sys.executable) -> list[str]:
     """An IPython kernel on the ipc sockets of the connection file; history is kept in memory
     (the sandbox's home is a tmpfs anyway)."""
@@ -69,6 +109,7 @@ def kernel_program(python: str = sys.executable) -> list[str]:
         "ipykernel_launcher",
         "-f",
         CONNECTION_FILE,
+        f"--IPKernelApp.exec_files={STARTUP_FILE}",
         "--HistoryManager.hist_file=:memory:",
         "--IPKernelApp.quiet=True",
     ]

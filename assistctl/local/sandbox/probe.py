@@ -45,7 +45,7 @@ def run_check(host: Host, uid: int | None) -> str | None:
     with tempfile.TemporaryDirectory(prefix="assistctl-sandbox-probe-") as directory:
         paths = SandboxPaths.under(Path(directory))
         Workspace(paths.data, uid)
-        prepare(paths, uid)
+        prepare(paths, uid, limits)
         cgroup = host.cgroups.create(f"probe-{uid}", limits) if host.cgroups and uid else None
         try:
             command = sandbox_command(host, paths, limits, uid, cgroup, [host.python, "-c", CHECK])

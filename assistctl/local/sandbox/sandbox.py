@@ -1,7 +1,7 @@
 """One sandboxed kernel: how it starts, how it is watched, and how it ends.
 
-Once the kernel answers, its socket directory is handed back to root, so code in the sandbox
-cannot swap the sockets for anything else.
+Once the kernel answers, its socket directory and connection file are handed back to the server's
+user, so code in the sandbox can neither swap the sockets for anything else nor read the key.
 """
 
 from __future__ import annotations
@@ -11,19 +11,18 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import zmq
 
 from . import bwrap
 from .cgroups import Cgroup
+from .console import ConsoleTail
 from .host import Host, SandboxPaths, prepare, sandbox_command
 from .kernel import KernelConnection, KernelDied, KernelStartTimeout
 from .launcher import kernel_program
 from .limits import Limits
 from .spawner import Spawner
 
-LOG_TAIL_BYTES = 2000
 KILL_WAIT_SECONDS = 10.0
 
 
@@ -39,12 +38,12 @@ class Sandbox:
         process: subprocess.Popen[bytes],
         connection: KernelConnection,
         cgroup: Cgroup | None,
-        log_path: Path,
     ) -> None:
         self.process = process
         self.connection = connection
         self.cgroup = cgroup
-        self.log_path = log_path
+        assert process.stdout is not None
+        self.console = ConsoleTail(process.stdout)
         self.oom_kills_at_start = cgroup.oom_kills() if cgroup else 0
 
     def alive(self) -> bool:
@@ -62,18 +61,6 @@ class Sandbox:
             with contextlib.suppress(ValueError):
                 return f"it was killed by {signal.Signals(number).name}"
         return f"it exited with status {code}"
-
-    def log_tail(self) -> str:
-        """The end of what bwrap and the kernel wrote outside Jupyter (start-up errors)."""
-        try:
-            with open(self.log_path, "rb") as file:
-                file.seek(0, os.SEEK_END)
-                file.seek(max(0, file.tell() - LOG_TAIL_BYTES))
-                text = file.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        lines = [line for line in text.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
 
     def stop(self) -> None:
         """Kills the whole sandbox: bwrap's death takes its pid namespace with it."""
@@ -96,31 +83,32 @@ def start_sandbox(
     uid: int | None,
 ) -> Sandbox:
     """Starts a kernel and waits until it answers; raises ``SandboxStartError`` otherwise."""
-    prepare(paths, uid)
+    prepare(paths, uid, limits)
     cgroup = host.cgroups.create(f"uid-{uid}", limits) if host.cgroups and uid else None
     connection = KernelConnection(context, paths.runtime, uid)
-    with open(paths.log, "wb") as log:
-        process = spawner.popen(
-            sandbox_command(host, paths, limits, uid, cgroup, kernel_program(host.python)),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=bwrap.sandbox_environment(host.python),
-            close_fds=True,
-        )
-    sandbox = Sandbox(process, connection, cgroup, paths.log)
+    process = spawner.popen(
+        sandbox_command(host, paths, limits, uid, cgroup, kernel_program(host.python)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=bwrap.sandbox_environment(host.python),
+        close_fds=True,
+    )
+    sandbox = Sandbox(process, connection, cgroup)
     deadline = time.monotonic() + limits.startup_seconds
     try:
         connection.wait_ready(deadline, sandbox.alive)
     except KernelDied:
         sandbox.stop()
-        detail = sandbox.log_tail() or sandbox.exit_cause()
+        detail = sandbox.console.last_line(wait_seconds=1.0) or sandbox.exit_cause()
         raise SandboxStartError(f"the sandbox exited while starting: {detail}") from None
     except KernelStartTimeout:
         sandbox.stop()
         raise SandboxStartError(
             f"the kernel did not answer within {limits.startup_seconds:g} s"
         ) from None
-    os.chown(paths.runtime, os.geteuid(), os.getegid())
+    for locked in (paths.runtime, connection.connection_file):
+        os.chown(locked, os.geteuid(), os.getegid())
     os.chmod(paths.runtime, 0o755)
+    os.chmod(connection.connection_file, 0o600)
     return sandbox
