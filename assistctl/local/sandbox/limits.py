@@ -15,12 +15,14 @@ class Limits:
     available, the whole sandbox's memory. ``max_processes`` counts processes and threads
     (``RLIMIT_NPROC`` under the session's own uid, and the cgroup ``pids`` controller).
     ``file_bytes`` is the largest file the code can write (``RLIMIT_FSIZE``) and so the largest
-    output file. ``output_bytes`` caps the logs of one execution; the rest is dropped.
+    output file. ``output_bytes`` caps the logs of one execution; the rest is dropped. ``cpus``
+    is the share of cores the whole sandbox may use, background work included (cgroups only).
     """
 
     wall_seconds: float = 60.0
     memory_bytes: int = 2048 * MIB
     max_processes: int = 128
+    cpus: float = 1.0
     file_bytes: int = 256 * MIB
     output_bytes: int = 64 * 1024
     max_output_files: int = 32
@@ -28,7 +30,7 @@ class Limits:
     startup_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("wall_seconds", "idle_seconds", "startup_seconds"):
+        for name in ("wall_seconds", "idle_seconds", "startup_seconds", "cpus"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive")
         if self.memory_bytes < 256 * MIB:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import bwrap
@@ -22,9 +23,15 @@ PROBE_SECONDS = 30.0
 CHECK = "import ipykernel.kernelapp, os; print('sandbox-ok', os.getuid())"
 
 
-def probe(bwrap_path: str | None = None, uids: UidPool | None = None) -> Probe:
-    """``Probe(works, reason)``: ``reason`` says why not, or how the sandbox is made."""
-    host = discover_host(bwrap_path)
+def probe(
+    bwrap_path: str | None = None,
+    *,
+    private: Sequence[Path] | None = None,
+    uids: UidPool | None = None,
+) -> Probe:
+    """``Probe(works, reason)``: ``reason`` says why not, or how the sandbox is made.
+    ``bwrap_path`` and ``private`` are as for ``CodeExecutor``."""
+    host = discover_host(bwrap_path, private)
     if isinstance(host, str):
         return Probe(False, host)
     pool = uids or UidPool()

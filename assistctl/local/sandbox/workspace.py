@@ -63,29 +63,34 @@ class Workspace:
         if owner is not None:
             os.chown(directory, owner, owner)
 
-    def put(self, files: Iterable[DataFile]) -> None:
-        """Writes each input file that this session has not been given with this content."""
+    def put(self, files: Iterable[DataFile]) -> list[str]:
+        """Writes each input file that this session has not been given with this content;
+        returns why any could not be written (the code may have put a directory in the way)."""
         wanted = list(files)
         for item in wanted:
             check_input_name(item.name)
+        failures = []
         directory = os.open(self.directory, DIRECTORY_FLAGS)
         try:
             for item in wanted:
                 digest = hashlib.sha256(item.data).hexdigest()
                 if self.placed.get(item.name) == digest:
                     continue
-                self._replace(directory, item)
+                try:
+                    self._replace(directory, item)
+                except OSError as exc:
+                    failures.append(f"/mnt/data/{item.name}: {exc.strerror}")
+                    continue
                 self.placed[item.name] = digest
         finally:
             os.close(directory)
+        return failures
 
     def _replace(self, directory: int, item: DataFile) -> None:
         try:
             info = os.stat(item.name, dir_fd=directory, follow_symlinks=False)
         except FileNotFoundError:
             info = None
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            raise ValueError(f"/mnt/data/{item.name} is a directory the code made")
         if info is not None:
             os.unlink(item.name, dir_fd=directory)
         descriptor = os.open(item.name, CREATE_FLAGS, 0o644, dir_fd=directory)
@@ -109,7 +114,11 @@ class Workspace:
         return Changes(tuple(scan.files), tuple(scan.left_out))
 
     def _scan(self, scan: Scan) -> Scan:
-        directory = os.open(self.directory, DIRECTORY_FLAGS)
+        """Walks the directory; one the code made unreadable (it can, outside root) is empty."""
+        try:
+            directory = os.open(self.directory, DIRECTORY_FLAGS)
+        except OSError:
+            return scan
         try:
             self._walk(directory, "", 0, scan)
         finally:

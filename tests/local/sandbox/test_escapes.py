@@ -377,3 +377,24 @@ def test_killing_the_parent_or_the_server_fails_and_killing_everything_restarts(
     assert result.status is ExecutionStatus.CRASHED
     assert "killed by SIGKILL" in result.message and "restarted" in result.message
     still_serves(executor, "kill")
+
+
+def test_code_spinning_on_every_core_gets_only_its_cpu_share(sandbox_available: None) -> None:
+    with CodeExecutor(Limits(cpus=0.25), prestart=False) as executor:
+        if executor.host.cgroups is None or "cpu" not in executor.host.cgroups.controllers:
+            pytest.skip("no cpu cgroup controller here: rlimits cannot share cpu")
+        logs = run(
+            executor,
+            "spinner",
+            "import threading, time\n"
+            "def spin():\n"
+            "    end = time.monotonic() + 2\n"
+            "    while time.monotonic() < end:\n"
+            "        pass\n"
+            "start = time.process_time()\n"
+            "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+            "[thread.start() for thread in threads]\n"
+            "[thread.join() for thread in threads]\n"
+            "print(round(time.process_time() - start, 2))",
+        )
+    assert float(logs) <= 0.25 * 2 * 1.5

@@ -66,10 +66,13 @@ def test_inputs_are_written_once_per_content(workspace: Workspace) -> None:
     assert (workspace.directory / "a.txt").read_text() == "2"
 
 
-def test_a_directory_in_the_way_of_an_input_is_an_error(workspace: Workspace) -> None:
+def test_a_directory_in_the_way_of_an_input_is_reported_and_the_rest_are_placed(
+    workspace: Workspace,
+) -> None:
     (workspace.directory / "a.txt").mkdir()
-    with pytest.raises(ValueError, match="is a directory the code made"):
-        workspace.put([DataFile("a.txt", b"1")])
+    failures = workspace.put([DataFile("a.txt", b"1"), DataFile("b.txt", b"2")])
+    assert failures == ["/mnt/data/a.txt: Is a directory"]
+    assert (workspace.directory / "b.txt").read_text() == "2"
 
 
 def test_returned_files_are_capped_in_number_and_bytes(workspace: Workspace) -> None:
