@@ -232,8 +232,9 @@ class CodeExecutor:
         self._free(place)
 
     def _free(self, place: Place) -> None:
-        place.workspace.remove()
-        shutil.rmtree(place.paths.data.parent, ignore_errors=True)
+        """Deletes the place's directories (``rmtree`` works on descriptors here, so links the
+        code left are not followed) and gives its uid back."""
+        shutil.rmtree(place.paths.root, ignore_errors=True)
         if place.uid is not None:
             self._uids.release(place.uid)
 

@@ -85,6 +85,7 @@ def discover_host(
 class SandboxPaths:
     """A session's host directories: ``data`` is its /mnt/data, ``runtime`` its sockets."""
 
+    root: Path
     data: Path
     runtime: Path
     etc: Path
@@ -92,7 +93,7 @@ class SandboxPaths:
     @classmethod
     def under(cls, directory: Path) -> SandboxPaths:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(directory / "data", directory / "run", directory / "etc")
+        return cls(directory, directory / "data", directory / "run", directory / "etc")
 
 
 def prepare(paths: SandboxPaths, uid: int | None, limits: Limits) -> None:

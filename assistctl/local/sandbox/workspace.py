@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -170,7 +169,3 @@ class Workspace:
             os.close(descriptor)
         scan.returned_bytes += len(data)
         scan.files.append(DataFile(name, data))
-
-    def remove(self) -> None:
-        """Deletes the directory (``rmtree`` works on descriptors here: links are not followed)."""
-        shutil.rmtree(self.directory, ignore_errors=True)

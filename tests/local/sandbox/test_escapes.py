@@ -398,3 +398,25 @@ def test_code_spinning_on_every_core_gets_only_its_cpu_share(sandbox_available: 
             "print(round(time.process_time() - start, 2))",
         )
     assert float(logs) <= 0.25 * 2 * 1.5
+
+
+def test_forged_malformed_and_flooding_messages_are_dropped(executor: CodeExecutor) -> None:
+    """Code holds the kernel's key: it can send anything on iopub, as often as it likes."""
+    result = executor.execute(
+        "forger",
+        "kernel = get_ipython().kernel\n"
+        "parent = kernel.get_parent()\n"
+        "iopub = kernel.iopub_socket\n"
+        "def send(kind, content):\n"
+        "    kernel.session.send(iopub, kind, content, parent=parent)\n"
+        "iopub.send_multipart([b'not', b'a', b'jupyter', b'message'])\n"
+        "send('status', {'execution_state': 'idle'})\n"
+        "for _ in range(500):\n"
+        "    send('stream', {'name': 'stdout', 'text': 'x' * 200})\n"
+        "    send('display_data', {'data': 'not a dict'})\n"
+        "    send('error', {'traceback': 7})",
+    )
+    assert result.status is ExecutionStatus.OK, result.tool_logs
+    assert result.truncated
+    assert result.logs.endswith(f"[output truncated after {LIMITS.output_bytes} bytes]")
+    still_serves(executor, "forger")
