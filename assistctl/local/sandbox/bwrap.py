@@ -66,8 +66,14 @@ def wheel_bwrap() -> str | None:
 
 @functools.cache
 def describe(path: str) -> Bubblewrap:
-    """Reads ``bwrap --help`` once: older releases (Debian 12 ships 0.8) lack ``--size``."""
-    result = subprocess.run([path, "--help"], capture_output=True, text=True, check=False)
+    """Reads ``bwrap --help`` once: older releases (Debian 12 ships 0.8) lack ``--size``. A
+    binary that cannot say is assumed to lack both; the probe's trial run tells if it works."""
+    try:
+        result = subprocess.run(
+            [path, "--help"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return Bubblewrap(path=path, sizes_tmpfs=False, disables_userns=False)
     usage = result.stdout + result.stderr
     return Bubblewrap(
         path=path,

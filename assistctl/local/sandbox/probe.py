@@ -2,7 +2,7 @@
 
 It runs the real thing once, short of the kernel itself: the session's uid and cgroup, bwrap with
 every namespace and mount, the launcher's limits and uid drop, and an import of the kernel's
-packages inside. About a third of a second, so a server can afford it at start-up.
+packages inside. Well under a second, so a server can afford it at start-up.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def run_check(host: Host, uid: int | None) -> str | None:
         paths = SandboxPaths.under(Path(directory))
         Workspace(paths.data, uid)
         prepare(paths, uid, limits)
-        cgroup = host.cgroups.create(f"probe-{uid}", limits) if host.cgroups and uid else None
+        cgroup = None
+        if host.cgroups is not None and uid is not None:
+            cgroup = host.cgroups.create(f"probe-{uid}", limits)
         try:
             command = sandbox_command(host, paths, limits, uid, cgroup, [host.python, "-c", CHECK])
             result = subprocess.run(

@@ -84,16 +84,26 @@ def start_sandbox(
 ) -> Sandbox:
     """Starts a kernel and waits until it answers; raises ``SandboxStartError`` otherwise."""
     prepare(paths, uid, limits)
-    cgroup = host.cgroups.create(f"uid-{uid}", limits) if host.cgroups and uid else None
-    connection = KernelConnection(context, paths.runtime, uid)
-    process = spawner.popen(
-        sandbox_command(host, paths, limits, uid, cgroup, kernel_program(host.python)),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=bwrap.sandbox_environment(host.python),
-        close_fds=True,
-    )
+    cgroup = None
+    if host.cgroups is not None and uid is not None:
+        cgroup = host.cgroups.create(f"uid-{uid}", limits)
+    connection = None
+    try:
+        connection = KernelConnection(context, paths.runtime, uid)
+        process = spawner.popen(
+            sandbox_command(host, paths, limits, uid, cgroup, kernel_program(host.python)),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=bwrap.sandbox_environment(host.python),
+            close_fds=True,
+        )
+    except OSError as exc:
+        if connection is not None:
+            connection.close()
+        if cgroup is not None:
+            cgroup.remove()
+        raise SandboxStartError(f"the sandbox could not be started: {exc}") from None
     sandbox = Sandbox(process, connection, cgroup)
     deadline = time.monotonic() + limits.startup_seconds
     try:
