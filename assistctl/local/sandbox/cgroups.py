@@ -88,8 +88,10 @@ class Cgroups:
         memory, pids = directories["memory"], directories["pids"]
         quota = str(round(limits.cpus * CPU_PERIOD_US))
         if self.version == 1:
-            write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
             swap = memory / "memory.memsw.limit_in_bytes"
+            if swap.exists():  # memory+swap may never be below memory: lift it first
+                write(swap, "-1")
+            write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
             if swap.exists():
                 write(swap, str(limits.memory_bytes))
             write(pids / "pids.max", str(limits.max_processes))
