@@ -134,6 +134,8 @@ def command(
     roots: Sequence[str],
     as_root: bool,
     tmp_bytes: int,
+    seccomp_fd: int | None,
+    info_fd: int | None,
     argv: Sequence[str],
 ) -> list[str]:
     """The full ``bwrap … -- argv`` line.
@@ -184,6 +186,10 @@ def command(
     for root in roots:
         line += ["--ro-bind", root, root]
     line += ["--bind", str(data_dir), DATA_DIR, "--bind", str(runtime_dir), RUNTIME_DIR]
+    if seccomp_fd is not None:
+        line += ["--seccomp", str(seccomp_fd)]
+    if info_fd is not None:
+        line += ["--info-fd", str(info_fd)]
     line += ["--", *argv]
     return line
 

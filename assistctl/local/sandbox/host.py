@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bwrap, cgroups
+from . import bwrap, cgroups, seccomp
 from .cgroups import Cgroup, Cgroups
 from .launcher import KEEP_UID, STARTUP_NAME, kernel_startup, launch_argv
 from .limits import Limits
@@ -36,15 +36,34 @@ class Host:
     cgroups_reason: str
     roots: tuple[str, ...]
     python: str
+    seccomp: bytes | None
 
     def describe(self) -> str:
-        who = "a uid of its own per session" if self.as_root else "a user namespace"
+        who = (
+            "as a uid of their own per session"
+            if self.as_root
+            else "in a user namespace as the server's uid"
+        )
         limits = (
             f"{', '.join(self.cgroups.controllers)} cgroups (v{self.cgroups.version})"
             if self.cgroups
             else f"rlimits only ({self.cgroups_reason})"
         )
-        return f"bubblewrap at {self.bwrap.path}; kernels run as {who}, with {limits}"
+        nesting = "refused by seccomp" if self.seccomp else "not refused (no seccomp filter here)"
+        return (
+            f"bubblewrap at {self.bwrap.path}; kernels run {who}, with {limits}; "
+            f"nested user namespaces {nesting}"
+        )
+
+    def seccomp_descriptor(self) -> int | None:
+        """A file descriptor holding the seccomp filter, for bwrap to read; the caller passes
+        it to the child and closes it."""
+        if self.seccomp is None:
+            return None
+        descriptor = os.memfd_create("assistctl-sandbox-seccomp", 0)
+        os.write(descriptor, self.seccomp)
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        return descriptor
 
 
 def discover_host(
@@ -78,6 +97,7 @@ def discover_host(
         cgroups_reason=groups if isinstance(groups, str) else "",
         roots=roots,
         python=sys.executable,
+        seccomp=seccomp.program(),
     )
 
 
@@ -120,6 +140,8 @@ def sandbox_command(
     limits: Limits,
     uid: int | None,
     cgroup: Cgroup | None,
+    seccomp_fd: int | None,
+    info_fd: int | None,
     program: Sequence[str],
 ) -> list[str]:
     """The whole command line: cgroup joining (if any), bwrap, the launcher, ``program``."""
@@ -131,6 +153,8 @@ def sandbox_command(
         roots=host.roots,
         as_root=host.as_root,
         tmp_bytes=limits.memory_bytes,
+        seccomp_fd=seccomp_fd,
+        info_fd=info_fd,
         argv=launch_argv(limits, KEEP_UID if uid is None else uid, host.python, program),
     )
     if cgroup is None:

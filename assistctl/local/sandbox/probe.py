@@ -7,6 +7,7 @@ packages inside. Well under a second, so a server can afford it at start-up.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -56,19 +57,23 @@ def run_check(host: Host, uid: int | None) -> str | None:
         cgroup = None
         if host.cgroups is not None and uid is not None:
             cgroup = host.cgroups.create(f"probe-{uid}", limits)
+        seccomp_fd = host.seccomp_descriptor()
+        program = [host.python, "-c", CHECK]
         try:
-            command = sandbox_command(host, paths, limits, uid, cgroup, [host.python, "-c", CHECK])
             result = subprocess.run(
-                command,
+                sandbox_command(host, paths, limits, uid, cgroup, seccomp_fd, None, program),
                 capture_output=True,
                 text=True,
                 timeout=PROBE_SECONDS,
                 env=bwrap.sandbox_environment(host.python),
                 check=False,
+                pass_fds=() if seccomp_fd is None else (seccomp_fd,),
             )
         except subprocess.TimeoutExpired:
             return f"a trial sandbox did not finish within {PROBE_SECONDS:g} s"
         finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
             if cgroup:
                 cgroup.remove()
     if result.returncode != 0 or "sandbox-ok" not in result.stdout:

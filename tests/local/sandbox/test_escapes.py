@@ -267,6 +267,21 @@ def test_the_code_runs_unprivileged_and_alone(executor: CodeExecutor) -> None:
     still_serves(executor, "privileges")
 
 
+def test_no_user_namespace_can_be_made_inside(executor: CodeExecutor) -> None:
+    if executor.host.seccomp is None and executor.host.as_root:
+        pytest.skip("no seccomp filter for this architecture: nested namespaces are possible")
+    logs = run(
+        executor,
+        "namespaces",
+        "import subprocess\n"
+        "for flags in (['-U'], ['-U', '-r'], ['-n'], ['-m']):\n"
+        "    done = subprocess.run(['unshare', *flags, 'true'], capture_output=True, text=True)\n"
+        "    print(flags, done.returncode, done.stderr.strip())",
+    )
+    assert logs.count("unshare failed: Operation not permitted") == 4, logs
+    still_serves(executor, "namespaces")
+
+
 def test_a_fork_bomb_is_contained(executor: CodeExecutor) -> None:
     executor.execute("fork-bomb", "import os")
     peak = [0]

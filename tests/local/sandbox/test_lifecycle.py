@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_kernels_outlive_the_threads_that_started_them(executor: CodeExecutor) -
 def test_idle_sessions_are_reaped_and_the_next_execution_says_so(
     sandbox_available: None,
 ) -> None:
-    with CodeExecutor(Limits(idle_seconds=1.0)) as executor:
+    with CodeExecutor(Limits(idle_seconds=1.0), prestart=False) as executor:
         executor.execute("idle", "kept = 1")
         deadline = time.monotonic() + 10
         while executor.session_ids() and time.monotonic() < deadline:
@@ -84,14 +85,37 @@ def test_idle_sessions_are_reaped_and_the_next_execution_says_so(
 def test_a_kernel_that_cannot_start_makes_an_unavailable_execution(
     sandbox_available: None,
 ) -> None:
-    with CodeExecutor(Limits(startup_seconds=0.001)) as executor:
+    with CodeExecutor(Limits(startup_seconds=0.001), prestart=False) as executor:
         result = executor.execute("slow", "print(1)")
     assert result.status is ExecutionStatus.UNAVAILABLE
     assert result.tool_logs.startswith("The code interpreter could not start a Python kernel")
 
 
+def orphaned_sandboxes(bwrap_path: str) -> list[int]:
+    """Live bwrap processes whose parent is gone (adopted by pid 1): sandboxes nobody stops."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and fields[1] == "1" and command == bwrap_path:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_kernels_stopped_while_starting_leave_nothing_behind(sandbox_available: None) -> None:
+    with CodeExecutor(Limits(startup_seconds=0.001), prestart=False) as executor:
+        before = orphaned_sandboxes(executor.host.bwrap.path)
+        for attempt in range(5):
+            executor.execute(f"stopped-{attempt}", "1")
+    time.sleep(0.5)
+    assert orphaned_sandboxes(executor.host.bwrap.path) == before
+
+
 def test_a_closed_executor_refuses_work(sandbox_available: None) -> None:
-    executor = CodeExecutor()
+    executor = CodeExecutor(prestart=False)
     executor.execute("closed", "1")
     executor.close()
     executor.close()

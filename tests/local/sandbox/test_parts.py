@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from assistctl.local.sandbox import Limits
 from assistctl.local.sandbox.bwrap import Bubblewrap, command, python_roots, readable_parents
 from assistctl.local.sandbox.kernel import CappedLog
+from assistctl.local.sandbox.seccomp import program
 from assistctl.local.sandbox.uids import UidPool
 
 
@@ -62,6 +64,8 @@ def test_the_bwrap_line_shares_no_network_and_mounts_the_system_read_only(tmp_pa
         roots=("/opt/python",),
         as_root=True,
         tmp_bytes=1024,
+        seccomp_fd=7,
+        info_fd=8,
         argv=["python"],
     )
     joined = " ".join(line)
@@ -70,4 +74,12 @@ def test_the_bwrap_line_shares_no_network_and_mounts_the_system_read_only(tmp_pa
     assert f"--bind {tmp_path / 'data'} /mnt/data" in joined
     assert "--bind / " not in joined and "/etc /etc" not in joined
     assert "--cap-add CAP_SETUID --cap-add CAP_SETGID" in joined
-    assert line[-2:] == ["--", "python"]
+    assert line[-6:] == ["--seccomp", "7", "--info-fd", "8", "--", "python"]
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_seccomp_filter_is_whole_instructions_ending_in_allow(machine: str) -> None:
+    filter_program = program(machine)
+    assert filter_program is not None and len(filter_program) % 8 == 0
+    assert filter_program[-8:] == struct.pack("=HBBI", 0x06, 0, 0, 0x7FFF0000)
+    assert program("sparc") is None
