@@ -3,8 +3,9 @@
 The sandbox gets new pid, network, IPC, UTS and cgroup namespaces and a fresh root that holds
 only the system's ``/usr`` (read-only), the Python installation the kernel runs on (read-only,
 bound where it lives, so a pyenv under ``/root`` shows that one directory and nothing else of
-the home), three made-up files in ``/etc``, private ``/tmp`` and ``/dev/shm`` tmpfs, the
-session's ``/mnt/data`` and the kernel's socket directory. The network namespace holds only its
+the home), in ``/etc`` three made-up files (passwd, group, hosts) beside the host's loader cache,
+time zone and font configuration, private ``/tmp`` and ``/dev/shm`` tmpfs, the session's
+``/mnt/data`` and the kernel's socket directory. The network namespace holds only its
 own loopback, so no address outside it, the server's port included, can be reached.
 """
 
@@ -24,7 +25,7 @@ DATA_DIR = "/mnt/data"
 RUNTIME_DIR = "/run/kernel"
 SANDBOX_HOME = "/tmp"
 ROOT_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
-HOST_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+HOST_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 SANDBOX_ETC = {
     "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n"
     "sandbox:x:{uid}:{gid}:sandbox:/tmp:/usr/sbin/nologin\n"
@@ -176,10 +177,10 @@ def command(
         if bwrap.sizes_tmpfs:
             line += ["--size", str(tmp_bytes)]
         line += ["--tmpfs", mount]
-    targets = [*HOST_FILES, *(f"/etc/{name}" for name in SANDBOX_ETC), *roots, DATA_DIR]
+    targets = [*HOST_PATHS, *(f"/etc/{name}" for name in SANDBOX_ETC), *roots, DATA_DIR]
     for directory in readable_parents([*targets, RUNTIME_DIR]):
         line += ["--perms", "0755", "--dir", directory]
-    for path in HOST_FILES:
+    for path in HOST_PATHS:
         line += ["--ro-bind-try", path, path]
     for name in SANDBOX_ETC:
         line += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]

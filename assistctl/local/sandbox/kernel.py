@@ -42,6 +42,7 @@ MAX_BATCH = 64
 POLL_MS = 100
 IDLE_GRACE_SECONDS = 1.0
 KERNEL_INFO_RETRY_SECONDS = 0.25
+RESUBSCRIBE_SECONDS = 10.0
 SOCKET_PATH_MAX = 107
 PORTS = {"shell": 1, "iopub": 2, "stdin": 3, "control": 4, "hb": 5}
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -151,11 +152,33 @@ class KernelConnection:
         with open(descriptor, "w") as file:
             json.dump(info, file)
         self.shell = self._connect(context, zmq.DEALER, f"{prefix}-{PORTS['shell']}")
-        self.iopub = self._connect(context, zmq.SUB, f"{prefix}-{PORTS['iopub']}")
-        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.context = context
+        self.iopub_path = f"{prefix}-{PORTS['iopub']}"
+        self.iopub = self._subscribe()
         self.poller = zmq.Poller()
         self.poller.register(self.shell, zmq.POLLIN)
         self.poller.register(self.iopub, zmq.POLLIN)
+
+    def _subscribe(self) -> zmq.Socket[bytes]:
+        socket = self._connect(self.context, zmq.SUB, self.iopub_path)
+        socket.setsockopt(zmq.SUBSCRIBE, b"")
+        return socket
+
+    def _resubscribe(self, alive: Callable[[], bool]) -> bool:
+        """A fresh iopub connection, once it carries messages again; False if it does not.
+
+        zmq drops a connection that delivered a message over ``MAX_MESSAGE_BYTES`` and, that
+        being a protocol error, never reconnects it: every later output would be lost.
+        """
+        self.poller.unregister(self.iopub)
+        self.iopub.close(linger=0)
+        self.iopub = self._subscribe()
+        self.poller.register(self.iopub, zmq.POLLIN)
+        try:
+            self.wait_ready(time.monotonic() + RESUBSCRIBE_SECONDS, alive)
+        except (KernelDied, KernelStartTimeout):
+            return False
+        return True
 
     @staticmethod
     def _connect(
@@ -271,6 +294,7 @@ class KernelConnection:
                 break
             if run.reply_status is not None and now - replied_at > IDLE_GRACE_SECONDS:
                 run.output_lost = True
+                run.died = not self._resubscribe(alive)
                 break
             if not alive():
                 run.died = True

@@ -435,3 +435,19 @@ def test_forged_malformed_and_flooding_messages_are_dropped(executor: CodeExecut
     assert result.truncated
     assert result.logs.endswith(f"[output truncated after {LIMITS.output_bytes} bytes]")
     still_serves(executor, "forger")
+
+
+def test_a_message_over_the_size_limit_is_dropped_and_output_comes_back_after(
+    executor: CodeExecutor,
+) -> None:
+    result = executor.execute(
+        "oversized",
+        "kernel = get_ipython().kernel\n"
+        "text = 'x' * (20 * 2**20)\n"
+        "content = {'name': 'stdout', 'text': text}\n"
+        "kernel.session.send(kernel.iopub_socket, 'stream', content, parent=kernel.get_parent())",
+    )
+    assert result.status is ExecutionStatus.OK, result.tool_logs
+    assert result.truncated and "too large to deliver" in result.message
+    assert len(result.logs) <= LIMITS.output_bytes
+    still_serves(executor, "oversized")
