@@ -335,7 +335,10 @@ def traceback_text(content: dict[str, Any]) -> str:
     """An error's traceback as plain text (IPython colours it with ANSI escapes)."""
     lines = content.get("traceback")
     if not isinstance(lines, list) or not lines:
-        lines = [f"{content.get('ename')}: {content.get('evalue')}"]
+        name, value = content.get("ename"), content.get("evalue")
+        if not isinstance(name, str) or not isinstance(value, str):
+            return ""
+        lines = [f"{name}: {value}"]
     return ANSI_ESCAPE.sub("", "\n".join(str(line) for line in lines)) + "\n"
 
 
