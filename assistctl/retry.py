@@ -10,8 +10,9 @@ result is used instead.
 Throttling (429) is the account saying "not now", not a failure: throttled retries are bounded
 by the deadline only (120 s per request, as documented), never by the attempt count; the
 server's ``retry-after`` is a minimum, stretched by up to a quarter at random so that the
-workers it throttled at once do not all come back at once; and a shared ``Pacer`` halves how
-many requests run at once while the account throttles, then lets it grow back.
+workers it throttled at once do not all come back at once; and a shared ``Pacer`` holds every
+worker back until that wait has passed and halves how many requests run at once while the
+account throttles, then lets it grow back.
 """
 
 from __future__ import annotations
@@ -62,22 +63,36 @@ class RetryPolicy:
 
 
 class Pacer:
-    """How many requests may be in flight at once: halved each time the account throttles,
-    grown back by one after as many successes as the current limit (additive increase,
-    multiplicative decrease), never above ``ceiling`` nor below one."""
+    """How many requests may be in flight at once, and when the next may start.
 
-    def __init__(self, ceiling: int = 64) -> None:
+    Throttling halves the limit (once per episode: the 429s of requests already in flight are
+    one signal, not many), and nobody starts a request before the server's ``retry-after`` has
+    passed: a worker that was not throttled itself would otherwise spend the tokens its
+    neighbours wait for and draw more 429s. The limit grows back by one after as many
+    successes as the current limit (additive increase, multiplicative decrease), never above
+    ``ceiling`` nor below one.
+    """
+
+    def __init__(self, ceiling: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
         self.ceiling = ceiling
         self.limit = ceiling
         self.in_flight = 0
         self.successes = 0
+        self.resume_at = float("-inf")
+        self.clock = clock
         self.changed = threading.Condition()
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         with self.changed:
-            while self.in_flight >= self.limit:
-                self.changed.wait()
+            while True:
+                quiet_for = self.resume_at - self.clock()
+                if quiet_for > 0:
+                    self.changed.wait(quiet_for)
+                elif self.in_flight >= self.limit:
+                    self.changed.wait()
+                else:
+                    break
             self.in_flight += 1
         try:
             yield
@@ -86,10 +101,13 @@ class Pacer:
                 self.in_flight -= 1
                 self.changed.notify_all()
 
-    def throttled(self) -> None:
+    def throttled(self, retry_after: float = 0.0) -> None:
         with self.changed:
-            self.limit = max(1, self.limit // 2)
-            self.successes = 0
+            now = self.clock()
+            if now >= self.resume_at:
+                self.limit = max(1, self.limit // 2)
+                self.successes = 0
+            self.resume_at = max(self.resume_at, now + retry_after)
 
     def succeeded(self) -> None:
         with self.changed:
@@ -173,9 +191,9 @@ def call(
             attempt += 1
             elapsed = policy.clock() - start
             throttled = error.transience is Transience.THROTTLED
-            if throttled and pacer is not None:
-                pacer.throttled()
             wait = error.retry_after
+            if throttled and pacer is not None:
+                pacer.throttled(wait or 0.0)
             delay = policy.after(wait) if wait is not None else policy.backoff(attempt)
             refused = error.transience is Transience.REFUSED
             attempts = REFUSED_ATTEMPTS if refused else policy.attempts

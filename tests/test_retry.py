@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import httpx2
 import openai
@@ -114,6 +115,27 @@ def test_the_pacer_halves_while_throttled_and_grows_back():
     for _ in range(20):
         pacer.throttled()
     assert pacer.limit == 1
+
+
+def test_the_429s_of_one_episode_halve_the_pacer_once():
+    now = [100.0]
+    pacer = retry.Pacer(ceiling=8, clock=lambda: now[0])
+    for _ in range(8):  # the whole first wave comes back throttled
+        pacer.throttled(0.5)
+    assert pacer.limit == 4
+    now[0] += 0.6  # the wait has passed: a new 429 is a new signal
+    pacer.throttled(0.5)
+    assert pacer.limit == 2
+
+
+def test_nobody_starts_a_request_before_the_servers_wait_has_passed():
+    """Workers that were not throttled themselves wait too, instead of drawing more 429s."""
+    pacer = retry.Pacer(ceiling=8)
+    pacer.throttled(0.3)
+    started = time.monotonic()
+    with pacer.slot():
+        waited = time.monotonic() - started
+    assert waited >= 0.29
 
 
 def test_backoff_without_header_is_bounded_and_grows():
