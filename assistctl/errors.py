@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 
@@ -23,21 +22,18 @@ class AssistctlError(Exception):
 def format_field(path: tuple[str | int, ...]) -> str:
     """``("spec", "tools", 2, "function")`` -> ``spec.tools[2].function``.
 
-    A key that would not read back as one name (empty, or holding a dot, bracket or space) is
-    quoted: ``spec.metadata[""]``, ``spec.metadata["a.b"]``.
+    A key that would not read back as one name (empty, or holding a dot) is quoted:
+    ``spec.metadata[""]``, ``spec.metadata["a.b"]``.
     """
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not _PLAIN_KEY.fullmatch(part):
+        elif not part or "." in part:
             text += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
         else:
             text += f".{part}" if text else part
     return text
-
-
-_PLAIN_KEY = re.compile(r"[^.\[\]\s\"]+")
 
 
 class Problem:
