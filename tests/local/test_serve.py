@@ -114,7 +114,8 @@ def test_a_client_that_hangs_up_mid_request_is_one_log_line_not_a_traceback(tmp_
         address = urlsplit(url)
         with socket.create_connection((address.hostname, address.port)) as connection:
             connection.sendall(
-                b"POST /v1/assistants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"POST /v1/assistants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n"
                 b'Content-Length: 100\r\n\r\n{"model": "gpt-4o"'
             )
             time.sleep(0.2)
