@@ -1,4 +1,7 @@
-"""``/v1/files``: multipart upload, list (by purpose), retrieve, delete, content."""
+"""``/v1/files``: multipart upload, list (by purpose), retrieve, delete, content.
+
+An upload never sits in memory whole: the multipart parser spools the file part to a temporary
+file (past 1 MiB) and the storage copies it from there a chunk at a time."""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
+from assistctl.local.api.errors import ApiError
+from assistctl.local.api.intake import MAX_UPLOAD_BYTES
 from assistctl.local.api.validation import one_of
 from assistctl.local.domain import InvalidRequest, now
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 LIST_DEFAULT_LIMIT = 10_000
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 2_592_000
 
@@ -49,6 +53,8 @@ async def upload(request: Request) -> Response:
         )
     try:
         form = await request.form(max_files=1)
+    except ApiError:  # the body outgrew its limit
+        raise
     except Exception as exc:  # malformed multipart: the client's fault, never a 500
         raise InvalidRequest(f"Could not parse the multipart form: {exc}") from None
     try:
@@ -60,20 +66,25 @@ async def upload(request: Request) -> Response:
             raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
         purpose = one_of(purpose, "purpose", PURPOSES)
         # Starlette bounds form fields, never file parts: the file's size is checked here.
-        if upload_file.size is not None and upload_file.size > MAX_UPLOAD_BYTES:
+        size = upload_file.size or 0
+        if size > MAX_UPLOAD_BYTES:
             raise InvalidRequest(
-                f"File is too large: {upload_file.size} bytes, the maximum is "
-                f"{MAX_UPLOAD_BYTES} bytes.",
+                f"File is too large: {size} bytes, the maximum is {MAX_UPLOAD_BYTES} bytes.",
                 param="file",
             )
-        content = await upload_file.read()
         filename = upload_file.filename or "upload"
         expires_at = _expiry(form, now())
+        upload_file.file.seek(0)
+        file = await anyio.to_thread.run_sync(
+            account_of(request).files.upload,
+            filename,
+            purpose,
+            [upload_file.file],
+            size,
+            expires_at,
+        )
     finally:
         await form.close()
-    file = await anyio.to_thread.run_sync(
-        account_of(request).files.upload, filename, purpose, content, expires_at
-    )
     return JSONResponse(file)
 
 

@@ -6,6 +6,8 @@ vector store (attachments and chunks), so search never cites a file that is gone
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from assistctl.local.domain.errors import InvalidRequest, NotFound
 from assistctl.local.domain.pages import PageRequest, list_page
 from assistctl.local.domain.records import FILE, VECTOR_STORE_FILE, ApiObject, new_id, now
@@ -31,13 +33,19 @@ class Files:
         return self._store.get_blob(file_id) or b""
 
     def upload(
-        self, filename: str, purpose: str, content: bytes, expires_at: int | None
+        self,
+        filename: str,
+        purpose: str,
+        sources: list[BinaryIO],
+        size: int,
+        expires_at: int | None,
     ) -> ApiObject:
-        """Record an uploaded file (object and bytes) in one transaction."""
+        """Record an uploaded file (object and bytes) in one transaction; its ``size`` bytes are
+        streamed from ``sources`` one after another, so memory stays bounded."""
         file: ApiObject = {
             "id": new_id("file", "-"),
             "object": "file",
-            "bytes": len(content),
+            "bytes": size,
             "created_at": now(),
             "filename": filename,
             "purpose": purpose,
@@ -46,7 +54,7 @@ class Files:
             "expires_at": expires_at,
         }
         with self._store.transaction():
-            self._store.put_blob(file["id"], content)
+            self._store.put_blob_from(file["id"], size, sources)
             self._store.insert(FILE, file)
         return file
 

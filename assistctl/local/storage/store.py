@@ -15,11 +15,11 @@ so one bad object can never break the lists that contain it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from assistctl.local.storage.chunks import ChunkIndex
 from assistctl.local.storage.database import Database
@@ -246,6 +246,15 @@ class Store:
         self._database.write(
             "INSERT OR REPLACE INTO blobs (id, content) VALUES (?, ?)", (id, content)
         )
+
+    def put_blob_from(self, id: str, size: int, sources: Sequence[BinaryIO]) -> None:
+        """The blob ``id`` streamed from ``sources`` (``size`` bytes in all), in bounded
+        memory."""
+        self._database.write_blob(id, size, sources)
+
+    def blob_chunks(self, id: str) -> Iterator[bytes]:
+        """The blob ``id`` a chunk at a time."""
+        return self._database.read_blob(id)
 
     def get_blob(self, id: str) -> bytes | None:
         row = self._database.read_one("SELECT content FROM blobs WHERE id = ?", (id,))
