@@ -15,7 +15,7 @@ from assistctl.local.api.endpoints import Body, account_of, endpoint, page_reque
 from assistctl.local.api.errors import ApiError
 from assistctl.local.api.intake import MAX_UPLOAD_BYTES
 from assistctl.local.api.validation import one_of
-from assistctl.local.domain import InvalidRequest, now
+from assistctl.local.domain import InvalidRequest, chunks_of, now
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 LIST_DEFAULT_LIMIT = 10_000
@@ -23,24 +23,31 @@ MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 2_592_000
 
 
-def _expiry(form: FormData, created_at: int) -> int | None:
-    anchor = form.get("expires_after[anchor]")
-    seconds = form.get("expires_after[seconds]")
-    if anchor is None and seconds is None:
-        return None
+def expiry_at(anchor: object, seconds: object, created_at: int) -> int:
+    """``expires_after`` (anchor ``created_at``, 3600..2592000 seconds) as a timestamp."""
     one_of(anchor, "expires_after.anchor", ("created_at",))
     try:
-        value = int(seconds if isinstance(seconds, str) else "")
+        value = int(seconds) if isinstance(seconds, int | str) else None
     except ValueError:
+        value = None
+    if value is None or isinstance(seconds, bool):
         raise InvalidRequest(
             "Invalid 'expires_after.seconds': expected an integer.", "expires_after.seconds"
-        ) from None
+        )
     if not MIN_EXPIRY_S <= value <= MAX_EXPIRY_S:
         raise InvalidRequest(
             "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000.",
             "expires_after.seconds",
         )
     return created_at + value
+
+
+def _expiry(form: FormData, created_at: int) -> int | None:
+    anchor = form.get("expires_after[anchor]")
+    seconds = form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    return expiry_at(anchor, seconds if isinstance(seconds, str) else None, created_at)
 
 
 async def upload(request: Request) -> Response:
@@ -79,7 +86,7 @@ async def upload(request: Request) -> Response:
             account_of(request).files.upload,
             filename,
             purpose,
-            [upload_file.file],
+            chunks_of(upload_file.file),
             size,
             expires_at,
         )

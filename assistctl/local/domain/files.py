@@ -6,6 +6,7 @@ vector store (attachments and chunks), so search never cites a file that is gone
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from assistctl.local.domain.errors import InvalidRequest, NotFound
@@ -14,6 +15,12 @@ from assistctl.local.domain.records import FILE, VECTOR_STORE_FILE, ApiObject, n
 from assistctl.local.storage import Store
 
 NOT_DOWNLOADABLE = ("assistants",)
+CHUNK_BYTES = 1024 * 1024
+
+
+def chunks_of(source: BinaryIO) -> Iterator[bytes]:
+    """A file's bytes from where it stands, a megabyte at a time."""
+    return iter(lambda: source.read(CHUNK_BYTES), b"")
 
 
 class Files:
@@ -36,12 +43,12 @@ class Files:
         self,
         filename: str,
         purpose: str,
-        sources: list[BinaryIO],
+        chunks: Iterable[bytes],
         size: int,
         expires_at: int | None,
     ) -> ApiObject:
-        """Record an uploaded file (object and bytes) in one transaction; its ``size`` bytes are
-        streamed from ``sources`` one after another, so memory stays bounded."""
+        """Record an uploaded file (object and bytes) in one transaction; its ``size`` bytes
+        are written as ``chunks`` yields them, so memory stays bounded."""
         file: ApiObject = {
             "id": new_id("file", "-"),
             "object": "file",
@@ -54,7 +61,7 @@ class Files:
             "expires_at": expires_at,
         }
         with self._store.transaction():
-            self._store.put_blob_from(file["id"], size, sources)
+            self._store.put_blob_from(file["id"], size, chunks)
             self._store.insert(FILE, file)
         return file
 

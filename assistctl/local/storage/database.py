@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -115,11 +115,11 @@ class Database:
             row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
         return row
 
-    def write_blob(self, id: str, size: int, sources: Sequence[BinaryIO]) -> None:
-        """Make the blob ``id`` the next ``size`` bytes of ``sources`` read one after another,
-        a chunk at a time: memory stays bounded whatever the size (SQLite's incremental blob
-        I/O into a ``zeroblob`` of the final length). A source that ends early is a
-        ValueError, and nothing is written."""
+    def write_blob(self, id: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Make the blob ``id`` the ``size`` bytes that ``chunks`` yield, written as they come:
+        memory stays bounded whatever the size (SQLite's incremental blob I/O into a
+        ``zeroblob`` of the final length). Any other total is a ValueError, and nothing is
+        written."""
         with self.transaction():
             connection = self._open_connection()
             cursor = connection.execute(
@@ -129,13 +129,11 @@ class Database:
             assert rowid is not None
             written = 0
             with connection.blobopen("blobs", "content", rowid) as blob:
-                for source in sources:
-                    while written < size:
-                        chunk = source.read(min(BLOB_CHUNK_BYTES, size - written))
-                        if not chunk:
-                            break
-                        blob.write(chunk)
-                        written += len(chunk)
+                for chunk in chunks:
+                    if written + len(chunk) > size:
+                        raise ValueError(f"more than the {size} bytes announced")
+                    blob.write(chunk)
+                    written += len(chunk)
             if written != size:
                 raise ValueError(f"expected {size} bytes, got {written}")
 

@@ -15,11 +15,11 @@ so one bad object can never break the lists that contain it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from assistctl.local.storage.chunks import ChunkIndex
 from assistctl.local.storage.database import Database
@@ -247,10 +247,10 @@ class Store:
             "INSERT OR REPLACE INTO blobs (id, content) VALUES (?, ?)", (id, content)
         )
 
-    def put_blob_from(self, id: str, size: int, sources: Sequence[BinaryIO]) -> None:
-        """The blob ``id`` streamed from ``sources`` (``size`` bytes in all), in bounded
-        memory."""
-        self._database.write_blob(id, size, sources)
+    def put_blob_from(self, id: str, size: int, chunks: Iterable[bytes]) -> None:
+        """The blob ``id`` written from ``chunks`` (``size`` bytes in all) as they come, in
+        bounded memory."""
+        self._database.write_blob(id, size, chunks)
 
     def blob_chunks(self, id: str) -> Iterator[bytes]:
         """The blob ``id`` a chunk at a time."""
