@@ -5,7 +5,8 @@ now + the live indexing delay; the attachment reads as ``in_progress`` until the
 outcome after, computed on every read, so no background worker is needed and the delay is
 exact. What text a file has is the ``documents`` module's business (PDF, Word, PowerPoint
 and HTML are extracted; types ``file_search`` does not take fail with ``unsupported_file``).
-A store's ``status``, ``file_counts`` and ``usage_bytes`` are computed from its attachments on read; ``expires_at`` from ``last_active_at``.
+A store's ``status``, ``file_counts`` and ``usage_bytes`` are computed from its attachments
+on read; ``expires_at`` from ``last_active_at``.
 """
 
 from __future__ import annotations
