@@ -59,17 +59,33 @@ MAX_RETRIES = 2
 NO_KEY = "no-key"
 REDACTED = "[redacted]"
 MIN_SECRET_LENGTH = 4
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, any surrogate is unpaired
 _MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
 class _Reply:
-    """One chat completion's choice, streamed or not, reduced to what a run needs."""
+    """One chat completion's choice, streamed or not, reduced to what a run needs. Text is
+    made valid Unicode (a backend's lone surrogate escape becomes U+FFFD), since the account
+    stores nothing it could not answer back."""
 
     content: str
     tool_calls: tuple[FunctionCall, ...]
     finish_reason: str | None
     usage: Usage | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", valid_text(self.content))
+        calls = tuple(
+            replace(call, name=valid_text(call.name), arguments=valid_text(call.arguments))
+            for call in self.tool_calls
+        )
+        object.__setattr__(self, "tool_calls", calls)
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each unpaired UTF-16 surrogate replaced by U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
