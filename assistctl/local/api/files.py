@@ -50,20 +50,24 @@ def _expiry(form: FormData, created_at: int) -> int | None:
     return expiry_at(anchor, seconds if isinstance(seconds, str) else None, created_at)
 
 
-async def upload(request: Request) -> Response:
-    """Multipart upload: ``file`` (required), ``purpose`` (required), optional expiry."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
+async def multipart_form(request: Request, fields: str) -> FormData:
+    """The request's multipart form (one file at most); ``fields`` names what it must hold,
+    for the error a body of another type gets."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest(
-            "Invalid Content-Type header: expected multipart/form-data with 'file' and "
-            "'purpose' fields."
+            f"Invalid Content-Type header: expected multipart/form-data with {fields}."
         )
     try:
-        form = await request.form(max_files=1)
+        return await request.form(max_files=1)
     except ApiError:  # the body outgrew its limit
         raise
     except Exception as exc:  # malformed multipart: the client's fault, never a 500
         raise InvalidRequest(f"Could not parse the multipart form: {exc}") from None
+
+
+async def upload(request: Request) -> Response:
+    """Multipart upload: ``file`` (required), ``purpose`` (required), optional expiry."""
+    form = await multipart_form(request, "'file' and 'purpose' fields")
     try:
         upload_file = form.get("file")
         purpose = form.get("purpose")

@@ -11,8 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistctl.local.api.endpoints import Body, account_of, endpoint
-from assistctl.local.api.errors import ApiError
-from assistctl.local.api.files import PURPOSES, expiry_at
+from assistctl.local.api.files import PURPOSES, expiry_at, multipart_form
 from assistctl.local.api.intake import MAX_UPLOAD_BYTES
 from assistctl.local.api.validation import (
     expect_type,
@@ -53,14 +52,7 @@ def create(request: Request, body: Body) -> Body:
 
 async def add_part(request: Request) -> Response:
     """Multipart ``data``: the part's bytes, spooled to disk by the parser and streamed on."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidRequest("Invalid Content-Type header: expected multipart/form-data.")
-    try:
-        form = await request.form(max_files=1)
-    except ApiError:  # the body outgrew its limit
-        raise
-    except Exception as exc:  # malformed multipart: the client's fault, never a 500
-        raise InvalidRequest(f"Could not parse the multipart form: {exc}") from None
+    form = await multipart_form(request, "a 'data' field")
     try:
         data = form.get("data")
         if not isinstance(data, UploadFile):
