@@ -17,19 +17,12 @@ from typing import Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistctl.local.api.errors import ApiError
+from assistctl.local.api.errors import ApiError, printable
 from assistctl.local.api.faults import Connections, FaultGate, Faults
 from assistctl.local.api.intake import Intake, bounded
 
 ADMIN_PREFIX = "/_admin"
 access_log = logging.getLogger("assistctl.local.access")
-_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped, so a URL-decoded path can neither forge an
-    access-log line (``%0A``) nor write terminal escapes (``%1B``)."""
-    return text.replace("\\", "\\\\").translate(_CONTROL)
 
 
 @dataclass(frozen=True)
