@@ -646,6 +646,17 @@ def local_group() -> None:
     metavar="VAR",
     help="Require 'Authorization: Bearer $VAR' (needed to bind beyond loopback).",
 )
+@click.option(
+    "--admin",
+    is_flag=True,
+    default=None,
+    help="Serve the admin API (/_admin: fault injection, request stats); off by default.",
+)
+@click.option(
+    "--admin-key-env",
+    metavar="VAR",
+    help="The admin API's own key (needed with --admin beyond loopback) [default: the API key].",
+)
 @click.option("--latency-ms", type=click.IntRange(0), help="Added latency per request.")
 @click.option(
     "--rate-limit",
@@ -689,6 +700,8 @@ def local_serve(
     port: int,
     data_dir: str,
     api_key_env: str | None,
+    admin: bool | None,
+    admin_key_env: str | None,
     latency_ms: int | None,
     rate_limit: float | None,
     fail_rate: float | None,
@@ -723,8 +736,10 @@ def local_serve(
             "engine": engine,
             "chat_base_url": chat_base_url,
             "chat_api_key_env": chat_api_key_env,
+            "admin": admin,
         },
         api_key_env=api_key_env,
+        admin_key_env=admin_key_env,
         model_map=chat_model_map,
     )
 
@@ -732,7 +747,8 @@ def local_serve(
         click.echo(url)
         click.echo(
             f"Serving the local account from {data_dir}/ on {url} "
-            f"({'API key required' if config.api_key else 'no API key'}); Ctrl-C stops it.",
+            f"({'API key required' if config.api_key else 'no API key'}"
+            f"{', admin API on' if config.admin else ''}); Ctrl-C stops it.",
             err=True,
         )
         sys.stdout.flush()

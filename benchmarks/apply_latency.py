@@ -144,7 +144,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="assistctl-bench-") as scratch:
         root = Path(scratch)
-        server = start_in_process(root / "account", config=LocalConfig())
+        server = start_in_process(root / "account", config=LocalConfig(admin=True))
         client = openai.OpenAI(
             api_key=server.api_key or "bench", base_url=server.base_url, max_retries=0
         )

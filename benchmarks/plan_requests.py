@@ -200,7 +200,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as directory:
-        server = start_in_process(Path(directory) / "account", config=LocalConfig())
+        server = start_in_process(Path(directory) / "account", config=LocalConfig(admin=True))
         try:
             client = openai.OpenAI(
                 api_key=server.api_key or "bench", base_url=server.base_url, max_retries=0

@@ -63,7 +63,7 @@ def main() -> int:
     rows = []
     serial_mean = None
     with tempfile.TemporaryDirectory(prefix="assistctl-bench-") as scratch:
-        server = start_in_process(Path(scratch) / "account", config=LocalConfig())
+        server = start_in_process(Path(scratch) / "account", config=LocalConfig(admin=True))
         client = openai.OpenAI(
             api_key=server.api_key or "bench", base_url=server.base_url, max_retries=0
         )

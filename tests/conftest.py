@@ -51,7 +51,7 @@ def local_server(tmp_path):
     """A fresh embedded server with its own data dir on a free loopback port."""
     from assistctl.local import LocalConfig, start_in_process
 
-    server = start_in_process(tmp_path / "account", config=LocalConfig())
+    server = start_in_process(tmp_path / "account", config=LocalConfig(admin=True))
     yield server
     server.stop()
 

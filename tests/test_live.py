@@ -63,7 +63,9 @@ def account(tmp_path_factory):
     assistants, 50 owned vector stores, and resources of other owners and of no one."""
     from assistctl.local import LocalConfig, start_in_process
 
-    server = start_in_process(tmp_path_factory.mktemp("live") / "account", config=LocalConfig())
+    server = start_in_process(
+        tmp_path_factory.mktemp("live") / "account", config=LocalConfig(admin=True)
+    )
     client = openai.OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0)
 
     def assistant(index: int) -> None:

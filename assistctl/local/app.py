@@ -13,9 +13,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from assistctl.errors import AccountError
-from assistctl.local.api import EXCEPTION_HANDLERS, Connections, Faults, Gate, RequestStats, routes
+from assistctl.local.api import (
+    EXCEPTION_HANDLERS,
+    AdminAccess,
+    Connections,
+    Faults,
+    Gate,
+    Intake,
+    RequestStats,
+    routes,
+)
 from assistctl.local.config import LocalConfig
-from assistctl.local.domain import Account
+from assistctl.local.domain import Account, InvalidRequest
 from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine
 from assistctl.local.storage import Store, StoreUnavailable
 
@@ -39,36 +48,33 @@ class LocalApp:
 
 
 def engine_for(config: LocalConfig) -> Engine:
-    """The engine ``LocalConfig.engine`` names (``deterministic`` or ``chat``); a ValueError
-    says what is wrong with the configuration (runs then fail with it)."""
-    if config.engine == "deterministic":
-        return DeterministicEngine()
-    if config.engine == "chat":
-        if not config.chat_base_url:
-            raise ValueError(
-                "the chat engine needs a chat-completions URL: pass --chat-base-url "
-                "(or set ASSISTCTL_LOCAL_CHAT_BASE_URL)"
-            )
+    """The engine ``LocalConfig.engine`` names (the configuration was checked when built)."""
+    if config.engine == "chat" and config.chat_base_url:
         api_key = os.environ.get(config.chat_api_key_env) if config.chat_api_key_env else None
         return ChatEngine(config.chat_base_url, config.chat_model_map, api_key)
-    raise ValueError(f"unknown run engine {config.engine!r} (use 'deterministic' or 'chat')")
+    return DeterministicEngine()
 
 
-def create_app(config: LocalConfig, data_dir: Path | None) -> LocalApp:
-    """An app serving one account from ``data_dir`` (None: in memory)."""
+def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = True) -> LocalApp:
+    """An app serving one account from ``data_dir`` (None: in memory); ``loopback`` says the
+    server listens on loopback only (Host and Origin are then checked)."""
     try:
         store = Store(data_dir / DATABASE_NAME if data_dir is not None else None)
     except StoreUnavailable as exc:
         raise AccountError(f"cannot open the local account in {data_dir}: {exc}") from None
-    faults = Faults(
-        {
-            "latency_ms": config.latency_ms,
-            "rate_limit_per_s": config.rate_limit_per_s,
-            "fail_rate": config.fail_rate,
-            "seed": config.seed,
-            "indexing_delay_s": config.indexing_delay_s,
-        }
-    )
+    try:
+        faults = Faults(
+            {
+                "latency_ms": config.latency_ms,
+                "rate_limit_per_s": config.rate_limit_per_s,
+                "fail_rate": config.fail_rate,
+                "seed": config.seed,
+                "indexing_delay_s": config.indexing_delay_s,
+            }
+        )
+    except InvalidRequest as exc:
+        store.close()
+        raise AccountError(f"invalid local account setting: {exc.message}") from None
     account = Account(store, lambda: engine_for(config), lambda: faults.indexing_delay_s)
     stats = RequestStats()
     connections = Connections()
@@ -83,6 +89,8 @@ def create_app(config: LocalConfig, data_dir: Path | None) -> LocalApp:
                 stats=stats,
                 faults=faults,
                 connections=connections,
+                intake=Intake(loopback),
+                admin=AdminAccess(config.admin, config.admin_key),
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -17,20 +17,30 @@ code changes:
 ``ASSISTCTL_LOCAL_CHAT_BASE_URL``  chat-completions endpoint for the ``chat`` engine
 ``ASSISTCTL_LOCAL_CHAT_MODEL_MAP`` ``assistant-model=backend-model`` pairs, comma separated
 ``ASSISTCTL_LOCAL_CHAT_API_KEY_ENV`` variable holding the key for the chat backend
+``ASSISTCTL_LOCAL_ADMIN``          ``1`` serves the admin API (``/_admin``: faults, stats)
+``ASSISTCTL_LOCAL_ADMIN_KEY``      the admin API's own key (default: the API key)
+``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
 =================================  ===========================================================
+
+A configuration is checked whole when it is built (``LocalConfig.__post_init__``), so a wrong
+engine, a chat engine without a usable URL or a key no client can send is an error (exit 1) at
+start-up, before any request or conversation.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from assistctl.errors import AccountError
 
 ENV_PREFIX = "ASSISTCTL_LOCAL_"
+ENGINES = ("deterministic", "chat")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,53 @@ class LocalConfig:
     chat_base_url: str | None = None
     chat_model_map: dict[str, str] = field(default_factory=dict)
     chat_api_key_env: str = "ASSISTCTL_CHAT_API_KEY"
+    admin: bool = False
+    admin_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise AccountError(
+                f"unknown local engine {self.engine!r}",
+                hint="use 'deterministic' or 'chat' (--engine or ASSISTCTL_LOCAL_ENGINE)",
+            )
+        if self.engine == "chat" and not self.chat_base_url:
+            raise AccountError(
+                "the chat engine needs the chat-completions endpoint",
+                hint="pass --chat-base-url URL or set ASSISTCTL_LOCAL_CHAT_BASE_URL "
+                "(e.g. http://127.0.0.1:11434/v1 for Ollama)",
+            )
+        if self.chat_base_url is not None:
+            check_base_url(self.chat_base_url)
+        for what, key in (("API key", self.api_key), ("admin key", self.admin_key)):
+            if key is not None:
+                check_key(key, what)
+
+
+def check_base_url(url: str) -> None:
+    """An ``http(s)://host[:port][/path]`` URL, or an AccountError saying what is wrong (never
+    echoing the URL's credentials)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        shown = url if parts is None else f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+        raise AccountError(
+            f"chat base URL {shown!r} is not an http(s) URL with a host",
+            hint="e.g. --chat-base-url http://127.0.0.1:11434/v1",
+        )
+
+
+def check_key(key: str, what: str) -> None:
+    """A key a client can send in an HTTP header: visible ASCII, no spaces. Header bytes
+    beyond ASCII are read as latin-1 and SDKs refuse to send them, so such a key could never
+    authenticate."""
+    if not key or not all("!" <= character <= "~" for character in key):
+        raise AccountError(
+            f"the {what} must be visible ASCII characters without spaces",
+            hint="HTTP clients cannot send other characters in the Authorization header",
+        )
 
 
 def parse_model_map(items: Iterable[str], source: str) -> dict[str, str]:
@@ -66,6 +123,7 @@ def serve_config(
     flags: Mapping[str, Any],
     *,
     api_key_env: str | None = None,
+    admin_key_env: str | None = None,
     model_map: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> LocalConfig:
@@ -73,25 +131,27 @@ def serve_config(
     environment's value."""
     env = os.environ if environ is None else environ
     overrides = {name: value for name, value in flags.items() if value is not None}
-    if api_key_env:
-        key = env.get(api_key_env)
-        if not key:
-            raise AccountError(f"--api-key-env {api_key_env}: that variable is not set or empty")
-        overrides["api_key"] = key
+    for flag, variable, key in (
+        ("--api-key-env", api_key_env, "api_key"),
+        ("--admin-key-env", admin_key_env, "admin_key"),
+    ):
+        if variable:
+            value = env.get(variable)
+            if not value:
+                raise AccountError(f"{flag} {variable}: that variable is not set or empty")
+            overrides[key] = value
     if model_map:
         overrides["chat_model_map"] = parse_model_map(model_map, "--chat-model-map")
-    config = dataclasses.replace(config_from_env(env), **overrides)
-    if config.engine == "chat" and not config.chat_base_url:
-        raise AccountError(
-            "--engine chat needs the chat-completions endpoint",
-            hint="pass --chat-base-url URL (e.g. http://127.0.0.1:11434/v1 for Ollama)",
-        )
-    return config
+    return LocalConfig(**{**settings_from_env(env), **overrides})
 
 
 def config_from_env(environ: Mapping[str, str] | None = None) -> LocalConfig:
     """A ``LocalConfig`` with every ``ASSISTCTL_LOCAL_*`` override applied."""
-    env = os.environ if environ is None else environ
+    return LocalConfig(**settings_from_env(os.environ if environ is None else environ))
+
+
+def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``LocalConfig`` fields that ``ASSISTCTL_LOCAL_*`` variables set."""
 
     def value(name: str) -> str | None:
         raw = env.get(ENV_PREFIX + name)
@@ -106,13 +166,16 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> LocalConfig:
         except ValueError:
             raise AccountError(f"{ENV_PREFIX}{name}={raw!r} is not a valid number") from None
 
-    api_key = value("API_KEY")
-    key_env = value("API_KEY_ENV")
-    if key_env:
-        api_key = env.get(key_env)
-        if not api_key:
-            raise AccountError(f"{ENV_PREFIX}API_KEY_ENV names {key_env}, which is not set")
-    settings: dict[str, Any] = {"api_key": api_key}
+    settings: dict[str, Any] = {}
+    for name, key in (("API_KEY", "api_key"), ("ADMIN_KEY", "admin_key")):
+        secret = value(name)
+        named = value(f"{name}_ENV")
+        if named:
+            secret = env.get(named)
+            if not secret:
+                raise AccountError(f"{ENV_PREFIX}{name}_ENV names {named}, which is not set")
+        if secret is not None:
+            settings[key] = secret
     for name, key, convert in (
         ("LATENCY_MS", "latency_ms", int),
         ("RATE_LIMIT", "rate_limit_per_s", float),
@@ -134,4 +197,9 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> LocalConfig:
         settings["chat_model_map"] = parse_model_map(
             (value("CHAT_MODEL_MAP") or "").split(","), f"{ENV_PREFIX}CHAT_MODEL_MAP"
         )
-    return LocalConfig(**settings)
+    admin = value("ADMIN")
+    if admin is not None:
+        if admin.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise AccountError(f"{ENV_PREFIX}ADMIN={admin!r}: expected 1 or 0")
+        settings["admin"] = admin.lower() in TRUE_WORDS
+    return settings

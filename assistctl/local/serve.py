@@ -3,12 +3,12 @@
 Binds before printing, so the printed URL is reachable the moment it appears (``--port 0``
 picks a free port and prints it). SIGINT/SIGTERM stop it gracefully and the process exits 0;
 a second Ctrl-C forces the exit. Binding beyond loopback needs an API key: an open account
-on the network would let anyone read and write its data.
+on the network would let anyone read and write its data; the admin API (``--admin``) then
+needs its own key too, since it can make every request fail.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import socket
@@ -21,17 +21,9 @@ from types import FrameType
 import uvicorn
 
 from assistctl.errors import AccountError
+from assistctl.local.api import is_loopback_name
 from assistctl.local.app import create_app
 from assistctl.local.config import LocalConfig
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -91,13 +83,20 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve until interrupted. ``announce`` receives the base URL line once listening."""
-    if not is_loopback(host) and not config.api_key:
+    loopback = is_loopback_name(host)
+    if not loopback and not config.api_key:
         raise AccountError(
             f"refusing to serve the local account on {host} without an API key",
             hint="pass --api-key-env VAR (a variable holding the key clients must send), "
             "or bind to 127.0.0.1",
         )
-    app = create_app(config, data_dir)
+    if not loopback and config.admin and not config.admin_key:
+        raise AccountError(
+            f"refusing to serve the admin API on {host} without its own key",
+            hint="pass --admin-key-env VAR (a variable holding the admin key), "
+            "or leave out --admin",
+        )
+    app = create_app(config, data_dir, loopback=loopback)
     listener = bind(host, port)
     server = ForegroundServer(
         uvicorn.Config(

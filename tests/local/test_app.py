@@ -15,7 +15,7 @@ from assistctl.local import LocalConfig, config_from_env, start_in_process
 
 @pytest.fixture
 def keyed_server(tmp_path):
-    with start_in_process(tmp_path, config=LocalConfig(api_key="sekret-key")) as server:
+    with start_in_process(tmp_path, config=LocalConfig(api_key="sekret-key", admin=True)) as server:
         yield server
 
 

@@ -15,6 +15,9 @@ import assistctl.local
 PACKAGE = "assistctl.local"
 ROOT = Path(assistctl.local.__file__).parent
 SHARED = ("assistctl", "assistctl.errors")  # ``__version__`` and the one exception tree
+# Third-party modules imported where they are used, for their measured start-up cost: the
+# document readers take 0.7 s to import together and are needed only when such a file is indexed.
+DEFERRED = frozenset({"pypdf", "docx", "pptx"})
 ROOMS = {
     "storage": set(),
     "engines": set(),
@@ -58,7 +61,7 @@ def room_of(module: str) -> str | None:
 def test_imports_follow_the_rooms(module):
     room = room_of(module)
     for imported, at_top in imports(MODULES[module]):
-        assert at_top, f"{module} imports {imported} inside a function"
+        assert at_top or imported in DEFERRED, f"{module} imports {imported} inside a function"
         if not imported.startswith("assistctl"):
             continue
         assert imported in SHARED or imported.startswith(PACKAGE), (

@@ -114,7 +114,8 @@ def test_a_client_that_hangs_up_mid_request_is_one_log_line_not_a_traceback(tmp_
         address = urlsplit(url)
         with socket.create_connection((address.hostname, address.port)) as connection:
             connection.sendall(
-                b"POST /v1/assistants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /v1/assistants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n"
                 b'Content-Length: 100\r\n\r\n{"model": "gpt-4o"'
             )
             time.sleep(0.2)
@@ -126,3 +127,22 @@ def test_a_client_that_hangs_up_mid_request_is_one_log_line_not_a_traceback(tmp_
     assert code == 0, errors
     assert "Traceback" not in errors
     assert "disconnected" in errors
+
+
+def test_the_access_log_escapes_control_characters_in_paths(tmp_path):
+    """``%0A`` must not forge a log line, ``%1B`` must not reach the terminal."""
+    import urllib.error
+    import urllib.request
+
+    process, url = start(tmp_path)
+    try:
+        forged = "/assistants/x%0A2026-01-01%20INFO%20method=DELETE%20path=/v1/all%1B[2J"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url + forged, timeout=5)
+    finally:
+        code, errors = stop(process)
+    assert code == 0, errors
+    assert "\x1b" not in errors
+    lines = [line for line in errors.splitlines() if "method=" in line]
+    assert len(lines) == 1, errors
+    assert "x\\x0a2026-01-01 INFO method=DELETE" in lines[0] and "\\x1b[2J" in lines[0]

@@ -93,7 +93,7 @@ class Account:
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory):
-    server = start_in_process(tmp_path_factory.mktemp("account"), config=LocalConfig())
+    server = start_in_process(tmp_path_factory.mktemp("account"), config=LocalConfig(admin=True))
     client = openai.OpenAI(api_key="test-key", base_url=server.base_url, max_retries=0)
     desired = manifest.load([QUICKSTART])
     deploy(client, desired)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
 from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
+    REASONING_EFFORTS,
     expect_type,
     objects_in,
     one_of,
@@ -18,6 +19,7 @@ from assistctl.local.api.validation import (
     optional_string,
     reject_unknown,
     require,
+    validate_json_schema_format,
     validate_metadata,
 )
 from assistctl.local.domain import Account, InvalidRequest, ToolResources
@@ -29,7 +31,6 @@ MAX_INSTRUCTIONS = 256_000
 TOOL_TYPES = ("code_interpreter", "function", "file_search")
 RANKERS = ("auto", "default_2024_08_21")
 DEFAULT_RANKER = "auto"
-REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 EDITABLE = (
     "model",
@@ -54,6 +55,7 @@ def validate_tools(value: Any, param: str = "tools") -> list[dict[str, Any]]:
     tools = []
     for where, tool in objects_in(value, param, MAX_TOOLS):
         kind = one_of(tool.get("type"), f"{where}.type", TOOL_TYPES)
+        reject_unknown(tool, ("type", kind))
         if kind == "function":
             tool = {**tool, "function": _function(tool.get("function"), f"{where}.function")}
         elif kind == "file_search":
@@ -66,6 +68,7 @@ def _function(function: Any, where: str) -> dict[str, Any]:
     if function is None:
         raise InvalidRequest(f"Missing required parameter: '{where}'.", param=where)
     expect_type(function, dict, where, "an object")
+    reject_unknown(function, ("name", "description", "parameters", "strict"))
     name = function.get("name")
     if name is None:
         raise InvalidRequest(f"Missing required parameter: '{where}.name'.", param=f"{where}.name")
@@ -90,9 +93,13 @@ def _file_search(settings: Any, tool: str) -> dict[str, Any]:
     where = f"{tool}.file_search"
     settings = {} if settings is None else settings
     expect_type(settings, dict, where, "an object")
+    reject_unknown(settings, ("max_num_results", "ranking_options"))
+    if settings.get("max_num_results") is not None:
+        expect_type(settings["max_num_results"], int, f"{where}.max_num_results", "an integer")
     optional_number(settings, "max_num_results", 1, 50, f"{where}.max_num_results")
     ranking = settings.get("ranking_options") or {}
     expect_type(ranking, dict, f"{where}.ranking_options", "an object")
+    reject_unknown(ranking, ("ranker", "score_threshold"))
     ranker = one_of(
         ranking.get("ranker", DEFAULT_RANKER), f"{where}.ranking_options.ranker", RANKERS
     )
@@ -108,13 +115,16 @@ def validate_response_format(value: Any) -> Any:
         return "auto"
     expect_type(value, dict, "response_format", "an object or 'auto'")
     kind = one_of(value.get("type"), "response_format.type", ("text", "json_object", "json_schema"))
-    if kind == "json_schema":
-        schema = value.get("json_schema")
-        if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
-            raise InvalidRequest(
-                "Missing required parameter: 'response_format.json_schema.name'.",
-                "response_format.json_schema.name",
-            )
+    if kind != "json_schema":
+        reject_unknown(value, ("type",))
+        return value
+    reject_unknown(value, ("type", "json_schema"))
+    if value.get("json_schema") is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'response_format.json_schema'.",
+            "response_format.json_schema",
+        )
+    validate_json_schema_format(value["json_schema"], "response_format.json_schema")
     return value
 
 

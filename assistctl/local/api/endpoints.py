@@ -4,7 +4,6 @@ slow storage work never blocks other requests."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from assistctl.local.api.json_body import decode_json_body
 from assistctl.local.api.validation import json_type, one_of
 from assistctl.local.domain import Account, InvalidRequest, PageRequest
 
@@ -50,17 +50,11 @@ def account_of(request: Request) -> Account:
 
 
 def parse_json_body(raw: bytes) -> Body:
-    """The request body as an object; an empty body is ``{}``."""
+    """The request body as an object; an empty body is ``{}``. Decoded strictly (see
+    ``json_body``); its size was bounded by the gate."""
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidRequest(
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-            "but what was sent was not valid JSON.)"
-        ) from None
+    body = decode_json_body(raw)
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"Invalid type for request body: expected an object, but got {json_type(body)} instead."

@@ -12,6 +12,13 @@ from starlette.responses import JSONResponse, Response
 from assistctl.local.domain import InvalidRequest, NotFound, Refusal
 
 logger = logging.getLogger("assistctl.local")
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a URL-decoded path can neither forge a
+    log line (``%0A``) nor write terminal escapes (``%1B``)."""
+    return text.replace("\\", "\\\\").translate(_CONTROL)
 
 
 class ApiError(Exception):
@@ -69,7 +76,8 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
 
 async def handle_internal_error(request: Request, exc: Exception) -> Response:
     """A real bug: still the API's body, never a traceback on the wire (it goes to the log)."""
-    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    path = printable(request.url.path)
+    logger.error("internal error on %s %s", request.method, path, exc_info=exc)
     return ApiError(
         500,
         "The server had an error while processing your request. Sorry about that!",
@@ -80,7 +88,7 @@ async def handle_internal_error(request: Request, exc: Exception) -> Response:
 async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
     """Clients die mid-request (kill -9, timeouts): routine for a server, so one line, no
     traceback. Nothing was written: the body never arrived whole."""
-    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    logger.info("client disconnected during %s %s", request.method, printable(request.url.path))
     return Response(status_code=499)
 
 

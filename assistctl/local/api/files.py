@@ -1,4 +1,7 @@
-"""``/v1/files``: multipart upload, list (by purpose), retrieve, delete, content."""
+"""``/v1/files``: multipart upload, list (by purpose), retrieve, delete, content.
+
+An upload never sits in memory whole: the multipart parser spools the file part to a temporary
+file (past 1 MiB) and the storage copies it from there a chunk at a time."""
 
 from __future__ import annotations
 
@@ -9,28 +12,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
+from assistctl.local.api.errors import ApiError
+from assistctl.local.api.intake import MAX_UPLOAD_BYTES
 from assistctl.local.api.validation import one_of
-from assistctl.local.domain import InvalidRequest, now
+from assistctl.local.domain import InvalidRequest, chunks_of, now
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 LIST_DEFAULT_LIMIT = 10_000
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MIN_EXPIRY_S = 3600
 MAX_EXPIRY_S = 2_592_000
 
 
-def _expiry(form: FormData, created_at: int) -> int | None:
-    anchor = form.get("expires_after[anchor]")
-    seconds = form.get("expires_after[seconds]")
-    if anchor is None and seconds is None:
-        return None
+def expiry_at(anchor: object, seconds: object, created_at: int) -> int:
+    """``expires_after`` (anchor ``created_at``, 3600..2592000 seconds) as a timestamp."""
     one_of(anchor, "expires_after.anchor", ("created_at",))
     try:
-        value = int(seconds if isinstance(seconds, str) else "")
+        value = int(seconds) if isinstance(seconds, int | str) else None
     except ValueError:
+        value = None
+    if value is None or isinstance(seconds, bool):
         raise InvalidRequest(
             "Invalid 'expires_after.seconds': expected an integer.", "expires_after.seconds"
-        ) from None
+        )
     if not MIN_EXPIRY_S <= value <= MAX_EXPIRY_S:
         raise InvalidRequest(
             "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000.",
@@ -39,18 +42,32 @@ def _expiry(form: FormData, created_at: int) -> int | None:
     return created_at + value
 
 
-async def upload(request: Request) -> Response:
-    """Multipart upload: ``file`` (required), ``purpose`` (required), optional expiry."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
+def _expiry(form: FormData, created_at: int) -> int | None:
+    anchor = form.get("expires_after[anchor]")
+    seconds = form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    return expiry_at(anchor, seconds if isinstance(seconds, str) else None, created_at)
+
+
+async def multipart_form(request: Request, fields: str) -> FormData:
+    """The request's multipart form (one file at most); ``fields`` names what it must hold,
+    for the error a body of another type gets."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest(
-            "Invalid Content-Type header: expected multipart/form-data with 'file' and "
-            "'purpose' fields."
+            f"Invalid Content-Type header: expected multipart/form-data with {fields}."
         )
     try:
-        form = await request.form(max_files=1)
+        return await request.form(max_files=1)
+    except ApiError:  # the body outgrew its limit
+        raise
     except Exception as exc:  # malformed multipart: the client's fault, never a 500
         raise InvalidRequest(f"Could not parse the multipart form: {exc}") from None
+
+
+async def upload(request: Request) -> Response:
+    """Multipart upload: ``file`` (required), ``purpose`` (required), optional expiry."""
+    form = await multipart_form(request, "'file' and 'purpose' fields")
     try:
         upload_file = form.get("file")
         purpose = form.get("purpose")
@@ -60,20 +77,25 @@ async def upload(request: Request) -> Response:
             raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
         purpose = one_of(purpose, "purpose", PURPOSES)
         # Starlette bounds form fields, never file parts: the file's size is checked here.
-        if upload_file.size is not None and upload_file.size > MAX_UPLOAD_BYTES:
+        size = upload_file.size or 0
+        if size > MAX_UPLOAD_BYTES:
             raise InvalidRequest(
-                f"File is too large: {upload_file.size} bytes, the maximum is "
-                f"{MAX_UPLOAD_BYTES} bytes.",
+                f"File is too large: {size} bytes, the maximum is {MAX_UPLOAD_BYTES} bytes.",
                 param="file",
             )
-        content = await upload_file.read()
         filename = upload_file.filename or "upload"
         expires_at = _expiry(form, now())
+        upload_file.file.seek(0)
+        file = await anyio.to_thread.run_sync(
+            account_of(request).files.upload,
+            filename,
+            purpose,
+            chunks_of(upload_file.file),
+            size,
+            expires_at,
+        )
     finally:
         await form.close()
-    file = await anyio.to_thread.run_sync(
-        account_of(request).files.upload, filename, purpose, content, expires_at
-    )
     return JSONResponse(file)
 
 

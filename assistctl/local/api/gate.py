@@ -1,6 +1,8 @@
-"""The gate every request passes first: the access log, the API key, request statistics, then
-the live faults. Admin requests (``/_admin``) need the key but are never counted nor faulted,
-so a test can read and reset them while the account misbehaves on purpose."""
+"""The gate every request passes first: the access log, the intake checks (Host, Origin,
+Content-Type, size), the API key, request statistics, then the live faults. Admin requests
+(``/_admin``) exist only when the admin API is switched on; they need the admin key (the API
+key when no admin key is set) and are never counted nor faulted, so a test can read and reset
+them while the account misbehaves on purpose."""
 
 from __future__ import annotations
 
@@ -9,16 +11,26 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistctl.local.api.errors import ApiError
+from assistctl.local.api.errors import ApiError, printable
 from assistctl.local.api.faults import Connections, FaultGate, Faults
+from assistctl.local.api.intake import Intake, bounded
 
 ADMIN_PREFIX = "/_admin"
 access_log = logging.getLogger("assistctl.local.access")
+
+
+@dataclass(frozen=True)
+class AdminAccess:
+    """Whether ``/_admin`` is served, and the key it needs (None: the API key)."""
+
+    enabled: bool = False
+    key: str | None = None
 
 
 class RequestStats:
@@ -70,12 +82,16 @@ class Gate:
         stats: RequestStats,
         faults: Faults,
         connections: Connections,
+        intake: Intake,
+        admin: AdminAccess,
     ) -> None:
         self.app = app
         self.routes = routes
         self.api_key = api_key
         self.stats = stats
         self.fault_gate = FaultGate(faults, connections)
+        self.intake = intake
+        self.admin = admin
 
     def template(self, scope: Scope) -> str:
         """The route a request matched, as its path template (what stats count by)."""
@@ -106,19 +122,24 @@ class Gate:
                 access_log.info(
                     "method=%s path=%s status=%s ms=%.1f",
                     scope["method"],
-                    scope["path"],
+                    printable(scope["path"]),
                     answered.get("status", "dropped"),
                     (time.perf_counter() - started) * 1000,
                 )
 
     async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        is_admin = scope["path"].startswith(ADMIN_PREFIX)
         try:
-            check_api_key(self.api_key, headers)
+            limit = self.intake.check(scope["method"], headers)
+            if is_admin and not self.admin.enabled:
+                raise ApiError(404, f"Invalid URL ({scope['method']} {scope['path']})")
+            check_api_key(self.admin.key or self.api_key if is_admin else self.api_key, headers)
         except ApiError as exc:
             await exc.response()(scope, receive, send)
             return
-        if scope["path"].startswith(ADMIN_PREFIX):
+        receive = bounded(receive, limit)
+        if is_admin:
             await self.app(scope, receive, send)
             return
         self.stats.count(f"{scope['method']} {self.template(scope)}")

@@ -11,6 +11,7 @@ from assistctl.local.api import (
     files,
     runs,
     threads,
+    uploads,
     vector_stores,
 )
 
@@ -20,6 +21,7 @@ def routes() -> list[BaseRoute]:
     return [
         *assistants.routes(),
         *files.routes(),
+        *uploads.routes(),
         *vector_stores.routes(),
         *file_batches.routes(),
         *runs.routes(),

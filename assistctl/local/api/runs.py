@@ -9,16 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistctl.local.api.assistants import (
-    REASONING_EFFORTS,
-    validate_response_format,
-    validate_tools,
-)
+from assistctl.local.api.assistants import validate_response_format, validate_tools
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
 from assistctl.local.api.streaming import event_stream, frame, frames, sse_response
 from assistctl.local.api.threads import parse_message, parse_thread
 from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
+    REASONING_EFFORTS,
     expect_type,
     one_of,
     optional_number,

@@ -12,6 +12,7 @@ from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
     check_array_length,
     expect_type,
+    image_detail,
     objects_in,
     one_of,
     reject_unknown,
@@ -81,6 +82,7 @@ def parse_content(account: Account, value: Any, param: str = "content") -> list[
         where = f"{param}[{index}]"
         expect_type(part, dict, where, "an object")
         kind = one_of(part.get("type"), f"{where}.type", ("text", "image_file", "image_url"))
+        reject_unknown(part, ("type", kind))
         if kind == "text":
             text = part.get("text")
             expect_type(text, str, f"{where}.text", "a string")
@@ -88,6 +90,8 @@ def parse_content(account: Account, value: Any, param: str = "content") -> list[
         elif kind == "image_file":
             image = part.get("image_file")
             expect_type(image, dict, f"{where}.image_file", "an object")
+            reject_unknown(image, ("file_id", "detail"))
+            detail = image_detail(image, f"{where}.image_file")
             file_id = image.get("file_id")
             if not isinstance(file_id, str) or not account.files.exists(file_id):
                 raise InvalidRequest(
@@ -97,18 +101,17 @@ def parse_content(account: Account, value: Any, param: str = "content") -> list[
             parts.append(
                 {
                     "type": "image_file",
-                    "image_file": {"file_id": file_id, "detail": image.get("detail", "auto")},
+                    "image_file": {"file_id": file_id, "detail": detail},
                 }
             )
         else:
             image = part.get("image_url")
             expect_type(image, dict, f"{where}.image_url", "an object")
+            reject_unknown(image, ("url", "detail"))
             expect_type(image.get("url"), str, f"{where}.image_url.url", "a string")
+            detail = image_detail(image, f"{where}.image_url")
             parts.append(
-                {
-                    "type": "image_url",
-                    "image_url": {"url": image["url"], "detail": image.get("detail", "auto")},
-                }
+                {"type": "image_url", "image_url": {"url": image["url"], "detail": detail}}
             )
     return parts
 

@@ -4,11 +4,16 @@ answered with the API's messages and ``param`` (the field's path in the request)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from assistctl.local.domain import InvalidRequest
 
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+IMAGE_DETAILS = ("auto", "low", "high")
+MAX_SCHEMA_NAME = 64
+SCHEMA_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_VALUE_LENGTH = 512
@@ -159,3 +164,41 @@ def validate_metadata(
                 param=f"{param}.{key}",
             )
     return dict(value)
+
+
+def optional_of_type(
+    body: dict[str, Any], name: str, kind: type | tuple[type, ...], expected: str, where: str
+) -> Any:
+    """``body[name]`` if it has the JSON type ``expected`` (None when absent or null)."""
+    value = body.get(name)
+    if value is not None:
+        expect_type(value, kind, f"{where}.{name}" if where else name, expected)
+    return value
+
+
+def validate_json_schema_format(value: Any, param: str) -> dict[str, Any]:
+    """A ``json_schema`` structured-output format (``response_format.json_schema``, and the
+    Responses API's ``text.format``): ``name`` (≤ 64 of a-z A-Z 0-9 _ -), ``description``,
+    ``schema`` (an object), ``strict`` (a boolean)."""
+    expect_type(value, dict, param, "an object")
+    reject_unknown(value, ("name", "description", "schema", "strict"))
+    name = value.get("name")
+    if name is None:
+        raise InvalidRequest(f"Missing required parameter: '{param}.name'.", f"{param}.name")
+    expect_type(name, str, f"{param}.name", "a string")
+    if len(name) > MAX_SCHEMA_NAME or not SCHEMA_NAME.match(name):
+        raise InvalidRequest(
+            f"Invalid '{param}.name': string does not match pattern. Expected a string that "
+            f"matches the pattern '^[a-zA-Z0-9_-]+$' (1-{MAX_SCHEMA_NAME} characters).",
+            f"{param}.name",
+        )
+    optional_of_type(value, "description", str, "a string", param)
+    optional_of_type(value, "schema", dict, "an object", param)
+    optional_of_type(value, "strict", bool, "a boolean", param)
+    return value
+
+
+def image_detail(image: dict[str, Any], param: str) -> str:
+    """An image part's ``detail`` (``auto`` when left out)."""
+    detail = image.get("detail")
+    return "auto" if detail is None else one_of(detail, f"{param}.detail", IMAGE_DETAILS)

@@ -125,14 +125,23 @@ def validate_filter(value: Any, param: str = "filters") -> None:
     expect_type(value, dict, param, "an object")
     kind = one_of(value.get("type"), f"{param}.type", COMPARISONS + ("and", "or"))
     if kind in ("and", "or"):
+        reject_unknown(value, ("type", "filters"))
         nested = value.get("filters")
         expect_type(nested, list, f"{param}.filters", "an array")
         for index, item in enumerate(nested):
             validate_filter(item, f"{param}.filters[{index}]")
         return
+    reject_unknown(value, ("type", "key", "value"))
     expect_type(value.get("key"), str, f"{param}.key", "a string")
     if "value" not in value:
         raise InvalidRequest(f"Missing required parameter: '{param}.value'.", f"{param}.value")
+    compared = value["value"]
+    scalar = (str, int, float, bool)
+    if isinstance(compared, list):
+        for index, item in enumerate(compared):
+            expect_type(item, scalar, f"{param}.value[{index}]", "a string, number or boolean")
+    else:
+        expect_type(compared, scalar, f"{param}.value", "a string, number, boolean or array")
 
 
 def status_filter(request: Request) -> str | None:
@@ -204,6 +213,9 @@ def search(request: Request, body: Body) -> Body:
     filters = body.get("filters")
     if filters is not None:
         validate_filter(filters)
+    rewrite = body.get("rewrite_query")
+    if rewrite is not None:
+        expect_type(rewrite, bool, "rewrite_query", "a boolean")
     ranking = body.get("ranking_options") or {}
     expect_type(ranking, dict, "ranking_options", "an object")
     reject_unknown(ranking, ("ranker", "score_threshold"))

@@ -8,6 +8,7 @@ the validated requests those services take, the refusals they raise and the view
 from assistctl.local.domain.account import Account
 from assistctl.local.domain.errors import InvalidRequest, NotFound, Refusal
 from assistctl.local.domain.file_batches import BatchFile
+from assistctl.local.domain.files import chunks_of
 from assistctl.local.domain.pages import PageRequest
 from assistctl.local.domain.recorder import Emit, Event
 from assistctl.local.domain.records import ApiObject, now, public
@@ -33,6 +34,7 @@ __all__ = [
     "Refusal",
     "RunRequest",
     "ToolResources",
+    "chunks_of",
     "now",
     "pending_call_ids",
     "public",

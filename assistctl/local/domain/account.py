@@ -11,6 +11,7 @@ from assistctl.local.domain.file_batches import FileBatches
 from assistctl.local.domain.files import Files
 from assistctl.local.domain.runs import Runs
 from assistctl.local.domain.threads import Threads
+from assistctl.local.domain.uploads import Uploads
 from assistctl.local.domain.vector_stores import VectorStores
 from assistctl.local.engines import Engine
 from assistctl.local.storage import Store
@@ -26,6 +27,7 @@ class Account:
     ) -> None:
         self.store = store
         self.files = Files(store)
+        self.uploads = Uploads(store, self.files)
         self.vector_stores = VectorStores(store, self.files, indexing_delay_s)
         self.file_batches = FileBatches(store, self.vector_stores)
         self.assistants = Assistants(store, self.vector_stores)

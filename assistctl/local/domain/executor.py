@@ -156,17 +156,10 @@ class RunExecutor:
         send("thread.run.in_progress", public(run))
         live = LiveMessage(store, run, emit) if emit is not None else None
         try:
-            engine = self.engine
-        except ValueError as exc:
-            outcome: Outcome = Failure(
-                "server_error", f"The local account's run engine is misconfigured: {exc}"
-            )
-        else:
-            try:
-                outcome = engine.respond(self._input(run), self._search, new_id, live)
-            except Exception as exc:
-                log.exception("engine failed on run %s", run_id)
-                outcome = Failure("server_error", f"The run engine failed: {exc}")
+            outcome: Outcome = self.engine.respond(self._input(run), self._search, new_id, live)
+        except Exception as exc:
+            log.exception("engine failed on run %s", run_id)
+            outcome = Failure("server_error", f"The run engine failed: {exc}")
         self._record(thread_id, run_id, outcome, send, token, live)
 
     def _input(self, run: ApiObject) -> RunInput:

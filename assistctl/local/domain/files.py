@@ -6,12 +6,21 @@ vector store (attachments and chunks), so search never cites a file that is gone
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
 from assistctl.local.domain.errors import InvalidRequest, NotFound
 from assistctl.local.domain.pages import PageRequest, list_page
 from assistctl.local.domain.records import FILE, VECTOR_STORE_FILE, ApiObject, new_id, now
 from assistctl.local.storage import Store
 
 NOT_DOWNLOADABLE = ("assistants",)
+CHUNK_BYTES = 1024 * 1024
+
+
+def chunks_of(source: BinaryIO) -> Iterator[bytes]:
+    """A file's bytes from where it stands, a megabyte at a time."""
+    return iter(lambda: source.read(CHUNK_BYTES), b"")
 
 
 class Files:
@@ -31,13 +40,19 @@ class Files:
         return self._store.get_blob(file_id) or b""
 
     def upload(
-        self, filename: str, purpose: str, content: bytes, expires_at: int | None
+        self,
+        filename: str,
+        purpose: str,
+        chunks: Iterable[bytes],
+        size: int,
+        expires_at: int | None,
     ) -> ApiObject:
-        """Record an uploaded file (object and bytes) in one transaction."""
+        """Record an uploaded file (object and bytes) in one transaction; its ``size`` bytes
+        are written as ``chunks`` yields them, so memory stays bounded."""
         file: ApiObject = {
             "id": new_id("file", "-"),
             "object": "file",
-            "bytes": len(content),
+            "bytes": size,
             "created_at": now(),
             "filename": filename,
             "purpose": purpose,
@@ -46,7 +61,7 @@ class Files:
             "expires_at": expires_at,
         }
         with self._store.transaction():
-            self._store.put_blob(file["id"], content)
+            self._store.put_blob_from(file["id"], size, chunks)
             self._store.insert(FILE, file)
         return file
 

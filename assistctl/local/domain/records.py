@@ -14,6 +14,8 @@ type                           parent              what
 ``thread.message``             thread id           messages, in creation order
 ``thread.run``                 thread id           runs
 ``thread.run.step``            run id              run steps
+``upload``                     ''                  ``/v1/uploads`` objects
+``upload.part``                upload id           parts; their bytes in the blobs
 =============================  ==================  =========================================
 
 Keys starting with ``_`` in stored objects are private bookkeeping, never shown by the API.
@@ -39,6 +41,8 @@ THREAD = "thread"
 MESSAGE = "thread.message"
 RUN = "thread.run"
 RUN_STEP = "thread.run.step"
+UPLOAD = "upload"
+UPLOAD_PART = "upload.part"
 
 ApiObject = dict[str, Any]
 

@@ -3,9 +3,10 @@
 Attaching a file indexes it at once (chunks in the store's index) and records ``_ready_at`` =
 now + the live indexing delay; the attachment reads as ``in_progress`` until then and as its
 outcome after, computed on every read, so no background worker is needed and the delay is
-exact. Content that is not UTF-8 text (NUL bytes, undecodable) fails with ``unsupported_file``,
-an empty file with ``invalid_file``. A store's ``status``, ``file_counts`` and ``usage_bytes``
-are computed from its attachments on read; ``expires_at`` from ``last_active_at``.
+exact. What text a file has is the ``documents`` module's business (PDF, Word, PowerPoint
+and HTML are extracted; types ``file_search`` does not take fail with ``unsupported_file``).
+A store's ``status``, ``file_counts`` and ``usage_bytes`` are computed from its attachments
+on read; ``expires_at`` from ``last_active_at``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistctl.local.domain.documents import document_text
 from assistctl.local.domain.errors import NotFound
 from assistctl.local.domain.files import Files
 from assistctl.local.domain.pages import PageRequest, list_page
@@ -90,22 +92,6 @@ def file_counts(views: list[ApiObject]) -> dict[str, int]:
     for view in views:
         counts[view["status"]] += 1
     return {**counts, "total": len(views)}
-
-
-def indexable_text(content: bytes, filename: str) -> tuple[str | None, dict[str, str] | None]:
-    """(text, None) for indexable content, else (None, last_error)."""
-    if b"\x00" in content:
-        return None, {"code": "unsupported_file", "message": f"{filename}: binary content."}
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, {
-            "code": "unsupported_file",
-            "message": f"{filename}: not UTF-8 text; the local account indexes text only.",
-        }
-    if not text.strip():
-        return None, {"code": "invalid_file", "message": f"{filename}: the file is empty."}
-    return text, None
 
 
 class VectorStores:
@@ -277,7 +263,7 @@ class VectorStores:
                     self._store.put(VECTOR_STORE_FILE, existing, vector_store_id)
                 return existing
             file = self._files.get(file_id)
-            text, error = indexable_text(self._files.bytes_of(file_id), file["filename"])
+            text, error = document_text(self._files.bytes_of(file_id), file["filename"])
             usage = 0
             if text is not None:
                 chunks = chunk_text(
@@ -359,6 +345,7 @@ class VectorStores:
     def file_content(self, vector_store_id: str, file_id: str) -> ApiObject:
         """The parsed text of an attached file, as the API's one-page list of text parts."""
         self.get_attachment(vector_store_id, file_id)
-        text, _ = indexable_text(self._files.bytes_of(file_id), file_id)
+        filename = self._files.get(file_id)["filename"]
+        text, _ = document_text(self._files.bytes_of(file_id), filename)
         data = [{"type": "text", "text": text}] if text is not None else []
         return {"object": "vector_store.file_content.page", "data": data, "has_more": False}

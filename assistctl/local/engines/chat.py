@@ -10,16 +10,20 @@ code executor ships with assistctl, so such runs fail with a clear ``last_error`
 
 The backend is called through the ``openai`` SDK (``chat.completions.create``) with
 ``base_url``; models are mapped by ``model_map``; the key (read from the environment by the
-app) is never logged or stored.
+app) is never logged or stored. Neither are credentials riding in the URL (``user:password@``,
+``?api-key=``): every failure message is redacted of them and shows the URL without them, since
+``last_error`` is stored and shown to every client — also when the backend echoes the key.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import (
@@ -53,17 +57,35 @@ EXCERPT_CHARACTERS = 2000
 REQUEST_TIMEOUT_S = 120.0
 MAX_RETRIES = 2
 NO_KEY = "no-key"
+REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 4
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, any surrogate is unpaired
 _MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
 class _Reply:
-    """One chat completion's choice, streamed or not, reduced to what a run needs."""
+    """One chat completion's choice, streamed or not, reduced to what a run needs. Text is
+    made valid Unicode (a backend's lone surrogate escape becomes U+FFFD), since the account
+    stores nothing it could not answer back."""
 
     content: str
     tool_calls: tuple[FunctionCall, ...]
     finish_reason: str | None
     usage: Usage | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", valid_text(self.content))
+        calls = tuple(
+            replace(call, name=valid_text(call.name), arguments=valid_text(call.arguments))
+            for call in self.tool_calls
+        )
+        object.__setattr__(self, "tool_calls", calls)
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each unpaired UTF-16 surrogate replaced by U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,38 @@ class _Excerpt:
     number: int
     file_id: str
     filename: str
+
+
+class EngineFailure(Exception):
+    """An unexpected error of the chat engine, its message already redacted."""
+
+
+class Redactor:
+    """Removes a backend's credentials from text: the key, and the user, password and query
+    values of its URL (as written and percent-decoded)."""
+
+    def __init__(self, base_url: str, api_key: str | None) -> None:
+        parts = urlsplit(base_url)
+        found = {api_key or ""}
+        for value in (parts.username, parts.password, *(v for _, v in parse_qsl(parts.query))):
+            if value:
+                found.update({value, unquote(value), quote(unquote(value), safe="")})
+        if parts.password is not None:  # sent as HTTP Basic auth, which a backend may echo
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+            found.add(base64.b64encode(pair.encode()).decode())
+        # Shorter values (a user "me") would garble every message and protect nothing.
+        long_enough = (s for s in found if len(s) >= MIN_SECRET_LENGTH)
+        self.secrets = tuple(sorted(long_enough, key=len, reverse=True))
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        self.shown_url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
 
 class ChatEngine:
@@ -85,7 +139,8 @@ class ChatEngine:
         timeout: float = REQUEST_TIMEOUT_S,
         max_retries: int = MAX_RETRIES,
     ) -> None:
-        self.base_url = base_url
+        self._redact = Redactor(base_url, api_key)
+        self.base_url = self._redact.shown_url
         self.model_map = dict(model_map or {})
         self._client = openai.OpenAI(
             base_url=base_url,
@@ -106,7 +161,23 @@ class ChatEngine:
         on_text: Callable[[str], None] | None = None,
     ) -> Outcome:
         """Answer ``run``; with ``on_text`` the backend streams and each text piece is passed
-        on as it arrives (the outcome still carries the whole answer)."""
+        on as it arrives (the outcome still carries the whole answer). Failures never carry the
+        backend's credentials."""
+        try:
+            outcome = self._respond(run, search, new_id, on_text)
+        except Exception as exc:
+            raise EngineFailure(self._redact(f"{type(exc).__name__}: {exc}")) from None
+        if isinstance(outcome, Failure):
+            return replace(outcome, message=self._redact(outcome.message))
+        return outcome
+
+    def _respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None,
+    ) -> Outcome:
         if run.tool("code_interpreter") is not None:
             return Failure(
                 "invalid_prompt",

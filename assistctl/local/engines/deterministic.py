@@ -52,6 +52,8 @@ _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”")
 _FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.DOTALL)
 _EDGE_PUNCTUATION = "\"'“”‘’.,;:!?()[]{}<>#"
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_TOKEN = re.compile(r"[^\s]+")
+_SENTENCE_END = (".", "!", "?", ":")
 
 
 def last_user_text(messages: Sequence[ContextMessage]) -> str | None:
@@ -178,28 +180,84 @@ _MISSING = object()
 
 
 def extract_arguments(parameters: dict[str, Any] | None, message: str) -> tuple[dict, list[str]]:
-    """Arguments for a function, read from the message per its JSON Schema (rule 1).
+    """Arguments for a function, read from the message per its JSON Schema (rule 3); local
+    ``$ref``s (``#/$defs/…``, ``#/definitions/…``) are followed.
 
     Returns the arguments found (in schema property order) and the required names not found.
     """
-    parameters = parameters or {}
+    root = parameters or {}
+    parameters = resolve_ref(root, root)
     properties: dict[str, Any] = parameters.get("properties") or {}
     required = [name for name in parameters.get("required") or [] if name in properties]
     order = required + [name for name in properties if name not in required]
     tokens = [t for t in _raw_tokens(message) if t]
     quoted = [a or b for a, b in _QUOTED.findall(message)]
+    unquoted = unquoted_candidates(_QUOTED.sub(" ", message))
     found: dict[str, Any] = {}
     for name in order:
-        schema = properties[name] if isinstance(properties[name], dict) else {}
-        value = _argument(name, schema, message, tokens, quoted)
+        schema = resolve_ref(properties[name], root)
+        value = _argument(name, schema, message, tokens, quoted, unquoted)
         if value is not _MISSING:
             found[name] = value
     missing = [name for name in required if name not in found]
     return {name: found[name] for name in properties if name in found}, missing
 
 
+def unquoted_candidates(message: str) -> list[tuple[str, str]]:
+    """``(word before, phrase)`` for each phrase a string argument may be when nothing is
+    quoted, in message order: runs of capitalised words that do not start a sentence
+    (``Miami``, ``New York``; never ``I``) and tokens with a digit (``42``, ``A-7``)."""
+    found: list[tuple[str, str]] = []
+    run: list[str] = []
+    before = ""
+    previous = ""
+    sentence_start = True
+    for match in _TOKEN.finditer(message):
+        raw = match.group()
+        token = raw.strip(_EDGE_PUNCTUATION)
+        capitalised = bool(token) and token[0].isupper() and token != "I"
+        if capitalised and not sentence_start and not any(c.isdigit() for c in token):
+            if not run:
+                before = previous
+            run.append(token)
+        else:
+            if run:
+                found.append((before, " ".join(run)))
+                run = []
+            if any(c.isdigit() for c in token):
+                found.append((previous, token))
+        if run and raw.rstrip("\"'”’)").endswith((*_SENTENCE_END, ",", ";")):
+            found.append((before, " ".join(run)))
+            run = []
+        sentence_start = raw.rstrip("\"'”’)").endswith(_SENTENCE_END)
+        previous = token
+    if run:
+        found.append((before, " ".join(run)))
+    return found
+
+
+def resolve_ref(schema: Any, root: dict[str, Any], hops: int = 8) -> dict[str, Any]:
+    """``schema`` with a local ``$ref`` (``#/…``, a JSON pointer into ``root``) followed, at
+    most ``hops`` times; anything unresolvable reads as an empty schema."""
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and hops > 0:
+        reference = schema["$ref"]
+        if not reference.startswith("#"):
+            return {}
+        target: Any = root
+        for step in reference[1:].split("/")[1:] if reference != "#" else []:
+            step = step.replace("~1", "/").replace("~0", "~")
+            target = target.get(step) if isinstance(target, dict) else None
+        schema, hops = target, hops - 1
+    return schema if isinstance(schema, dict) and "$ref" not in schema else {}
+
+
 def _argument(
-    name: str, schema: dict[str, Any], message: str, tokens: list[str], quoted: list[str]
+    name: str,
+    schema: dict[str, Any],
+    message: str,
+    tokens: list[str],
+    quoted: list[str],
+    unquoted: list[tuple[str, str]],
 ) -> Any:
     if schema.get("enum"):
         value = first_mentioned(schema["enum"], message)
@@ -219,7 +277,14 @@ def _argument(
         if _is_identifier_name(name):
             token = _after_name_word(tokens, name, lambda t: any(c.isdigit() for c in t))
             return _MISSING if token is None else token
-        return quoted.pop(0) if quoted else _MISSING
+        if quoted:
+            return quoted.pop(0)
+        if not unquoted:
+            return _MISSING
+        wanted = set(name_words(name))
+        chosen = next((c for c in unquoted if _normalise(c[0]) in wanted), unquoted[0])
+        unquoted.remove(chosen)
+        return chosen[1]
     return _MISSING
 
 

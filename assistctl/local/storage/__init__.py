@@ -8,7 +8,14 @@ offers the same two classes' public methods.
 
 from assistctl.local.storage.chunks import ChunkIndex, IndexedChunk
 from assistctl.local.storage.database import StoreClosed, StoreUnavailable
-from assistctl.local.storage.store import CursorNotFound, Filter, Page, Store, StoredObject
+from assistctl.local.storage.store import (
+    CursorNotFound,
+    Filter,
+    Page,
+    Store,
+    StoredObject,
+    Unrenderable,
+)
 
 __all__ = [
     "ChunkIndex",
@@ -20,4 +27,5 @@ __all__ = [
     "StoreClosed",
     "StoreUnavailable",
     "StoredObject",
+    "Unrenderable",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
 """
 
 Parameters = Sequence[Any]
+BLOB_CHUNK_BYTES = 1024 * 1024
 
 
 class StoreUnavailable(Exception):
@@ -113,6 +114,46 @@ class Database:
         with self.transaction():
             row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
         return row
+
+    def write_blob(self, id: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Make the blob ``id`` the ``size`` bytes that ``chunks`` yield, written as they come:
+        memory stays bounded whatever the size (SQLite's incremental blob I/O into a
+        ``zeroblob`` of the final length). Any other total is a ValueError, and nothing is
+        written."""
+        with self.transaction():
+            connection = self._open_connection()
+            cursor = connection.execute(
+                "INSERT OR REPLACE INTO blobs (id, content) VALUES (?, zeroblob(?))", (id, size)
+            )
+            rowid = cursor.lastrowid
+            assert rowid is not None
+            written = 0
+            with connection.blobopen("blobs", "content", rowid) as blob:
+                for chunk in chunks:
+                    if written + len(chunk) > size:
+                        raise ValueError(f"more than the {size} bytes announced")
+                    blob.write(chunk)
+                    written += len(chunk)
+            if written != size:
+                raise ValueError(f"expected {size} bytes, got {written}")
+
+    def read_blob(self, id: str) -> Iterator[bytes]:
+        """The blob ``id`` a chunk at a time (nothing if there is no such blob)."""
+        with self._lock:
+            row = (
+                self._open_connection()
+                .execute("SELECT rowid, length(content) FROM blobs WHERE id = ?", (id,))
+                .fetchone()
+            )
+        if row is None:
+            return
+        rowid, size = row
+        for offset in range(0, size, BLOB_CHUNK_BYTES):
+            with self._lock:
+                connection = self._open_connection()
+                with connection.blobopen("blobs", "content", rowid, readonly=True) as blob:
+                    blob.seek(offset)
+                    yield blob.read(BLOB_CHUNK_BYTES)
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -6,12 +6,16 @@ message, the vector store of a vector-store file, the run of a run step, '' for 
 objects. ``seq`` records insertion order, which is the API's ``created_at`` order with ties
 broken, so cursors (``after``/``before``) are exact. ``chunks`` is the search index kept in the
 same database, so one transaction covers a record and its chunks.
+
+Nothing is stored that could not be answered back: an object with NaN/Infinity or a lone UTF-16
+surrogate (which no UTF-8 answer can carry) is refused with ``Unrenderable`` before any write,
+so one bad object can never break the lists that contain it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +42,20 @@ class Page:
             "last_id": self.data[-1]["id"] if self.data else None,
             "has_more": self.has_more,
         }
+
+
+class Unrenderable(ValueError):
+    """An object that JSON in UTF-8 cannot carry; the write it came with is refused."""
+
+
+def _dumped(obj: StoredObject) -> str:
+    """``obj`` as the JSON text stored, or ``Unrenderable``."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise Unrenderable(f"refusing to store {obj.get('id')!r}: {exc}") from None
+    return text
 
 
 class CursorNotFound(LookupError):
@@ -72,7 +90,7 @@ class Store:
         with self.transaction():
             self._database.write(
                 "INSERT INTO objects (type, parent, id, seq, data) VALUES (?, ?, ?, ?, ?)",
-                (type, parent, obj["id"], self._next_seq(), json.dumps(obj)),
+                (type, parent, obj["id"], self._next_seq(), _dumped(obj)),
             )
         return obj
 
@@ -80,7 +98,7 @@ class Store:
         """Replace an existing object's data, keeping its place in list order."""
         changed = self._database.write(
             "UPDATE objects SET data = ? WHERE type = ? AND parent = ? AND id = ?",
-            (json.dumps(obj), type, parent, obj["id"]),
+            (_dumped(obj), type, parent, obj["id"]),
         )
         if changed == 0:
             raise KeyError(obj["id"])
@@ -228,6 +246,15 @@ class Store:
         self._database.write(
             "INSERT OR REPLACE INTO blobs (id, content) VALUES (?, ?)", (id, content)
         )
+
+    def put_blob_from(self, id: str, size: int, chunks: Iterable[bytes]) -> None:
+        """The blob ``id`` written from ``chunks`` (``size`` bytes in all) as they come, in
+        bounded memory."""
+        self._database.write_blob(id, size, chunks)
+
+    def blob_chunks(self, id: str) -> Iterator[bytes]:
+        """The blob ``id`` a chunk at a time."""
+        return self._database.read_blob(id)
 
     def get_blob(self, id: str) -> bytes | None:
         row = self._database.read_one("SELECT content FROM blobs WHERE id = ?", (id,))

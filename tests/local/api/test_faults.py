@@ -181,6 +181,15 @@ def test_stats_count_routes_by_template_and_skip_admin(client, admin):
         ({"rules": [{}, {"nth": 0}]}, "rules[1].nth"),
         ({"rules": [{"count": "many"}]}, "rules[0].count"),
         ({"rules": [{"retry_after": -1}]}, "rules[0].retry_after"),
+        ({"rules": [{"retry_after": 1e9}]}, "rules[0].retry_after"),
+        ({"rules": [{"nth": 1.5}]}, "rules[0].nth"),
+        ({"rules": [{"count": 10**12}]}, "rules[0].count"),
+        ({"rules": [{"path": "(a)\\1"}]}, "rules[0].path"),
+        ({"rules": [{"path": "x" * 1001}]}, "rules[0].path"),
+        ({"rules": [{}] * 101}, "rules"),
+        ({"latency_ms": 1e300}, "latency_ms"),
+        ({"indexing_delay_s": 1e300}, "indexing_delay_s"),
+        ({"rate_limit_per_s": 1e300}, "rate_limit_per_s"),
     ],
 )
 def test_invalid_fault_bodies_are_400(local_server, body, param):
@@ -195,3 +204,38 @@ def test_invalid_fault_bodies_are_400(local_server, body, param):
     assert raised.value.code == 400
     error = json.loads(raised.value.read())["error"]
     assert error["message"] and error["param"] == param
+
+
+@pytest.mark.timeout(30)
+def test_a_catastrophic_pattern_cannot_stall_the_server(client, admin):
+    """``(a+)+b`` against a path of 40 a's: a backtracking engine would take hours (it
+    took 7 s at 27); RE2 matches in time linear in the path."""
+    admin.set_faults(rules=[{"path": "(a+)+b", "status": 503}])
+    with pytest.raises(openai.NotFoundError):
+        client.beta.assistants.retrieve("a" * 40)
+    with pytest.raises(openai.InternalServerError):
+        client.beta.assistants.retrieve("a" * 40 + "b")
+
+
+def test_regex_like_rule_paths_keep_their_meaning(client, admin):
+    admin.set_faults(rules=[{"path": "^/v1/assistants$", "status": 409, "count": 5}])
+    with pytest.raises(openai.ConflictError):
+        client.beta.assistants.list()
+    with pytest.raises(openai.NotFoundError):  # not anchored-matched: answered for real
+        client.beta.assistants.retrieve("asst_missing")
+    admin.set_faults(rules=[{"path": "/file_batches$", "status": 409}])
+    client.beta.assistants.list()
+    with pytest.raises(openai.ConflictError):
+        client.vector_stores.file_batches.create("vs_x", file_ids=["file-x"])
+
+
+def test_infinite_latency_is_400_not_500(local_server):
+    request = urllib.request.Request(
+        local_server.root_url + "/_admin/faults",
+        data=b'{"latency_ms": Infinity}',
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=5)
+    assert raised.value.code == 400

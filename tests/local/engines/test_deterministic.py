@@ -309,3 +309,68 @@ def test_file_search_names_an_assistctl_upload_by_its_original_file_name():
 )
 def test_a_filename_of_tilde_separated_segments_is_shown_by_its_last(stored, shown):
     assert display_filename(stored) == shown
+
+
+def test_an_unquoted_capitalised_place_fills_a_required_string():
+    """The documentation's own example: "What's the weather in Miami?" calls the function."""
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "getCurrentWeather",
+            "description": "Get the weather in location",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state"},
+                    "unit": {"type": "string", "enum": ["c", "f"]},
+                },
+                "required": ["location"],
+            },
+        },
+    }
+    outcome, _ = respond(run_input("What's the weather in Miami?", [weather]))
+    assert isinstance(outcome, ActionRequired)
+    assert json.loads(outcome.function_calls[0].arguments) == {"location": "Miami"}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Book a flight from New York to San Francisco",
+            {"from": "New York", "to": "San Francisco"},
+        ),
+        ("Fly to Paris, from Berlin.", {"from": "Berlin", "to": "Paris"}),
+        ("A ticket to Oslo", {"from": "Oslo"}),
+        ("Book me a flight. Rome is nice, I think", {}),
+    ],
+)
+def test_unquoted_candidates_prefer_the_one_after_a_property_word(message, expected):
+    schema = {
+        "type": "object",
+        "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+    }
+    arguments, _ = extract_arguments(schema, message)
+    assert arguments == expected
+
+
+def test_local_refs_in_parameters_are_followed():
+    parameters = {
+        "$ref": "#/$defs/Request",
+        "$defs": {
+            "Request": {
+                "type": "object",
+                "properties": {
+                    "city": {"$ref": "#/$defs/City"},
+                    "days": {"$ref": "#/definitions/Days"},
+                    "loop": {"$ref": "#/$defs/Loop"},
+                },
+                "required": ["city", "days"],
+            },
+            "City": {"type": "string"},
+            "Loop": {"$ref": "#/$defs/Loop"},
+        },
+        "definitions": {"Days": {"type": "integer"}},
+    }
+    arguments, missing = extract_arguments(parameters, "Forecast for Lisbon, 3 days")
+    assert arguments == {"city": "Lisbon", "days": 3} and missing == []
