@@ -495,7 +495,7 @@ def plan_command(
         ctx.exit(EXIT_CHANGES)
 
 
-# --- test (issue 7) -------------------------------------------------------------------------
+# --- test (issues 7, 19) --------------------------------------------------------------------
 
 
 @cli.command("test")
@@ -505,14 +505,21 @@ def plan_command(
     "junit_path",
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="Write JUnit XML.",
+    help="Write JUnit XML (with --compare: the candidate's).",
 )
 @click.option(
     "--json",
     "json_path",
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="Write a JSON report.",
+    help="Write a JSON report with every attempt (with --compare: both sides and the table).",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the verdicts (with --compare: the comparison table) as markdown for a PR.",
 )
 @click.option(
     "--transcripts",
@@ -535,6 +542,54 @@ def plan_command(
     show_default=True,
     help="Conversations at once, across tests and repeats.",
 )
+@click.option(
+    "--confidence",
+    metavar="C",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence of the reported intervals and of sequential verdicts.",
+)
+@click.option(
+    "--allow-inconclusive",
+    is_flag=True,
+    help="Exit 0 instead of 2 when tests are INCONCLUSIVE (still reported as such).",
+)
+@click.option(
+    "--grader-account",
+    metavar="ACCOUNT",
+    help="http(s)://HOST/v1 | openai: where rubric and similar checks are graded "
+    "[default: the Stack's spec.grader.account].",
+)
+@click.option(
+    "--compare",
+    "compare_envs",
+    nargs=2,
+    metavar="ENV_A ENV_B",
+    help="Run the suite on two environments of the stack (baseline, candidate) and "
+    "print a table of their verdicts, differences first.",
+)
+@click.option(
+    "--compare-account",
+    "compare_accounts",
+    nargs=2,
+    metavar="ACCOUNT_A ACCOUNT_B",
+    help="The same, on two accounts (--env on both).",
+)
+@click.option(
+    "--export",
+    "export_format",
+    type=click.Choice(["promptfoo"]),
+    help="Write the suite as a promptfoo configuration instead of running it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="With --export: the file to write [default: promptfooconfig.yaml].",
+)
 @click.pass_context
 def test_command(
     ctx: click.Context,
@@ -542,76 +597,195 @@ def test_command(
     env: str | None,
     junit_path: str | None,
     json_path: str | None,
+    markdown_path: str | None,
     transcripts_dir: str | None,
     pattern: str | None,
     parallel: int,
+    confidence: float,
+    allow_inconclusive: bool,
+    grader_account: str | None,
+    compare_envs: tuple[str, str] | None,
+    compare_accounts: tuple[str, str] | None,
+    export_format: str | None,
+    output_path: str | None,
 ) -> None:
     """Run the smoke tests (SmokeTest documents) against the deployed assistants.
 
     Each test is a scripted conversation on a fresh thread; function calls are answered from the
-    test's canned outputs and every reply is checked against its expectations. Exit code 0: all
-    passed, 2: some failed, 1: error (invalid test file, assistant not deployed, account
-    unreachable).
+    test's canned outputs and every reply is checked against its expectations. A repeated test
+    gets a pass rate, a confidence interval and a verdict: PASS, FAIL or INCONCLUSIVE. Exit
+    code 0: all passed, 2: some failed or were inconclusive (unless --allow-inconclusive), 1:
+    error (invalid test file, assistant not deployed, account or grader unreachable).
 
     \b
     Example:
       assistctl test examples/quickstart
       assistctl test examples/quickstart -k order --junit junit.xml --transcripts transcripts/
+      assistctl test assistants --compare staging preview --markdown comparison.md
+      assistctl test assistants --env staging --export promptfoo -o promptfooconfig.yaml
     """
-    import shlex
+    import dataclasses
 
-    from assistctl.errors import SmokeTestError
-    from assistctl.manifest import load_all
-    from assistctl.smoketest import reports
-    from assistctl.smoketest import runner as smoketest
+    from assistctl.grading import GraderSettings
+    from assistctl.smoketest import reports, session
+    from assistctl.smoketest.comparison import Comparison
+    from assistctl.smoketest.repeats import Repeat
+    from assistctl.smoketest.runner import run_suite
 
     options: Options = ctx.obj
-    targets = list(paths) or ["."]
-    desired, smoke_tests = load_all(targets, env=env)
-    if not smoke_tests:
-        raise SmokeTestError(
-            f"no smoke tests found in {' '.join(targets)}",
-            hint="put SmokeTest documents in a tests/ folder next to the manifests",
-        )
-    selected, deselected = smoketest.select(smoke_tests, pattern)
-    if not selected:
-        names = ", ".join(t.name for t in smoke_tests)
-        raise SmokeTestError(f"-k {pattern!r} selects none of the smoke tests ({names})")
-    apply_hint = "assistctl apply " + " ".join(shlex.quote(t) for t in targets)
-    if env:
-        apply_hint += f" --env {shlex.quote(env)}"
-    backend = options.backend(desired.root)
-    total = sum(int(t.spec.get("repeat", 1)) for t in selected)
-    with reports.Progress(
-        total,
-        echo=(lambda line: None) if options.quiet else click.echo,
-        tty=sys.stdout.isatty() and not options.quiet,
-        color=options.color,
-    ) as progress:
-        result = smoketest.run_suite(
-            backend,
-            desired,
-            selected,
-            parallel=parallel,
-            deselected=deselected,
-            on_attempt=progress.attempt_finished,
-            apply_hint=apply_hint,
-        )
+    _check_test_flags(env, compare_envs, compare_accounts, export_format, output_path)
+    if export_format:
+        _export_suite(options, paths, env, pattern, grader_account, output_path)
+        return
+    command = options.command()
+    if compare_envs:
+        selections = [session.load(paths, label, pattern, command) for label in compare_envs]
+        sides = [
+            session.Side(label, options.backend(selection.desired.root), selection)
+            for label, selection in zip(compare_envs, selections, strict=True)
+        ]
+    elif compare_accounts:
+        from assistctl.accounts import parse_account
+
+        selection = session.load(paths, env, pattern, command)
+        sides = [
+            session.Side(
+                parse_account(account).label,
+                dataclasses.replace(options, account=account).backend(selection.desired.root),
+                selection,
+            )
+            for account in compare_accounts
+        ]
+    else:
+        selection = session.load(paths, env, pattern, command)
+        backend = options.backend(selection.desired.root)
+        sides = [session.Side(selection.desired.owner, backend, selection)]
+    settings = GraderSettings.of(sides[-1].selection.desired.grader, grader_account)
+
+    def connect_judges(chosen: GraderSettings) -> Any:
+        from assistctl.backends.grading import connect
+
+        return connect(chosen)
+
+    tests = [t for side in sides for t in side.selection.tests]
+    judges = session.judges(tests, settings, connect_judges)
+    results = []
+    for side in sides:
+        selection = side.selection
+        total = sum(Repeat.of(t.spec).max_attempts for t in selection.tests)
+        with reports.Progress(
+            total,
+            echo=(lambda line: None) if options.quiet else click.echo,
+            tty=sys.stdout.isatty() and not options.quiet,
+            color=options.color,
+            prefix=f"[{side.label}] " if len(sides) > 1 else "",
+        ) as progress:
+            results.append(
+                run_suite(
+                    side.backend,
+                    selection.desired,
+                    selection.tests,
+                    parallel=parallel,
+                    deselected=selection.deselected,
+                    on_attempt=progress.attempt_finished,
+                    apply_hint=selection.apply_hint,
+                    confidence=confidence,
+                    judges=judges,
+                    allow_inconclusive=allow_inconclusive,
+                )
+            )
+    result = results[-1]
+    comparison = (
+        Comparison(sides[0].label, sides[1].label, results[0], results[1])
+        if len(results) == 2
+        else None
+    )
     if json_path:
-        reports.write_json(result, json_path)
+        reports.write_document(
+            comparison.to_json() if comparison else reports.to_json(result), json_path
+        )
         options.note(f"wrote the JSON report to {json_path}")
     if junit_path:
         reports.write_junit(result, junit_path)
         options.note(f"wrote JUnit XML to {junit_path}")
+    if markdown_path:
+        markdown = comparison.render_markdown() if comparison else reports.render_markdown(result)
+        reports.write_text(markdown, markdown_path, "the markdown report")
+        options.note(f"wrote the markdown report to {markdown_path}")
     if transcripts_dir:
-        written = reports.write_transcripts(result, transcripts_dir)
-        options.note(f"wrote {len(written)} transcript(s) to {transcripts_dir}")
+        for side, side_result in zip(sides, results, strict=True):
+            directory = transcripts_dir if comparison is None else f"{transcripts_dir}/{side.label}"
+            written = reports.write_transcripts(side_result, directory)
+            options.note(f"wrote {len(written)} transcript(s) to {directory}")
     *details, last = reports.summary(result).splitlines()
+    if comparison is not None:
+        details = [*comparison.render_text().splitlines(), *details]
+        last = f"{sides[-1].label}: {last}"
+        details.append(f"{sides[0].label}: {reports.summary_line(results[0])}")
     for line in details:
         click.echo(line)
-    colour = "green" if result.exit_code == EXIT_OK else "red"
+    exit_code = comparison.exit_code if comparison else result.exit_code
+    colour = "green" if exit_code == EXIT_OK else "red"
     click.echo(click.style(last, fg=colour, bold=True) if options.color else last)
-    ctx.exit(result.exit_code)
+    ctx.exit(exit_code)
+
+
+def _check_test_flags(
+    env: str | None,
+    compare_envs: tuple[str, str] | None,
+    compare_accounts: tuple[str, str] | None,
+    export_format: str | None,
+    output_path: str | None,
+) -> None:
+    """Refuse flag combinations that cannot mean anything, before any work."""
+    if compare_envs and compare_accounts:
+        raise AssistctlError("--compare and --compare-account cannot be combined: choose one")
+    if compare_envs and env:
+        raise AssistctlError(
+            "--compare names both environments; drop --env",
+            hint="--compare-account compares one environment (--env) on two accounts",
+        )
+    if export_format and (compare_envs or compare_accounts):
+        raise AssistctlError("--export writes one suite: it cannot be combined with --compare")
+    if output_path and not export_format:
+        raise AssistctlError("-o/--output goes with --export", hint="reports take --json FILE etc.")
+
+
+def _export_suite(
+    options: Options,
+    paths: tuple[str, ...],
+    env: str | None,
+    pattern: str | None,
+    grader_account: str | None,
+    output_path: str | None,
+) -> None:
+    """``test --export promptfoo``: the deployed suite as a promptfoo configuration."""
+    from assistctl import live
+    from assistctl.accounts import resolve_account
+    from assistctl.grading import GraderSettings
+    from assistctl.smoketest import promptfoo, reports, session
+    from assistctl.smoketest.runner import Deployment
+
+    selection = session.load(paths, env, pattern, options.command())
+    account = resolve_account(options.account)
+    base_url = promptfoo.account_base_url(account.kind, account.label)
+    backend = options.backend(selection.desired.root)
+    deployment = Deployment.from_live(
+        live.snapshot(backend, selection.desired.owner), selection.desired
+    )
+    settings = GraderSettings.of(selection.desired.grader, grader_account)
+    exported = promptfoo.export(
+        selection.tests,
+        {t.name: deployment.assistant_id(t, selection.apply_hint) for t in selection.tests},
+        base_url=base_url,
+        grader=settings,
+        stack=selection.desired.owner,
+    )
+    target = output_path or promptfoo.DEFAULT_OUTPUT
+    reports.write_text(exported.text, target, "the promptfoo configuration")
+    click.echo(exported.headline(target))
+    for line in exported.unmapped_lines():
+        options.note(line)
 
 
 @cli.group("local")

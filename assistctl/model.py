@@ -187,6 +187,7 @@ class Desired:
     complete: bool = True
     paths: tuple[str, ...] = ()  # as given on the command line, for hints that rerun it
     moves: tuple[tuple[Address, Address], ...] = ()  # (from, to): renames that keep the object
+    grader: Mapping[str, Any] | None = None  # the Stack's spec.grader, for graded smoke tests
 
     def arguments(self) -> str:
         """The paths and ``--env`` a command for this stack takes, shell-quoted."""

@@ -93,6 +93,7 @@ class Loader:
         self.incomplete: set[tuple[str | None, str | None]] = set()
         self.declared_names: dict[str, set[str]] = {}
         self.variable_origins: dict[str, str] = {}  # where each --env variable is set
+        self.grader: dict[str, Any] | None = None
 
     # -- orchestration
 
@@ -149,6 +150,7 @@ class Loader:
             resources=tuple(resources.values()),
             smoke_tests=tuple(t for t in smoke_tests if not _is_from_tests_dir(t, documents)),
             sources=tuple(dict.fromkeys(d.display for d in documents if not d.is_test_file)),
+            grader=self.grader,
         )
         return desired, tuple(smoke_tests)
 
@@ -209,6 +211,8 @@ class Loader:
             spec_environments = stacks[0].spec.get("environments")
             if stacks[0].valid and isinstance(spec_environments, dict):
                 environments = spec_environments
+            if stacks[0].valid and isinstance(stacks[0].spec.get("grader"), dict):
+                self.grader = stacks[0].spec["grader"]
         self.environments = environments
         if self.env is None:
             return {}
@@ -433,7 +437,7 @@ class Loader:
             if doc.kind != "SmokeTest" or not doc.buildable:
                 continue
             if doc.valid:
-                tests.append(builder.build(doc))
+                tests.extend(builder.build(doc))
                 continue
             with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError, IndexError):
                 builder.build(doc)

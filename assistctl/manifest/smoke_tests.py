@@ -1,8 +1,10 @@
-"""SmokeTest documents -> ``DesiredSmokeTest``: what a schema cannot check about a test.
+"""SmokeTest documents -> ``DesiredSmokeTest``s: what a schema cannot check about a test.
 
 A test must name an Assistant of the stack; canned ``functions`` and ``tool_call``
-expectations must name its functions; ``cites`` must name a file of its vector store. Each
-expectation is validated by ``expectations.problem``, the one place that knows them.
+expectations must name its functions; ``cites`` must name a file of its vector store; every
+``{{placeholder}}`` must name a variable; a sequential ``repeat`` must be able to reach PASS.
+Each expectation is validated by ``expectations.problem``, the one place that knows them. A
+document with a ``matrix`` becomes one test per case (``variables``), each checked as built.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from assistctl.kinds.assistant import AssistantSpec, FunctionTool
 from assistctl.kinds.vector_store import VectorStoreSpec
 from assistctl.manifest.documents import Document, FieldPath, ProblemLog
 from assistctl.model import Address, DesiredResource, DesiredSmokeTest, Location
-from assistctl.smoketest import expectations
+from assistctl.smoketest import expectations, variables
+from assistctl.smoketest.repeats import Repeat
+from assistctl.smoketest.verdicts import DEFAULT_CONFIDENCE
 
 SMOKE_TEST_DEFAULTS = {"repeat": 1, "pass_threshold": 1.0, "timeout_s": 60, "functions": {}}
 
@@ -45,7 +49,8 @@ class SmokeTestBuilder:
         self.has_manifests = has_manifests
         self.incomplete = incomplete
 
-    def build(self, doc: Document) -> DesiredSmokeTest:
+    def build(self, doc: Document) -> list[DesiredSmokeTest]:
+        """The document's tests: one per matrix case (itself alone without a matrix)."""
         spec = doc.spec
         name = str(doc.name)
         assistant_name = spec["assistant"]
@@ -60,10 +65,63 @@ class SmokeTestBuilder:
                 hint=suggestion(assistant_name, declared, "Assistant"),
             )
         assistant = found.spec if found is not None else None
-        self._check_steps(doc, assistant if isinstance(assistant, AssistantSpec) else None)
+        self._check_repeat(doc)
         full = {**SMOKE_TEST_DEFAULTS, **spec}
         full["steps"] = [{**step, "expect": step.get("expect", [])} for step in spec["steps"]]
-        return DesiredSmokeTest(name, assistant_name, full, Location(doc.display, doc.line))
+        seen: set[tuple[FieldPath, str]] = set()
+        built: list[DesiredSmokeTest] = []
+        for case in variables.cases(name, full):
+            for missing in variables.undefined(full, case.variables):
+                self._report_once(
+                    doc,
+                    seen,
+                    ("spec", *missing.path),
+                    f"undefined variable '{missing.name}'",
+                    hint="define it under spec.vars or in every case of spec.matrix",
+                )
+            case_spec = variables.fill(full, case)
+            checked = assistant if isinstance(assistant, AssistantSpec) else None
+            self._check_steps(doc, checked, case_spec, seen)
+            if any(t.name == case.name for t in built):
+                self._report_once(
+                    doc,
+                    seen,
+                    ("spec", "matrix"),
+                    f"two cases are both named '{case.name}'",
+                    hint="give each case different values",
+                )
+                continue
+            location = Location(doc.display, doc.line)
+            built.append(DesiredSmokeTest(case.name, assistant_name, case_spec, location))
+        return built
+
+    def _report_once(
+        self,
+        doc: Document,
+        seen: set[tuple[FieldPath, str]],
+        path: FieldPath,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        """Report a problem once, however many matrix cases share it."""
+        if (path, message) not in seen:
+            seen.add((path, message))
+            self.log.report(doc, path, message, hint=hint)
+
+    def _check_repeat(self, doc: Document) -> None:
+        """A sequential ``repeat`` must be able to decide: ``min`` ≤ ``max``, and a ``max``
+        that some run of passes turns into PASS at the default confidence (``test`` checks
+        again at its ``--confidence``)."""
+        found = Repeat.of(doc.spec).problem(DEFAULT_CONFIDENCE)
+        if found is not None:
+            path, phrase = found
+            self.log.report(
+                doc,
+                ("spec", *path),
+                phrase,
+                hint="raise repeat.max or lower pass_threshold; the README lists the max each "
+                "threshold needs",
+            )
 
     def _cited_files(self, assistant: AssistantSpec) -> set[str] | None:
         """The paths the assistant's vector stores hold; None when one is not declared."""
@@ -75,56 +133,78 @@ class SmokeTestBuilder:
             cited.update(store.spec.files)
         return cited
 
-    def _check_steps(self, doc: Document, assistant: AssistantSpec | None) -> None:
+    def _check_steps(
+        self,
+        doc: Document,
+        assistant: AssistantSpec | None,
+        spec: Mapping[str, Any],
+        seen: set[tuple[FieldPath, str]],
+    ) -> None:
         functions = (
             {t.name for t in assistant.tools if isinstance(t, FunctionTool)}
             if assistant is not None
             else None
         )
         cited = self._cited_files(assistant) if assistant is not None else None
-        label = doc.spec.get("assistant")
+        label = spec.get("assistant")
         if functions is not None:
-            for name in doc.spec.get("functions", {}):
+            for name in spec.get("functions", {}):
                 if name not in functions:
-                    self.log.report(
+                    self._report_once(
                         doc,
+                        seen,
                         ("spec", "functions", name),
                         f"assistant '{label}' has no function '{name}'",
                         hint=suggestion(name, functions, "function"),
                     )
-        for step_index, step in enumerate(doc.spec["steps"]):
+        for step_index, step in enumerate(spec["steps"]):
             for index, expectation in enumerate(step.get("expect", [])):
                 where: FieldPath = ("spec", "steps", step_index, "expect", index)
                 found = expectations.problem(expectation)
                 if found is not None:
                     path, phrase = found
-                    self.log.report(doc, where + path, phrase)
+                    self._report_once(doc, seen, where + path, phrase)
                     continue
-                check, value = expectations.split(expectation)
-                if check == "tool_call" and functions is not None:
-                    self._check_tool_call(doc, where, value, functions, label)
-                elif check == "cites" and cited is not None:
-                    self._check_cites(doc, where, str(value), cited)
+                for path, check, value in expectations.leaves(expectation):
+                    if check == "tool_call" and functions is not None:
+                        self._check_tool_call(doc, seen, where + path, value, functions, label)
+                    elif check == "cites" and cited is not None:
+                        self._check_cites(doc, seen, where + path, str(value), cited)
 
     def _check_tool_call(
-        self, doc: Document, where: FieldPath, value: Any, functions: set[str], label: Any
+        self,
+        doc: Document,
+        seen: set[tuple[FieldPath, str]],
+        where: FieldPath,
+        value: Any,
+        functions: set[str],
+        label: Any,
     ) -> None:
         name = value if isinstance(value, str) else value["name"]
         if name in functions:
             return
-        self.log.report(
+        self._report_once(
             doc,
+            seen,
             where + (("tool_call",) if isinstance(value, str) else ("tool_call", "name")),
             f"assistant '{label}' has no function '{name}'",
             hint=suggestion(name, functions, "function"),
         )
 
-    def _check_cites(self, doc: Document, where: FieldPath, value: str, cited: set[str]) -> None:
+    def _check_cites(
+        self,
+        doc: Document,
+        seen: set[tuple[FieldPath, str]],
+        where: FieldPath,
+        value: str,
+        cited: set[str],
+    ) -> None:
         basenames = {p.rsplit("/", 1)[-1] for p in cited}
         if value in cited or value in basenames or value.startswith("file-"):
             return
-        self.log.report(
+        self._report_once(
             doc,
+            seen,
             where + ("cites",),
             f"'{value}' is not a file of the assistant's vector store",
             hint=suggestion(value, cited, "file")

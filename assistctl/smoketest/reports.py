@@ -20,20 +20,36 @@ from assistctl.conversation import Reply
 from assistctl.errors import AssistctlError
 from assistctl.model import DesiredSmokeTest
 from assistctl.smoketest.expectations import describe_calls, trimmed
+from assistctl.smoketest.repeats import Repeat
 from assistctl.smoketest.results import AttemptResult, StepResult, SuiteResult, TestResult
+from assistctl.smoketest.verdicts import Verdict
 
-JSON_FORMAT_VERSION = 1
-OUTCOME_WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR"}
-OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "red"}
+JSON_FORMAT_VERSION = 2
+OUTCOME_WORDS = {
+    "passed": "PASSED",
+    "failed": "FAILED",
+    "inconclusive": "INCONCLUSIVE",
+    "error": "ERROR",
+    "cancelled": "CANCELLED",
+}
+OUTCOME_STYLES = {
+    "passed": "green",
+    "failed": "red",
+    "inconclusive": "yellow",
+    "error": "red",
+    "cancelled": "dim",
+}
+VERDICT_WORDS = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.INCONCLUSIVE: "INCONCLUSIVE"}
 
 
 # --- live progress --------------------------------------------------------------------------
 
 
 def attempt_line(test: DesiredSmokeTest, attempt: AttemptResult) -> str:
-    """One line per finished conversation: ``PASSED order-status [2/3] 1.24s``."""
-    repeat = int(test.spec.get("repeat", 1))
-    line = f"{OUTCOME_WORDS[attempt.outcome]} {test.name} [{attempt.index}/{repeat}]"
+    """One line per finished conversation: ``PASSED order-status [2/3] 1.24s`` (out of the
+    most attempts the test may run)."""
+    most = Repeat.of(test.spec).max_attempts
+    line = f"{OUTCOME_WORDS[attempt.outcome]} {test.name} [{attempt.index}/{most}]"
     line += f" {attempt.duration_s:.2f}s"
     if attempt.outcome != "passed":
         line += f" - {attempt.first_problem}"
@@ -44,9 +60,18 @@ class Progress:
     """Prints ``attempt_line`` as conversations finish (from worker threads, so locked); on a
     terminal a rich progress bar counts them down underneath."""
 
-    def __init__(self, total: int, *, echo: Callable[[str], None], tty: bool, color: bool):
+    def __init__(
+        self,
+        total: int,
+        *,
+        echo: Callable[[str], None],
+        tty: bool,
+        color: bool,
+        prefix: str = "",
+    ):
         self.total = total
         self.echo = echo
+        self.prefix = prefix
         self.lock = threading.Lock()
         self.bar = None
         if tty:
@@ -75,51 +100,127 @@ class Progress:
             self.bar.stop()
 
     def attempt_finished(self, test: DesiredSmokeTest, attempt: AttemptResult) -> None:
-        line = attempt_line(test, attempt)
+        """A line per conversation; one cancelled because its test was decided is not news."""
+        line = self.prefix + attempt_line(test, attempt)
         with self.lock:
             if self.bar is None:
-                self.echo(line)
+                if not attempt.cancelled:
+                    self.echo(line)
+                return
+            self.bar.advance(self.task)
+            if attempt.cancelled:
                 return
             from rich.text import Text
 
             word = OUTCOME_WORDS[attempt.outcome]
             text = Text(line)
-            text.stylize(OUTCOME_STYLES[attempt.outcome], 0, len(word))
+            start = len(self.prefix)
+            text.stylize(OUTCOME_STYLES[attempt.outcome], start, start + len(word))
             self.bar.console.print(text)
-            self.bar.advance(self.task)
 
 
 # --- the human summary ----------------------------------------------------------------------
 
 
+def interval_text(test: TestResult) -> str:
+    """``rate 0.70, 97.8% interval 0.44–0.88``; empty before any attempt counted."""
+    judgement = test.judgement
+    if judgement is None:
+        return ""
+    interval = judgement.interval
+    return (
+        f"rate {judgement.rate:.2f}, {interval.confidence:.1%} interval "
+        f"{interval.lower:.2f}–{interval.upper:.2f}"
+    )
+
+
+def rule_text(test: TestResult) -> str:
+    """What decided: ``needs 2 of 3`` for the count rule; for a sequential repeat where the
+    interval lies against ``pass_threshold`` and when it stopped."""
+    repeat = test.repeat
+    counted = len(test.counted)
+    if not repeat.sequential:
+        return f"needs {test.required} of {repeat.max_attempts}"
+    placement = {
+        Verdict.PASS: "at or above",
+        Verdict.FAIL: "below",
+        Verdict.INCONCLUSIVE: "straddling",
+    }
+    verdict = test.verdict
+    where = f"{placement[verdict]} " if verdict is not None else "against "
+    stopped = (
+        f"decided at {counted} of max {repeat.max_attempts}"
+        if test.stopped_early
+        else f"all {repeat.max_attempts} attempts run"
+    )
+    return f"interval {where}pass_threshold {repeat.threshold:g}; {stopped}"
+
+
 def verdict_of(test: TestResult) -> str:
-    """``2/3 attempts passed (needs 2)``, or for a single attempt just its first problem."""
-    if test.repeat == 1:
-        first = test.attempts[0].first_problem if test.attempts else ""
-        return first
-    text = f"{test.passes}/{len(test.attempts)} attempts passed (needs {test.required})"
-    failing = next((a for a in test.attempts if a.outcome != "passed"), None)
+    """One line on a test's outcome: for a single attempt its first problem; for a repeated
+    test ``2/3 attempts passed (needs 2), rate 0.67, 95.0% interval 0.09–0.99`` and the first
+    failing attempt's problem."""
+    if not test.repeat.repeated:
+        return test.attempts[0].first_problem if test.attempts else ""
+    counted = len(test.counted)
+    text = f"{test.passes}/{counted} attempts passed ({rule_text(test)})"
+    if test.judgement is not None:
+        text += f", {interval_text(test)}"
+    if test.flaky:
+        text += ", flaky"
+    failing = next((a for a in test.attempts if a.outcome in ("failed", "error")), None)
     if failing is not None and test.outcome != "passed":
         text += f"; attempt {failing.index}: {failing.first_problem}"
     return text
 
 
 def summary_line(suite: SuiteResult) -> str:
-    """``12 passed, 1 failed in 8.3s`` (pytest's wording)."""
+    """``12 passed, 1 failed, 1 inconclusive, 2 flaky in 8.3s`` (pytest's wording)."""
     counts = suite.counts()
     parts = [f"{counts['passed']} passed"] if counts["passed"] or not suite.tests else []
     if counts["failed"]:
         parts.append(f"{counts['failed']} failed")
+    if counts["inconclusive"]:
+        allowed = " (allowed)" if suite.allow_inconclusive else ""
+        parts.append(f"{counts['inconclusive']} inconclusive{allowed}")
     if counts["error"]:
         parts.append(f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
+    if suite.flaky:
+        parts.append(f"{len(suite.flaky)} flaky")
     if suite.deselected:
         parts.append(f"{len(suite.deselected)} deselected")
     return f"{', '.join(parts)} in {suite.duration_s:.1f}s"
 
 
+def verdict_lines(suite: SuiteResult) -> list[str]:
+    """The verdict of every repeated test, aligned: verdict, name, passes, rate, interval,
+    flakiness and the rule."""
+    repeated = [t for t in suite.tests if t.repeat.repeated]
+    if not repeated:
+        return []
+    rows = [
+        (
+            VERDICT_WORDS[t.verdict] if t.verdict is not None else "ERROR",
+            t.name,
+            f"{t.passes}/{len(t.counted)}",
+            interval_text(t),
+            "flaky" if t.flaky else "",
+            f"{t.repeat.rule_name} {t.repeat.shown}: {rule_text(t)}",
+        )
+        for t in repeated
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = [_rule("verdicts")]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return lines
+
+
 def summary(suite: SuiteResult) -> str:
-    """The failures explained, then the short summary and the count line."""
-    lines: list[str] = []
+    """The verdicts of repeated tests, the failures explained, then the short summary and the
+    count line."""
+    lines = verdict_lines(suite)
     bad = [t for t in suite.tests if t.outcome != "passed"]
     if bad:
         lines.append(_rule("FAILURES"))
@@ -143,16 +244,21 @@ def _rule(title: str, width: int = 72) -> str:
 def _explain(test: TestResult) -> list[str]:
     header = f"{test.name} ({test.test.location}, assistant {test.test.assistant})"
     lines = [f" {header} ".center(72, "_") if len(header) < 64 else f"___ {header} ___"]
-    if test.repeat > 1:
+    repeated = test.repeat.repeated
+    if repeated:
         lines.append(
-            f"{test.passes}/{len(test.attempts)} attempts passed, needs {test.required} "
-            f"(repeat {test.repeat}, pass_threshold {test.pass_threshold:g})"
+            f"{test.passes}/{len(test.counted)} attempts passed, {rule_text(test)} "
+            f"(repeat {test.repeat.shown}, pass_threshold {test.pass_threshold:g})"
         )
+        if test.judgement is not None:
+            lines.append(interval_text(test) + (", flaky" if test.flaky else ""))
+    counted = {a.index for a in test.counted}
     for attempt in test.attempts:
-        if attempt.outcome == "passed":
+        if attempt.outcome in ("passed", "cancelled"):
             continue
-        if test.repeat > 1:
-            lines.append(f"attempt {attempt.index}: {attempt.outcome}")
+        if repeated:
+            note = "" if attempt.index in counted or attempt.error else " (not counted)"
+            lines.append(f"attempt {attempt.index}: {attempt.outcome}{note}")
         if attempt.error:
             lines.append(f"  error: {attempt.error}")
         for step in attempt.steps:
@@ -186,11 +292,45 @@ def _run_summary(reply: Reply) -> str:
     return text
 
 
+# --- markdown -------------------------------------------------------------------------------
+
+
+def render_markdown(suite: SuiteResult) -> str:
+    """The suite's verdicts as a markdown table, for a pull-request comment or a job summary."""
+    lines = [
+        f"### Smoke tests: `{suite.owner}`",
+        "",
+        summary_line(suite) + ".",
+        "",
+        "| verdict | test | passed | rate and interval | first problem |",
+        "|---|---|---|---|---|",
+    ]
+    for test in suite.tests:
+        verdict = VERDICT_WORDS[test.verdict] if test.verdict is not None else "ERROR"
+        flaky = " (flaky)" if test.flaky else ""
+        failing = next((a for a in test.attempts if a.outcome in ("failed", "error")), None)
+        problem = failing.first_problem if failing is not None else ""
+        cells = (
+            f"{verdict}{flaky}",
+            f"`{test.name}`",
+            f"{test.passes}/{len(test.counted)}",
+            interval_text(test),
+            trimmed(problem, 120)[1:-1] if problem else "",
+        )
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_text(text: str, path: str | Path, what: str) -> None:
+    _write(path, what, lambda target: target.write_text(text, encoding="utf-8"))
+
+
 # --- JSON -----------------------------------------------------------------------------------
 
 
 def to_json(suite: SuiteResult) -> dict[str, Any]:
-    """Every test, attempt, step and expectation, with latency and usage."""
+    """Every test with its verdict, and every attempt, step and expectation, with latency and
+    usage (attempts past a sequential test's verdict included, marked not counted)."""
     counts = suite.counts()
     return {
         "format_version": JSON_FORMAT_VERSION,
@@ -198,8 +338,11 @@ def to_json(suite: SuiteResult) -> dict[str, Any]:
         "summary": {
             "passed": counts["passed"],
             "failed": counts["failed"],
+            "inconclusive": counts["inconclusive"],
             "errors": counts["error"],
+            "flaky": len(suite.flaky),
             "deselected": len(suite.deselected),
+            "allow_inconclusive": suite.allow_inconclusive,
             "duration_s": round(suite.duration_s, 3),
             "exit_code": suite.exit_code,
         },
@@ -209,30 +352,53 @@ def to_json(suite: SuiteResult) -> dict[str, Any]:
 
 
 def write_json(suite: SuiteResult, path: str | Path) -> None:
-    text = json.dumps(to_json(suite), indent=2, ensure_ascii=False) + "\n"
+    write_document(to_json(suite), path)
+
+
+def write_document(document: Any, path: str | Path) -> None:
+    """A JSON document, indented, to ``path``."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     _write(path, "the JSON report", lambda target: target.write_text(text, encoding="utf-8"))
 
 
 def _test_json(test: TestResult) -> dict[str, Any]:
+    judgement = test.judgement
+    counted = {a.index for a in test.counted}
     return {
         "name": test.name,
         "assistant": test.test.assistant,
         "file": test.test.location.file,
         "line": test.test.location.line,
+        "vars": dict(test.test.spec.get("vars") or {}),
         "outcome": test.outcome,
-        "repeat": test.repeat,
+        "verdict": test.verdict.value if test.verdict is not None else None,
+        "rule": test.repeat.rule_name,
+        "repeat": test.repeat.as_json(),
         "pass_threshold": test.pass_threshold,
         "required_passes": test.required,
         "passes": test.passes,
+        "attempts_counted": len(test.counted),
+        "rate": round(judgement.rate, 6) if judgement is not None else None,
+        "interval": {
+            "lower": round(judgement.interval.lower, 6),
+            "upper": round(judgement.interval.upper, 6),
+            "confidence": round(judgement.interval.confidence, 6),
+        }
+        if judgement is not None
+        else None,
+        "confidence": test.confidence,
+        "flaky": test.flaky,
+        "stopped_early": test.stopped_early,
         "duration_s": round(test.duration_s, 3),
-        "attempts": [_attempt_json(a) for a in test.attempts],
+        "attempts": [_attempt_json(a, a.index in counted) for a in test.attempts],
     }
 
 
-def _attempt_json(attempt: AttemptResult) -> dict[str, Any]:
+def _attempt_json(attempt: AttemptResult, counted: bool) -> dict[str, Any]:
     return {
         "index": attempt.index,
         "outcome": attempt.outcome,
+        "counted": counted,
         "duration_s": round(attempt.duration_s, 3),
         "thread_id": attempt.thread_id,
         "error": attempt.error,
@@ -266,13 +432,13 @@ def _step_json(step: StepResult) -> dict[str, Any]:
         ],
         "expectations": [
             {
-                "kind": v.kind,
-                "expected": v.expected,
-                "passed": v.passed,
-                "message": v.message,
-                "implicit": v.implicit,
+                "kind": c.kind,
+                "expected": c.expected,
+                "passed": c.passed,
+                "message": c.message,
+                "implicit": c.implicit,
             }
-            for v in step.verdicts
+            for c in step.checks
         ],
     }
 
@@ -280,15 +446,25 @@ def _step_json(step: StepResult) -> dict[str, Any]:
 # --- JUnit XML ------------------------------------------------------------------------------
 
 
+_JUNIT_TAGS = {
+    "failed": ("failure", "SmokeTestFailure"),
+    "inconclusive": ("failure", "SmokeTestInconclusive"),
+    "error": ("error", "SmokeTestError"),
+}
+
+
 def to_junit(suite: SuiteResult, *, timestamp: datetime.datetime | None = None) -> ET.Element:
     """``testsuites/testsuite/testcase`` with ``failure``/``error`` children: one testcase per
-    SmokeTest (its attempts are detail, not separate cases, so repeat does not inflate counts)."""
+    SmokeTest (its attempts are detail, not separate cases, so repeat does not inflate counts).
+    An inconclusive test is a failure of type ``SmokeTestInconclusive``, or ``skipped`` when
+    ``--allow-inconclusive`` lets it through."""
     counts = suite.counts()
+    allowed = counts["inconclusive"] if suite.allow_inconclusive else 0
     totals = {
         "tests": str(len(suite.tests)),
-        "failures": str(counts["failed"]),
+        "failures": str(counts["failed"] + counts["inconclusive"] - allowed),
         "errors": str(counts["error"]),
-        "skipped": "0",
+        "skipped": str(allowed),
         "time": f"{suite.duration_s:.3f}",
     }
     root = ET.Element("testsuites", {"name": "assistctl test", **totals})
@@ -307,19 +483,22 @@ def to_junit(suite: SuiteResult, *, timestamp: datetime.datetime | None = None) 
                 "line": str(test.test.location.line),
             },
         )
-        if test.outcome != "passed":
-            tag = "failure" if test.outcome == "failed" else "error"
+        if test.outcome == "inconclusive" and suite.allow_inconclusive:
+            ET.SubElement(
+                case, "skipped", {"message": _xml_safe("inconclusive: " + verdict_of(test))}
+            )
+        elif test.outcome != "passed":
+            tag, kind = _JUNIT_TAGS[test.outcome]
             element = ET.SubElement(
-                case,
-                tag,
-                {
-                    "message": _xml_safe(verdict_of(test)),
-                    "type": "SmokeTestFailure" if tag == "failure" else "SmokeTestError",
-                },
+                case, tag, {"message": _xml_safe(verdict_of(test)), "type": kind}
             )
             element.text = _xml_safe("\n".join(_explain(test)))
         out = ET.SubElement(case, "system-out")
-        out.text = _xml_safe("\n".join(attempt_line(test.test, a) for a in test.attempts))
+        lines = [attempt_line(test.test, a) for a in test.attempts]
+        if test.repeat.repeated:
+            verdict = VERDICT_WORDS[test.verdict] if test.verdict is not None else "ERROR"
+            lines.append(f"verdict: {verdict} - {verdict_of(test)}")
+        out.text = _xml_safe("\n".join(lines))
     return root
 
 
@@ -349,7 +528,7 @@ def transcript(test: TestResult, attempt: AttemptResult) -> str:
     """One conversation as readable markdown: every message, tool call, citation and check."""
     spec = test.test.spec
     lines = [
-        f"# {test.name} — attempt {attempt.index} of {test.repeat}: {attempt.outcome}",
+        f"# {test.name} — attempt {attempt.index} of {test.repeat.max_attempts}: {attempt.outcome}",
         "",
         f"- assistant: {test.test.assistant}",
         f"- test file: {test.test.location}",
@@ -381,13 +560,13 @@ def transcript(test: TestResult, attempt: AttemptResult) -> str:
             lines.append(f"- run {step.run_id}: {_run_summary(reply)}")
         if step.failure:
             lines.append(f"- ✗ {step.failure}")
-        for verdict in step.verdicts:
-            mark = "✓" if verdict.passed else "✗"
-            shown = json.dumps(verdict.expected, ensure_ascii=False, default=str)
-            implicit = " (implicit)" if verdict.implicit else ""
-            lines.append(f"- {mark} {verdict.kind}: {shown}{implicit}")
-            if not verdict.passed:
-                lines.append(f"  {verdict.message}")
+        for check in step.checks:
+            mark = "✓" if check.passed else "✗"
+            shown = json.dumps(check.expected, ensure_ascii=False, default=str)
+            implicit = " (implicit)" if check.implicit else ""
+            lines.append(f"- {mark} {check.kind}: {shown}{implicit}")
+            if not check.passed:
+                lines.append(f"  {check.message}")
     if _not_run(attempt):
         lines.extend(["", f"({_not_run(attempt)})"])
     return "\n".join(lines) + "\n"

@@ -6,6 +6,12 @@ what the stack has deployed (``live.snapshot``) go in; a ``SuiteResult`` comes o
 a thread and its runs, or a conversation and its responses), so attempts run in parallel
 (bounded) and never see each other's messages. The conversation is deleted when it ends,
 however it ends.
+
+A test's attempts are launched one by one as parallel slots free up, never beyond its
+``repeat`` maximum; finished attempts are fed to the test's rule in attempt order (a failing
+attempt that times out would otherwise arrive last and bias a sequential verdict towards
+PASS). Once the rule stops, the test's attempts still in flight are cancelled (their
+conversations deleted) and count for nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistctl import live
-from assistctl.backends.base import Backend
-from assistctl.conversation import CannedOutput, Citation, StepRequest
+from assistctl.backends.base import Backend, Conversation
+from assistctl.conversation import CannedOutput, Citation, Interrupted, StepRequest
 from assistctl.errors import AssistctlError, SmokeTestError
 from assistctl.kinds import KINDS, Registry
 from assistctl.kinds.file import LiveUpload
 from assistctl.model import STACK_KEY, Desired, DesiredSmokeTest, Live
 from assistctl.smoketest import expectations
+from assistctl.smoketest.expectations import NO_JUDGES, Judges
+from assistctl.smoketest.repeats import Repeat
 from assistctl.smoketest.results import AttemptResult, StepResult, SuiteResult, TestResult
+from assistctl.smoketest.verdicts import DEFAULT_CONFIDENCE, Rule
 
 DEFAULT_PARALLEL = 4
 DEFAULT_TIMEOUT_S = 60.0
@@ -90,36 +99,62 @@ class Deployment:
 def select(
     tests: Sequence[DesiredSmokeTest], pattern: str | None
 ) -> tuple[tuple[DesiredSmokeTest, ...], tuple[str, ...]]:
-    """``-k``: a glob (``*``, ``?``, ``[``) matched against the whole test name, otherwise a
-    substring. Returns (selected, names of the deselected)."""
+    """``-k``: the exact name of a test (a matrix case such as ``order[id=1]`` included), a
+    glob (``*``, ``?``, ``[``) matched against the whole test name, otherwise a substring.
+    Returns (selected, names of the deselected)."""
     if not pattern:
         return tuple(tests), ()
     is_glob = any(ch in pattern for ch in "*?[")
 
     def chosen(name: str) -> bool:
+        if name == pattern:
+            return True
         return fnmatch.fnmatchcase(name, pattern) if is_glob else pattern in name
 
     selected = tuple(t for t in tests if chosen(t.name))
     return selected, tuple(t.name for t in tests if not chosen(t.name))
 
 
-def check_test(test: DesiredSmokeTest) -> None:
-    """Refuse what can never be evaluated before any conversation starts."""
+def check_test(
+    test: DesiredSmokeTest,
+    confidence: float = DEFAULT_CONFIDENCE,
+    judges: Judges | None = None,
+) -> None:
+    """Refuse what can never be evaluated before any conversation starts: no steps, a
+    threshold outside [0, 1], a sequential ``repeat`` whose ``max`` cannot reach PASS at this
+    confidence, an invalid expectation, or (with ``judges``) a graded one nothing can grade."""
     spec = test.spec
     steps = spec.get("steps") or ()
     if not steps:
         raise SmokeTestError(f"{test.location}: spec.steps: a smoke test needs at least one step")
-    repeat = spec.get("repeat", 1)
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-        raise SmokeTestError(f"{test.location}: spec.repeat: takes a whole number ≥ 1")
+    if not _valid_repeat(spec.get("repeat", 1)):
+        raise SmokeTestError(
+            f"{test.location}: spec.repeat: takes a whole number ≥ 1 or {{min, max}}"
+        )
     threshold = spec.get("pass_threshold", 1.0)
     number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
     if not number or not 0 <= threshold <= 1:
         raise SmokeTestError(f"{test.location}: spec.pass_threshold: takes a number in [0, 1]")
+    found = Repeat.of(spec).problem(confidence)
+    if found is not None:
+        path, phrase = found
+        raise SmokeTestError(
+            f"{test.location}: spec.{expectations.dotted(path)}: {phrase}",
+            hint="raise repeat.max or lower pass_threshold (or --confidence)",
+        )
     for step_index, step in enumerate(steps):
         for index, expectation in enumerate(step.get("expect") or ()):
             where = f"{test.location}: spec.steps[{step_index}].expect[{index}]"
-            expectations.check(expectation, where)
+            expectations.check(expectation, where, judges)
+
+
+def _valid_repeat(repeat: Any) -> bool:
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if isinstance(repeat, Mapping):
+        return set(repeat) == {"min", "max"} and whole(repeat["min"]) and whole(repeat["max"])
+    return whole(repeat)
 
 
 # --- function calls -------------------------------------------------------------------------
@@ -154,7 +189,11 @@ def _answerer(functions: Mapping[str, Any]) -> Callable[[str, Any], CannedOutput
 
 
 class Attempt:
-    """One attempt of one test: open a conversation, run its steps, close it."""
+    """One attempt of one test: open a conversation, run its steps, close it.
+
+    ``stop`` is the test's: set when its verdict is reached (the attempt is then cancelled)
+    or when the suite is ``interrupted`` (then the interruption propagates).
+    """
 
     def __init__(
         self,
@@ -165,6 +204,8 @@ class Attempt:
         target_id: str,
         deployment: Deployment,
         stop: threading.Event,
+        interrupted: threading.Event | None = None,
+        judges: Judges = NO_JUDGES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
@@ -173,6 +214,8 @@ class Attempt:
         self.target_id = target_id
         self.deployment = deployment
         self.stop = stop
+        self.interrupted = interrupted if interrupted is not None else stop
+        self.judges = judges
         self.clock = clock
 
     @property
@@ -193,40 +236,18 @@ class Attempt:
         steps: list[StepResult] = []
         error: str | None = None
         cleanup_error: str | None = None
+        cancelled = False
         try:
             conversation.open()
             for number, step in enumerate(steps_spec, start=1):
-                expect = list(step.get("expect") or ())
-                stop_at_action = any(
-                    expectations.split(e) == ("status", "requires_action") for e in expect
-                )
-                request = StepRequest(
-                    number=number,
-                    user=str(step["user"]),
-                    answer=answer,
-                    timeout_s=timeout,
-                    additional_instructions=str(step["additional_instructions"])
-                    if step.get("additional_instructions")
-                    else None,
-                    stop_at_action=stop_at_action,
-                )
-                outcome = conversation.step(request)
-                reply = outcome.reply
-                if reply is not None:
-                    cited = tuple(
-                        self.deployment.citation(c.file_id, c.quote) for c in reply.citations
-                    )
-                    reply = dataclasses.replace(reply, citations=cited)
-                if outcome.failure is not None or reply is None:
-                    result = StepResult(
-                        number, request.user, reply, (), outcome.failure, outcome.run_id
-                    )
-                else:
-                    verdicts = expectations.evaluate_step(expect, reply)
-                    result = StepResult(number, request.user, reply, verdicts, None, outcome.run_id)
+                result = self._step(conversation, number, step, answer, timeout)
                 steps.append(result)
                 if result.failure is not None:
                     break
+        except Interrupted:
+            if self.interrupted.is_set():
+                raise
+            cancelled = True
         except AssistctlError as exc:
             error = exc.message
         finally:
@@ -240,10 +261,85 @@ class Attempt:
             thread_id=conversation.handle,
             error=error,
             cleanup_error=cleanup_error,
+            cancelled=cancelled,
         )
+
+    def _step(
+        self,
+        conversation: Conversation,
+        number: int,
+        step: Mapping[str, Any],
+        answer: Callable[[str, Any], CannedOutput],
+        timeout: float,
+    ) -> StepResult:
+        expect = list(step.get("expect") or ())
+        stop_at_action = any(expectations.split(e) == ("status", "requires_action") for e in expect)
+        request = StepRequest(
+            number=number,
+            user=str(step["user"]),
+            answer=answer,
+            timeout_s=timeout,
+            additional_instructions=str(step["additional_instructions"])
+            if step.get("additional_instructions")
+            else None,
+            stop_at_action=stop_at_action,
+        )
+        outcome = conversation.step(request)
+        reply = outcome.reply
+        if reply is not None:
+            cited = tuple(self.deployment.citation(c.file_id, c.quote) for c in reply.citations)
+            reply = dataclasses.replace(reply, citations=cited)
+        if outcome.failure is not None or reply is None:
+            return StepResult(number, request.user, reply, (), outcome.failure, outcome.run_id)
+        checks = expectations.evaluate_step(expect, reply, user=request.user, judges=self.judges)
+        return StepResult(number, request.user, reply, checks, None, outcome.run_id)
 
 
 # --- the suite ------------------------------------------------------------------------------
+
+
+class _TestRun:
+    """The scheduler's view of one test while the suite runs: what was launched, what came
+    back, how far the rule has been fed (in attempt order), and whether it has stopped (then
+    ``stop`` cancels what is still in flight)."""
+
+    def __init__(self, test: DesiredSmokeTest, rule: Rule, target_id: str) -> None:
+        self.test = test
+        self.rule = rule
+        self.target_id = target_id
+        self.stop = threading.Event()
+        self.launched = 0
+        self.in_flight = 0
+        self.fed = 0
+        self.passes = 0
+        self.results: dict[int, AttemptResult] = {}
+
+    @property
+    def launchable(self) -> bool:
+        """Whether another attempt may start: not decided, not at the rule's maximum."""
+        return not self.stop.is_set() and self.launched < self.rule.max_attempts
+
+    def launch(self) -> int:
+        self.launched += 1
+        self.in_flight += 1
+        return self.launched
+
+    def record(self, result: AttemptResult) -> None:
+        """Take one finished attempt; feed the rule every attempt now complete in order, and
+        stop the test once it is decided (or an attempt hit an error, which decides it as an
+        error)."""
+        self.in_flight -= 1
+        self.results[result.index] = result
+        if result.outcome == "error":
+            self.stop.set()
+        while not self.stop.is_set():
+            following = self.results.get(self.fed + 1)
+            if following is None or following.outcome not in ("passed", "failed"):
+                return
+            self.fed += 1
+            self.passes += following.outcome == "passed"
+            if self.rule.stops(self.passes, self.fed):
+                self.stop.set()
 
 
 def run_suite(
@@ -255,9 +351,13 @@ def run_suite(
     deselected: Sequence[str] = (),
     on_attempt: Callable[[DesiredSmokeTest, AttemptResult], None] | None = None,
     apply_hint: str = "assistctl apply",
+    confidence: float = DEFAULT_CONFIDENCE,
+    judges: Judges = NO_JUDGES,
+    allow_inconclusive: bool = False,
     clock: Callable[[], float] = time.monotonic,
 ) -> SuiteResult:
-    """Run every attempt of every test, ``parallel`` conversations at once.
+    """Run every test's attempts, ``parallel`` conversations at once, until each test's rule
+    stops.
 
     Results keep the tests' order and each test's attempts in order, whatever order they
     finished in, so a parallel run reports exactly what a serial one does. Ctrl-C stops new
@@ -266,59 +366,97 @@ def run_suite(
     if parallel < 1:
         raise SmokeTestError("--parallel takes a whole number ≥ 1")
     for test in tests:
-        check_test(test)
+        check_test(test, confidence, judges)
     started = clock()
     deployment = Deployment.from_live(live.snapshot(backend, desired.owner), desired)
-    target_ids = {t.name: deployment.assistant_id(t, apply_hint) for t in tests}
-    stop = threading.Event()
-    attempts = [
-        Attempt(
-            backend,
-            test,
-            index,
-            target_id=target_ids[test.name],
-            deployment=deployment,
-            stop=stop,
-            clock=clock,
+    runs = [
+        _TestRun(
+            test, Repeat.of(test.spec).rule(confidence), deployment.assistant_id(test, apply_hint)
         )
         for test in tests
-        for index in range(1, int(test.spec.get("repeat", 1)) + 1)
     ]
-    results = _run_all(attempts, parallel, stop, on_attempt)
+    interrupted = threading.Event()
+
+    def attempt(run: _TestRun, index: int) -> Attempt:
+        return Attempt(
+            backend,
+            run.test,
+            index,
+            target_id=run.target_id,
+            deployment=deployment,
+            stop=run.stop,
+            interrupted=interrupted,
+            judges=judges,
+            clock=clock,
+        )
+
+    _schedule(runs, attempt, parallel, interrupted, on_attempt)
     return SuiteResult(
         owner=desired.owner,
         tests=tuple(
             TestResult(
-                test,
-                tuple(r for a, r in zip(attempts, results, strict=True) if a.test is test),
+                run.test,
+                tuple(run.results[index] for index in sorted(run.results)),
+                confidence,
             )
-            for test in tests
+            for run in runs
         ),
         duration_s=clock() - started,
         deselected=tuple(deselected),
+        allow_inconclusive=allow_inconclusive,
     )
 
 
-def _run_all(
-    attempts: Sequence[Attempt],
+def _next_run(runs: list[_TestRun]) -> _TestRun | None:
+    """The test to give a free slot to: among those with attempts left to launch, the one
+    with the fewest in flight (then the earliest), so slots spread over the tests instead of
+    running far ahead of one sequential test's verdict. Tests that can launch no more are
+    dropped from ``runs`` for good."""
+    best: _TestRun | None = None
+    index = 0
+    while index < len(runs):
+        run = runs[index]
+        if not run.launchable:
+            del runs[index]
+            continue
+        if run.in_flight == 0:
+            return run
+        if best is None or run.in_flight < best.in_flight:
+            best = run
+        index += 1
+    return best
+
+
+def _schedule(
+    runs: Sequence[_TestRun],
+    attempt: Callable[[_TestRun, int], Attempt],
     parallel: int,
-    stop: threading.Event,
+    interrupted: threading.Event,
     on_attempt: Callable[[DesiredSmokeTest, AttemptResult], None] | None,
-) -> list[AttemptResult]:
+) -> None:
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="smoketest")
-    futures: dict[Future[AttemptResult], int] = {}
+    in_flight: dict[Future[AttemptResult], _TestRun] = {}
+    launchable = list(runs)
     try:
-        futures = {pool.submit(a.run): i for i, a in enumerate(attempts)}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        while True:
+            while len(in_flight) < parallel:
+                run = _next_run(launchable)
+                if run is None:
+                    break
+                in_flight[pool.submit(attempt(run, run.launch()).run)] = run
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
+                run = in_flight.pop(future)
                 result = future.result()
+                run.record(result)
                 if on_attempt is not None:
-                    on_attempt(attempts[futures[future]].test, result)
+                    on_attempt(run.test, result)
     except BaseException:
-        stop.set()
+        interrupted.set()
+        for run in runs:
+            run.stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    return [future.result() for future in futures]

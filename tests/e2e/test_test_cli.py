@@ -92,7 +92,8 @@ def test_failures_exit_2_and_are_explained_in_junit(local_server, stack, tmp_pat
     assert result.exit_code == 2, result.output
     out = result.stdout
     assert "FAILED wrong-eta [1/2]" in out and "FAILED wrong-eta [2/2]" in out
-    assert "0/2 attempts passed, needs 2 (repeat 2, pass_threshold 1)" in out
+    assert "0/2 attempts passed, needs 2 of 2 (repeat 2, pass_threshold 1)" in out
+    assert "FAIL  wrong-eta  0/2  rate 0.00, 95.0% interval 0.00–0.84" in out
     assert (
         "✗ expected the reply to contain '2027'; got \"Here is what get_order returned: "
         'status: shipped, eta: 2026-12-01."' in out
@@ -101,7 +102,9 @@ def test_failures_exit_2_and_are_explained_in_junit(local_server, stack, tmp_pat
     case = ET.parse(junit).getroot().find("testsuite/testcase")
     assert case.get("name") == "wrong-eta"
     failure = case.find("failure")
-    assert failure.get("message").startswith("0/2 attempts passed (needs 2); attempt 1: step 1:")
+    assert failure.get("message").startswith(
+        "0/2 attempts passed (needs 2 of 2), rate 0.00, 95.0% interval 0.00–0.84; attempt 1: step 1:"
+    )
     assert "tool calls: get_order" in failure.text
 
 

@@ -7,8 +7,9 @@ import pytest
 
 from assistctl.conversation import Citation, Reply, ToolCall
 from assistctl.errors import SmokeTestError
+from assistctl.grading import Exchange, Grade
 from assistctl.smoketest import expectations
-from assistctl.smoketest.expectations import evaluate, evaluate_step
+from assistctl.smoketest.expectations import Judges, evaluate, evaluate_step
 
 REPLY = Reply(
     status="completed",
@@ -136,26 +137,6 @@ def test_subset_match_is_type_aware_but_number_tolerant():
 
 
 @pytest.mark.parametrize(
-    ("repeat", "threshold", "required"),
-    [
-        (1, 1.0, 1),
-        (3, 0.67, 2),
-        (3, 0.66, 2),
-        (3, 0.34, 1),
-        (3, 1.0, 3),
-        (10, 0.9, 9),
-        (10, 0.95, 10),
-        (300, 1.0, 300),
-        (300, 0.995, 299),
-        (5, 0.0, 0),
-        (4, 0.5, 2),
-    ],
-)
-def test_required_passes(repeat, threshold, required):
-    assert expectations.required_passes(repeat, threshold) == required
-
-
-@pytest.mark.parametrize(
     ("expectation", "message"),
     [
         ({"regex": "("}, "invalid regular expression"),
@@ -168,6 +149,14 @@ def test_required_passes(repeat, threshold, required):
         ({"max_latency_s": "fast"}, "max_latency_s takes a number"),
         ({"no_tool_call": False}, "no_tool_call takes true or a tool name"),
         ({"contains": ["a"]}, "contains takes a string"),
+        ({"any_of": []}, "any_of takes a list of one or more expectations"),
+        ({"all_of": [{"contains": "a"}, {"regex": "("}]}, "all_of[1].regex holds an invalid"),
+        ({"not": [{"contains": "a"}]}, "not takes one expectation"),
+        ({"not": {"any_of": [{"nope": 1}]}}, "not.any_of[0] unknown expectation 'nope'"),
+        ({"rubric": "  "}, "rubric takes the criteria"),
+        ({"similar": "text"}, "similar takes {to: TEXT, threshold: NUMBER}"),
+        ({"similar": {"to": "x", "threshold": 2}}, "similar.threshold takes a cosine"),
+        ({"similar": {"to": "x", "limit": 1}}, "similar has unknown key(s) limit"),
     ],
 )
 def test_check_refuses_unusable_expectations(expectation, message):
@@ -184,3 +173,94 @@ def test_a_tool_call_named_by_a_string_is_checked_as_the_schema_allows():
     assert evaluate({"tool_call": "get_order"}, REPLY).passed
     missed = evaluate({"tool_call": "refund"}, REPLY)
     assert not missed.passed and "expected a call to refund" in missed.message
+
+
+class Grader:
+    """Passes a rubric when the reply contains the rubric's text; counts its calls."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Exchange]] = []
+
+    def grade(self, criteria: str, exchange: Exchange) -> Grade:
+        self.asked.append((criteria, exchange))
+        passed = criteria in exchange.reply
+        return Grade(passed, "it does" if passed else f"no {criteria!r} in the reply")
+
+
+@pytest.mark.parametrize(
+    ("expectation", "passed"),
+    [
+        ({"any_of": [{"contains": "lost"}, {"contains": "shipped"}]}, True),
+        ({"any_of": [{"contains": "lost"}, {"contains": "stolen"}]}, False),
+        ({"all_of": [{"contains": "order"}, {"contains": "shipped"}]}, True),
+        ({"all_of": [{"contains": "order"}, {"contains": "stolen"}]}, False),
+        ({"not": {"contains": "stolen"}}, True),
+        ({"not": {"contains": "shipped"}}, False),
+        ({"not": {"any_of": [{"contains": "lost"}, {"tool_call": "get_order"}]}}, False),
+        ({"all_of": [{"not": {"no_tool_call": True}}, {"regex": r"\d{4}-\d{2}"}]}, True),
+    ],
+)
+def test_combinators(expectation, passed):
+    assert evaluate(expectation, REPLY).passed is passed
+
+
+def test_combinator_messages_say_what_failed():
+    any_of = evaluate({"any_of": [{"contains": "lost"}, {"max_tokens": 100}]}, REPLY)
+    assert any_of.message.startswith(
+        "expected any of 2 checks to pass: (1) expected the reply to contain 'lost'; got "
+    )
+    assert "(2) expected at most 100 tokens; used 120" in any_of.message
+    all_of = evaluate({"all_of": [{"contains": "order"}, {"contains": "lost"}]}, REPLY)
+    assert all_of.message.startswith("expected the reply to contain 'lost'")
+    negated = evaluate({"not": {"contains": "shipped"}}, REPLY)
+    assert negated.message.startswith('expected not (contains: "shipped"), but it passed; got ')
+
+
+def test_a_rubric_asks_the_grader_and_shows_its_reason():
+    grader = Grader()
+    checks = Judges(grader=grader)
+    steps = evaluate_step(
+        [{"rubric": "has shipped"}, {"rubric": "was refunded"}],
+        REPLY,
+        user="Where is my order?",
+        judges=checks,
+    )
+    assert [c.passed for c in steps] == [True, True, False]
+    assert steps[2].message == (
+        'expected the reply to meet the rubric "was refunded"; the grader said: no '
+        "'was refunded' in the reply; got \"Your order 123 has shipped and arrives on 2026-12-01.\""
+    )
+    criteria, exchange = grader.asked[0]
+    assert exchange == Exchange("Where is my order?", REPLY.text, REPLY.tool_calls)
+
+
+def test_combinators_do_not_ask_the_grader_what_cannot_change_the_outcome():
+    grader = Grader()
+    checks = Judges(grader=grader)
+    assert evaluate(
+        {"any_of": [{"contains": "shipped"}, {"rubric": "x"}]}, REPLY, judges=checks
+    ).passed
+    assert not evaluate(
+        {"all_of": [{"contains": "lost"}, {"rubric": "x"}]}, REPLY, judges=checks
+    ).passed
+    assert grader.asked == []
+
+
+def test_graded_checks_need_their_judge_before_any_conversation():
+    graded = {"any_of": [{"contains": "a"}, {"not": {"similar": {"to": "b"}}}]}
+    expectations.check(graded, "t.yaml:3: spec.steps[0].expect[0]")  # valid as written
+    with pytest.raises(SmokeTestError) as caught:
+        expectations.check(graded, "t.yaml:3: spec.steps[0].expect[0]", Judges())
+    assert caught.value.message == (
+        "t.yaml:3: spec.steps[0].expect[0]: any_of[1].not.similar: needs a grader account"
+    )
+    assert "--grader-account" in caught.value.hint
+    expectations.check({"rubric": "x"}, "here", Judges(grader=Grader()))
+
+
+def test_leaves_open_every_combinator():
+    nested = {"all_of": [{"tool_call": "f"}, {"not": {"any_of": [{"cites": "a.md"}]}}]}
+    assert list(expectations.leaves(nested)) == [
+        (("all_of", 0), "tool_call", "f"),
+        (("all_of", 1, "not", "any_of", 0), "cites", "a.md"),
+    ]

@@ -36,9 +36,9 @@ def attempt(name: str, index: int, text: str, *, expect=None, error=None) -> Att
         latency_s=0.25,
         usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     )
-    verdicts = evaluate_step(expect or [{"contains": "shipped"}], reply)
+    checks = evaluate_step(expect or [{"contains": "shipped"}], reply)
     steps = (
-        () if error else (StepResult(1, "Where is my order 123?", reply, verdicts, None, "run_1"),)
+        () if error else (StepResult(1, "Where is my order 123?", reply, checks, None, "run_1"),)
     )
     return AttemptResult(name, index, steps, 1, 0.5, "thread_1", error)
 
@@ -70,13 +70,13 @@ def test_outcomes_and_exit_code():
     result = suite()
     assert [t.outcome for t in result.tests] == ["passed", "failed", "error"]
     assert result.tests[0].passes == 2 and result.tests[0].required == 2
-    assert result.counts() == {"passed": 1, "failed": 1, "error": 1}
+    assert result.counts() == {"passed": 1, "failed": 1, "inconclusive": 0, "error": 1}
     assert result.exit_code == 1
 
 
 def test_summary_explains_each_failure_and_ends_like_pytest():
     text = reports.summary(suite())
-    assert text.splitlines()[-1] == "1 passed, 1 failed, 1 error, 1 deselected in 8.3s"
+    assert text.splitlines()[-1] == "1 passed, 1 failed, 1 error, 1 flaky, 1 deselected in 8.3s"
     assert "FAILED returns - step 1: expected the reply to contain 'shipped'" in text
     assert 'got "Still processing."' in text
     assert 'tool calls: get_order({"order_id": "123"})' in text
@@ -97,16 +97,31 @@ def test_attempt_line():
 
 def test_json_has_every_attempt_step_and_expectation():
     data = json.loads(json.dumps(reports.to_json(suite())))
+    assert data["format_version"] == 2
     assert data["summary"] == {
         "passed": 1,
         "failed": 1,
+        "inconclusive": 0,
         "errors": 1,
+        "flaky": 1,
         "deselected": 1,
+        "allow_inconclusive": False,
         "duration_s": 8.34,
         "exit_code": 1,
     }
     order = data["tests"][0]
     assert (order["passes"], order["required_passes"], order["outcome"]) == (2, 2, "passed")
+    assert (order["verdict"], order["rule"], order["repeat"], order["flaky"]) == (
+        "pass",
+        "count",
+        3,
+        True,
+    )
+    assert order["rate"] == pytest.approx(2 / 3, abs=1e-6)
+    assert order["interval"]["confidence"] == 0.95
+    assert 0 < order["interval"]["lower"] < order["rate"] < order["interval"]["upper"] < 1
+    assert [a["counted"] for a in order["attempts"]] == [True, True, True]
+    assert data["tests"][2]["verdict"] is None and data["tests"][2]["rate"] is None
     step = order["attempts"][1]["steps"][0]
     assert step["usage"]["total_tokens"] == 15
     assert step["tool_calls"][0] == {
@@ -190,3 +205,82 @@ def test_a_report_path_that_cannot_be_written_is_an_error_naming_it(tmp_path):
     ):
         with pytest.raises(AssistctlError, match=f"cannot write .*{tmp_path.name}"):
             write(suite(), path)
+
+
+SEQUENTIAL_SPEC = {**ORDER_SPEC, "repeat": {"min": 3, "max": 30}, "pass_threshold": 0.8}
+
+
+def sequential_suite(outcomes: str, *, allow_inconclusive: bool = False) -> SuiteResult:
+    """One sequential test whose attempts passed (P), failed (F) or were cancelled (C)."""
+    test = smoke_test("refund-tone", SEQUENTIAL_SPEC)
+    attempts = tuple(
+        AttemptResult("refund-tone", index, (), 1, 0.1, cancelled=True)
+        if mark == "C"
+        else attempt("refund-tone", index, "It has shipped." if mark == "P" else "Lost.")
+        for index, mark in enumerate(outcomes, start=1)
+    )
+    return SuiteResult(
+        "support", (TestResult(test, attempts),), 3.0, allow_inconclusive=allow_inconclusive
+    )
+
+
+def test_an_inconclusive_flaky_test_is_reported_as_such_everywhere(tmp_path):
+    suite = sequential_suite("PPPF" * 7 + "PP")  # 23 of 30 pass: rate 0.77 straddles 0.8
+    (test,) = suite.tests
+    assert (test.outcome, test.passes, len(test.counted), test.flaky) == (
+        "inconclusive",
+        23,
+        30,
+        True,
+    )
+    text = reports.summary(suite)
+    verdict_line = text.splitlines()[1]
+    assert verdict_line.startswith("INCONCLUSIVE  refund-tone  23/30  rate 0.77, 97.8% interval")
+    assert "flaky" in verdict_line and "straddling pass_threshold 0.8" in verdict_line
+    assert "INCONCLUSIVE refund-tone - 23/30 attempts passed" in text
+    assert text.splitlines()[-1] == "1 inconclusive, 1 flaky in 3.0s"
+    assert suite.exit_code == 2
+    data = reports.to_json(suite)
+    assert data["summary"]["inconclusive"] == 1 and data["summary"]["flaky"] == 1
+    assert data["tests"][0]["verdict"] == "inconclusive" and data["tests"][0]["flaky"]
+    case = reports.to_junit(suite).find("testsuite/testcase")
+    assert case.find("failure").get("type") == "SmokeTestInconclusive"
+    assert "verdict: INCONCLUSIVE" in case.find("system-out").text
+
+
+def test_allowed_inconclusive_exits_0_and_is_skipped_in_junit():
+    suite = sequential_suite("PPPF" * 7 + "PP", allow_inconclusive=True)
+    assert suite.exit_code == 0
+    assert reports.summary_line(suite) == "1 inconclusive (allowed), 1 flaky in 3.0s"
+    testsuite = reports.to_junit(suite).find("testsuite")
+    assert (testsuite.get("failures"), testsuite.get("skipped")) == ("0", "1")
+    skipped = testsuite.find("testcase/skipped")
+    assert skipped.get("message").startswith("inconclusive: 23/30 attempts passed")
+
+
+def test_attempts_past_the_verdict_are_kept_but_not_counted():
+    suite = sequential_suite("P" * 19 + "PCC")
+    (test,) = suite.tests
+    assert (test.verdict.value, len(test.counted), test.stopped_early) == ("pass", 19, True)
+    data = reports.to_json(suite)["tests"][0]
+    assert data["attempts_counted"] == 19 and len(data["attempts"]) == 22
+    assert [(a["outcome"], a["counted"]) for a in data["attempts"][18:]] == [
+        ("passed", True),
+        ("passed", False),
+        ("cancelled", False),
+        ("cancelled", False),
+    ]
+    assert data["interval"]["confidence"] == pytest.approx(0.9775, abs=1e-4)
+    assert "decided at 19 of max 30" in reports.summary(suite)
+    assert reports.attempt_line(test.test, test.attempts[-1]) == (
+        "CANCELLED refund-tone [22/30] 0.10s - cancelled: verdict reached"
+    )
+
+
+def test_markdown_lists_every_verdict():
+    text = reports.render_markdown(suite())
+    assert text.startswith("### Smoke tests: `support/staging`\n")
+    assert "| PASS (flaky) | `order-status` | 2/3 | rate 0.67, 95.0% interval 0.09–0.99 |" in text
+    assert "| FAIL | `returns` | 0/1 |" in text
+    assert "expected the reply to contain 'shipped'" in text
+    assert "| ERROR | `broken` | 0/0 |  | the account answered 500 |" in text

@@ -170,10 +170,10 @@ def test_every_expectation_kind_fails_with_what_came_back(clean):
     result = clean.run(test)
     assert result.exit_code == 2
     step = result.tests[0].attempts[0].steps[0]
-    assert [v.kind for v in step.verdicts] == [next(iter(e)) for e in expect]
-    assert not any(v.passed for v in step.verdicts)
+    assert [v.kind for v in step.checks] == [next(iter(e)) for e in expect]
+    assert not any(v.passed for v in step.checks)
     reply = "Here is what get_order returned: status: shipped, eta: 2026-12-01."
-    messages = {v.kind: v.message for v in step.verdicts}
+    messages = {v.kind: v.message for v in step.checks}
     for kind in ("contains", "icontains", "equals", "regex", "json_schema", "not_contains"):
         assert json.dumps(reply) in messages[kind], messages[kind]
     assert messages["tool_call"].endswith('got get_order({"order_id": "123"})')
@@ -253,7 +253,7 @@ def test_failed_runs_and_expected_requires_action(clean):
     assert [t.outcome for t in result.tests] == ["failed", "passed", "passed"], [
         a.first_problem for t in result.tests for a in t.attempts
     ]
-    verdict = result.tests[0].attempts[0].steps[0].verdicts[0]
+    verdict = result.tests[0].attempts[0].steps[0].checks[0]
     assert verdict.implicit and verdict.message.startswith(
         "expected the run to end completed; got failed (server_error: "
     )
