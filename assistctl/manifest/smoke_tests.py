@@ -21,6 +21,7 @@ from assistctl.smoketest import expectations, variables
 from assistctl.smoketest.repeats import Repeat
 from assistctl.smoketest.verdicts import DEFAULT_CONFIDENCE
 
+BUILTIN_TOOLS = ("file_search", "code_interpreter")
 SMOKE_TEST_DEFAULTS = {"repeat": 1, "pass_threshold": 1.0, "timeout_s": 60, "functions": {}}
 
 
@@ -115,13 +116,13 @@ class SmokeTestBuilder:
         found = Repeat.of(doc.spec).problem(DEFAULT_CONFIDENCE)
         if found is not None:
             path, phrase = found
-            self.log.report(
-                doc,
-                ("spec", *path),
-                phrase,
-                hint="raise repeat.max or lower pass_threshold; the README lists the max each "
-                "threshold needs",
+            hint = (
+                "raise repeat.max or lower pass_threshold; the README lists the max each "
+                "threshold needs"
+                if path[-1] == "max"
+                else None
             )
+            self.log.report(doc, ("spec", *path), phrase, hint=hint)
 
     def _cited_files(self, assistant: AssistantSpec) -> set[str] | None:
         """The paths the assistant's vector stores hold; None when one is not declared."""
@@ -145,6 +146,11 @@ class SmokeTestBuilder:
             if assistant is not None
             else None
         )
+        builtins = (
+            {t.type for t in assistant.tools if not isinstance(t, FunctionTool)}
+            if assistant is not None
+            else set()
+        )
         cited = self._cited_files(assistant) if assistant is not None else None
         label = spec.get("assistant")
         if functions is not None:
@@ -167,7 +173,9 @@ class SmokeTestBuilder:
                     continue
                 for path, check, value in expectations.leaves(expectation):
                     if check == "tool_call" and functions is not None:
-                        self._check_tool_call(doc, seen, where + path, value, functions, label)
+                        self._check_tool_call(
+                            doc, seen, where + path, value, (functions, builtins), label
+                        )
                     elif check == "cites" and cited is not None:
                         self._check_cites(doc, seen, where + path, str(value), cited)
 
@@ -177,16 +185,23 @@ class SmokeTestBuilder:
         seen: set[tuple[FieldPath, str]],
         where: FieldPath,
         value: Any,
-        functions: set[str],
+        tools: tuple[set[str], set[str]],
         label: Any,
     ) -> None:
+        """A ``tool_call`` names one of the assistant's functions, or a built-in tool it has
+        (``file_search``, ``code_interpreter``)."""
+        functions, builtins = tools
         name = value if isinstance(value, str) else value["name"]
-        if name in functions:
+        if name in functions or name in builtins:
+            return
+        field = where + (("tool_call",) if isinstance(value, str) else ("tool_call", "name"))
+        if name in BUILTIN_TOOLS:
+            self._report_once(doc, seen, field, f"assistant '{label}' has no {name} tool")
             return
         self._report_once(
             doc,
             seen,
-            where + (("tool_call",) if isinstance(value, str) else ("tool_call", "name")),
+            field,
             f"assistant '{label}' has no function '{name}'",
             hint=suggestion(name, functions, "function"),
         )

@@ -410,8 +410,7 @@ def _leaf(kind: str, value: Any, grader: GraderSettings) -> dict[str, Any]:
     if kind == "max_tokens":
         return {
             "type": "javascript",
-            "value": "return (context.providerResponse?.tokenUsage?.total ?? Infinity) "
-            f"<= {value};",
+            "value": f"(context.providerResponse?.tokenUsage?.total ?? Infinity) <= {value}",
         }
     if kind in expectations.GRADED and grader.account is None:
         raise Unmappable("no grader account is configured (spec.grader or --grader-account)")
@@ -451,12 +450,7 @@ def _negated(inner: Mapping[str, Any], grader: GraderSettings) -> dict[str, Any]
         raise Unmappable("promptfoo negates single assertions only")
     mapped = _leaf(kind, value, grader)
     if mapped["type"] == "javascript":
-        body = mapped["value"]
-        head, _, last = body.rpartition("\nreturn ")
-        if not last:
-            head, last = "", body.removeprefix("return ")
-        negated = f"return !({last.rstrip(';')});"
-        return {**mapped, "value": f"{head}\n{negated}" if head else negated}
+        return {**mapped, "value": _negated_javascript(str(mapped["value"]))}
     promptfoo_kind = str(mapped["type"])
     flipped = (
         promptfoo_kind.removeprefix("not-")
@@ -464,6 +458,15 @@ def _negated(inner: Mapping[str, Any], grader: GraderSettings) -> dict[str, Any]
         else f"not-{promptfoo_kind}"
     )
     return {**mapped, "type": flipped}
+
+
+def _negated_javascript(code: str) -> str:
+    """promptfoo runs one line as an expression and several as a function body: negate the
+    expression, or the body's final ``return``."""
+    if "\n" not in code:
+        return f"!({code})"
+    body, _, last = code.rpartition("\nreturn ")
+    return f"{body}\nreturn !({last.rstrip().removesuffix(';')});"
 
 
 def _assert_set(

@@ -4,6 +4,7 @@ check exit codes, the summary and the JUnit / JSON / transcript reports."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
 import subprocess
@@ -13,9 +14,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from assistctl.cli import cli
+from assistctl.smoketest.verdicts import Verdict, judge_sequentially, sequential_rule
+from tests.smoketest.fake_models import FakeModels, serve
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
@@ -53,7 +57,7 @@ def applied(local_server, stack: Path) -> str:
     return local_server.base_url
 
 
-def test_quickstart_passes_with_reports(local_server, stack, tmp_path, admin):
+def test_quickstart_passes_with_verdicts_and_reports(local_server, stack, tmp_path, admin):
     account = applied(local_server, stack)
     junit, report, transcripts = tmp_path / "junit.xml", tmp_path / "r.json", tmp_path / "tr"
     result = invoke(
@@ -62,11 +66,17 @@ def test_quickstart_passes_with_reports(local_server, stack, tmp_path, admin):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert sorted(line.split(" ")[0:2][1] for line in lines[:-1]) == [
+    attempts = [line for line in lines if line.startswith("PASSED ")]
+    assert {line.split(" ")[1] for line in attempts} == {
         "order-status",
         "returns-policy",
         "warranty",
-    ]
+    }
+    verdicts = lines.index(" verdicts ".center(72, "="))
+    assert lines[verdicts + 1].startswith(
+        "PASS  order-status  17/17  rate 1.00, 96.7% interval 0.80–1.00"
+    )
+    assert lines[verdicts + 1].endswith("decided at 17 of max 20")
     assert lines[-1].startswith("3 passed in ")
     suite = ET.parse(junit).getroot().find("testsuite")
     assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == (
@@ -74,14 +84,22 @@ def test_quickstart_passes_with_reports(local_server, stack, tmp_path, admin):
         "3",
         "0",
     )
-    assert json.loads(report.read_text())["summary"]["passed"] == 3
-    assert sorted(p.name for p in transcripts.iterdir()) == [
-        "order-status-1.md",
-        "returns-policy-1.md",
-        "warranty-1.md",
-    ]
+    data = json.loads(report.read_text())
+    assert data["summary"]["passed"] == 3
+    order = next(t for t in data["tests"] if t["name"] == "order-status")
+    assert (order["verdict"], order["attempts_counted"], order["interval"]["lower"]) == (
+        "pass",
+        17,
+        pytest.approx(0.8049, abs=1e-4),
+    )
+    conversations = len(order["attempts"]) + 2
+    assert len(list(transcripts.iterdir())) == conversations
+    assert (transcripts / "warranty-1.md").exists() and (
+        transcripts / "order-status-17.md"
+    ).exists()
     requests = admin.stats()["requests"]
-    assert requests["POST /v1/threads"] == requests["DELETE /v1/threads/{thread_id}"] == 3
+    assert requests["POST /v1/threads"] == requests["DELETE /v1/threads/{thread_id}"]
+    assert 19 <= requests["POST /v1/threads"] <= conversations
 
 
 def test_failures_exit_2_and_are_explained_in_junit(local_server, stack, tmp_path):
@@ -103,7 +121,8 @@ def test_failures_exit_2_and_are_explained_in_junit(local_server, stack, tmp_pat
     assert case.get("name") == "wrong-eta"
     failure = case.find("failure")
     assert failure.get("message").startswith(
-        "0/2 attempts passed (needs 2 of 2), rate 0.00, 95.0% interval 0.00–0.84; attempt 1: step 1:"
+        "0/2 attempts passed (needs 2 of 2), rate 0.00, 95.0% interval 0.00–0.84; "
+        "attempt 1: step 1:"
     )
     assert "tool calls: get_order" in failure.text
 
@@ -180,3 +199,269 @@ def test_ctrl_c_deletes_the_threads_of_conversations_in_flight(local_server, sta
     requests = admin.stats()["requests"]
     created = requests["POST /v1/threads"]
     assert created < 12 and requests["DELETE /v1/threads/{thread_id}"] == created
+
+
+# --- verdicts, graders, comparisons (issue 19) ------------------------------------------------
+
+RUBRIC_TEST = """\
+apiVersion: assistctl/v1
+kind: SmokeTest
+metadata: {name: returns-graded}
+spec:
+  assistant: support-bot
+  repeat: {min: 3, max: 30}
+  pass_threshold: 0.8
+  steps:
+    - user: How many days do I have to return an item for a refund?
+      expect:
+        - rubric: 'Says the customer has "30 days" to return an item.'
+        - similar: {to: "You can return any item within 30 days of delivery.", threshold: 0.6}
+"""
+
+
+def write_test(stack: Path, name: str, text: str) -> None:
+    (stack / "tests" / f"{name}.yaml").write_text(text)
+
+
+def test_a_flaky_graded_test_is_reported_flaky_with_the_verdict_its_numbers_give(
+    local_server, stack, tmp_path
+):
+    """The grader passes each rubric with probability 0.6 (seeded): the assistant looks flaky.
+    With one conversation at a time the grader's coins fall on attempts 1, 2, 3… in order, so
+    the expected verdict is the sequential rule applied to that same sequence."""
+    account = applied(local_server, stack)
+    write_test(stack, "returns-graded", RUBRIC_TEST)
+    report = tmp_path / "report.json"
+    with serve(FakeModels(pass_probability=0.6, seed=4)) as models:
+        result = invoke(
+            "--account", account, "test", str(stack), "-k", "returns-graded",
+            "--grader-account", models.url, "--parallel", "1", "--json", str(report),
+        )  # fmt: skip
+    coins = random.Random(4)
+    expected = judge_sequentially(
+        sequential_rule(0.8, 3, 30), iter(lambda: coins.random() < 0.6, None)
+    )
+    assert expected.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) and expected.flaky
+    assert result.exit_code == 2, result.output
+    data = json.loads(report.read_text())["tests"][0]
+    assert (data["verdict"], data["passes"], data["attempts_counted"], data["flaky"]) == (
+        expected.verdict.value,
+        expected.passes,
+        expected.attempts,
+        True,
+    )
+    word = expected.verdict.name
+    assert f"{word}  returns-graded  {expected.passes}/{expected.attempts}  rate " in result.stdout
+    assert "flaky" in result.stdout.split(" verdicts ")[1].splitlines()[1]
+    assert result.stdout.splitlines()[-1].startswith(
+        f"1 {'failed' if word == 'FAIL' else 'inconclusive'}, 1 flaky, 3 deselected in "
+    )
+    assert "the grader said: the coin said so" in result.stdout
+
+
+def test_graded_checks_use_the_stacks_grader_and_never_show_its_key(
+    local_server, stack, tmp_path, monkeypatch
+):
+    account = applied(local_server, stack)
+    write_test(stack, "returns-graded", RUBRIC_TEST)
+    monkeypatch.setenv("TEAM_GRADER_KEY", "sk-very-secret")
+    report, transcripts = tmp_path / "report.json", tmp_path / "tr"
+    with serve(FakeModels()) as models:
+        with (stack / "stack.yaml").open("a") as handle:
+            handle.write(
+                f"spec:\n  grader: {{account: '{models.url}', model: judge-1, "
+                "api: responses, embeddings_model: embed-1, api_key_env: TEAM_GRADER_KEY}\n"
+            )
+        result = invoke(
+            "--account", account, "test", str(stack), "-k", "returns-graded",
+            "--json", str(report), "--transcripts", str(transcripts),
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "PASS  returns-graded  19/19" in result.stdout
+    paths = set(models.paths())
+    assert paths == {"/v1/responses", "/v1/embeddings"}
+    assert {r["headers"]["authorization"] for r in models.requests} == {"Bearer sk-very-secret"}
+    assert {r["body"]["model"] for r in models.requests} == {"judge-1", "embed-1"}
+    written = report.read_text() + "".join(p.read_text() for p in transcripts.iterdir())
+    assert "sk-very-secret" not in result.output + written
+
+
+def test_a_grader_that_cannot_answer_is_an_error_not_a_failure(local_server, stack):
+    account = applied(local_server, stack)
+    write_test(stack, "returns-graded", RUBRIC_TEST)
+    with serve(FakeModels()) as models:
+        models.answer = "Yes, it does."
+        result = invoke(
+            "--account", account, "test", str(stack), "-k", "returns-graded",
+            "--grader-account", models.url,
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "ERROR returns-graded - " in result.stdout
+    assert 'the answer is not the JSON object {pass, reason} it was asked for: "Yes, it does."' in (
+        result.stdout
+    )
+    assert result.stdout.splitlines()[-1].startswith("1 error, 3 deselected in ")
+
+
+def test_a_graded_test_without_a_grader_is_refused_before_any_conversation(
+    local_server, stack, admin
+):
+    account = applied(local_server, stack)
+    write_test(stack, "returns-graded", RUBRIC_TEST)
+    admin.reset_stats()
+    result = invoke("--account", account, "test", str(stack), "-k", "returns-graded")
+    assert result.exit_code == 1
+    assert "returns-graded.yaml:1: spec.steps[0].expect[0]: rubric: needs a grader account" in (
+        result.stderr
+    )
+    assert "--grader-account" in result.stderr
+    assert "POST /v1/threads" not in admin.stats()["requests"]
+
+
+def test_a_max_that_cannot_reach_pass_is_refused_by_validate_and_by_test(
+    local_server, stack, admin
+):
+    order = stack / "tests" / "order-status.yaml"
+    order.write_text(order.read_text().replace("max: 20", "max: 12"))
+    result = invoke("validate", str(stack))
+    assert result.exit_code == 1
+    assert (
+        "order-status.yaml:10: spec.repeat.max: max 12 can never reach PASS at pass_threshold 0.8 "
+        "and confidence 0.95: even with every attempt passing it needs max ≥ 17"
+    ) in result.stderr
+    order.write_text(order.read_text().replace("max: 12", "max: 20"))
+    account = applied(local_server, stack)
+    admin.reset_stats()
+    result = invoke("--account", account, "test", str(stack), "--confidence", "0.99")
+    assert result.exit_code == 1
+    assert (
+        "spec.repeat.max: max 20 can never reach PASS at pass_threshold 0.8 and confidence 0.99"
+        in (result.stderr)
+    )
+    assert "POST /v1/threads" not in admin.stats()["requests"]
+
+
+GREETING_TEST = """\
+apiVersion: assistctl/v1
+kind: SmokeTest
+metadata: {name: greeting}
+spec:
+  assistant: support-bot
+  steps:
+    - user: Hello there
+      expect:
+        - contains: "[Support Bot]"
+"""
+
+
+def two_environments(stack: Path) -> None:
+    """staging deploys the bot as "Support Bot", preview renames it (the change under review):
+    the deterministic engine signs its echo with the name, so the greeting test tells them
+    apart."""
+    bot = stack / "support-bot.yaml"
+    bot.write_text(bot.read_text().replace("name: Support Bot", "name: ${BOT_NAME}"))
+    with (stack / "stack.yaml").open("a") as handle:
+        handle.write(
+            "spec:\n  environments:\n"
+            "    staging: {vars: {BOT_NAME: Support Bot}}\n"
+            "    preview: {vars: {BOT_NAME: Helper Bot}}\n"
+        )
+    write_test(stack, "greeting", GREETING_TEST)
+
+
+def test_compare_two_environments_differences_first(local_server, stack, tmp_path):
+    two_environments(stack)
+    account = local_server.base_url
+    for env in ("staging", "preview"):
+        applied_env = invoke("--account", account, "apply", str(stack), "--env", env, "--yes")
+        assert applied_env.exit_code == 0, applied_env.output
+    markdown, report = tmp_path / "comparison.md", tmp_path / "comparison.json"
+    result = invoke(
+        "--account", account, "test", str(stack), "--compare", "staging", "preview",
+        "-k", "greeting", "--markdown", str(markdown), "--json", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    out = result.stdout.splitlines()
+    assert "[staging] PASSED greeting [1/1]" in result.stdout
+    assert "[preview] FAILED greeting [1/1]" in result.stdout
+    header = out.index("staging (baseline) → preview (candidate): 1 difference in 1 test")
+    assert out[header + 2].split()[:2] == ["regressed", "greeting"]
+    assert out[-1].startswith("preview: 1 failed, 3 deselected in ")
+    assert out[-2].startswith("staging: 1 passed, 3 deselected in ")
+    text = markdown.read_text()
+    assert text.startswith("### Smoke tests: `staging` → `preview`")
+    assert "| ❌ regressed | `greeting` | PASS 1/1 (1.00) | FAIL 0/1 (0.00) | -1.00 |" in text
+    data = json.loads(report.read_text())
+    assert data["baseline"]["stack"] == "support/staging"
+    assert data["candidate"]["stack"] == "support/preview"
+    assert data["rows"][0]["change"] == "regressed" and data["exit_code"] == 2
+
+
+def test_compare_two_accounts(local_server, stack, tmp_path):
+    from assistctl.local import LocalConfig, start_in_process
+
+    account = applied(local_server, stack)
+    other_stack = tmp_path / "renamed"
+    shutil.copytree(stack, other_stack)
+    bot = other_stack / "support-bot.yaml"
+    bot.write_text(bot.read_text().replace("name: Support Bot", "name: Helper Bot"))
+    other = start_in_process(tmp_path / "other-account", config=LocalConfig())
+    try:
+        assert (
+            invoke("--account", other.base_url, "apply", str(other_stack), "--yes").exit_code == 0
+        )
+        write_test(stack, "greeting", GREETING_TEST)
+        result = invoke(
+            "--account", account, "test", str(stack), "-k", "greeting",
+            "--compare-account", account, other.base_url,
+        )  # fmt: skip
+    finally:
+        other.stop()
+    assert result.exit_code == 2, result.output
+    assert f"{account} (baseline) → {other.base_url} (candidate): 1 difference" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--compare", "a", "b", "--compare-account", "x", "y"], "cannot be combined"),
+        (["--compare", "a", "b", "--env", "c"], "--compare names both environments"),
+        (["--export", "promptfoo", "--compare", "a", "b"], "--export writes one suite"),
+        (["-o", "x.yaml"], "-o/--output goes with --export"),
+        (["--confidence", "1"], "Invalid value for '--confidence'"),
+    ],
+)
+def test_flags_that_cannot_go_together_are_refused(stack, flags, message):
+    result = invoke("test", str(stack), *flags)
+    assert result.exit_code == 1
+    assert message in result.stderr
+
+
+def test_export_to_promptfoo_writes_the_deployed_suite(local_server, stack, tmp_path):
+    account = applied(local_server, stack)
+    target = tmp_path / "promptfooconfig.yaml"
+    result = invoke(
+        "--account", account, "test", str(stack), "--export", "promptfoo", "-o", str(target)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Wrote {target}: 3 tests of stack support for promptfoo; ")
+    assert "not exported: returns-policy: step 1, expect[1] cites" in result.stderr
+    text = target.read_text()
+    config = yaml.safe_load(text)
+    assert {p["config"]["apiBaseUrl"] for p in config["providers"]} == {account}
+    assert all(p["id"].startswith("openai:assistant:asst_") for p in config["providers"])
+    assert [t["description"] for t in config["tests"]] == [
+        "order-status",
+        "returns-policy",
+        "warranty",
+    ]
+    assert "#   order-status: repeat {min: 3, max: 20} at pass_threshold 0.8" in text
+
+
+def test_export_refuses_the_embedded_account_that_dies_with_the_command(stack, tmp_path):
+    result = invoke(
+        "--account", f"local:{tmp_path / 'acct'}", "test", str(stack), "--export", "promptfoo"
+    )
+    assert result.exit_code == 1
+    assert "the embedded local account stops with this command" in result.stderr
+    assert "assistctl local serve" in result.stderr

@@ -596,7 +596,7 @@ def test_quickstart_smoke_tests_load_from_tests_dir(in_repo):
     assert [t.name for t in tests] == ["order-status", "returns-policy", "warranty"]
     order = tests[0]
     assert order.assistant == "support-bot"
-    assert order.spec["repeat"] == 1 and order.spec["pass_threshold"] == 1.0
+    assert order.spec["repeat"] == {"min": 3, "max": 20} and order.spec["pass_threshold"] == 0.8
     assert order.spec["functions"]["get_order"][0]["output"]["status"] == "shipped"
     assert order.location.file == "examples/quickstart/tests/order-status.yaml"
     returns = tests[1].spec["steps"][0]["expect"]

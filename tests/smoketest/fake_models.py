@@ -36,8 +36,9 @@ def embedding(text: str) -> list[float]:
 
 
 def between(text: str, opening: str, closing: str) -> str | None:
-    found = re.search(re.escape(opening) + r"\s*(.*?)\s*" + re.escape(closing), text, re.DOTALL)
-    return found.group(1) if found else None
+    """The last tagged section: promptfoo's grading prompt shows examples before the real one."""
+    found = re.findall(re.escape(opening) + r"\s*(.*?)\s*" + re.escape(closing), text, re.DOTALL)
+    return found[-1] if found else None
 
 
 class FakeModels:
