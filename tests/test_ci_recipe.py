@@ -1,5 +1,7 @@
 """The CI recipe (examples/ci/github-actions.yml) is valid, has the documented jobs, uses only
-flags the CLI really has, and fails a job exactly when assistctl's exit code says so."""
+flags the CLI really has, and fails a job exactly when assistctl's exit code says so: a PR
+shows the preview-versus-staging comparison, and production is only planned once the staging
+verdicts pass."""
 
 from __future__ import annotations
 
@@ -51,25 +53,32 @@ def test_triggers_and_jobs(workflow):
     assert set(workflow["jobs"]) == {
         "validate",
         "plan",
-        "smoke-test-staging",
+        "smoke-test-preview",
+        "gate-staging",
         "plan-production",
         "apply-production",
     }
-    on_pull_request = {"plan", "smoke-test-staging"}
-    on_push = {"plan-production", "apply-production"}
+    on_pull_request = {"plan", "smoke-test-preview"}
+    on_push = {"gate-staging", "plan-production", "apply-production"}
     for name, job in workflow["jobs"].items():
         condition = job.get("if", "")
         if name in on_pull_request:
             assert "pull_request" in condition
         if name in on_push:
             assert "'push'" in condition
+    assert workflow["jobs"]["plan-production"]["needs"] == "gate-staging"
     assert workflow["jobs"]["apply-production"]["needs"] == "plan-production"
     # only apply waits for the production reviewers; plans must not be held for approval
     environments = {name: job.get("environment") for name, job in workflow["jobs"].items()}
     assert [name for name, env in environments.items() if env == "production"] == [
         "apply-production"
     ]
-    assert environments["smoke-test-staging"] == "staging"
+    assert environments["smoke-test-preview"] == environments["gate-staging"] == "staging"
+    groups = {
+        workflow["jobs"][name]["concurrency"]["group"]
+        for name in ("smoke-test-preview", "gate-staging")
+    }
+    assert groups == {"assistants-staging"}  # one deploy to the staging account at a time
 
 
 def test_the_documented_commands_are_there(workflow):
@@ -79,16 +88,36 @@ def test_the_documented_commands_are_there(workflow):
     assert "--markdown" in joined and "plan" in joined
     assert any(c.startswith("assistctl test") and "--junit" in c for c in commands)
     assert any(c.startswith("assistctl apply") and "--plan plan.json" in c for c in commands)
-    comment = " ".join(s.get("run", "") for s in steps_of(workflow, "plan"))
-    assert "gh pr comment" in comment and "--body-file plan.md" in comment
-    published = [s.get("uses", "") for s in steps_of(workflow, "smoke-test-staging")]
+    compare = [c for job, c in assistctl_lines(workflow) if job == "smoke-test-preview"]
+    assert any("--compare staging preview --markdown comparison.md" in c for c in compare)
+    gate = [c for job, c in assistctl_lines(workflow) if job == "gate-staging"]
+    assert any(c.startswith("assistctl test") and "--env staging" in c for c in gate)
+    for job, path in (("plan", "plan.md"), ("smoke-test-preview", "comparison.md")):
+        sticky = [
+            s for s in steps_of(workflow, job) if "sticky-pull-request-comment" in s.get("uses", "")
+        ]
+        assert [s["with"]["path"] for s in sticky] == [path]
+    headers = {
+        s["with"]["header"]
+        for job in ("plan", "smoke-test-preview")
+        for s in steps_of(workflow, job)
+        if "sticky-pull-request-comment" in s.get("uses", "")
+    }
+    assert len(headers) == 2  # two comments that never overwrite each other
+    published = [s.get("uses", "") for s in steps_of(workflow, "smoke-test-preview")]
     assert any(u.startswith("dorny/test-reporter") for u in published)
 
 
 def test_the_account_and_key_come_from_variables_and_secrets(workflow):
     text = RECIPE.read_text()
     assert "sk-" not in text
-    for name in ("plan", "smoke-test-staging", "plan-production", "apply-production"):
+    for name in (
+        "plan",
+        "smoke-test-preview",
+        "gate-staging",
+        "plan-production",
+        "apply-production",
+    ):
         env = workflow["jobs"][name]["env"]
         assert env["ASSISTCTL_ACCOUNT"] == "${{ vars.ASSISTCTL_ACCOUNT }}"
         assert env["ASSISTCTL_API_KEY"] == "${{ secrets.ASSISTCTL_API_KEY }}"
@@ -101,7 +130,7 @@ def test_every_assistctl_line_parses_with_the_real_cli(workflow, tmp_path, monke
     (tmp_path / manifests).mkdir()
     (tmp_path / "plan.json").write_text("{}")
     lines = assistctl_lines(workflow)
-    assert len(lines) >= 7
+    assert len(lines) >= 10
     for job, line in lines:
         args = shlex.split(line.replace('"$MANIFESTS"', manifests))[1:]
         command = cli.get_command(click.Context(cli), args[0])
@@ -216,37 +245,52 @@ class Runner:
 
 @pytest.fixture
 def workspace(workflow, tmp_path):
-    """A repository holding the quickstart stack, with staging and prod environments."""
+    """A repository holding the quickstart stack, with staging, preview and prod environments."""
     manifests = tmp_path / workflow["env"]["MANIFESTS"]
     shutil.copytree(ROOT / "examples" / "quickstart", manifests)
     (manifests / "stack.yaml").write_text(
         "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: support}\n"
-        "spec:\n  environments: {staging: {}, prod: {}}\n"
+        "spec:\n  environments: {staging: {}, preview: {}, prod: {}}\n"
     )
     return tmp_path
 
 
+@pytest.mark.timeout(300)  # about twenty assistctl runs, a few with a sequential verdict each
 def test_the_recipe_runs_end_to_end_and_fails_when_it_should(workflow, workspace, local_server):
     runner = Runner(workflow, workspace, local_server.base_url)
-    # pull request
+    manifests = workspace / workflow["env"]["MANIFESTS"]
+    # main, once: staging is deployed and gates production
     assert set(runner.job("validate")) == {0}
-    assert set(runner.job("plan")) == {0}
-    comment = (workspace / "plan.md").read_text()
-    assert "assistant.support-bot" in comment
-    assert (workspace / "gh-calls.txt").read_text().splitlines()[0] == (
-        "pr comment 42 --body-file plan.md --edit-last"
-    )
-    assert set(runner.job("smoke-test-staging")) == {0}
-    assert "<testsuite" in (workspace / "junit.xml").read_text()
-    # merge to main
+    assert set(runner.job("gate-staging")) == {0}, runner.last_error
+    assert "| PASS | `order-status` | 17/17 |" in (workspace / "verdicts.md").read_text()
     assert set(runner.job("plan-production")) == {0}
     assert (workspace / "plan.json").is_file()
     assert set(runner.job("apply-production")) == {0}, runner.last_error
     assert "assistant.support-bot" in runner.summary.read_text()
 
+    # a pull request that changes nothing the tests see: preview matches staging
+    assert set(runner.job("plan")) == {0}
+    assert set(runner.job("smoke-test-preview")) == {0}, runner.last_error
+    comparison = (workspace / "comparison.md").read_text()
+    assert comparison.startswith("### Smoke tests: `staging` → `preview`\n\nNo differences")
+    assert "<testsuite" in (workspace / "junit.xml").read_text()
+
+    # a pull request that renames the function's parameter: the canned outputs no longer
+    # match, the preview's order-status verdict is FAIL, the check fails and says why
+    schema = manifests / "tools" / "get_order.json"
+    schema.write_text(schema.read_text().replace('"order_id"', '"order_number"'))
+    codes = runner.job("smoke-test-preview")
+    assert codes[-1] == 2
+    comparison = (workspace / "comparison.md").read_text()
+    assert "| ❌ regressed | `order-status` | PASS 17/17 (1.00) | FAIL 0/3 (0.00) |" in comparison
+
+    # merged anyway: the staging gate fails, so production is never planned
+    assert runner.job("gate-staging")[-1] == 2
+    schema.write_text(schema.read_text().replace('"order_number"', '"order_id"'))
+
     # a merge whose plan went stale before approval: apply refuses, the job fails
     assert set(runner.job("plan-production")) == {0}
-    bot = workspace / workflow["env"]["MANIFESTS"] / "support-bot.yaml"
+    bot = manifests / "support-bot.yaml"
     bot.write_text(bot.read_text().replace("temperature: 0.2", "temperature: 0.3"))
     codes = runner.job("apply-production")
     assert codes[-1] == 1

@@ -209,11 +209,12 @@ def verdict_lines(suite: SuiteResult) -> list[str]:
         )
         for t in repeated
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    shown = [c for c in range(len(rows[0])) if any(row[c] for row in rows)]  # no empty column
+    widths = {c: max(len(row[c]) for row in rows) for c in shown[:-1]}
     lines = [_rule("verdicts")]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
+        cells = [row[c].ljust(widths[c]) if c in widths else row[c] for c in shown]
+        lines.append("  ".join(cells).rstrip())
     return lines
 
 

@@ -151,3 +151,18 @@ def test_the_stacks_grader_is_validated_and_kept(stack):
     assert "stack.yaml:5: spec.grader.account: takes http(s)://HOST/v1 or openai" in message
     assert "spec.grader.api: 'completions' is not one of: chat, responses" in message
     assert "spec.grader.key: unknown field 'key'" in message
+
+
+def test_the_readmes_example_test_is_valid(stack):
+    """The field-by-field example in the README loads against the quickstart it describes."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### A test, field by field", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (stack / "tests" / "readme.yaml").write_text(example.replace("order-status}", "example}"))
+    _, tests = load_all([stack])
+    cases = [t for t in tests if t.name.startswith("example[")]
+    assert [t.name for t in cases] == [
+        "example[order_id=123,status=shipped]",
+        "example[order_id=777,status=lost in transit]",
+    ]
+    assert cases[1].spec["steps"][0]["user"] == "Where is my order 777?"
