@@ -134,7 +134,10 @@ def test_not_applied_is_an_error_that_says_what_to_run(local_server, stack):
     result = invoke("--account", local_server.base_url, "test", str(stack), "--env", "staging")
     assert result.exit_code == 1
     assert "which is not deployed for stack 'support/staging' on this account" in result.stderr
-    assert f"Hint: deploy it first: assistctl apply {stack} --env staging" in result.stderr
+    account = local_server.base_url
+    assert f"Hint: deploy it first: assistctl --account {account} apply {stack} --env staging" in (
+        result.stderr
+    )
 
 
 def test_invalid_test_file_is_located(local_server, stack):
