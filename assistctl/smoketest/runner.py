@@ -36,7 +36,13 @@ from assistctl.model import STACK_KEY, Desired, DesiredSmokeTest, Live
 from assistctl.smoketest import expectations
 from assistctl.smoketest.expectations import NO_JUDGES, Judges
 from assistctl.smoketest.repeats import Repeat
-from assistctl.smoketest.results import AttemptResult, StepResult, SuiteResult, TestResult
+from assistctl.smoketest.results import (
+    AttemptResult,
+    StepResult,
+    SuiteResult,
+    TestResult,
+    counted_prefix,
+)
 from assistctl.smoketest.verdicts import DEFAULT_CONFIDENCE, Rule
 
 DEFAULT_PARALLEL = 4
@@ -302,8 +308,7 @@ class Attempt:
 
 class _TestRun:
     """The scheduler's view of one test while the suite runs: what was launched, what came
-    back, how far the rule has been fed (in attempt order), and whether it has stopped (then
-    ``stop`` cancels what is still in flight)."""
+    back, and whether its rule has stopped (then ``stop`` cancels what is still in flight)."""
 
     def __init__(self, test: DesiredSmokeTest, rule: Rule, target_id: str) -> None:
         self.test = test
@@ -312,8 +317,6 @@ class _TestRun:
         self.stop = threading.Event()
         self.launched = 0
         self.in_flight = 0
-        self.fed = 0
-        self.passes = 0
         self.results: dict[int, AttemptResult] = {}
 
     @property
@@ -327,21 +330,15 @@ class _TestRun:
         return self.launched
 
     def record(self, result: AttemptResult) -> None:
-        """Take one finished attempt; feed the rule every attempt now complete in order, and
-        stop the test once it is decided (or an attempt hit an error, which decides it as an
-        error)."""
+        """Take one finished attempt and stop the test once the rule, fed the attempts in
+        order (``counted_prefix``, as the report will), has stopped, or an attempt hit an
+        error, which decides the test as an error."""
         self.in_flight -= 1
         self.results[result.index] = result
-        if result.outcome == "error":
+        counted = counted_prefix(tuple(self.results.values()), self.rule)
+        passes = sum(1 for a in counted if a.outcome == "passed")
+        if result.outcome == "error" or (counted and self.rule.stops(passes, len(counted))):
             self.stop.set()
-        while not self.stop.is_set():
-            following = self.results.get(self.fed + 1)
-            if following is None or following.outcome not in ("passed", "failed"):
-                return
-            self.fed += 1
-            self.passes += following.outcome == "passed"
-            if self.rule.stops(self.passes, self.fed):
-                self.stop.set()
 
 
 def run_suite(
