@@ -688,6 +688,7 @@ def test_command(
                     parallel=parallel,
                     deselected=selection.deselected,
                     on_attempt=progress.attempt_finished,
+                    on_result=progress.attempt_reported,
                     apply_hint=selection.apply_hint,
                     confidence=confidence,
                     judges=judges,

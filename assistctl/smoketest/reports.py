@@ -57,8 +57,9 @@ def attempt_line(test: DesiredSmokeTest, attempt: AttemptResult) -> str:
 
 
 class Progress:
-    """Prints ``attempt_line`` as conversations finish (from worker threads, so locked); on a
-    terminal a rich progress bar counts them down underneath."""
+    """Prints ``attempt_line`` for each attempt the report will show, in the report's order
+    (from worker threads, so locked); on a terminal a rich progress bar counts every
+    conversation down underneath as it finishes."""
 
     def __init__(
         self,
@@ -100,15 +101,16 @@ class Progress:
             self.bar.stop()
 
     def attempt_finished(self, test: DesiredSmokeTest, attempt: AttemptResult) -> None:
-        """A line per conversation; one cancelled because its test was decided is not news."""
+        """Any conversation that ended, in whatever order: the bar moves on."""
+        if self.bar is not None:
+            with self.lock:
+                self.bar.advance(self.task)
+
+    def attempt_reported(self, test: DesiredSmokeTest, attempt: AttemptResult) -> None:
         line = self.prefix + attempt_line(test, attempt)
         with self.lock:
             if self.bar is None:
-                if not attempt.cancelled:
-                    self.echo(line)
-                return
-            self.bar.advance(self.task)
-            if attempt.cancelled:
+                self.echo(line)
                 return
             from rich.text import Text
 

@@ -91,11 +91,13 @@ class AttemptResult:
 def counted_prefix(attempts: tuple[AttemptResult, ...], rule: Rule) -> tuple[AttemptResult, ...]:
     """The attempts the rule judges: in attempt order, up to the one after which it stopped
     (attempts past it, finished or cancelled, do not count). An attempt that neither passed
-    nor failed ends the prefix: an error makes the whole test an error anyway."""
+    nor failed ends the prefix: an error makes the whole test an error anyway. So does a
+    missing attempt: while attempt 3 is still running, 4 and 5 must not be judged in its place.
+    """
     counted: list[AttemptResult] = []
     passes = 0
     for attempt in sorted(attempts, key=lambda a: a.index):
-        if attempt.outcome not in ("passed", "failed"):
+        if attempt.index != len(counted) + 1 or attempt.outcome not in ("passed", "failed"):
             break
         counted.append(attempt)
         passes += attempt.outcome == "passed"

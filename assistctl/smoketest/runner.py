@@ -318,11 +318,25 @@ class _TestRun:
         self.launched = 0
         self.in_flight = 0
         self.results: dict[int, AttemptResult] = {}
+        self.reported = 0
 
     @property
     def launchable(self) -> bool:
         """Whether another attempt may start: not decided, not at the rule's maximum."""
         return not self.stop.is_set() and self.launched < self.rule.max_attempts
+
+    @property
+    def finished(self) -> bool:
+        return not self.launchable and self.in_flight == 0
+
+    def reportable(self) -> tuple[AttemptResult, ...]:
+        """The attempts a report shows, so far: those the rule counts, then the error that
+        ended the test, if one did."""
+        counted = counted_prefix(tuple(self.results.values()), self.rule)
+        after = self.results.get(len(counted) + 1)
+        if after is not None and after.outcome == "error":
+            return (*counted, after)
+        return counted
 
     def launch(self) -> int:
         self.launched += 1
@@ -349,6 +363,7 @@ def run_suite(
     parallel: int = DEFAULT_PARALLEL,
     deselected: Sequence[str] = (),
     on_attempt: Callable[[DesiredSmokeTest, AttemptResult], None] | None = None,
+    on_result: Callable[[DesiredSmokeTest, AttemptResult], None] | None = None,
     apply_hint: str = "assistctl apply",
     confidence: float = DEFAULT_CONFIDENCE,
     judges: Judges = NO_JUDGES,
@@ -359,8 +374,10 @@ def run_suite(
     stops.
 
     Results keep the tests' order and each test's attempts in order, whatever order they
-    finished in, so a parallel run reports exactly what a serial one does. Ctrl-C stops new
-    conversations, lets the running ones delete their threads, then re-raises.
+    finished in, so a parallel run reports exactly what a serial one does. ``on_attempt`` hears
+    of every conversation as it finishes (a progress bar); ``on_result`` of the attempts the
+    report shows, in the report's order (progress lines that do not depend on ``parallel``).
+    Ctrl-C stops new conversations, lets the running ones delete their threads, then re-raises.
     """
     if parallel < 1:
         raise SmokeTestError("--parallel takes a whole number ≥ 1")
@@ -389,7 +406,7 @@ def run_suite(
             clock=clock,
         )
 
-    _schedule(runs, attempt, parallel, interrupted, on_attempt)
+    _schedule(runs, attempt, parallel, interrupted, on_attempt, _InOrder(runs, on_result))
     return SuiteResult(
         owner=desired.owner,
         tests=tuple(
@@ -404,6 +421,31 @@ def run_suite(
         deselected=tuple(deselected),
         allow_inconclusive=allow_inconclusive,
     )
+
+
+class _InOrder:
+    """Hands on the attempts a report shows as soon as everything before them is known: the
+    tests in the suite's order, each test's attempts in attempt order."""
+
+    def __init__(
+        self,
+        runs: Sequence[_TestRun],
+        on_result: Callable[[DesiredSmokeTest, AttemptResult], None] | None,
+    ) -> None:
+        self.runs = runs
+        self.on_result = on_result
+        self.current = 0
+
+    def flush(self) -> None:
+        while self.current < len(self.runs):
+            run = self.runs[self.current]
+            for result in run.reportable()[run.reported :]:
+                if self.on_result is not None:
+                    self.on_result(run.test, result)
+                run.reported += 1
+            if not run.finished:
+                return
+            self.current += 1
 
 
 def _next_run(runs: list[_TestRun]) -> _TestRun | None:
@@ -432,6 +474,7 @@ def _schedule(
     parallel: int,
     interrupted: threading.Event,
     on_attempt: Callable[[DesiredSmokeTest, AttemptResult], None] | None,
+    in_order: _InOrder,
 ) -> None:
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="smoketest")
     in_flight: dict[Future[AttemptResult], _TestRun] = {}
@@ -452,6 +495,7 @@ def _schedule(
                 run.record(result)
                 if on_attempt is not None:
                     on_attempt(run.test, result)
+            in_order.flush()
     except BaseException:
         interrupted.set()
         for run in runs:

@@ -468,3 +468,66 @@ def test_export_refuses_the_embedded_account_that_dies_with_the_command(stack, t
     assert result.exit_code == 1
     assert "the embedded local account stops with this command" in result.stderr
     assert "assistctl local serve" in result.stderr
+
+
+def test_built_in_tool_calls_can_be_expected_and_refused(local_server, stack):
+    """`tool_call: file_search` and `no_tool_call: code_interpreter` are checked on the run's
+    steps, as the README documents; a wrong expectation about them fails with what was called."""
+    write_test(
+        stack,
+        "search-expected",
+        """\
+        apiVersion: assistctl/v1
+        kind: SmokeTest
+        metadata: {name: search-expected}
+        spec:
+          assistant: support-bot
+          steps:
+            - user: How many days do I have to return an item?
+              expect:
+                - tool_call: file_search
+                - tool_call: {name: file_search, count: 1}
+                - no_tool_call: get_order
+        """,
+    )
+    write_test(
+        stack,
+        "search-refused",
+        """\
+        apiVersion: assistctl/v1
+        kind: SmokeTest
+        metadata: {name: search-refused}
+        spec:
+          assistant: support-bot
+          steps:
+            - user: How many days do I have to return an item?
+              expect:
+                - no_tool_call: file_search
+        """,
+    )
+    account = applied(local_server, stack)
+    passed = invoke("--account", account, "test", str(stack), "-k", "search-expected")
+    assert passed.exit_code == 0, passed.output
+    failed = invoke("--account", account, "test", str(stack), "-k", "search-refused")
+    assert failed.exit_code == 2, failed.output
+    assert "expected no call to file_search; got file_search" in failed.output
+
+
+def test_result_lines_come_in_the_same_order_whatever_the_parallelism(local_server, stack):
+    """The README promises it; with `--parallel` the lines used to come as attempts finished."""
+    write_test(stack, "failing", FAILING_TEST)
+    account = applied(local_server, stack)
+
+    def result_lines(parallel: str) -> list[str]:
+        result = invoke("--account", account, "test", str(stack), "--parallel", parallel)
+        assert result.exit_code == 2, result.output
+        return [
+            " ".join(line.split(" ")[:3])
+            for line in result.stdout.splitlines()
+            if line.startswith(("PASSED ", "FAILED ", "ERROR "))
+        ]
+
+    sequential = result_lines("1")
+    assert len(sequential) >= 4
+    for _ in range(3):
+        assert result_lines("8") == sequential

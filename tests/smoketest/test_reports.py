@@ -191,6 +191,7 @@ def test_progress_prints_plain_lines_without_a_terminal():
         for test in result.tests:
             for one in test.attempts:
                 progress.attempt_finished(test.test, one)
+                progress.attempt_reported(test.test, one)
     assert len(printed) == 5 and printed[0] == "PASSED order-status [1/3] 0.50s"
 
 

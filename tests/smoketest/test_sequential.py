@@ -205,3 +205,47 @@ def test_repeat_settings_read_from_the_spec():
         "max",
     )
     assert Repeat.of({"repeat": 5, "pass_threshold": 0.99}).problem(0.95) is None
+
+
+def test_a_slow_attempt_is_waited_for_not_judged_around():
+    """Attempt 3 fails and comes back last: the rule must not count 1, 2, 4, 5 … in its place.
+    It used to, stopped the test, cancelled attempt 3 and ended with two counted attempts."""
+    spec = {"repeat": {"min": 3, "max": 30}, "pass_threshold": 0.5}
+    backend = FakeBackend(
+        decide=lambda test, index: index != 3,
+        delay=lambda index, passed: 0.5 if index == 3 else 0.0,
+    )
+    result = run(backend, smoke_test("slow", **spec), parallel=4)
+    (test,) = result.tests
+    assert [attempt.index for attempt in test.counted][:3] == [1, 2, 3]
+    assert test.counted[2].outcome == "failed"
+    assert test.verdict is Verdict.PASS
+
+
+def test_results_are_handed_on_in_the_reports_order_whatever_the_parallelism():
+    """Tests in order, attempts in order, only those the report counts: what a serial run
+    prints, line for line."""
+    tests = [
+        smoke_test("first", **SEQUENTIAL),
+        smoke_test("second", repeat=3, pass_threshold=0.6),
+        smoke_test("third", **SEQUENTIAL),
+    ]
+
+    def reported(parallel: int) -> list[tuple[str, int, str]]:
+        seen: list[tuple[str, int, str]] = []
+        backend = FakeBackend(0.9, seed=7, delay=lambda index, passed: 0.0 if index % 2 else 0.02)
+        run(
+            backend,
+            *tests,
+            parallel=parallel,
+            on_result=lambda test, attempt: seen.append(
+                (test.name, attempt.index, attempt.outcome)
+            ),
+        )
+        return seen
+
+    serial = reported(1)
+    assert [name for name, _, _ in serial] == sorted(
+        (name for name, _, _ in serial), key=["first", "second", "third"].index
+    )
+    assert reported(8) == serial
