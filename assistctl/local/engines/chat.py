@@ -1,29 +1,24 @@
-"""The chat engine: answer runs with any OpenAI-compatible chat-completions endpoint.
+"""The chat engine: answer runs and responses with any OpenAI-compatible chat-completions
+endpoint.
 
-A run becomes one chat conversation: the run's instructions as the system message, the
-thread's messages, then the tool calls already made in this run with their outputs. Function
-tools are passed as chat tools (a call the model makes becomes ``requires_action``; submitted
-outputs go back as ``tool`` messages). ``file_search`` is offered as a ``file_search(query)``
-function served by the local index: its excerpts are numbered, and the answer's ``[n]`` /
-``【n】`` markers become ``file_citation`` annotations. ``code_interpreter`` is refused: no safe
-code executor ships with assistctl, so such runs fail with a clear ``last_error``.
+A run (or response) becomes one chat conversation: the instructions as the system message, the
+conversation's messages, then the tool calls already made in this turn with their outputs.
+Function tools are passed as chat tools (a call the model makes becomes ``requires_action`` /
+``function_call`` items; outputs go back as ``tool`` messages). ``file_search`` is offered as a
+function served by the local index (``offered_search``). ``code_interpreter`` is refused: no
+safe code executor ships with assistctl, so such runs fail with a clear ``last_error``.
 
 The backend is called through the ``openai`` SDK (``chat.completions.create``) with
 ``base_url``; models are mapped by ``model_map``; the key (read from the environment by the
-app) is never logged or stored. Neither are credentials riding in the URL (``user:password@``,
-``?api-key=``): every failure message is redacted of them and shows the URL without them, since
-``last_error`` is stored and shown to every client — also when the backend echoes the key.
+app) is never logged or stored, nor are credentials in the URL (``backend``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import (
@@ -33,13 +28,19 @@ from openai.types.chat import (
     ChatCompletionToolMessageParam,
 )
 
+from assistctl.local.engines.backend import (
+    MAX_RETRIES,
+    REQUEST_TIMEOUT_S,
+    Backend,
+    EngineFailure,
+    is_context_length_error,
+    valid_text,
+)
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
-    Citation,
     ContextMessage,
     Failure,
-    FileSearchCall,
     FunctionCall,
     Outcome,
     RunInput,
@@ -49,18 +50,13 @@ from assistctl.local.engines.contract import (
     Usage,
     count_tokens,
 )
-from assistctl.local.engines.file_search import display_filename, search_files
-
-FILE_SEARCH_FUNCTION = "file_search"
-MAX_SEARCH_ROUNDS = 5
-EXCERPT_CHARACTERS = 2000
-REQUEST_TIMEOUT_S = 120.0
-MAX_RETRIES = 2
-NO_KEY = "no-key"
-REDACTED = "[redacted]"
-MIN_SECRET_LENGTH = 4
-_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, any surrogate is unpaired
-_MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
+from assistctl.local.engines.offered_search import (
+    FUNCTION_NAME,
+    MAX_SEARCH_ROUNDS,
+    SPENT,
+    OfferedSearch,
+    function_definition,
+)
 
 
 @dataclass(frozen=True)
@@ -83,52 +79,9 @@ class _Reply:
         object.__setattr__(self, "tool_calls", calls)
 
 
-def valid_text(text: str) -> str:
-    """``text`` with each unpaired UTF-16 surrogate replaced by U+FFFD."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
-
-
-@dataclass(frozen=True)
-class _Excerpt:
-    number: int
-    file_id: str
-    filename: str
-
-
-class EngineFailure(Exception):
-    """An unexpected error of the chat engine, its message already redacted."""
-
-
-class Redactor:
-    """Removes a backend's credentials from text: the key, and the user, password and query
-    values of its URL (as written and percent-decoded)."""
-
-    def __init__(self, base_url: str, api_key: str | None) -> None:
-        parts = urlsplit(base_url)
-        found = {api_key or ""}
-        for value in (parts.username, parts.password, *(v for _, v in parse_qsl(parts.query))):
-            if value:
-                found.update({value, unquote(value), quote(unquote(value), safe="")})
-        if parts.password is not None:  # sent as HTTP Basic auth, which a backend may echo
-            pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
-            found.add(base64.b64encode(pair.encode()).decode())
-        # Shorter values (a user "me") would garble every message and protect nothing.
-        long_enough = (s for s in found if len(s) >= MIN_SECRET_LENGTH)
-        self.secrets = tuple(sorted(long_enough, key=len, reverse=True))
-        host = parts.hostname or ""
-        netloc = f"[{host}]" if ":" in host else host
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        self.shown_url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-
 class ChatEngine:
-    """Answers runs by calling a chat-completions backend; safe to share between threads."""
+    """Answers runs and responses by calling a chat-completions backend; safe to share between
+    threads."""
 
     def __init__(
         self,
@@ -139,19 +92,18 @@ class ChatEngine:
         timeout: float = REQUEST_TIMEOUT_S,
         max_retries: int = MAX_RETRIES,
     ) -> None:
-        self._redact = Redactor(base_url, api_key)
-        self.base_url = self._redact.shown_url
-        self.model_map = dict(model_map or {})
-        self._client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or NO_KEY,
-            timeout=timeout,
-            max_retries=max_retries,
+        self.backend = Backend(
+            "chat", base_url, model_map, api_key, timeout=timeout, max_retries=max_retries
         )
+        self.base_url = self.backend.base_url
+        self.model_map = self.backend.model_map
 
     def backend_model(self, model: str) -> str:
         """``model`` as the backend names it: mapped, else the ``*`` mapping, else unchanged."""
-        return self.model_map.get(model) or self.model_map.get("*") or model
+        return self.backend.model(model)
+
+    def model_names(self) -> tuple[str, ...]:
+        return self.backend.model_names()
 
     def respond(
         self,
@@ -159,16 +111,18 @@ class ChatEngine:
         search: Search,
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
+        on_tool_call: Callable[[ServerToolCall], None] | None = None,
     ) -> Outcome:
         """Answer ``run``; with ``on_text`` the backend streams and each text piece is passed
         on as it arrives (the outcome still carries the whole answer). Failures never carry the
         backend's credentials."""
+        redact = self.backend.redact
         try:
-            outcome = self._respond(run, search, new_id, on_text)
+            outcome = self._respond(run, search, new_id, on_text, on_tool_call)
         except Exception as exc:
-            raise EngineFailure(self._redact(f"{type(exc).__name__}: {exc}")) from None
+            raise EngineFailure(redact(f"{type(exc).__name__}: {exc}")) from None
         if isinstance(outcome, Failure):
-            return replace(outcome, message=self._redact(outcome.message))
+            return replace(outcome, message=redact(outcome.message))
         return outcome
 
     def _respond(
@@ -177,6 +131,7 @@ class ChatEngine:
         search: Search,
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None,
+        on_tool_call: Callable[[ServerToolCall], None] | None,
     ) -> Outcome:
         if run.tool("code_interpreter") is not None:
             return Failure(
@@ -186,39 +141,63 @@ class ChatEngine:
                 "assistant (or override the run's tools).",
             )
         conversation = _conversation(run)
-        excerpts: dict[int, _Excerpt] = {}
-        server_calls: list[ServerToolCall] = []
+        searches = OfferedSearch(run, search)
         usage = Usage()
-        searchable = run.tool("file_search") is not None and bool(run.vector_store_ids)
-        request = self._request(run, searchable)
         for _ in range(MAX_SEARCH_ROUNDS + 1):
+            request = self._request(run, searches.offered, resumed=bool(run.exchanges))
+            if searches.calls:
+                request = _unforced(request)
             try:
-                reply = self._complete(conversation, request, on_text)
+                reply = self._complete_fitting(run, conversation, request, on_text)
             except openai.APIError as error:
-                return _failure(error, self.base_url, usage, tuple(server_calls))
+                return self.backend.failure(error, usage, tuple(searches.calls))
             usage = usage + (reply.usage or _counted_usage(conversation, reply.content))
             if not reply.tool_calls:
-                return self._answer(run, reply, usage, excerpts, server_calls)
+                return self._answer(run, reply, usage, searches)
             conversation.append(_assistant_tool_message(reply.tool_calls))
             functions = []
             for call in reply.tool_calls:
-                if call.name == FILE_SEARCH_FUNCTION and searchable:
-                    found = _file_search(run, call, search, excerpts)
-                    server_calls.append(found)
-                    conversation.append(_tool_message(call.id, found.output))
-                else:
+                if not searches.answers(call):
                     functions.append(
                         FunctionCall(call.id or new_id("call"), call.name, call.arguments)
                     )
+                    continue
+                found = searches.run_call(call)
+                if found is not None and on_tool_call is not None:
+                    on_tool_call(found)
+                output = found.output if found is not None else SPENT
+                conversation.append(_tool_message(call.id, output))
             if functions:
-                return ActionRequired(tuple(functions), usage, tuple(server_calls))
-            request = _unforced(request)
+                return ActionRequired(tuple(functions), usage, tuple(searches.calls))
         return Failure(
             "server_error",
             f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
             usage,
-            tuple(server_calls),
+            tuple(searches.calls),
         )
+
+    def _complete_fitting(
+        self,
+        run: RunInput,
+        conversation: list[ChatCompletionMessageParam],
+        request: dict[str, Any],
+        on_text: Callable[[str], None] | None,
+    ) -> _Reply:
+        """One completion; with ``truncation: auto`` a conversation longer than the model's
+        context loses its oldest messages (never the system message nor the last one) until
+        it fits."""
+        while True:
+            try:
+                return self._complete(conversation, request, on_text)
+            except openai.APIError as error:
+                droppable = [
+                    index
+                    for index, message in enumerate(conversation[:-1])
+                    if message["role"] != "system"
+                ]
+                if run.truncation != "auto" or not droppable or not is_context_length_error(error):
+                    raise
+                del conversation[droppable[0]]
 
     def _complete(
         self,
@@ -227,8 +206,9 @@ class ChatEngine:
         on_text: Callable[[str], None] | None,
     ) -> _Reply:
         """One chat completion, streamed when someone listens for text."""
+        client = self.backend.client
         if on_text is None:
-            completion = self._client.chat.completions.create(messages=conversation, **request)
+            completion = client.chat.completions.create(messages=conversation, **request)
             if not completion.choices:
                 return _Reply("", (), None, _reported_usage(completion.usage))
             choice = completion.choices[0]
@@ -243,7 +223,7 @@ class ChatEngine:
                 choice.finish_reason,
                 _reported_usage(completion.usage),
             )
-        stream = self._client.chat.completions.create(
+        stream = client.chat.completions.create(
             messages=conversation,
             stream=True,
             stream_options={"include_usage": True},
@@ -271,30 +251,38 @@ class ChatEngine:
         calls = tuple(FunctionCall(**slots[index]) for index in sorted(slots))
         return _Reply("".join(content), calls, finish_reason, usage)
 
-    def _request(self, run: RunInput, searchable: bool) -> dict[str, Any]:
+    def _request(self, run: RunInput, searchable: bool, *, resumed: bool) -> dict[str, Any]:
         """The chat request's parameters other than ``messages``."""
         request: dict[str, Any] = {"model": self.backend_model(run.model)}
-        resumed = bool(run.exchanges)
         tools = [
             {"type": "function", "function": _function_definition(tool["function"])}
             for tool in run.tools
             if tool.get("type") == "function"
         ]
         if searchable:
-            tools.append({"type": "function", "function": _file_search_definition()})
+            tools.append({"type": "function", "function": function_definition()})
         if tools:
             request["tools"] = tools
-            choice = _tool_choice(run.tool_choice)
+            choice = _tool_choice(run.tool_choice, searchable)
             if choice is not None:
                 request["tool_choice"] = choice
             if resumed:
                 request = _unforced(request)
             if not run.parallel_tool_calls:
                 request["parallel_tool_calls"] = False
-        for name in ("temperature", "top_p", "max_completion_tokens"):
+        for name in (
+            "temperature",
+            "top_p",
+            "max_completion_tokens",
+            "presence_penalty",
+            "frequency_penalty",
+        ):
             value = getattr(run, name)
             if value is not None:
                 request[name] = value
+        effort = (run.reasoning or {}).get("effort")
+        if effort is not None:
+            request["reasoning_effort"] = effort
         response_format = run.response_format
         if isinstance(response_format, dict) and response_format.get("type") in (
             "json_object",
@@ -308,16 +296,15 @@ class ChatEngine:
         run: RunInput,
         reply: _Reply,
         usage: Usage,
-        excerpts: dict[int, _Excerpt],
-        server_calls: list[ServerToolCall],
+        searches: OfferedSearch,
     ) -> Answer:
         incomplete = None
         if reply.finish_reason == "length":
             incomplete = "max_completion_tokens"
         elif run.max_prompt_tokens is not None and usage.prompt_tokens > run.max_prompt_tokens:
             incomplete = "max_prompt_tokens"
-        citations = _citations(reply.content, excerpts)
-        return Answer(reply.content, usage, citations, tuple(server_calls), incomplete)
+        citations = searches.citations(reply.content)
+        return Answer(reply.content, usage, citations, tuple(searches.calls), incomplete)
 
 
 # --- building the chat request ------------------------------------------------------------------
@@ -338,9 +325,12 @@ def _conversation(run: RunInput) -> list[ChatCompletionMessageParam]:
 
 
 def _thread_message(message: ContextMessage) -> ChatCompletionMessageParam:
-    """A thread message (the API's roles are ``user`` and ``assistant``)."""
+    """A conversation message; a response's ``system`` and ``developer`` messages go as
+    ``system``, which every chat backend knows."""
     if message.role == "assistant":
         return {"role": "assistant", "content": message.text}
+    if message.role in ("system", "developer"):
+        return {"role": "system", "content": message.text}
     return {"role": "user", "content": message.text}
 
 
@@ -383,21 +373,6 @@ def _function_definition(function: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-def _file_search_definition() -> dict[str, Any]:
-    return {
-        "name": FILE_SEARCH_FUNCTION,
-        "description": (
-            "Search the files attached to this assistant. Returns numbered excerpts; cite an "
-            "excerpt you use by writing its number in square brackets, e.g. [1]."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {"query": {"type": "string", "description": "What to look for."}},
-            "required": ["query"],
-        },
-    }
-
-
 def _unforced(request: dict[str, Any]) -> dict[str, Any]:
     """The request without a forced tool: once the forced call is answered, the model must
     be free to answer, or it would call the same tool forever."""
@@ -406,47 +381,17 @@ def _unforced(request: dict[str, Any]) -> dict[str, Any]:
     return {**request, "tool_choice": "auto"}
 
 
-def _tool_choice(choice: Any) -> Any:
+def _tool_choice(choice: Any, searchable: bool) -> Any:
     if isinstance(choice, str):
         return choice
     if isinstance(choice, dict):
         if choice.get("type") == "function":
             return choice
         if choice.get("type") == "file_search":
-            return {"type": "function", "function": {"name": FILE_SEARCH_FUNCTION}}
+            if not searchable:
+                return "auto"
+            return {"type": "function", "function": {"name": FUNCTION_NAME}}
     return None
-
-
-# --- file search --------------------------------------------------------------------------------
-
-
-def _file_search(
-    run: RunInput, call: FunctionCall, search: Search, excerpts: dict[int, _Excerpt]
-) -> FileSearchCall:
-    """Run the model's ``file_search`` call on the local index; number the excerpts."""
-    try:
-        query = str(json.loads(call.arguments or "{}").get("query") or "")
-    except (json.JSONDecodeError, AttributeError):
-        query = call.arguments or ""
-    found = search_files(run, call.id, query, search)
-    lines = []
-    for result in found.results:
-        number = len(excerpts) + 1
-        excerpts[number] = _Excerpt(number, result.file_id, result.file_name)
-        excerpt = result.text[:EXCERPT_CHARACTERS]
-        lines.append(f"[{number}] {display_filename(result.file_name)}:\n{excerpt}")
-    output = "\n\n".join(lines) if lines else "No matching excerpts were found."
-    return replace(found, output=output)
-
-
-def _citations(text: str, excerpts: dict[int, _Excerpt]) -> tuple[Citation, ...]:
-    citations = []
-    for match in _MARKER.finditer(text):
-        number = int(match.group(1) or match.group(2))
-        excerpt = excerpts.get(number)
-        if excerpt is not None:
-            citations.append(Citation(match.group(0), match.start(), match.end(), excerpt.file_id))
-    return tuple(citations)
 
 
 # --- results and errors -------------------------------------------------------------------------
@@ -462,48 +407,3 @@ def _counted_usage(conversation: list[ChatCompletionMessageParam], answer: str) 
     """Word counts, for backends that report no usage."""
     prompt = sum(count_tokens(str(m.get("content") or "")) for m in conversation)
     return Usage(prompt, count_tokens(answer))
-
-
-def _failure(
-    error: openai.APIError, base_url: str, usage: Usage, calls: tuple[ServerToolCall, ...]
-) -> Failure:
-    """A backend error as the API's run ``last_error`` (never echoing credentials)."""
-    if isinstance(error, openai.RateLimitError):
-        return Failure(
-            "rate_limit_exceeded",
-            f"The chat backend rate-limited the request (429): {_detail(error)}",
-            usage,
-            calls,
-        )
-    if isinstance(error, openai.APIStatusError):
-        detail = _detail(error)
-        code = str(getattr(error, "code", "") or "")
-        if code == "context_length_exceeded" or "context length" in detail.lower():
-            return Failure(
-                "invalid_prompt",
-                f"The thread is too long for the model's context window: {detail}",
-                usage,
-                calls,
-            )
-        return Failure(
-            "server_error",
-            f"The chat backend answered {error.status_code}: {detail}",
-            usage,
-            calls,
-        )
-    if isinstance(error, openai.APITimeoutError):
-        return Failure("server_error", f"The chat backend at {base_url} timed out.", usage, calls)
-    if isinstance(error, openai.APIConnectionError):
-        return Failure(
-            "server_error", f"Cannot reach the chat backend at {base_url}.", usage, calls
-        )
-    return Failure("server_error", f"The chat backend failed: {_detail(error)}", usage, calls)
-
-
-def _detail(error: openai.APIError) -> str:
-    body = getattr(error, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return str(getattr(error, "message", "") or error)

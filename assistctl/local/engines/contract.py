@@ -1,11 +1,13 @@
-"""The contract between the run executor and an engine: what a run looks like to an engine,
-and the ``Outcome`` it answers with.
+"""The contract between the domain and an engine: what a run or a response looks like to an
+engine, and the ``Outcome`` it answers with. One protocol serves both APIs, so an engine's rules
+are written once.
 
-The executor (``domain``) turns a stored run into a ``RunInput`` (instructions, tools, the
-thread's messages, tool calls already answered in this run), asks an engine to ``respond``, and
-records the ``Outcome``: an ``Answer`` (a message), an ``ActionRequired`` (function calls the
-client must answer) or a ``Failure``. Engines never touch storage; file search reaches the
-vector stores through the ``search`` callable they are given.
+The domain turns a stored run, or a response request with its context, into a ``RunInput``
+(instructions, tools in the Assistants API's shape, the conversation's messages, tool calls
+already answered in this turn), asks an engine to ``respond``, and records the ``Outcome``: an
+``Answer`` (a message), an ``ActionRequired`` (function calls the client must answer) or a
+``Failure``. Engines never touch storage; file search reaches the vector stores through the
+``search`` callable they are given.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class ContextMessage:
-    """One thread message as the engine sees it: its role and its text."""
+    """One message as the engine sees it: its role (``user``, ``assistant``, and in responses
+    also ``system`` or ``developer``) and its text."""
 
     role: str
     text: str
@@ -39,7 +42,10 @@ class ToolExchange:
 
 @dataclass(frozen=True)
 class RunInput:
-    """Everything an engine may use to answer one run (already resolved by the executor)."""
+    """Everything an engine may use to answer one run or response (already resolved by the
+    domain). ``max_tool_calls`` bounds the built-in tool calls (file search, code interpreter);
+    ``reasoning`` (``effort``, ``summary``), ``truncation`` (``auto`` lets a backend drop the
+    oldest messages to fit) and the penalties are passed to backends that take them."""
 
     assistant_name: str | None
     model: str
@@ -55,6 +61,11 @@ class RunInput:
     max_completion_tokens: int | None = None
     max_prompt_tokens: int | None = None
     parallel_tool_calls: bool = True
+    max_tool_calls: int | None = None
+    reasoning: dict[str, Any] | None = None
+    truncation: str = "disabled"
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
 
     def tool(self, type: str) -> dict[str, Any] | None:
         return next((t for t in self.tools if t.get("type") == type), None)
@@ -78,8 +89,12 @@ class SearchHitLike(Protocol):
     @property
     def score(self) -> float: ...
 
+    @property
+    def attributes(self) -> dict[str, Any]: ...
 
-Search = Callable[[list[str], str, int], Sequence[SearchHitLike]]
+
+Search = Callable[[list[str], str, int, dict[str, Any] | None], Sequence[SearchHitLike]]
+"""``search(vector_store_ids, query, max_results, filters)``: the best chunks, best first."""
 
 
 def count_tokens(text: str) -> int:
@@ -116,6 +131,7 @@ class SearchResult:
     file_name: str
     score: float
     text: str
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,12 +170,24 @@ class FunctionCall:
 
 @dataclass(frozen=True)
 class Citation:
-    """A ``file_citation`` annotation: ``text`` sits at ``[start_index, end_index)``."""
+    """A ``file_citation`` annotation: the marker ``text`` sits at ``[start_index, end_index)``
+    and cites the file ``file_id`` named ``filename``."""
 
     text: str
     start_index: int
     end_index: int
     file_id: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class ReasoningNote:
+    """A reasoning item a backend returned (only the responses engine has them): its summary
+    and content texts, and the encrypted content a backend may hand out."""
+
+    summary: tuple[str, ...]
+    content: tuple[str, ...]
+    encrypted_content: str | None
 
 
 @dataclass(frozen=True)
@@ -169,6 +197,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     tool_calls: tuple[ServerToolCall, ...] = ()
     incomplete_reason: str | None = None
+    reasoning: tuple[ReasoningNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +205,7 @@ class ActionRequired:
     function_calls: tuple[FunctionCall, ...]
     usage: Usage
     tool_calls: tuple[ServerToolCall, ...] = ()
+    reasoning: tuple[ReasoningNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,11 +228,18 @@ class Engine(Protocol):
         search: Search,
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
+        on_tool_call: Callable[[ServerToolCall], None] | None = None,
     ) -> Outcome:
         """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``).
 
         An engine that produces text progressively may pass each piece to ``on_text`` (given
-        when the run is streamed); the outcome still carries the whole text. Engines that
-        answer at once ignore it and the executor streams their answer in pieces.
+        when the run is streamed), and each server-side tool call to ``on_tool_call`` as soon
+        as it has run, so a stream shows them in the order they happened; the outcome still
+        carries the whole text and every call. Engines that answer at once ignore both and
+        the domain streams their answer in pieces.
         """
+        ...
+
+    def model_names(self) -> tuple[str, ...]:
+        """The model names this engine answers to, for ``GET /v1/models``."""
         ...

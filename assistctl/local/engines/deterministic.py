@@ -22,6 +22,7 @@ from assistctl.local.engines.contract import (
     Outcome,
     RunInput,
     Search,
+    SearchResult,
     ServerToolCall,
     Usage,
     count_tokens,
@@ -45,6 +46,17 @@ CODE_WORDS = frozenset({"calculate", "compute"})
 QUOTE_LIMIT = 400
 CITATION_MARKER = "【{step}:{result}†source】"
 CODE_NOT_RUN_LOG = "Code execution is not available on the local account: this code was not run."
+LISTED_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "o4-mini",
+)  # what GET /v1/models lists; any other name is answered the same way
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -289,7 +301,11 @@ def _argument(
 
 
 class DeterministicEngine:
-    """Rule-based answers, documented in the README: the same input gives the same run."""
+    """Rule-based answers, documented in the README: the same input gives the same run (or
+    response)."""
+
+    def model_names(self) -> tuple[str, ...]:
+        return LISTED_MODELS
 
     def respond(
         self,
@@ -297,6 +313,7 @@ class DeterministicEngine:
         search: Search,
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
+        on_tool_call: Callable[[ServerToolCall], None] | None = None,
     ) -> Outcome:
         prompt = Usage(prompt_tokens=_prompt_tokens(run))
         message = last_user_text(run.messages)
@@ -326,7 +343,8 @@ class DeterministicEngine:
         call = self._function_call(run, message, new_id)
         if call is not None:
             return ActionRequired((call,), prompt + Usage(0, count_tokens(call.arguments)))
-        if run.tool("code_interpreter") is not None and _asks_for_code(message):
+        may_use_tools = run.max_tool_calls is None or run.max_tool_calls > 0
+        if may_use_tools and run.tool("code_interpreter") is not None and _asks_for_code(message):
             fence = _FENCE.search(message)
             code = fence.group(1).strip() if fence else message
             ci_call = CodeInterpreterCall(new_id("call"), code, CODE_NOT_RUN_LOG)
@@ -335,7 +353,7 @@ class DeterministicEngine:
                 "so the code_interpreter call was recorded but nothing was executed."
             )
             return self._finish(run, text, prompt, tool_calls=(ci_call,))
-        if run.tool("file_search") is not None and run.vector_store_ids:
+        if may_use_tools and run.tool("file_search") is not None and run.vector_store_ids:
             return self._file_search(run, message, search, new_id, prompt)
         return self._finish(run, f'[{name}] You said: "{message}"', prompt)
 
@@ -390,7 +408,7 @@ class DeterministicEngine:
             "quote": trim_quote(best.text),
         }
         return self._finish(
-            run, text, prompt, tool_calls=(call,), cited=(marker, best.file_id), facts=facts
+            run, text, prompt, tool_calls=(call,), cited=(marker, best), facts=facts
         )
 
     def _finish(
@@ -400,7 +418,7 @@ class DeterministicEngine:
         prompt: Usage,
         *,
         tool_calls: tuple[ServerToolCall, ...] = (),
-        cited: tuple[str, str] | None = None,
+        cited: tuple[str, SearchResult] | None = None,
         facts: dict[str, Any] | None = None,
     ) -> Answer:
         """Apply the response format and token limits, then locate the citation marker."""
@@ -414,10 +432,11 @@ class DeterministicEngine:
             incomplete = "max_prompt_tokens"
         citations: tuple[Citation, ...] = ()
         if cited is not None:
-            marker, file_id = cited
+            marker, result = cited
             start = text.find(marker)
             if start >= 0:
-                citations = (Citation(marker, start, start + len(marker), file_id),)
+                end = start + len(marker)
+                citations = (Citation(marker, start, end, result.file_id, result.file_name),)
         usage = prompt + Usage(0, count_tokens(text))
         return Answer(text, usage, citations, tool_calls, incomplete)
 

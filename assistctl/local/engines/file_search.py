@@ -12,15 +12,16 @@ NAME_SEPARATOR = "~"
 
 def search_files(run: RunInput, call_id: str, query: str, search: Search) -> FileSearchCall:
     """Search the run's vector stores as its ``file_search`` tool is configured: at most
-    ``max_num_results`` hits, none scoring below ``score_threshold`` (nor at zero)."""
+    ``max_num_results`` hits of the files its ``filters`` (responses only) admit, none scoring
+    below ``score_threshold`` (nor at zero)."""
     options = (run.tool("file_search") or {}).get("file_search") or {}
     limit = options.get("max_num_results") or DEFAULT_MAX_SEARCH_RESULTS
     ranking = options.get("ranking_options") or {}
     threshold = ranking.get("score_threshold") or 0.0
     ranker = ranking.get("ranker", "auto")
-    hits = search(list(run.vector_store_ids), query, limit)
+    hits = search(list(run.vector_store_ids), query, limit, options.get("filters"))
     results = tuple(
-        SearchResult(h.file_id, h.filename, h.score, h.text)
+        SearchResult(h.file_id, h.filename, h.score, h.text, dict(h.attributes))
         for h in hits
         if h.score > 0 and h.score >= threshold
     )

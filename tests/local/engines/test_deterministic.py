@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import jsonschema
 import pytest
@@ -49,6 +49,7 @@ class Hit:
     vector_store_id: str
     text: str
     score: float
+    attributes: dict = field(default_factory=dict)
 
 
 def ids():
@@ -70,7 +71,7 @@ def run_input(message: str, tools=(), **fields) -> RunInput:
 def respond(run: RunInput, hits=()):
     searches = []
 
-    def search(vector_store_ids, query, limit):
+    def search(vector_store_ids, query, limit, filters):
         searches.append((vector_store_ids, query, limit))
         return list(hits)
 
@@ -177,7 +178,7 @@ def test_file_search_quotes_the_best_chunk_with_an_exact_citation():
     )
     (citation,) = outcome.citations
     assert outcome.text[citation.start_index : citation.end_index] == citation.text
-    assert citation.file_id == "file-a"
+    assert (citation.file_id, citation.filename) == ("file-a", "returns.md")
     (call,) = outcome.tool_calls
     assert isinstance(call, FileSearchCall)
     assert [r.file_id for r in call.results] == ["file-a", "file-b"]
