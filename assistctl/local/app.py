@@ -25,7 +25,7 @@ from assistctl.local.api import (
 )
 from assistctl.local.config import LocalConfig
 from assistctl.local.domain import Account, InvalidRequest
-from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine
+from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine, ResponsesEngine
 from assistctl.local.storage import Store, StoreUnavailable
 
 DATABASE_NAME = "account.sqlite3"
@@ -50,9 +50,17 @@ class LocalApp:
 def engine_for(config: LocalConfig) -> Engine:
     """The engine ``LocalConfig.engine`` names (the configuration was checked when built)."""
     if config.engine == "chat" and config.chat_base_url:
-        api_key = os.environ.get(config.chat_api_key_env) if config.chat_api_key_env else None
-        return ChatEngine(config.chat_base_url, config.chat_model_map, api_key)
+        return ChatEngine(config.chat_base_url, config.chat_model_map, key(config.chat_api_key_env))
+    if config.engine == "responses" and config.backend_base_url:
+        return ResponsesEngine(
+            config.backend_base_url, config.backend_model_map, key(config.backend_api_key_env)
+        )
     return DeterministicEngine()
+
+
+def key(variable: str | None) -> str | None:
+    """A backend's key, from the variable the configuration names (unset: no key)."""
+    return os.environ.get(variable) if variable else None
 
 
 def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = True) -> LocalApp:
@@ -78,7 +86,7 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
     account = Account(store, lambda: engine_for(config), lambda: faults.indexing_delay_s)
     stats = RequestStats()
     connections = Connections()
-    served = routes()
+    served = routes(without_assistants_api=config.without_assistants_api)
     asgi = Starlette(
         routes=served,
         middleware=[

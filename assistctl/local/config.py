@@ -13,18 +13,23 @@ code changes:
 ``ASSISTCTL_LOCAL_FAIL_RATE``      share of requests answered with a random 500 (0..1)
 ``ASSISTCTL_LOCAL_SEED``           seed that makes ``FAIL_RATE`` failures reproducible
 ``ASSISTCTL_LOCAL_INDEXING_DELAY`` seconds a vector-store file stays ``in_progress``
-``ASSISTCTL_LOCAL_ENGINE``         run engine (``deterministic`` or ``chat``)
+``ASSISTCTL_LOCAL_ENGINE``         engine (``deterministic``, ``chat`` or ``responses``)
 ``ASSISTCTL_LOCAL_CHAT_BASE_URL``  chat-completions endpoint for the ``chat`` engine
 ``ASSISTCTL_LOCAL_CHAT_MODEL_MAP`` ``assistant-model=backend-model`` pairs, comma separated
 ``ASSISTCTL_LOCAL_CHAT_API_KEY_ENV`` variable holding the key for the chat backend
+``ASSISTCTL_LOCAL_BACKEND_BASE_URL`` Responses-API endpoint for the ``responses`` engine
+``ASSISTCTL_LOCAL_BACKEND_MODEL_MAP`` ``model=backend-model`` pairs for it, comma separated
+``ASSISTCTL_LOCAL_BACKEND_API_KEY_ENV`` variable holding the key for that backend
+``ASSISTCTL_LOCAL_WITHOUT_ASSISTANTS_API`` ``1``: answer 404 on ``/v1/assistants`` and
+                                   ``/v1/threads``, as OpenAI does since the sunset
 ``ASSISTCTL_LOCAL_ADMIN``          ``1`` serves the admin API (``/_admin``: faults, stats)
 ``ASSISTCTL_LOCAL_ADMIN_KEY``      the admin API's own key (default: the API key)
 ``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
 =================================  ===========================================================
 
 A configuration is checked whole when it is built (``LocalConfig.__post_init__``), so a wrong
-engine, a chat engine without a usable URL or a key no client can send is an error (exit 1) at
-start-up, before any request or conversation.
+engine, a chat or responses engine without a usable URL or a key no client can send is an error
+(exit 1) at start-up, before any request or conversation.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from urllib.parse import urlsplit
 from assistctl.errors import AccountError
 
 ENV_PREFIX = "ASSISTCTL_LOCAL_"
-ENGINES = ("deterministic", "chat")
+ENGINES = ("deterministic", "chat", "responses")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -57,6 +62,10 @@ class LocalConfig:
     chat_base_url: str | None = None
     chat_model_map: dict[str, str] = field(default_factory=dict)
     chat_api_key_env: str = "ASSISTCTL_CHAT_API_KEY"
+    backend_base_url: str | None = None
+    backend_model_map: dict[str, str] = field(default_factory=dict)
+    backend_api_key_env: str = "ASSISTCTL_BACKEND_API_KEY"
+    without_assistants_api: bool = False
     admin: bool = False
     admin_key: str | None = None
 
@@ -64,7 +73,8 @@ class LocalConfig:
         if self.engine not in ENGINES:
             raise AccountError(
                 f"unknown local engine {self.engine!r}",
-                hint="use 'deterministic' or 'chat' (--engine or ASSISTCTL_LOCAL_ENGINE)",
+                hint="use 'deterministic', 'chat' or 'responses' (--engine or "
+                "ASSISTCTL_LOCAL_ENGINE)",
             )
         if self.engine == "chat" and not self.chat_base_url:
             raise AccountError(
@@ -72,16 +82,25 @@ class LocalConfig:
                 hint="pass --chat-base-url URL or set ASSISTCTL_LOCAL_CHAT_BASE_URL "
                 "(e.g. http://127.0.0.1:11434/v1 for Ollama)",
             )
+        if self.engine == "responses" and not self.backend_base_url:
+            raise AccountError(
+                "the responses engine needs the Responses-API endpoint",
+                hint="pass --backend-base-url URL or set ASSISTCTL_LOCAL_BACKEND_BASE_URL "
+                "(e.g. https://api.openai.com/v1, or another local account's "
+                "http://127.0.0.1:8080/v1)",
+            )
         if self.chat_base_url is not None:
             check_base_url(self.chat_base_url)
+        if self.backend_base_url is not None:
+            check_base_url(self.backend_base_url, "--backend-base-url")
         for what, key in (("API key", self.api_key), ("admin key", self.admin_key)):
             if key is not None:
                 check_key(key, what)
 
 
-def check_base_url(url: str) -> None:
+def check_base_url(url: str, flag: str = "--chat-base-url") -> None:
     """An ``http(s)://host[:port][/path]`` URL, or an AccountError saying what is wrong (never
-    echoing the URL's credentials)."""
+    echoing the URL's credentials); ``flag`` names the setting."""
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or parts.port > 0
@@ -90,8 +109,8 @@ def check_base_url(url: str) -> None:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         shown = url if parts is None else f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
         raise AccountError(
-            f"chat base URL {shown!r} is not an http(s) URL with a host",
-            hint="e.g. --chat-base-url http://127.0.0.1:11434/v1",
+            f"{flag} {shown!r} is not an http(s) URL with a host",
+            hint=f"e.g. {flag} http://127.0.0.1:11434/v1",
         )
 
 
@@ -107,7 +126,8 @@ def check_key(key: str, what: str) -> None:
 
 
 def parse_model_map(items: Iterable[str], source: str) -> dict[str, str]:
-    """``NAME=MODEL`` pairs, from ``--chat-model-map`` or ``ASSISTCTL_LOCAL_CHAT_MODEL_MAP``."""
+    """``NAME=MODEL`` pairs, from ``--chat-model-map`` / ``--backend-model-map`` or their
+    ``ASSISTCTL_LOCAL_*_MODEL_MAP`` variables."""
     pairs = {}
     for item in items:
         if not item.strip():
@@ -125,6 +145,7 @@ def serve_config(
     api_key_env: str | None = None,
     admin_key_env: str | None = None,
     model_map: Sequence[str] = (),
+    backend_model_map: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> LocalConfig:
     """``config_from_env`` with the ``local serve`` flags on top; a flag left as None keeps the
@@ -142,6 +163,8 @@ def serve_config(
             overrides[key] = value
     if model_map:
         overrides["chat_model_map"] = parse_model_map(model_map, "--chat-model-map")
+    if backend_model_map:
+        overrides["backend_model_map"] = parse_model_map(backend_model_map, "--backend-model-map")
     return LocalConfig(**{**settings_from_env(env), **overrides})
 
 
@@ -190,16 +213,21 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         ("ENGINE", "engine"),
         ("CHAT_BASE_URL", "chat_base_url"),
         ("CHAT_API_KEY_ENV", "chat_api_key_env"),
+        ("BACKEND_BASE_URL", "backend_base_url"),
+        ("BACKEND_API_KEY_ENV", "backend_api_key_env"),
     ):
         if value(name) is not None:
             settings[key] = value(name)
-    if value("CHAT_MODEL_MAP") is not None:
-        settings["chat_model_map"] = parse_model_map(
-            (value("CHAT_MODEL_MAP") or "").split(","), f"{ENV_PREFIX}CHAT_MODEL_MAP"
-        )
-    admin = value("ADMIN")
-    if admin is not None:
-        if admin.lower() not in TRUE_WORDS + FALSE_WORDS:
-            raise AccountError(f"{ENV_PREFIX}ADMIN={admin!r}: expected 1 or 0")
-        settings["admin"] = admin.lower() in TRUE_WORDS
+    for name, key in (
+        ("CHAT_MODEL_MAP", "chat_model_map"),
+        ("BACKEND_MODEL_MAP", "backend_model_map"),
+    ):
+        if value(name) is not None:
+            settings[key] = parse_model_map((value(name) or "").split(","), ENV_PREFIX + name)
+    for name, key in (("ADMIN", "admin"), ("WITHOUT_ASSISTANTS_API", "without_assistants_api")):
+        switch = value(name)
+        if switch is not None:
+            if switch.lower() not in TRUE_WORDS + FALSE_WORDS:
+                raise AccountError(f"{ENV_PREFIX}{name}={switch!r}: expected 1 or 0")
+            settings[key] = switch.lower() in TRUE_WORDS
     return settings

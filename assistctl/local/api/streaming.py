@@ -1,8 +1,9 @@
-"""Server-sent events for runs, framed as the Assistants API streams them.
+"""Server-sent events for runs and responses, framed as the API streams them.
 
-A streamed run is produced by a worker thread that emits events while it executes; the HTTP
-response drains them from a queue. If the client goes away the worker still finishes the run
-(as on the API, a run does not stop because nobody is listening), the events are dropped.
+A streamed run (or response) is produced by a worker thread that emits events while it
+executes; the HTTP response drains them from a queue. If the client goes away the worker still
+finishes (as on the API, a run does not stop because nobody is listening), the events are
+dropped. Runs end their stream with ``done``; responses just end after their final event.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def error_frame(message: str) -> bytes:
     return frame("error", {"error": {"message": message, "type": "server_error"}})
 
 
-def event_stream(prelude: Iterable[bytes], work: Callable[[Emit], None]) -> Iterator[bytes]:
-    """``prelude`` frames, then every event ``work(emit)`` emits in its thread, then ``done``.
+def event_stream(
+    prelude: Iterable[bytes], work: Callable[[Emit], object], closing: bytes = DONE
+) -> Iterator[bytes]:
+    """``prelude`` frames, then every event ``work(emit)`` emits in its thread, then
+    ``closing``.
 
     The worker starts at once, not when the client starts reading, so the run is executed
     even if the response is never consumed. Each event is JSON-encoded as it is emitted, so
@@ -54,15 +58,16 @@ def event_stream(prelude: Iterable[bytes], work: Callable[[Emit], None]) -> Iter
         finally:
             pending.put(_END)
 
-    threading.Thread(target=run, name="assistctl-run-stream", daemon=True).start()
-    return _drain(list(prelude), pending)
+    threading.Thread(target=run, name="assistctl-stream", daemon=True).start()
+    return _drain(list(prelude), pending, closing)
 
 
-def _drain(prelude: list[bytes], pending: queue.Queue[Any]) -> Iterator[bytes]:
+def _drain(prelude: list[bytes], pending: queue.Queue[Any], closing: bytes) -> Iterator[bytes]:
     yield from prelude
     while (item := pending.get()) is not _END:
         yield item
-    yield DONE
+    if closing:
+        yield closing
 
 
 def sse_response(stream: Iterator[bytes]) -> StreamingResponse:

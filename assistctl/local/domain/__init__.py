@@ -1,17 +1,21 @@
-"""The domain: the rules of the Assistants API over the account's storage (no HTTP, no SQL).
+"""The domain: the rules of the Assistants, Responses and Conversations APIs over the account's
+storage (no HTTP, no SQL).
 
 This is its one door. ``Account`` holds the services the api calls (assistants, files, vector
-stores, file batches, threads, runs) and the run executor that calls the engines; the rest are
-the validated requests those services take, the refusals they raise and the views they give.
+stores, file batches, threads, runs, responses, conversations, models) and the executors that
+call the engine; the rest are the validated requests those services take, the refusals they
+raise and the views they give.
 """
 
 from assistctl.local.domain.account import Account
 from assistctl.local.domain.errors import InvalidRequest, NotFound, Refusal
 from assistctl.local.domain.file_batches import BatchFile
 from assistctl.local.domain.files import chunks_of
+from assistctl.local.domain.items import item_view
 from assistctl.local.domain.pages import PageRequest
 from assistctl.local.domain.recorder import Emit, Event
 from assistctl.local.domain.records import ApiObject, now, public
+from assistctl.local.domain.responses import OpenResponse, ResponseRequest
 from assistctl.local.domain.runs import RunRequest, pending_call_ids, run_tools
 from assistctl.local.domain.threads import NewMessage, NewThread, text_part
 from assistctl.local.domain.tool_resources import ToolResources
@@ -30,11 +34,14 @@ __all__ = [
     "NewThread",
     "NewVectorStore",
     "NotFound",
+    "OpenResponse",
     "PageRequest",
     "Refusal",
+    "ResponseRequest",
     "RunRequest",
     "ToolResources",
     "chunks_of",
+    "item_view",
     "now",
     "pending_call_ids",
     "public",

@@ -1,4 +1,5 @@
-"""One local account: the services the api calls, over one store, with its own run executor."""
+"""One local account: the services the api calls, over one store, with its own run executor and
+one engine shared by runs, responses and the models list."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from assistctl.local.domain.assistants import Assistants
+from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.executor import RunExecutor
 from assistctl.local.domain.file_batches import FileBatches
 from assistctl.local.domain.files import Files
+from assistctl.local.domain.models import Models
+from assistctl.local.domain.records import now
+from assistctl.local.domain.responses import Responses
 from assistctl.local.domain.runs import Runs
+from assistctl.local.domain.shared_engine import SharedEngine
 from assistctl.local.domain.threads import Threads
 from assistctl.local.domain.uploads import Uploads
 from assistctl.local.domain.vector_stores import VectorStores
@@ -26,6 +32,7 @@ class Account:
         self, store: Store, engine: Callable[[], Engine], indexing_delay_s: Callable[[], float]
     ) -> None:
         self.store = store
+        shared_engine = SharedEngine(engine)
         self.files = Files(store)
         self.uploads = Uploads(store, self.files)
         self.vector_stores = VectorStores(store, self.files, indexing_delay_s)
@@ -36,8 +43,13 @@ class Account:
             store,
             self.threads,
             self.vector_stores,
-            RunExecutor(store, engine, self.vector_stores.search),
+            RunExecutor(store, shared_engine, self.vector_stores.search),
         )
+        self.conversations = Conversations(store)
+        self.responses = Responses(
+            store, self.files, self.conversations, shared_engine, self.vector_stores.search
+        )
+        self.models = Models(shared_engine, now())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

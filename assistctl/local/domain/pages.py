@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistctl.local.domain.errors import InvalidRequest
-from assistctl.local.storage import CursorNotFound, Filter, Store, StoredObject
+from assistctl.local.storage import CursorNotFound, Filter, Page, Store, StoredObject, page_of
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ def list_page(
     store: Store, type: str, parent: str, request: PageRequest, where: Filter | None = None
 ) -> StoredObject:
     """One API list page of a collection; a cursor naming an object outside it is a 400."""
-    try:
-        return store.list(
+    return _paged(
+        request,
+        lambda: store.list(
             type,
             parent,
             order=request.order,
@@ -29,7 +31,22 @@ def list_page(
             before=request.before,
             limit=request.limit,
             where=where,
-        ).body()
+        ),
+    )
+
+
+def list_objects(objects: list[StoredObject], request: PageRequest) -> StoredObject:
+    """One API list page of objects held in memory (in creation order), paged like a stored
+    collection."""
+    return _paged(
+        request,
+        lambda: page_of(objects, request.order, request.after, request.before, request.limit),
+    )
+
+
+def _paged(request: PageRequest, read: Callable[[], Page]) -> StoredObject:
+    try:
+        return read().body()
     except CursorNotFound as exc:
         name = "after" if request.after == exc.args[0] else "before"
         raise InvalidRequest(

@@ -16,6 +16,10 @@ type                           parent              what
 ``thread.run.step``            run id              run steps
 ``upload``                     ''                  ``/v1/uploads`` objects
 ``upload.part``                upload id           parts; their bytes in the blobs
+``response``                   ''                  ``/v1/responses`` objects (input items in
+                                                   ``_input``; see ``responses``)
+``conversation``               ''                  ``/v1/conversations`` objects
+``conversation.item``          conversation id     its items, in conversation order
 =============================  ==================  =========================================
 
 Keys starting with ``_`` in stored objects are private bookkeeping, never shown by the API.
@@ -43,6 +47,9 @@ RUN = "thread.run"
 RUN_STEP = "thread.run.step"
 UPLOAD = "upload"
 UPLOAD_PART = "upload.part"
+RESPONSE = "response"
+CONVERSATION = "conversation"
+CONVERSATION_ITEM = "conversation.item"
 
 ApiObject = dict[str, Any]
 

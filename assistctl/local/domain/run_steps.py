@@ -112,13 +112,20 @@ def tool_call_body(call: ServerToolCall) -> ApiObject:
     }
 
 
-def text_deltas(text: str, annotations: list[ApiObject]) -> list[ApiObject]:
-    """The answer cut into a few words per delta; each annotation rides on the delta that
-    completes its marker, so an SDK accumulating deltas ends with the stored message."""
-    pieces = re.findall(r"\s*\S+", text) or [text]
-    chunks = ["".join(pieces[i : i + DELTA_WORDS]) for i in range(0, len(pieces), DELTA_WORDS)]
+def text_pieces(text: str) -> list[str]:
+    """An answer cut into a few words per piece (what one stream delta carries); the pieces
+    join to the whole text."""
+    words = re.findall(r"\s*\S+", text) or [text]
+    chunks = ["".join(words[i : i + DELTA_WORDS]) for i in range(0, len(words), DELTA_WORDS)]
     if chunks and len("".join(chunks)) < len(text):
         chunks[-1] += text[len("".join(chunks)) :]
+    return chunks
+
+
+def text_deltas(text: str, annotations: list[ApiObject]) -> list[ApiObject]:
+    """The answer in ``text_pieces``; each annotation rides on the delta that completes its
+    marker, so an SDK accumulating deltas ends with the stored message."""
+    chunks = text_pieces(text)
     deltas = []
     offset = 0
     for chunk in chunks:

@@ -1,6 +1,7 @@
-"""Engines: what answers a run. One protocol (``Engine``), two implementations: the
-deterministic engine (fixed, documented rules) and the chat engine (any chat-completions
-backend). The domain's run executor calls them through the protocol only."""
+"""Engines: what answers a run or a response. One protocol (``Engine``), three implementations:
+the deterministic engine (fixed, documented rules), the chat engine (any chat-completions
+backend) and the responses engine (any Responses-API backend). The domain calls them through
+the protocol only."""
 
 from assistctl.local.engines.chat import ChatEngine
 from assistctl.local.engines.contract import (
@@ -14,6 +15,7 @@ from assistctl.local.engines.contract import (
     FileSearchCall,
     FunctionCall,
     Outcome,
+    ReasoningNote,
     RunInput,
     Search,
     SearchHitLike,
@@ -23,6 +25,7 @@ from assistctl.local.engines.contract import (
     Usage,
 )
 from assistctl.local.engines.deterministic import DeterministicEngine
+from assistctl.local.engines.responses import ResponsesEngine
 
 __all__ = [
     "ActionRequired",
@@ -37,6 +40,8 @@ __all__ = [
     "FileSearchCall",
     "FunctionCall",
     "Outcome",
+    "ReasoningNote",
+    "ResponsesEngine",
     "RunInput",
     "Search",
     "SearchHitLike",

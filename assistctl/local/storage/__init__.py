@@ -15,6 +15,7 @@ from assistctl.local.storage.store import (
     Store,
     StoredObject,
     Unrenderable,
+    page_of,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "StoreUnavailable",
     "StoredObject",
     "Unrenderable",
+    "page_of",
 ]

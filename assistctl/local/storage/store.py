@@ -62,6 +62,28 @@ class CursorNotFound(LookupError):
     """``after``/``before`` named an object that is not in the listed collection."""
 
 
+def page_of(
+    objects: list[StoredObject], order: str, after: str | None, before: str | None, limit: int
+) -> Page:
+    """One page of ``objects`` (in creation order) as the API pages: ``after`` continues in
+    ``order``, ``before`` goes back."""
+    ordered = list(reversed(objects)) if order == "desc" else list(objects)
+    ids = [o["id"] for o in ordered]
+    start, end = 0, len(ordered)
+    if after is not None:
+        if after not in ids:
+            raise CursorNotFound(after)
+        start = ids.index(after) + 1
+    if before is not None:
+        if before not in ids:
+            raise CursorNotFound(before)
+        end = ids.index(before)
+    window = ordered[start:end]
+    if before is not None and after is None:
+        return Page(window[-limit:], has_more=len(window) > limit)
+    return Page(window[:limit], has_more=len(window) > limit)
+
+
 class Store:
     """Opens (or creates) the database at ``path`` (None: in memory); thread-safe."""
 
@@ -180,23 +202,7 @@ class Store:
         """One page, as the API pages: ``after`` continues in ``order``, ``before`` goes back."""
         if where is None:
             return self._list_by_seq(type, parent, order, after, before, limit)
-        objects = self.all(type, parent, where)
-        if order == "desc":
-            objects.reverse()
-        ids = [o["id"] for o in objects]
-        start, end = 0, len(objects)
-        if after is not None:
-            if after not in ids:
-                raise CursorNotFound(after)
-            start = ids.index(after) + 1
-        if before is not None:
-            if before not in ids:
-                raise CursorNotFound(before)
-            end = ids.index(before)
-        window = objects[start:end]
-        if before is not None and after is None:
-            return Page(window[-limit:], has_more=len(window) > limit)
-        return Page(window[:limit], has_more=len(window) > limit)
+        return page_of(self.all(type, parent, where), order, after, before, limit)
 
     def _seq_of(self, type: str, parent: str, id: str) -> int:
         row = self._database.read_one(

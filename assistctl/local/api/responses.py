@@ -1,0 +1,70 @@
+"""``/v1/responses``: create (answered as JSON, in the background, or as typed server-sent
+events), retrieve, delete, cancel, and the input items of a response."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
+from assistctl.local.api.items import query_include
+from assistctl.local.api.response_requests import parse_response_request
+from assistctl.local.api.streaming import event_stream, sse_response
+from assistctl.local.domain import Emit, InvalidRequest
+
+
+def create(request: Request, body: Body) -> Response:
+    account = account_of(request)
+    parsed = parse_response_request(account, body)
+    opened = account.responses.open(parsed)
+    if parsed.stream:
+
+        def work(emit: Emit) -> None:
+            account.responses.execute(opened, emit)
+
+        return sse_response(event_stream([], work, closing=b""))
+    if parsed.background:
+        queued = account.responses.view_of(opened)  # before the background thread changes it
+        account.responses.start(opened)
+        return JSONResponse(queued)
+    return JSONResponse(account.responses.execute(opened, None))
+
+
+def retrieve(request: Request, body: Body) -> Body:
+    if request.query_params.get("stream", "false").lower() == "true":
+        raise InvalidRequest(
+            "Streaming a stored response again (stream=true on retrieve) is not supported by "
+            "the local account: poll GET /v1/responses/{response_id} until it ends.",
+            param="stream",
+        )
+    account = account_of(request)
+    return account.responses.view(request.path_params["response_id"], query_include(request))
+
+
+def delete(request: Request, body: Body) -> Body:
+    response_id = request.path_params["response_id"]
+    account_of(request).responses.delete(response_id)
+    return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+def cancel(request: Request, body: Body) -> Body:
+    return account_of(request).responses.cancel(request.path_params["response_id"])
+
+
+def input_items(request: Request, body: Body) -> Body:
+    account = account_of(request)
+    return account.responses.input_items(
+        request.path_params["response_id"], page_request(request), query_include(request)
+    )
+
+
+def routes() -> list[Route]:
+    path = "/v1/responses/{response_id}"
+    return [
+        Route("/v1/responses", endpoint(create), methods=["POST"]),
+        Route(path, endpoint(retrieve), methods=["GET"]),
+        Route(path, endpoint(delete), methods=["DELETE"]),
+        Route(f"{path}/cancel", endpoint(cancel), methods=["POST"]),
+        Route(f"{path}/input_items", endpoint(input_items), methods=["GET"]),
+    ]

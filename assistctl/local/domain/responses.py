@@ -1,0 +1,470 @@
+"""Responses: created from a validated request and the context it continues (the chain of
+``previous_response_id``, or a conversation's items), answered by the account's engine through
+the same protocol as runs, stored unless ``store`` is false, run in the background when asked,
+cancelled, deleted, and read with their input items.
+
+A stored response is written when it starts (``queued`` in the background, else
+``in_progress``) and again when it ends, so it can be read meanwhile; a response left unfinished
+by a stopped server is picked up again the next time it is read. Private bookkeeping in a
+stored response: ``_input`` (its input items, as stored), ``_context`` (the items before them,
+kept only until it ends) and ``_sampling`` (the sampling settings the request gave, which are
+passed on to engines; the response shows the API's defaults for the others).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from assistctl.local.domain.conversations import Conversations
+from assistctl.local.domain.errors import InvalidRequest, NotFound
+from assistctl.local.domain.files import Files
+from assistctl.local.domain.items import check_calls, engine_turn, item_view, stored_item
+from assistctl.local.domain.pages import PageRequest, list_objects
+from assistctl.local.domain.recorder import Emit
+from assistctl.local.domain.records import RESPONSE, ApiObject, new_id, now
+from assistctl.local.domain.response_output import ResponseWriter, response_view
+from assistctl.local.engines import Engine, Failure, Outcome, RunInput, Search
+from assistctl.local.storage import Store, StoreClosed
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("queued", "in_progress")
+SERVER_ERROR = "The server had an error while processing your request."
+ENDED_IN_CONVERSATION = ("completed", "incomplete")
+
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    """A validated ``POST /v1/responses``: the settings as the response shows them, and the
+    ``sampling`` values the request gave (passed on to engines)."""
+
+    model: str
+    instructions: str | None
+    input: tuple[ApiObject, ...]
+    tools: tuple[ApiObject, ...]
+    tool_choice: Any
+    parallel_tool_calls: bool
+    text: ApiObject
+    sampling: dict[str, float]
+    max_output_tokens: int | None
+    max_tool_calls: int | None
+    truncation: str
+    reasoning: ApiObject
+    metadata: dict[str, Any]
+    store: bool
+    background: bool
+    stream: bool
+    previous_response_id: str | None
+    conversation_id: str | None
+    include: tuple[str, ...]
+    user: str | None
+    safety_identifier: str | None
+    prompt_cache_key: str | None
+    prompt_cache_retention: str | None
+
+
+@dataclass(frozen=True)
+class OpenResponse:
+    """A response ready to execute: the object, what ``include`` asks of its views, and the
+    claim on its execution."""
+
+    response: ApiObject
+    include: tuple[str, ...]
+    token: object
+
+
+def response_not_found(response_id: str) -> NotFound:
+    return NotFound(f"Response with id '{response_id}' not found.")
+
+
+class Responses:
+    def __init__(
+        self,
+        store: Store,
+        files: Files,
+        conversations: Conversations,
+        engine: Callable[[], Engine],
+        search: Search,
+    ) -> None:
+        self._store = store
+        self._files = files
+        self._conversations = conversations
+        self._engine = engine
+        self._search = search
+        self._lock = threading.Lock()
+        self._busy: dict[str, object] = {}
+
+    # --- creating -----------------------------------------------------------------------------
+
+    def open(self, request: ResponseRequest) -> OpenResponse:
+        """Check the request against its context, then create the response (stored ``queued``
+        or ``in_progress`` unless ``store`` is false), claimed for execution."""
+        context = self._context(request)
+        inputs = [stored_item(item) for item in request.input]
+        check_calls(context + inputs)
+        for index, item in enumerate(inputs):
+            self._readable_files(item, f"input[{index}]")
+        response = _new_response(request, inputs, context)
+        token = self._claim(response["id"])
+        if request.store:
+            try:
+                self._store.insert(RESPONSE, response)
+            except BaseException:
+                self._release(response["id"], token)
+                raise
+        return OpenResponse(response, request.include, token)
+
+    def start(self, opened: OpenResponse) -> None:
+        """Execute a claimed response in the background."""
+        response_id = opened.response["id"]
+
+        def work() -> None:
+            try:
+                self.execute(opened, None)
+            except StoreClosed:
+                log.info("response %s left for later: the account was closed", response_id)
+            except Exception:
+                log.exception("response %s failed in the background", response_id)
+
+        threading.Thread(target=work, name=f"assistctl-{response_id}", daemon=True).start()
+
+    def execute(self, opened: OpenResponse, emit: Emit | None) -> ApiObject:
+        """Run the engine on a claimed response and record its outcome; with ``emit`` every
+        step is also sent as a typed event. The view of the response as it ended comes back."""
+        response = opened.response
+        writer = ResponseWriter(response, opened.include, emit)
+        try:
+            writer.lifecycle("response.created")
+            if response["status"] == "queued":
+                writer.lifecycle("response.queued")
+                if not self._begin(response):
+                    return writer.view()
+            writer.lifecycle("response.in_progress")
+            outcome = self._respond(response, writer if emit is not None else None)
+            self._record(writer, outcome)
+        except Exception:
+            if emit is None:
+                raise
+            log.exception("streamed response %s failed", response["id"])
+            writer.event("error", {"code": "server_error", "message": SERVER_ERROR, "param": None})
+        finally:
+            self._release(response["id"], opened.token)
+        return writer.view()
+
+    # --- reading and changing -------------------------------------------------------------
+
+    def get(self, response_id: str) -> ApiObject:
+        """A stored response; one left unfinished by a stopped server is started again."""
+        found = self._store.get(RESPONSE, response_id)
+        if found is None:
+            raise response_not_found(response_id)
+        if found["status"] in UNFINISHED:
+            token = self._claim(found["id"])
+            if token is not None:
+                self.start(OpenResponse(found, (), token))
+        return found
+
+    def view(self, response_id: str, include: tuple[str, ...]) -> ApiObject:
+        return response_view(self.get(response_id), include)
+
+    def view_of(self, opened: OpenResponse) -> ApiObject:
+        """A response just opened, as the API shows it."""
+        return response_view(opened.response, opened.include)
+
+    def delete(self, response_id: str) -> None:
+        if not self._store.delete(RESPONSE, response_id):
+            raise response_not_found(response_id)
+
+    def cancel(self, response_id: str) -> ApiObject:
+        """Stop a background response that has not ended (an ended one is returned as it is);
+        a response created without ``background`` cannot be cancelled."""
+        with self._store.transaction():
+            response = self.get(response_id)
+            if not response["background"]:
+                raise InvalidRequest(
+                    "Only responses created with background=true can be cancelled."
+                )
+            if response["status"] in UNFINISHED:
+                response["status"] = "cancelled"
+                response.pop("_context", None)
+                self._store.put(RESPONSE, response)
+        return response_view(response, ())
+
+    def input_items(
+        self, response_id: str, request: PageRequest, include: tuple[str, ...]
+    ) -> ApiObject:
+        page = list_objects(self.get(response_id)["_input"], request)
+        page["data"] = [item_view(item, include) for item in page["data"]]
+        return page
+
+    # --- inside -------------------------------------------------------------------------------
+
+    def _context(self, request: ResponseRequest) -> list[ApiObject]:
+        """The items a new response continues: its conversation's, or those of the chain of
+        previous responses (their input and output, oldest first)."""
+        if request.conversation_id is not None:
+            self._conversations.get(request.conversation_id)
+            return self._conversations.items(request.conversation_id)
+        if request.previous_response_id is None:
+            return []
+        previous = self._store.get(RESPONSE, request.previous_response_id)
+        if previous is None:
+            raise InvalidRequest(
+                f"Previous response with id '{request.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        if previous["status"] in UNFINISHED:
+            raise InvalidRequest(
+                f"Previous response with id '{previous['id']}' is still {previous['status']}; "
+                "wait for it to end before continuing it.",
+                param="previous_response_id",
+            )
+        turns = []
+        while previous is not None:
+            turns.append(previous["_input"] + previous["output"])
+            earlier = previous.get("previous_response_id")
+            previous = self._store.get(RESPONSE, earlier) if earlier else None
+        return [item for turn in reversed(turns) for item in turn]
+
+    def _readable_files(self, item: ApiObject, where: str) -> None:
+        """The files a message gives (``input_file``) must be text the engines can read."""
+        if item["type"] != "message":
+            return
+        for index, part in enumerate(item["content"]):
+            if part["type"] == "input_file" and self._file_text(part) is None:
+                name = part.get("filename") or part.get("file_id")
+                raise InvalidRequest(
+                    f"Invalid input file {name!r}: the local account reads text files only "
+                    "(UTF-8).",
+                    param=f"{where}.content[{index}]",
+                )
+
+    def _file_text(self, part: ApiObject) -> str | None:
+        """The text of an ``input_file`` part (an uploaded file or inline ``file_data``)."""
+        if part.get("file_id"):
+            content = self._files.bytes_of(part["file_id"])
+        else:
+            data = str(part.get("file_data") or "")
+            encoded = data.split(",", 1)[1] if data.startswith("data:") else data
+            try:
+                content = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                return None
+        if b"\x00" in content:
+            return None
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def _begin(self, response: ApiObject) -> bool:
+        """A queued response starts (``in_progress``), unless it was cancelled meanwhile."""
+        if not response["store"]:
+            response["status"] = "in_progress"
+            return True
+        with self._store.transaction():
+            current = self._store.get(RESPONSE, response["id"])
+            if current is None or current["status"] != "queued":
+                return False
+            response["status"] = "in_progress"
+            self._store.put(RESPONSE, response)
+        return True
+
+    def _respond(self, response: ApiObject, live: ResponseWriter | None) -> Outcome:
+        items = response["_context"] + response["_input"]
+        try:
+            engine = self._engine()
+        except ValueError as exc:
+            return Failure("server_error", f"The local account's engine is misconfigured: {exc}")
+        try:
+            return engine.respond(
+                self._run_input(response, items),
+                self._search,
+                new_id,
+                live.text if live is not None else None,
+                live.tool_call if live is not None else None,
+            )
+        except Exception as exc:
+            log.exception("engine failed on response %s", response["id"])
+            return Failure("server_error", f"The engine failed: {exc}")
+
+    def _run_input(self, response: ApiObject, items: list[ApiObject]) -> RunInput:
+        tools, vector_store_ids, tool_choice = engine_tools(
+            response["tools"], response["tool_choice"]
+        )
+        messages, exchanges = engine_turn(items, lambda part: self._file_text(part) or "")
+        sampling = response["_sampling"]
+        reasoning = {k: v for k, v in response["reasoning"].items() if v is not None}
+        return RunInput(
+            assistant_name=None,
+            model=response["model"],
+            instructions=response["instructions"] or "",
+            tools=tuple(tools),
+            messages=messages,
+            vector_store_ids=tuple(vector_store_ids),
+            exchanges=exchanges,
+            tool_choice=tool_choice,
+            response_format=response_format(response["text"]["format"]),
+            temperature=sampling.get("temperature"),
+            top_p=sampling.get("top_p"),
+            max_completion_tokens=response["max_output_tokens"],
+            parallel_tool_calls=response["parallel_tool_calls"],
+            max_tool_calls=response["max_tool_calls"],
+            reasoning=reasoning or None,
+            truncation=response["truncation"],
+            presence_penalty=sampling.get("presence_penalty"),
+            frequency_penalty=sampling.get("frequency_penalty"),
+        )
+
+    def _record(self, writer: ResponseWriter, outcome: Outcome) -> None:
+        """Write the outcome into the response and, when stored, commit it (with the
+        conversation's new items) before the final event is sent."""
+        response = writer.response
+        writer.hold()
+        try:
+            if not response["store"]:
+                writer.finish(outcome)
+                self._extend_conversation(response)
+                return
+            with self._store.transaction():
+                current = self._store.get(RESPONSE, response["id"])
+                if current is None:
+                    writer.finish(outcome)  # deleted meanwhile: nothing to keep
+                    return
+                if current["status"] == "cancelled":
+                    writer.cancel()
+                    return
+                writer.finish(outcome)
+                context = response.pop("_context")
+                self._store.put(RESPONSE, response)
+                self._extend_conversation(response)
+                response["_context"] = context
+        finally:
+            writer.release()
+
+    def _extend_conversation(self, response: ApiObject) -> None:
+        conversation = response["conversation"]
+        if conversation is None or response["status"] not in ENDED_IN_CONVERSATION:
+            return
+        try:
+            self._conversations.append(conversation["id"], response["_input"] + response["output"])
+        except NotFound:
+            log.info("conversation %s was deleted before its response ended", conversation["id"])
+
+    def _claim(self, response_id: str) -> object | None:
+        with self._lock:
+            if response_id in self._busy:
+                return None
+            token = self._busy[response_id] = object()
+            return token
+
+    def _release(self, response_id: str, token: object) -> None:
+        with self._lock:
+            if self._busy.get(response_id) is token:
+                del self._busy[response_id]
+
+
+def _new_response(
+    request: ResponseRequest, inputs: list[ApiObject], context: list[ApiObject]
+) -> ApiObject:
+    """The response object with every field the API and the Open Responses specification
+    define, the API's defaults where the request gave nothing."""
+    sampling = request.sampling
+    conversation = request.conversation_id
+    return {
+        "id": new_id("resp"),
+        "object": "response",
+        "created_at": now(),
+        "status": "queued" if request.background else "in_progress",
+        "background": request.background,
+        "completed_at": None,
+        "conversation": {"id": conversation} if conversation is not None else None,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": request.instructions,
+        "max_output_tokens": request.max_output_tokens,
+        "max_tool_calls": request.max_tool_calls,
+        "metadata": request.metadata,
+        "model": request.model,
+        "output": [],
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "previous_response_id": request.previous_response_id,
+        "prompt_cache_key": request.prompt_cache_key,
+        "prompt_cache_retention": request.prompt_cache_retention,
+        "reasoning": request.reasoning,
+        "safety_identifier": request.safety_identifier,
+        "service_tier": "default",
+        "store": request.store,
+        "temperature": sampling.get("temperature", 1.0),
+        "text": request.text,
+        "tool_choice": request.tool_choice,
+        "tools": list(request.tools),
+        "top_logprobs": 0,
+        "top_p": sampling.get("top_p", 1.0),
+        "presence_penalty": sampling.get("presence_penalty", 0.0),
+        "frequency_penalty": sampling.get("frequency_penalty", 0.0),
+        "truncation": request.truncation,
+        "usage": None,
+        "user": request.user,
+        "_input": inputs,
+        "_context": context,
+        "_sampling": dict(sampling),
+    }
+
+
+def engine_tools(
+    tools: list[ApiObject], tool_choice: Any
+) -> tuple[list[ApiObject], list[str], Any]:
+    """A response's tools as engines take them (the Assistants API's shape), the vector
+    stores its ``file_search`` searches, and its ``tool_choice`` in the runs' form;
+    ``allowed_tools`` narrows the tools and gives its ``mode``."""
+    choice = tool_choice
+    allowed = None
+    if isinstance(tool_choice, dict) and tool_choice["type"] == "allowed_tools":
+        allowed = tool_choice["tools"]
+        choice = tool_choice["mode"]
+    converted: list[ApiObject] = []
+    vector_store_ids: list[str] = []
+    for tool in tools:
+        if allowed is not None and not any(_names(tool, entry) for entry in allowed):
+            continue
+        kind = tool["type"]
+        if kind == "function":
+            function = {k: tool[k] for k in ("name", "description", "parameters", "strict")}
+            converted.append({"type": "function", "function": function})
+        elif kind == "file_search":
+            options = {k: tool[k] for k in ("max_num_results", "ranking_options", "filters")}
+            converted.append({"type": "file_search", "file_search": options})
+            for store_id in tool["vector_store_ids"]:
+                if store_id not in vector_store_ids:
+                    vector_store_ids.append(store_id)
+        else:
+            converted.append({"type": kind})
+    if isinstance(choice, dict) and choice["type"] == "function":
+        choice = {"type": "function", "function": {"name": choice["name"]}}
+    return converted, vector_store_ids, choice
+
+
+def _names(tool: ApiObject, entry: ApiObject) -> bool:
+    """Whether an ``allowed_tools`` entry names ``tool``."""
+    if entry.get("type") != tool["type"]:
+        return False
+    return tool["type"] != "function" or entry.get("name") == tool["name"]
+
+
+def response_format(text_format: ApiObject) -> Any:
+    """``text.format`` as the runs' ``response_format`` that engines read."""
+    kind = text_format["type"]
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        schema = {k: text_format[k] for k in ("name", "schema", "strict", "description")}
+        return {"type": "json_schema", "json_schema": schema}
+    return "auto"
