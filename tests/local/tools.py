@@ -1,5 +1,5 @@
-"""What the local-account tests share: the quickstart's order lookup tool and a vector store
-holding one indexed text file."""
+"""What the local-account tests share: the quickstart's order lookup tool, a vector store
+holding one indexed text file, and the SDK's own types applied strictly to raw bodies."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx2
+import pydantic
+from openai.types.responses import Response, ResponseStreamEvent
 
 GET_ORDER = {
     "type": "function",
@@ -99,3 +104,97 @@ def stream_upload(base_url: str, size: int, chunk: int = 1024 * 1024) -> dict[st
         return answer
     finally:
         connection.close()
+
+
+# --- the SDK's own types, applied strictly ---------------------------------------------------
+
+OPEN_RESPONSES_ONLY = ("store", "presence_penalty", "frequency_penalty")
+"""Response fields the Open Responses specification requires that the SDK's type lacks."""
+OPEN_RESPONSES_REQUIRED = (
+    "id",
+    "object",
+    "created_at",
+    "completed_at",
+    "status",
+    "incomplete_details",
+    "model",
+    "previous_response_id",
+    "instructions",
+    "output",
+    "error",
+    "tools",
+    "tool_choice",
+    "truncation",
+    "parallel_tool_calls",
+    "text",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "top_logprobs",
+    "temperature",
+    "reasoning",
+    "user",
+    "usage",
+    "max_output_tokens",
+    "max_tool_calls",
+    "store",
+    "background",
+    "service_tier",
+    "metadata",
+    "safety_identifier",
+    "prompt_cache_key",
+)
+
+
+def strictly(sdk_type: Any, body: Any, extras: tuple[str, ...] = ()) -> Any:
+    """``body`` (raw JSON) validated by the SDK's own type in pydantic's strict mode, with no
+    field anywhere inside that the type does not define (``extras`` names top-level ones
+    allowed); the parsed value."""
+    parsed = pydantic.TypeAdapter(sdk_type).validate_python(body, strict=True)
+    unknown = [path for path in _extra_fields(parsed, "") if path.lstrip(".") not in extras]
+    assert not unknown, f"fields the SDK's type does not define: {unknown} in {body}"
+    return parsed
+
+
+def strict_response(body: dict[str, Any]) -> Any:
+    """A response body as the SDK's ``Response`` type and the Open Responses specification
+    both require it."""
+    missing = [name for name in OPEN_RESPONSES_REQUIRED if name not in body]
+    assert not missing, f"response lacks {missing}"
+    return strictly(Response, body, OPEN_RESPONSES_ONLY)
+
+
+def strict_event(data: dict[str, Any]) -> Any:
+    """A streamed event as the SDK's ``ResponseStreamEvent`` types require it (a response it
+    carries also as the Open Responses specification requires it)."""
+    if "response" in data:
+        strict_response(data["response"])
+    extras = tuple(f"response.{name}" for name in OPEN_RESPONSES_ONLY)
+    return strictly(ResponseStreamEvent, data, extras)
+
+
+def _extra_fields(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, pydantic.BaseModel):
+        for key in value.model_extra or {}:
+            yield f"{path}.{key}"
+        for name in type(value).model_fields:
+            yield from _extra_fields(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _extra_fields(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _extra_fields(item, f"{path}.{key}")
+
+
+def sse_events(response: httpx2.Response) -> list[dict[str, Any]]:
+    """The ``data`` of every server-sent event of a raw streamed answer, checking each
+    ``event:`` line names the event's ``type``."""
+    events = []
+    for block in response.text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in lines:
+            data = json.loads(lines["data"])
+            assert lines.get("event") == data["type"], block
+            events.append(data)
+    return events
