@@ -32,14 +32,15 @@ def test_conversation_crud_validates_strictly(client):
     updated = client.conversations.update(conversation.id, metadata={"topic": "refunds"})
     assert updated.metadata == {"topic": "refunds"}
     with pytest.raises(openai.BadRequestError, match="too many properties"):
-        client.conversations.update(
-            conversation.id, metadata={f"k{n}": "v" for n in range(17)}
-        )
+        client.conversations.update(conversation.id, metadata={f"k{n}": "v" for n in range(17)})
 
     items = client.conversations.items.with_raw_response.list(conversation.id, order="asc")
     body = json.loads(items.text)
     listed = [strictly(ConversationItem, item) for item in body["data"]]
-    assert [(i.role, i.content[0].text) for i in listed] == [("system", "Be brief."), ("user", "Hi")]
+    assert [(i.role, i.content[0].text) for i in listed] == [
+        ("system", "Be brief."),
+        ("user", "Hi"),
+    ]
     assert all(item.status == "completed" for item in listed)
 
     deleted = client.conversations.with_raw_response.delete(conversation.id)
@@ -69,11 +70,15 @@ def test_items_create_retrieve_delete_and_page(client):
     )
     assert strictly(ConversationItem, json.loads(one.text)).content[0].text == "line 2"
 
-    after_delete = client.conversations.items.delete(added.data[2].id, conversation_id=conversation.id)
+    after_delete = client.conversations.items.delete(
+        added.data[2].id, conversation_id=conversation.id
+    )
     assert after_delete.id == conversation.id and after_delete.object == "conversation"
     with pytest.raises(openai.NotFoundError, match=f"Item with id '{added.data[2].id}' not found."):
         client.conversations.items.retrieve(added.data[2].id, conversation_id=conversation.id)
-    remaining = [i.content[0].text for i in client.conversations.items.list(conversation.id, order="asc")]
+    remaining = [
+        i.content[0].text for i in client.conversations.items.list(conversation.id, order="asc")
+    ]
     assert remaining == ["line 0", "line 1", "line 3", "line 4"]
 
 

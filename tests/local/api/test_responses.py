@@ -67,7 +67,9 @@ def test_plain_answer_carries_every_field_and_validates_strictly(client):
         "presence_penalty": 0.0,
         "frequency_penalty": 0.0,
     }
-    again = strict_response(json.loads(client.responses.with_raw_response.retrieve(response.id).text))
+    again = strict_response(
+        json.loads(client.responses.with_raw_response.retrieve(response.id).text)
+    )
     assert again == response
 
 
@@ -119,7 +121,9 @@ def test_stream_sends_the_typed_events_in_order(client, local_server):
     assert [event.sequence_number for event in events] == list(range(len(events)))
     assert events[0].response.status == "in_progress" and events[0].response.output == []
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
-    assert deltas == final.output_text == '[Assistant] You said: "Stream a long enough answer please"'
+    assert (
+        deltas == final.output_text == '[Assistant] You said: "Stream a long enough answer please"'
+    )
     stored = client.responses.retrieve(final.id)
     assert stored.status == "completed" and stored.output_text == final.output_text
 
@@ -137,7 +141,9 @@ class Answer(BaseModel):
 
 def test_parse_with_a_pydantic_model_uses_a_strict_json_schema(client):
     parsed = client.responses.parse(model="gpt-4o", input="Is the sky blue?", text_format=Answer)
-    assert parsed.output_parsed == Answer(answer='[Assistant] You said: "Is the sky blue?"', confidence=0)
+    assert parsed.output_parsed == Answer(
+        answer='[Assistant] You said: "Is the sky blue?"', confidence=0
+    )
     assert parsed.text.format.type == "json_schema" and parsed.text.format.strict is True
     assert parsed.text.format.name == "Answer"
     with client.responses.stream(model="gpt-4o", input="stream it", text_format=Answer) as s:
@@ -173,7 +179,11 @@ def test_store_false_is_not_kept_nor_continued_but_works_statelessly(client):
         input=[
             {"role": "user", "content": "Where is order 123?"},
             call.model_dump(exclude_none=True),
-            {"type": "function_call_output", "call_id": call.call_id, "output": '{"status": "late"}'},
+            {
+                "type": "function_call_output",
+                "call_id": call.call_id,
+                "output": '{"status": "late"}',
+            },
         ],
     )
     assert second.output_text == "Here is what get_order returned: status: late."
@@ -218,7 +228,12 @@ def test_delete_and_missing_responses(client):
         ({"model": "m", "input": "x", "max_output_tokens": 8}, 400, "max_output_tokens", ">= 16"),
         ({"model": "m", "input": "x", "store": "yes"}, 400, "store", "a boolean"),
         (
-            {"model": "m", "input": "x", "previous_response_id": "resp_a", "conversation": "conv_b"},
+            {
+                "model": "m",
+                "input": "x",
+                "previous_response_id": "resp_a",
+                "conversation": "conv_b",
+            },
             400,
             None,
             "Mutually exclusive parameters",
@@ -236,13 +251,20 @@ def test_delete_and_missing_responses(client):
             "Conversation with id 'conv_missing' not found.",
         ),
         (
-            {"model": "m", "input": [{"type": "function_call_output", "call_id": "c1", "output": "x"}]},
+            {
+                "model": "m",
+                "input": [{"type": "function_call_output", "call_id": "c1", "output": "x"}],
+            },
             400,
             "input",
             "No tool call found for function call output with call_id c1.",
         ),
         (
-            {"model": "m", "input": "x", "tools": [{"type": "file_search", "vector_store_ids": ["vs_no"]}]},
+            {
+                "model": "m",
+                "input": "x",
+                "tools": [{"type": "file_search", "vector_store_ids": ["vs_no"]}],
+            },
             404,
             "tools[0].vector_store_ids",
             "Vector store with id 'vs_no' not found.",

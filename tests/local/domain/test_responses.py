@@ -41,7 +41,9 @@ def test_function_call_round_trip_with_previous_response_id(client):
     assert json.loads(call.arguments) == {"order_id": "123"}
     assert call.status == "completed" and call.id.startswith("fc_") and call.call_id
     assert first.status == "completed" and first.output_text == ""
-    with pytest.raises(openai.BadRequestError, match=f"No tool output found for function call {call.call_id}"):
+    with pytest.raises(
+        openai.BadRequestError, match=f"No tool output found for function call {call.call_id}"
+    ):
         client.responses.create(model="gpt-4o", previous_response_id=first.id, input="hm?")
 
     events = streamed(
@@ -213,7 +215,9 @@ def test_cancel_stops_a_background_response_that_is_still_running(tmp_path):
 
 
 def test_limits_and_failures(client):
-    cut = raw(client, model="gpt-4o", input="one two three four five six seven " * 4, max_output_tokens=16)
+    cut = raw(
+        client, model="gpt-4o", input="one two three four five six seven " * 4, max_output_tokens=16
+    )
     assert cut.status == "incomplete" and cut.incomplete_details.reason == "max_output_tokens"
     assert cut.output[0].status == "incomplete" and len(cut.output_text.split()) == 16
     assert cut.completed_at is None
@@ -247,14 +251,21 @@ def test_instructions_system_messages_and_allowed_tools(client):
         model="gpt-4o",
         input="Where is order 5 and the weather?",
         tools=[ORDER_TOOL, weather],
-        tool_choice={"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"}]},
+        tool_choice={
+            "type": "allowed_tools",
+            "mode": "auto",
+            "tools": [{"type": "function", "name": "get_weather"}],
+        },
     )
     (call,) = narrowed.output  # get_order matches too, but only get_weather is allowed
     assert (call.type, call.name) == ("function_call", "get_weather")
     assert narrowed.tool_choice.type == "allowed_tools"
     forced = client.responses.create(
         model="gpt-4o",
-        input=[{"role": "developer", "content": "Answer in French."}, {"role": "user", "content": "Hi"}],
+        input=[
+            {"role": "developer", "content": "Answer in French."},
+            {"role": "user", "content": "Hi"},
+        ],
         tools=[weather],
         tool_choice={"type": "function", "name": "get_weather"},
     )
