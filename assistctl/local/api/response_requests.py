@@ -3,6 +3,11 @@ into a ``ResponseRequest`` whose settings read as the response will show them.
 
 Parameters of the API the local account does not offer are refused with a 400 that says so,
 never silently dropped; so are tools it cannot serve (web search, computer use, MCP, …).
+
+A function tool that leaves out ``strict`` is strict when its parameters keep the strict rules
+(``additionalProperties: false``, every property required) and not strict otherwise, so the
+response shows what is enforced and a backend given that tool accepts it; ``strict: true`` on
+parameters that break the rules is refused, as the API refuses it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 
 from assistctl.local.api.assistants import FUNCTION_NAME, MAX_INSTRUCTIONS, MAX_TOOLS
 from assistctl.local.api.items import parse_include, parse_input
-from assistctl.local.api.strict_schemas import check_strict_schema
+from assistctl.local.api.strict_schemas import check_strict_schema, is_strict_schema
 from assistctl.local.api.validation import (
     check_array_length,
     expect_type,
@@ -204,12 +209,14 @@ def _function_tool(tool: ApiObject, where: str) -> ApiObject:
         expect_type(strict, bool, f"{where}.strict", "a boolean")
     if strict is True:
         check_strict_schema(parameters or {}, f"function '{name}'", f"{where}.parameters")
+    elif strict is None:
+        strict = is_strict_schema(parameters or {})
     return {
         "type": "function",
         "name": name,
         "description": description,
         "parameters": parameters,
-        "strict": strict is not False,
+        "strict": strict,
     }
 
 

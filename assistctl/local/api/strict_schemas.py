@@ -21,6 +21,11 @@ def check_strict_schema(schema: dict[str, Any], what: str, param: str) -> None:
         raise InvalidRequest(f"Invalid schema for {what}: {problem}", param=param)
 
 
+def is_strict_schema(schema: dict[str, Any]) -> bool:
+    """Whether ``schema`` keeps the strict rules (so ``strict: true`` may be applied)."""
+    return _problem(schema, ()) is None
+
+
 def _problem(schema: Any, context: tuple[str, ...]) -> str | None:
     if not isinstance(schema, dict):
         return None

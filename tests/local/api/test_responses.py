@@ -106,9 +106,25 @@ def test_settings_are_shown_as_given(client):
     assert (response.prompt_cache_key, response.prompt_cache_retention) == ("cache-1", "24h")
     assert response.model_extra["presence_penalty"] == 0.5
     assert response.model_extra["frequency_penalty"] == -0.5
-    (tool,) = response.tools
-    assert (tool.type, tool.name, tool.strict) == ("function", "get_order", True)
+    (tool,) = response.tools  # its parameters break the strict rules, so it is not strict
+    assert (tool.type, tool.name, tool.strict) == ("function", "get_order", False)
     assert response.tool_choice == "none" and response.output[0].type == "message"
+
+
+def test_functions_are_strict_when_their_parameters_allow_it(client):
+    closed = {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}},
+        "required": ["order_id"],
+        "additionalProperties": False,
+    }
+    tools = [
+        {"type": "function", "name": "closed", "parameters": closed},
+        {"type": "function", "name": "loose", "parameters": GET_ORDER["function"]["parameters"]},
+        {"type": "function", "name": "asked", "parameters": closed, "strict": False},
+    ]
+    response = client.responses.create(model="gpt-4o", input="hi", tools=tools)
+    assert [tool.strict for tool in response.tools] == [True, False, False]
 
 
 def test_stream_sends_the_typed_events_in_order(client, local_server):

@@ -50,7 +50,8 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
     if "slowly" in user:
         time.sleep(0.6)
-    if "enormous" in user:
+    earlier = [str(m.get("content")) for m in messages[:-1]]
+    if "enormous" in user or any("overflowing" in content for content in earlier):
         message = "This model's maximum context length is 8192 tokens."
         return 400, {"error": {"message": message, "code": "context_length_exceeded"}}
     if "garbled" in user:
@@ -471,3 +472,83 @@ def test_a_backend_answer_with_a_lone_surrogate_is_stored_as_valid_text(chat_cli
     thread, run = run_on(chat_client, bot.id, "say something garbled")
     assert run.status == "completed"
     assert last_answer(chat_client, thread.id) == "half \ufffd of an emoji"
+
+
+# --- responses answered by the chat engine -------------------------------------------------------
+
+ORDER_TOOL = {"type": "function", **GET_ORDER["function"]}
+
+
+def test_responses_are_answered_with_the_same_rules_as_runs(chat_client, fake_chat):
+    response = chat_client.responses.create(
+        model="gpt-4o",
+        instructions="Be kind.",
+        input=[
+            {"role": "developer", "content": "Use short words."},
+            {"role": "user", "content": "hello model"},
+        ],
+        temperature=0.4,
+        max_output_tokens=64,
+        reasoning={"effort": "low"},
+        extra_body={"presence_penalty": 0.5},
+    )
+    assert response.output_text == "Echo: hello model"
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (11, 7)
+    sent = fake_chat.requests[-1]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "system", "content": "Use short words."},
+        {"role": "user", "content": "hello model"},
+    ]
+    assert (sent["temperature"], sent["max_completion_tokens"]) == (0.4, 64)
+    assert (sent["reasoning_effort"], sent["presence_penalty"]) == ("low", 0.5)
+    assert "top_p" not in sent  # not given: the response shows 1.0 but nothing is sent
+
+    first = chat_client.responses.create(
+        model="gpt-4o", input="status of order 12", tools=[ORDER_TOOL]
+    )
+    (call,) = first.output
+    assert (call.name, call.call_id) == ("get_order", "call_fake1")
+    second = chat_client.responses.create(
+        model="gpt-4o",
+        previous_response_id=first.id,
+        tools=[ORDER_TOOL],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "packed"}],
+    )
+    assert second.output_text == "Result: packed"
+    assert fake_chat.requests[-1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_fake1",
+        "content": "packed",
+    }
+
+
+def test_streamed_response_reports_the_search_before_the_answer(chat_client, fake_chat, tmp_path):
+    uploaded, store = indexed_store(
+        chat_client, tmp_path / "returns.md", "Returns are accepted within 30 days of delivery."
+    )
+    tool = {"type": "file_search", "vector_store_ids": [store.id]}
+    with chat_client.responses.stream(
+        model="gpt-4o", input="how many days for returns", tools=[tool]
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert [item.type for item in final.output] == ["file_search_call", "message"]
+    assert kinds.index("response.file_search_call.completed") < kinds.index(
+        "response.output_text.delta"
+    )
+    assert fake_chat.requests[-1]["stream"] is True  # the answer streamed from the backend
+    (citation,) = final.output[1].content[0].annotations
+    assert citation.file_id == uploaded.id and citation.filename == "returns.md"
+
+
+def test_truncation_auto_drops_the_oldest_messages_until_the_model_fits(chat_client):
+    history = [
+        {"role": "user", "content": "an overflowing pile of history"},
+        {"role": "assistant", "content": "noted"},
+        {"role": "user", "content": "what now"},
+    ]
+    refused = chat_client.responses.create(model="gpt-4o", input=history)
+    assert refused.status == "failed" and refused.error.code == "invalid_prompt"
+    fitted = chat_client.responses.create(model="gpt-4o", input=history, truncation="auto")
+    assert fitted.status == "completed" and fitted.output_text == "Echo: what now"

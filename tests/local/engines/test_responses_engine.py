@@ -1,0 +1,127 @@
+"""The responses engine against a second local account acting as its Responses-API backend:
+the front account keeps its own files, vector stores, runs, responses and conversations; the
+backend's deterministic engine answers what the front sends it."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from assistctl.local import LocalConfig, start_in_process
+
+from ...conftest import Admin
+from ..tools import GET_ORDER, indexed_store
+
+ORDER_TOOL = {"type": "function", **GET_ORDER["function"]}
+
+
+@pytest.fixture
+def backend(tmp_path):
+    with start_in_process(tmp_path / "backend", config=LocalConfig()) as server:
+        yield server
+
+
+@pytest.fixture
+def front(tmp_path, backend):
+    config = LocalConfig(
+        engine="responses",
+        backend_base_url=backend.base_url,
+        backend_model_map={"gpt-4o": "gpt-4o-mini"},
+    )
+    with start_in_process(tmp_path / "front", config=config) as server:
+        yield openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+
+
+def test_responses_and_runs_are_answered_by_the_backend(front, backend):
+    response = front.responses.create(model="gpt-4o", input="Hello backend", instructions="Hi")
+    assert response.status == "completed" and response.model == "gpt-4o"
+    assert response.output_text == '[Assistant] You said: "Hello backend"'
+    assert response.usage.input_tokens == 3 and response.usage.output_tokens == 5
+    # The backend was asked statelessly, with the mapped model.
+    backend_client = openai.OpenAI(api_key="x", base_url=backend.base_url, max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        backend_client.responses.retrieve(response.id)
+
+    assistant = front.beta.assistants.create(model="gpt-4o", name="Front Bot")
+    run = front.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "Hello from a run"}]},
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed"
+    (message,) = front.beta.threads.messages.list(thread_id=run.thread_id, run_id=run.id).data
+    assert message.content[0].text.value == '[Assistant] You said: "Hello from a run"'
+
+
+def test_function_call_round_trip_through_the_backend(front):
+    first = front.responses.create(model="gpt-4o", input="Where is order 42?", tools=[ORDER_TOOL])
+    (call,) = first.output
+    assert call.name == "get_order" and json.loads(call.arguments) == {"order_id": "42"}
+    second = front.responses.create(
+        model="gpt-4o",
+        previous_response_id=first.id,
+        tools=[ORDER_TOOL],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "delivered"}],
+    )
+    assert second.output_text == "Here is what get_order returned: delivered."
+
+
+def test_file_search_is_served_by_the_front_index_with_citations(front, tmp_path):
+    uploaded, store = indexed_store(
+        front, tmp_path / "returns.md", "Returns are accepted within 30 days of delivery.\n"
+    )
+    tool = {"type": "file_search", "vector_store_ids": [store.id]}
+    response = front.responses.create(
+        model="gpt-4o", input='Search the files for "returns accepted"', tools=[tool]
+    )
+    search, message = response.output
+    assert search.type == "file_search_call" and search.queries == ["returns accepted"]
+    text = message.content[0].text
+    assert text.startswith("Here is what file_search returned: [1] returns.md:")
+    assert "30 days" in text
+    (citation,) = message.content[0].annotations
+    assert citation.file_id == uploaded.id and text[citation.index :].startswith("[1]")
+
+
+def test_streaming_through_the_backend(front):
+    with front.responses.stream(model="gpt-4o", input="stream through the backend") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert final.output_text == '[Assistant] You said: "stream through the backend"'
+    assert kinds.count("response.output_text.delta") >= 2 and kinds[-1] == "response.completed"
+
+
+def test_hosted_tools_the_backend_cannot_see_are_refused_clearly(front):
+    tool = {"type": "code_interpreter", "container": {"type": "auto"}}
+    response = front.responses.create(model="gpt-4o", input="calculate 1+1", tools=[tool])
+    assert response.status == "failed" and response.error.code == "invalid_prompt"
+    assert "code_interpreter is not available through the local account's responses engine" in (
+        response.error.message
+    )
+
+
+def test_backend_errors_fail_the_response(front, backend):
+    Admin(backend.root_url).set_faults(
+        rules=[{"path": "^/v1/responses$", "status": 429, "count": 10}]
+    )
+    response = front.responses.create(model="gpt-4o", input="are you there?")
+    assert response.status == "failed" and response.error.code == "rate_limit_exceeded"
+    assert "429" in response.error.message
+
+
+def test_models_are_the_model_map_or_the_backend_list(front, backend, tmp_path):
+    assert [model.id for model in front.models.list()] == ["gpt-4o"]
+    config = LocalConfig(engine="responses", backend_base_url=backend.base_url)
+    with start_in_process(tmp_path / "unmapped", config=config) as server:
+        client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+        assert "gpt-4.1-mini" in [model.id for model in client.models.list()]
+
+
+def test_output_limits_pass_through(front):
+    response = front.responses.create(
+        model="gpt-4o", input="one two three four five six " * 5, max_output_tokens=16
+    )
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
