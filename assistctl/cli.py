@@ -854,8 +854,9 @@ def local_group() -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["deterministic", "chat"]),
-    help="What answers runs: documented rules (default) or a chat-completions model.",
+    type=click.Choice(["deterministic", "chat", "responses"]),
+    help="What answers runs and responses: documented rules (default), a chat-completions "
+    "model, or a Responses-API model.",
 )
 @click.option("--chat-base-url", metavar="URL", help="Chat-completions endpoint for --engine chat.")
 @click.option(
@@ -869,6 +870,28 @@ def local_group() -> None:
     "--chat-api-key-env",
     metavar="VAR",
     help="Variable holding the chat backend's key [default: ASSISTCTL_CHAT_API_KEY].",
+)
+@click.option(
+    "--backend-base-url", metavar="URL", help="Responses-API endpoint for --engine responses."
+)
+@click.option(
+    "--backend-model-map",
+    "backend_model_map",
+    multiple=True,
+    metavar="NAME=MODEL",
+    help="Send model NAME to the Responses backend as MODEL (repeatable; '*=MODEL' for others).",
+)
+@click.option(
+    "--backend-api-key-env",
+    metavar="VAR",
+    help="Variable holding the Responses backend's key [default: ASSISTCTL_BACKEND_API_KEY].",
+)
+@click.option(
+    "--without-assistants-api",
+    is_flag=True,
+    default=None,
+    help="Answer 404 on /v1/assistants and /v1/threads, as OpenAI does since the sunset "
+    "(files, vector stores, responses, conversations and models still work).",
 )
 def local_serve(
     host: str,
@@ -886,6 +909,10 @@ def local_serve(
     chat_base_url: str | None,
     chat_model_map: tuple[str, ...],
     chat_api_key_env: str | None,
+    backend_base_url: str | None,
+    backend_model_map: tuple[str, ...],
+    backend_api_key_env: str | None,
+    without_assistants_api: bool | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -895,6 +922,8 @@ def local_serve(
       OPENAI_BASE_URL=http://127.0.0.1:8080/v1 python app.py
       assistctl local serve --engine chat --chat-base-url http://127.0.0.1:11434/v1 \\
         --chat-model-map gpt-4o-mini=llama3.1
+      assistctl local serve --engine responses --backend-base-url https://api.openai.com/v1 \\
+        --backend-api-key-env OPENAI_API_KEY
     """
     from pathlib import Path
 
@@ -912,10 +941,14 @@ def local_serve(
             "chat_base_url": chat_base_url,
             "chat_api_key_env": chat_api_key_env,
             "admin": admin,
+            "backend_base_url": backend_base_url,
+            "backend_api_key_env": backend_api_key_env,
+            "without_assistants_api": without_assistants_api,
         },
         api_key_env=api_key_env,
         admin_key_env=admin_key_env,
         model_map=chat_model_map,
+        backend_model_map=backend_model_map,
     )
 
     def announce(url: str) -> None:

@@ -9,7 +9,8 @@ import json
 import openai
 import pytest
 
-from assistctl.local import LocalConfig, start_in_process
+from assistctl.errors import AccountError
+from assistctl.local import LocalConfig, config_from_env, serve_config, start_in_process
 
 from ...conftest import Admin
 from ..tools import GET_ORDER, indexed_store
@@ -125,3 +126,43 @@ def test_output_limits_pass_through(front):
     )
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
+
+
+def test_the_backend_key_comes_from_the_named_variable_and_is_never_shown(tmp_path, monkeypatch):
+    keyed = LocalConfig(api_key="backend-secret")
+    with start_in_process(tmp_path / "keyed", config=keyed) as backend:
+        config = LocalConfig(
+            engine="responses", backend_base_url=backend.base_url, backend_api_key_env="BACKEND_KEY"
+        )
+        with start_in_process(tmp_path / "front", config=config) as server:
+            client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+            refused = client.responses.create(model="gpt-4o", input="hi")
+            assert refused.status == "failed" and "401" in refused.error.message
+            monkeypatch.setenv("BACKEND_KEY", "backend-secret")
+        with start_in_process(tmp_path / "front", config=config) as server:
+            client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+            assert client.responses.create(model="gpt-4o", input="hi").status == "completed"
+            assert "backend-secret" not in json.dumps(
+                client.responses.retrieve(refused.id).to_dict()
+            )
+
+
+def test_configuration_from_flags_and_environment():
+    env = {
+        "ASSISTCTL_LOCAL_ENGINE": "responses",
+        "ASSISTCTL_LOCAL_BACKEND_BASE_URL": "http://127.0.0.1:9/v1",
+        "ASSISTCTL_LOCAL_BACKEND_MODEL_MAP": "gpt-4o=llama3.1,*=qwen",
+        "ASSISTCTL_LOCAL_BACKEND_API_KEY_ENV": "MY_KEY",
+    }
+    config = config_from_env(env)
+    assert (config.engine, config.backend_base_url) == ("responses", "http://127.0.0.1:9/v1")
+    assert config.backend_model_map == {"gpt-4o": "llama3.1", "*": "qwen"}
+    assert config.backend_api_key_env == "MY_KEY"
+    flagged = serve_config(
+        {"engine": "responses", "backend_base_url": "http://127.0.0.1:9/v1"},
+        backend_model_map=["gpt-4o=mini"],
+        environ={},
+    )
+    assert flagged.backend_model_map == {"gpt-4o": "mini"}
+    with pytest.raises(AccountError, match="needs the Responses-API endpoint"):
+        serve_config({"engine": "responses"}, environ={})
