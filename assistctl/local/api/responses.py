@@ -10,7 +10,8 @@ from starlette.routing import Route
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
 from assistctl.local.api.items import query_include
 from assistctl.local.api.response_requests import parse_response_request
-from assistctl.local.api.streaming import event_stream, sse_response
+from assistctl.local.api.streaming import event_stream, frame, sse_response
+from assistctl.local.api.validation import one_of
 from assistctl.local.domain import Emit, InvalidRequest
 
 
@@ -31,15 +32,28 @@ def create(request: Request, body: Body) -> Response:
     return JSONResponse(account.responses.execute(opened, None))
 
 
-def retrieve(request: Request, body: Body) -> Body:
-    if request.query_params.get("stream", "false").lower() == "true":
-        raise InvalidRequest(
-            "Streaming a stored response again (stream=true on retrieve) is not supported by "
-            "the local account: poll GET /v1/responses/{response_id} until it ends.",
-            param="stream",
-        )
+def retrieve(request: Request, body: Body) -> Body | Response:
+    """The response; with ``stream=true`` (background responses) its events again, after
+    ``starting_after`` when given."""
     account = account_of(request)
-    return account.responses.view(request.path_params["response_id"], query_include(request))
+    response_id = request.path_params["response_id"]
+    include = query_include(request)
+    query = request.query_params
+    if one_of(query.get("stream", "false").lower(), "stream", ("true", "false")) == "false":
+        return account.responses.view(response_id, include)
+    events = account.responses.replay(response_id, _starting_after(query.get("starting_after")))
+    return sse_response(frame(event["type"], event) for event in events)
+
+
+def _starting_after(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidRequest(
+            f"Invalid 'starting_after': expected an integer >= 0, but got {value!r} instead.",
+            param="starting_after",
+        )
+    return int(value)
 
 
 def delete(request: Request, body: Body) -> Body:

@@ -18,6 +18,8 @@ type                           parent              what
 ``upload.part``                upload id           parts; their bytes in the blobs
 ``response``                   ''                  ``/v1/responses`` objects (input items in
                                                    ``_input``; see ``responses``)
+``response.event``             response id         the events of a background response, kept
+                                                   so it can be streamed again
 ``conversation``               ''                  ``/v1/conversations`` objects
 ``conversation.item``          conversation id     its items, in conversation order
 =============================  ==================  =========================================
@@ -48,6 +50,7 @@ RUN_STEP = "thread.run.step"
 UPLOAD = "upload"
 UPLOAD_PART = "upload.part"
 RESPONSE = "response"
+RESPONSE_EVENT = "response.event"
 CONVERSATION = "conversation"
 CONVERSATION_ITEM = "conversation.item"
 

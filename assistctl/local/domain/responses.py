@@ -5,10 +5,12 @@ cancelled, deleted, and read with their input items.
 
 A stored response is written when it starts (``queued`` in the background, else
 ``in_progress``) and again when it ends, so it can be read meanwhile; a response left unfinished
-by a stopped server is picked up again the next time it is read. Private bookkeeping in a
-stored response: ``_input`` (its input items, as stored), ``_context`` (the items before them,
-kept only until it ends) and ``_sampling`` (the sampling settings the request gave, which are
-passed on to engines; the response shows the API's defaults for the others).
+by a stopped server is picked up again the next time it is read. A background response also
+keeps its events, so it can be streamed again from any ``sequence_number`` while it runs and
+after. Private bookkeeping in a stored response: ``_input`` (its input items, as stored),
+``_context`` (the items before them, kept only until it ends) and ``_sampling`` (the sampling
+settings the request gave, which are passed on to engines; the response shows the API's
+defaults for the others).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import base64
 import binascii
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +30,17 @@ from assistctl.local.domain.files import Files
 from assistctl.local.domain.items import check_calls, engine_turn, item_view, stored_item
 from assistctl.local.domain.pages import PageRequest, list_objects
 from assistctl.local.domain.recorder import Emit
-from assistctl.local.domain.records import RESPONSE, ApiObject, new_id, now
+from assistctl.local.domain.records import RESPONSE, RESPONSE_EVENT, ApiObject, new_id, now
 from assistctl.local.domain.response_output import ResponseWriter, response_view
 from assistctl.local.engines import Engine, Failure, Outcome, RunInput, Search
-from assistctl.local.storage import Store, StoreClosed
+from assistctl.local.storage import CursorNotFound, Store, StoreClosed
 
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("queued", "in_progress")
+LAST_EVENTS = ("response.completed", "response.incomplete", "response.failed", "error")
+REPLAY_POLL_S = 0.02
+REPLAY_PAGE = 100
 SERVER_ERROR = "The server had an error while processing your request."
 ENDED_IN_CONVERSATION = ("completed", "incomplete")
 
@@ -138,7 +144,7 @@ class Responses:
         """Run the engine on a claimed response and record its outcome; with ``emit`` every
         step is also sent as a typed event. The view of the response as it ended comes back."""
         response = opened.response
-        writer = ResponseWriter(response, opened.include, emit)
+        writer = ResponseWriter(response, opened.include, self._event_sink(response, emit))
         try:
             writer.lifecycle("response.created")
             if response["status"] == "queued":
@@ -146,7 +152,8 @@ class Responses:
                 if not self._begin(response):
                     return writer.view()
             writer.lifecycle("response.in_progress")
-            outcome = self._respond(response, writer if emit is not None else None)
+            live = response["background"] or emit is not None
+            outcome = self._respond(response, writer if live else None)
             self._record(writer, outcome)
         except Exception:
             if emit is None:
@@ -167,6 +174,7 @@ class Responses:
         if found["status"] in UNFINISHED:
             token = self._claim(found["id"])
             if token is not None:
+                self._store.delete_children(RESPONSE_EVENT, found["id"])  # it starts over
                 self.start(OpenResponse(found, (), token))
         return found
 
@@ -178,8 +186,21 @@ class Responses:
         return response_view(opened.response, opened.include)
 
     def delete(self, response_id: str) -> None:
-        if not self._store.delete(RESPONSE, response_id):
-            raise response_not_found(response_id)
+        with self._store.transaction():
+            if not self._store.delete(RESPONSE, response_id):
+                raise response_not_found(response_id)
+            self._store.delete_children(RESPONSE_EVENT, response_id)
+
+    def replay(self, response_id: str, starting_after: int | None) -> Iterator[ApiObject]:
+        """The events of a background response after ``starting_after`` (all without it),
+        following it until it ends; only background responses keep their events."""
+        if not self.get(response_id)["background"]:
+            raise InvalidRequest(
+                f"Response '{response_id}' was not created with background=true, so it cannot "
+                "be streamed again; retrieve it without 'stream'.",
+                param="stream",
+            )
+        return self._follow(response_id, starting_after)
 
     def cancel(self, response_id: str) -> ApiObject:
         """Stop a background response that has not ended (an ended one is returned as it is);
@@ -263,6 +284,47 @@ class Responses:
             return content.decode("utf-8")
         except UnicodeDecodeError:
             return None
+
+    def _event_sink(self, response: ApiObject, emit: Emit | None) -> Emit | None:
+        """Where a response's events go: to ``emit`` (a stream), and for a background
+        response also into the store, for ``replay``."""
+        if not response["background"]:
+            return emit
+        response_id = response["id"]
+
+        def keep(name: str, data: ApiObject) -> None:
+            record = {"id": f"evt_{data['sequence_number']:08d}", "event": data}
+            try:
+                self._store.insert(RESPONSE_EVENT, record, response_id)
+            except StoreClosed:
+                log.info("events of response %s dropped: the account was closed", response_id)
+            if emit is not None:
+                emit(name, data)
+
+        return keep
+
+    def _follow(self, response_id: str, starting_after: int | None) -> Iterator[ApiObject]:
+        after = None
+        while True:
+            try:
+                page = self._store.list(
+                    RESPONSE_EVENT, response_id, order="asc", after=after, limit=REPLAY_PAGE
+                )
+            except CursorNotFound:  # the response started over, or was deleted
+                return
+            for record in page.data:
+                after = record["id"]
+                event = record["event"]
+                if starting_after is None or event["sequence_number"] > starting_after:
+                    yield event
+                if event["type"] in LAST_EVENTS:
+                    return
+            if page.has_more:
+                continue
+            current = self._store.get(RESPONSE, response_id)
+            if current is None or current["status"] == "cancelled":
+                return
+            time.sleep(REPLAY_POLL_S)
 
     def _begin(self, response: ApiObject) -> bool:
         """A queued response starts (``in_progress``), unless it was cancelled meanwhile."""

@@ -351,7 +351,11 @@ def test_bad_requests_get_the_api_errors(client, body, status, param, message):
     assert message in error.body["message"]
 
 
-def test_retrieving_a_stream_again_is_refused_clearly(client):
-    response = client.responses.create(model="gpt-4o", input="x", background=True)
-    with pytest.raises(openai.BadRequestError, match="poll GET"):
+def test_only_background_responses_are_streamed_again(client, local_server):
+    response = client.responses.create(model="gpt-4o", input="x")
+    with pytest.raises(openai.BadRequestError, match="not created with background=true") as raised:
         client.responses.retrieve(response.id, stream=True)
+    assert raised.value.param == "stream"
+    with httpx2.Client(base_url=local_server.root_url, timeout=10) as http:
+        answer = http.get(f"/v1/responses/{response.id}?stream=true&starting_after=-1")
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "starting_after"

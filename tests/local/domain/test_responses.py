@@ -214,6 +214,30 @@ def test_cancel_stops_a_background_response_that_is_still_running(tmp_path):
             assert kept.status == "cancelled" and kept.output == []
 
 
+def test_a_background_response_is_streamed_again_while_it_runs_and_after(tmp_path):
+    with start_in_process(tmp_path / "backend", config=LocalConfig()) as backend:
+        Admin(backend.root_url).set_faults(latency_ms=400)
+        config = LocalConfig(engine="responses", backend_base_url=backend.base_url)
+        with start_in_process(tmp_path / "front", config=config) as front:
+            client = openai.OpenAI(api_key="x", base_url=front.base_url, max_retries=0)
+            response = client.responses.create(
+                model="gpt-4o", input="tell me later", background=True
+            )
+            with client.responses.stream(response_id=response.id) as stream:  # still running
+                kinds = [event.type for event in stream]
+                final = stream.get_final_response()
+            assert final.output_text == '[Assistant] You said: "tell me later"'
+            assert kinds[:3] == ["response.created", "response.queued", "response.in_progress"]
+            assert kinds[-1] == "response.completed"
+            resumed = [
+                strict_event(event.model_dump(mode="json", exclude_unset=True))
+                for event in client.responses.retrieve(response.id, stream=True, starting_after=2)
+            ]
+            numbers = [event.sequence_number for event in resumed]
+            assert numbers == list(range(3, len(kinds)))
+            assert [event.type for event in resumed] == kinds[3:]
+
+
 def test_limits_and_failures(client):
     cut = raw(
         client, model="gpt-4o", input="one two three four five six seven " * 4, max_output_tokens=16
