@@ -15,7 +15,7 @@ from assistctl.local.api.validation import (
     reject_unknown,
     require,
 )
-from assistctl.local.domain import Account, ApiObject, InvalidRequest
+from assistctl.local.domain import Account, ApiObject, InvalidRequest, NotFound
 
 MAX_INPUT_ITEMS = 10_000
 MAX_CONTENT_PARTS = 1_000
@@ -93,14 +93,16 @@ def parse_item(account: Account, item: ApiObject, where: str) -> ApiObject:
     if kind == "message":
         return _parse_message(account, item, where)
     if kind == "function_call":
-        reject_unknown(item, ("type", "id", "call_id", "name", "arguments", "status"))
+        reject_unknown(item, ("type", "id", "call_id", "name", "arguments", "status"), where)
         parsed = {"type": kind, **_strings(item, where, ("call_id", "name", "arguments"))}
     elif kind == "function_call_output":
-        reject_unknown(item, ("type", "id", "call_id", "output", "status"))
+        reject_unknown(item, ("type", "id", "call_id", "output", "status"), where)
         parsed = {"type": kind, **_strings(item, where, ("call_id",))}
-        parsed["output"] = _call_output(account, require(item, "output"), f"{where}.output")
+        parsed["output"] = _call_output(account, require(item, "output", where), f"{where}.output")
     elif kind == "reasoning":
-        reject_unknown(item, ("type", "id", "summary", "content", "encrypted_content", "status"))
+        reject_unknown(
+            item, ("type", "id", "summary", "content", "encrypted_content", "status"), where
+        )
         parsed = {"type": kind, "summary": _texts(item, "summary", where, "summary_text")}
         if item.get("content") is not None:
             parsed["content"] = _texts(item, "content", where, "reasoning_text")
@@ -113,9 +115,9 @@ def parse_item(account: Account, item: ApiObject, where: str) -> ApiObject:
 
 
 def _parse_message(account: Account, item: ApiObject, where: str) -> ApiObject:
-    reject_unknown(item, ("type", "role", "content", "id", "status", "phase"))
+    reject_unknown(item, ("type", "role", "content", "id", "status", "phase"), where)
     role = one_of(item.get("role"), f"{where}.role", ROLES)
-    content = require(item, "content")
+    content = require(item, "content", where)
     param = f"{where}.content"
     if isinstance(content, str):
         kind = "output_text" if role == "assistant" else "input_text"
@@ -133,26 +135,26 @@ def _parse_message(account: Account, item: ApiObject, where: str) -> ApiObject:
 
 def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -> ApiObject:
     if kind in ("input_text", "output_text"):
-        text = require(part, "text")
+        text = require(part, "text", where)
         expect_type(text, str, f"{where}.text", "a string")
         if role == "assistant":
-            reject_unknown(part, ("type", "text", "annotations", "logprobs"))
+            reject_unknown(part, ("type", "text", "annotations", "logprobs"), where)
             annotations = part.get("annotations") or []
             expect_type(annotations, list, f"{where}.annotations", "an array")
             return _text_part("output_text", text, annotations)
-        reject_unknown(part, ("type", "text"))
+        reject_unknown(part, ("type", "text"), where)
         return _text_part(kind, text)
     if kind == "refusal":
-        reject_unknown(part, ("type", "refusal"))
-        refusal = require(part, "refusal")
+        reject_unknown(part, ("type", "refusal"), where)
+        refusal = require(part, "refusal", where)
         expect_type(refusal, str, f"{where}.refusal", "a string")
         return {"type": "refusal", "refusal": refusal}
     if kind == "input_image":
-        reject_unknown(part, ("type", "image_url", "file_id", "detail"))
+        reject_unknown(part, ("type", "image_url", "file_id", "detail"), where)
         detail = one_of(part.get("detail", "auto"), f"{where}.detail", IMAGE_DETAILS)
         image: ApiObject = {"type": "input_image", "detail": detail}
         if part.get("file_id") is not None:
-            image["file_id"] = _existing_file(account, part["file_id"], f"{where}.file_id")
+            image["file_id"] = existing_file(account, part["file_id"], f"{where}.file_id")
         elif part.get("image_url") is not None:
             expect_type(part["image_url"], str, f"{where}.image_url", "a string")
             image["image_url"] = part["image_url"]
@@ -162,7 +164,7 @@ def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -
                 param=f"{where}.image_url",
             )
         return image
-    reject_unknown(part, ("type", "file_id", "file_data", "filename", "file_url", "detail"))
+    reject_unknown(part, ("type", "file_id", "file_data", "filename", "file_url", "detail"), where)
     if part.get("file_url") is not None:
         raise InvalidRequest(
             f"Invalid '{where}.file_url': the local account works offline and does not fetch "
@@ -171,7 +173,7 @@ def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -
         )
     file: ApiObject = {"type": "input_file"}
     if part.get("file_id") is not None:
-        file["file_id"] = _existing_file(account, part["file_id"], f"{where}.file_id")
+        file["file_id"] = existing_file(account, part["file_id"], f"{where}.file_id")
     elif part.get("file_data") is not None:
         expect_type(part["file_data"], str, f"{where}.file_data", "a string")
         file["file_data"] = part["file_data"]
@@ -202,12 +204,12 @@ def _earlier_tool_call(item: ApiObject, where: str) -> ApiObject:
     """A file-search or code-interpreter call an earlier response made, sent back as input:
     kept as it was (engines do not read them)."""
     if item["type"] == "file_search_call":
-        reject_unknown(item, ("type", "id", "queries", "status", "results"))
-        queries = require(item, "queries")
+        reject_unknown(item, ("type", "id", "queries", "status", "results"), where)
+        queries = require(item, "queries", where)
         expect_type(queries, list, f"{where}.queries", "an array")
         fields: tuple[str, ...] = ("queries", "results")
     else:
-        reject_unknown(item, ("type", "id", "code", "container_id", "outputs", "status"))
+        reject_unknown(item, ("type", "id", "code", "container_id", "outputs", "status"), where)
         fields = ("code", "container_id", "outputs")
     if not isinstance(item.get("id"), str):
         raise InvalidRequest(f"Missing required parameter: '{where}.id'.", param=f"{where}.id")
@@ -244,15 +246,17 @@ def _texts(item: ApiObject, name: str, where: str, kind: str) -> list[ApiObject]
     texts = []
     for part_where, part in objects_in(item.get(name) or [], f"{where}.{name}", MAX_CONTENT_PARTS):
         one_of(part.get("type"), f"{part_where}.type", (kind,))
-        text = require(part, "text")
+        text = require(part, "text", part_where)
         expect_type(text, str, f"{part_where}.text", "a string")
         texts.append({"type": kind, "text": text})
     return texts
 
 
-def _existing_file(account: Account, file_id: Any, where: str) -> str:
+def existing_file(account: Account, file_id: Any, where: str) -> str:
+    """A file id the request names at ``where``, which must exist (the API's 404)."""
     expect_type(file_id, str, where, "a string")
-    account.files.get(file_id)
+    if not account.files.exists(file_id):
+        raise NotFound(f"No such File object: {file_id}", param=where)
     return str(file_id)
 
 

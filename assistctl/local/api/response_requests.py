@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistctl.local.api.assistants import FUNCTION_NAME, MAX_INSTRUCTIONS, MAX_TOOLS
-from assistctl.local.api.items import parse_include, parse_input
+from assistctl.local.api.items import existing_file, parse_include, parse_input
 from assistctl.local.api.strict_schemas import check_strict_schema, is_strict_schema
 from assistctl.local.api.validation import (
     check_array_length,
@@ -191,8 +191,8 @@ def parse_tools(account: Account, value: Any) -> list[ApiObject]:
 
 
 def _function_tool(tool: ApiObject, where: str) -> ApiObject:
-    reject_unknown(tool, ("type", "name", "description", "parameters", "strict"))
-    name = require(tool, "name")
+    reject_unknown(tool, ("type", "name", "description", "parameters", "strict"), where)
+    name = require(tool, "name", where)
     expect_type(name, str, f"{where}.name", "a string")
     if not FUNCTION_NAME.match(name):
         raise InvalidRequest(
@@ -222,9 +222,9 @@ def _function_tool(tool: ApiObject, where: str) -> ApiObject:
 
 def _file_search_tool(account: Account, tool: ApiObject, where: str) -> ApiObject:
     reject_unknown(
-        tool, ("type", "vector_store_ids", "max_num_results", "filters", "ranking_options")
+        tool, ("type", "vector_store_ids", "max_num_results", "filters", "ranking_options"), where
     )
-    store_ids = require(tool, "vector_store_ids")
+    store_ids = require(tool, "vector_store_ids", where)
     param = f"{where}.vector_store_ids"
     expect_type(store_ids, list, param, "an array")
     check_array_length(store_ids, param, MAX_VECTOR_STORES)
@@ -256,7 +256,7 @@ def _ranking_options(value: Any, where: str) -> ApiObject:
     param = f"{where}.ranking_options"
     ranking = {} if value is None else value
     expect_type(ranking, dict, param, "an object")
-    reject_unknown(ranking, ("ranker", "score_threshold", "hybrid_search"))
+    reject_unknown(ranking, ("ranker", "score_threshold", "hybrid_search"), param)
     options: ApiObject = {
         "ranker": one_of(ranking.get("ranker", "auto"), f"{param}.ranker", SEARCH_RANKERS),
         "score_threshold": float(
@@ -266,7 +266,7 @@ def _ranking_options(value: Any, where: str) -> ApiObject:
     hybrid = ranking.get("hybrid_search")
     if hybrid is not None:
         expect_type(hybrid, dict, f"{param}.hybrid_search", "an object")
-        reject_unknown(hybrid, ("embedding_weight", "text_weight"))
+        reject_unknown(hybrid, ("embedding_weight", "text_weight"), f"{param}.hybrid_search")
         options["hybrid_search"] = {
             name: float(optional_number(hybrid, name, 0, 1, f"{param}.hybrid_search.{name}") or 0.0)
             for name in ("embedding_weight", "text_weight")
@@ -275,13 +275,13 @@ def _ranking_options(value: Any, where: str) -> ApiObject:
 
 
 def _code_interpreter_tool(account: Account, tool: ApiObject, where: str) -> ApiObject:
-    reject_unknown(tool, ("type", "container"))
-    container = require(tool, "container")
+    reject_unknown(tool, ("type", "container"), where)
+    container = require(tool, "container", where)
     if isinstance(container, str):
         return {"type": "code_interpreter", "container": container}
     param = f"{where}.container"
     expect_type(container, dict, param, "a string or an object")
-    reject_unknown(container, ("type", "file_ids", "memory_limit", "network_policy"))
+    reject_unknown(container, ("type", "file_ids", "memory_limit", "network_policy"), param)
     one_of(container.get("type"), f"{param}.type", ("auto",))
     if container.get("network_policy") is not None:
         raise InvalidRequest(
@@ -292,8 +292,7 @@ def _code_interpreter_tool(account: Account, tool: ApiObject, where: str) -> Api
     file_ids = container.get("file_ids") or []
     expect_type(file_ids, list, f"{param}.file_ids", "an array")
     for index, file_id in enumerate(file_ids):
-        expect_type(file_id, str, f"{param}.file_ids[{index}]", "a string")
-        account.files.get(file_id)
+        existing_file(account, file_id, f"{param}.file_ids[{index}]")
     shown: ApiObject = {"type": "auto", "file_ids": list(file_ids)}
     if container.get("memory_limit") is not None:
         shown["memory_limit"] = one_of(
@@ -314,10 +313,12 @@ def parse_tool_choice(value: Any, tools: list[ApiObject]) -> Any:
         ("function", "file_search", "code_interpreter", "allowed_tools"),
     )
     if kind == "allowed_tools":
-        reject_unknown(value, ("type", "mode", "tools"))
+        reject_unknown(value, ("type", "mode", "tools"), "tool_choice")
         mode = one_of(value.get("mode"), "tool_choice.mode", ("auto", "required"))
         allowed = []
-        for where, entry in objects_in(require(value, "tools"), "tool_choice.tools", MAX_TOOLS):
+        for where, entry in objects_in(
+            require(value, "tools", "tool_choice"), "tool_choice.tools", MAX_TOOLS
+        ):
             allowed.append(_named_tool(entry, tools, where))
         return {"type": "allowed_tools", "mode": mode, "tools": allowed}
     return _named_tool(value, tools, "tool_choice")
@@ -327,13 +328,13 @@ def _named_tool(value: ApiObject, tools: list[ApiObject], where: str) -> ApiObje
     """A tool choice naming one of the request's tools, as the response shows it."""
     kind = one_of(value.get("type"), f"{where}.type", SERVED_TOOLS)
     if kind == "function":
-        reject_unknown(value, ("type", "name"))
-        name = require(value, "name")
+        reject_unknown(value, ("type", "name"), where)
+        name = require(value, "name", where)
         expect_type(name, str, f"{where}.name", "a string")
         found = any(t["type"] == "function" and t["name"] == name for t in tools)
         chosen: ApiObject = {"type": "function", "name": name}
     else:
-        reject_unknown(value, ("type",))
+        reject_unknown(value, ("type",), where)
         found = any(t["type"] == kind for t in tools)
         chosen = {"type": kind}
     if not found:
@@ -351,7 +352,7 @@ def parse_text(value: Any) -> ApiObject:
     if value is None:
         return {"format": {"type": "text"}, "verbosity": "medium"}
     expect_type(value, dict, "text", "an object")
-    reject_unknown(value, ("format", "verbosity"))
+    reject_unknown(value, ("format", "verbosity"), "text")
     verbosity = one_of(value.get("verbosity") or "medium", "text.verbosity", VERBOSITIES)
     text_format = value.get("format")
     if text_format is None:
@@ -361,10 +362,10 @@ def parse_text(value: Any) -> ApiObject:
         text_format.get("type"), "text.format.type", ("text", "json_object", "json_schema")
     )
     if kind != "json_schema":
-        reject_unknown(text_format, ("type",))
+        reject_unknown(text_format, ("type",), "text.format")
         return {"format": {"type": kind}, "verbosity": verbosity}
-    reject_unknown(text_format, ("type", "name", "schema", "description", "strict"))
-    name = require(text_format, "name")
+    reject_unknown(text_format, ("type", "name", "schema", "description", "strict"), "text.format")
+    name = require(text_format, "name", "text.format")
     expect_type(name, str, "text.format.name", "a string")
     if not FUNCTION_NAME.match(name):
         raise InvalidRequest(
@@ -372,7 +373,7 @@ def parse_text(value: Any) -> ApiObject:
             "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
             param="text.format.name",
         )
-    schema = require(text_format, "schema")
+    schema = require(text_format, "schema", "text.format")
     expect_type(schema, dict, "text.format.schema", "an object")
     strict = text_format.get("strict")
     if strict is not None:
@@ -393,7 +394,7 @@ def _reasoning(value: Any) -> ApiObject:
     if value is None:
         return {"effort": None, "summary": None}
     expect_type(value, dict, "reasoning", "an object")
-    reject_unknown(value, ("effort", "summary", "generate_summary"))
+    reject_unknown(value, ("effort", "summary", "generate_summary"), "reasoning")
     effort = value.get("effort")
     if effort is not None:
         one_of(effort, "reasoning.effort", REASONING_EFFORTS)
@@ -408,8 +409,8 @@ def _conversation_id(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, dict):
-        reject_unknown(value, ("id",))
-        value = require(value, "id")
+        reject_unknown(value, ("id",), "conversation")
+        value = require(value, "id", "conversation")
         expect_type(value, str, "conversation.id", "a string")
         return str(value)
     expect_type(value, str, "conversation", "a string or an object")
@@ -448,7 +449,7 @@ def _stream_options(value: Any, stream: bool) -> None:
             param="stream_options",
         )
     expect_type(value, dict, "stream_options", "an object")
-    reject_unknown(value, ("include_obfuscation",))
+    reject_unknown(value, ("include_obfuscation",), "stream_options")
     if value.get("include_obfuscation") is not None:
         expect_type(
             value["include_obfuscation"], bool, "stream_options.include_obfuscation", "a boolean"

@@ -35,16 +35,25 @@ def json_type(value: Any) -> str:
     return "an object"
 
 
-def reject_unknown(body: dict[str, Any], allowed: Iterable[str]) -> None:
+def reject_unknown(body: dict[str, Any], allowed: Iterable[str], where: str | None = None) -> None:
+    """400 for a key not in ``allowed``: at the top of a body with the API's ``Unrecognized
+    request argument``, inside an object at ``where`` with its ``Unknown parameter``."""
     known = set(allowed)
     for key in body:
-        if key not in known:
+        if key in known:
+            continue
+        if where is None:
             raise InvalidRequest(f"Unrecognized request argument supplied: {key}", param=key)
+        raise InvalidRequest(
+            f"Unknown parameter: '{where}.{key}'.", param=f"{where}.{key}", code="unknown_parameter"
+        )
 
 
-def require(body: dict[str, Any], name: str) -> Any:
+def require(body: dict[str, Any], name: str, where: str | None = None) -> Any:
+    """``body[name]``, or the API's 400 naming it (inside ``where`` when nested)."""
+    param = f"{where}.{name}" if where else name
     if body.get(name) is None:
-        raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name)
+        raise InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
     return body[name]
 
 
