@@ -24,55 +24,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
+from runs import GET_ORDER, function_call, plain  # benchmarks/runs.py: the runs side
 
 from assistctl.local import LocalConfig, start_in_process
 
-PARAMETERS = {
-    "type": "object",
-    "properties": {"order_id": {"type": "string"}},
-    "required": ["order_id"],
-}
-RUN_TOOL = {"type": "function", "function": {"name": "get_order", "parameters": PARAMETERS}}
-RESPONSE_TOOL = {"type": "function", "name": "get_order", "parameters": PARAMETERS}
-POLL_MS = 10
+RESPONSE_TOOL = {"type": "function", **GET_ORDER["function"]}
 Kind = Callable[[openai.OpenAI, int], float | None]
+WARM_UP = 5
 
 
-def plain_run(assistant_id: str) -> Kind:
-    def one(client: openai.OpenAI, index: int) -> None:
-        run = client.beta.threads.create_and_run_poll(
-            assistant_id=assistant_id,
-            thread={"messages": [{"role": "user", "content": f"hello number {index}"}]},
-            poll_interval_ms=POLL_MS,
-        )
-        assert run.status == "completed", run.status
-
-    return one
+def for_assistant(kind: Callable[[openai.OpenAI, str, int], None], assistant_id: str) -> Kind:
+    """One of ``runs.py``'s kinds (a run with ``create_and_poll``) on this assistant."""
+    return lambda client, index: kind(client, assistant_id, index)
 
 
 def plain_response(client: openai.OpenAI, index: int) -> None:
     response = client.responses.create(model="gpt-4o", input=f"hello number {index}")
     assert response.status == "completed", response.status
-
-
-def function_run(assistant_id: str) -> Kind:
-    def one(client: openai.OpenAI, index: int) -> None:
-        run = client.beta.threads.create_and_run_poll(
-            assistant_id=assistant_id,
-            thread={"messages": [{"role": "user", "content": f"where is order {index}"}]},
-            poll_interval_ms=POLL_MS,
-        )
-        assert run.status == "requires_action", run.status
-        call = run.required_action.submit_tool_outputs.tool_calls[0]
-        run = client.beta.threads.runs.submit_tool_outputs_and_poll(
-            run_id=run.id,
-            thread_id=run.thread_id,
-            tool_outputs=[{"tool_call_id": call.id, "output": '{"status": "shipped"}'}],
-            poll_interval_ms=POLL_MS,
-        )
-        assert run.status == "completed", run.status
-
-    return one
 
 
 def function_response(client: openai.OpenAI, index: int) -> None:
@@ -119,7 +87,10 @@ def first_response_event(client: openai.OpenAI, index: int) -> float:
 def measure(
     kind: Kind, client: openai.OpenAI, count: int, concurrency: int
 ) -> tuple[float, list[float]]:
-    """(operations per second, latencies in seconds: each kind's own, else wall time)."""
+    """(operations per second, latencies in seconds: each kind's own, else wall time), after a
+    few untimed calls (the SDK builds its response types on first use)."""
+    for index in range(WARM_UP):
+        kind(client, -1 - index)
     latencies: list[float] = []
 
     def one(index: int) -> None:
@@ -148,10 +119,14 @@ def main() -> None:
         server = start_in_process(Path(directory) / "account", config=LocalConfig())
         client = openai.OpenAI(api_key="bench", base_url=server.base_url, max_retries=0)
         plain_bot = client.beta.assistants.create(model="gpt-4o", name="Bench")
-        function_bot = client.beta.assistants.create(model="gpt-4o", tools=[RUN_TOOL])
+        function_bot = client.beta.assistants.create(model="gpt-4o", tools=[GET_ORDER])
         pairs = [
-            ("plain answer", plain_run(plain_bot.id), plain_response),
-            ("function call + output", function_run(function_bot.id), function_response),
+            ("plain answer", for_assistant(plain, plain_bot.id), plain_response),
+            (
+                "function call + output",
+                for_assistant(function_call, function_bot.id),
+                function_response,
+            ),
         ]
         print(f"{options.count} operations per cell, deterministic engine, one server")
         print(

@@ -153,16 +153,7 @@ def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -
         reject_unknown(part, ("type", "image_url", "file_id", "detail"), where)
         detail = one_of(part.get("detail", "auto"), f"{where}.detail", IMAGE_DETAILS)
         image: ApiObject = {"type": "input_image", "detail": detail}
-        if part.get("file_id") is not None:
-            image["file_id"] = existing_file(account, part["file_id"], f"{where}.file_id")
-        elif part.get("image_url") is not None:
-            expect_type(part["image_url"], str, f"{where}.image_url", "a string")
-            image["image_url"] = part["image_url"]
-        else:
-            raise InvalidRequest(
-                f"Missing required parameter: '{where}.image_url' (or '{where}.file_id').",
-                param=f"{where}.image_url",
-            )
+        image.update(_file_or_inline(account, part, where, "image_url"))
         return image
     reject_unknown(part, ("type", "file_id", "file_data", "filename", "file_url", "detail"), where)
     if part.get("file_url") is not None:
@@ -172,20 +163,25 @@ def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -
             param=f"{where}.file_url",
         )
     file: ApiObject = {"type": "input_file"}
-    if part.get("file_id") is not None:
-        file["file_id"] = existing_file(account, part["file_id"], f"{where}.file_id")
-    elif part.get("file_data") is not None:
-        expect_type(part["file_data"], str, f"{where}.file_data", "a string")
-        file["file_data"] = part["file_data"]
-    else:
-        raise InvalidRequest(
-            f"Missing required parameter: '{where}.file_id' (or '{where}.file_data').",
-            param=f"{where}.file_id",
-        )
+    file.update(_file_or_inline(account, part, where, "file_data"))
     if part.get("filename") is not None:
         expect_type(part["filename"], str, f"{where}.filename", "a string")
         file["filename"] = part["filename"]
     return file
+
+
+def _file_or_inline(account: Account, part: ApiObject, where: str, inline: str) -> ApiObject:
+    """A part's ``file_id`` (an existing file), else its inline field (``image_url``,
+    ``file_data``): one of the two is required."""
+    if part.get("file_id") is not None:
+        return {"file_id": existing_file(account, part["file_id"], f"{where}.file_id")}
+    if part.get(inline) is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{where}.{inline}' (or '{where}.file_id').",
+            param=f"{where}.{inline}",
+        )
+    expect_type(part[inline], str, f"{where}.{inline}", "a string")
+    return {inline: part[inline]}
 
 
 def _call_output(account: Account, output: Any, where: str) -> str | list[ApiObject]:

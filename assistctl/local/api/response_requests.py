@@ -22,6 +22,7 @@ from assistctl.local.api.validation import (
     expect_type,
     objects_in,
     one_of,
+    optional_integer,
     optional_number,
     optional_string,
     reject_unknown,
@@ -146,8 +147,8 @@ def parse_response_request(account: Account, body: ApiObject) -> ResponseRequest
         parallel_tool_calls=_flag(body, "parallel_tool_calls", True),
         text=parse_text(body.get("text")),
         sampling=sampling,
-        max_output_tokens=_optional_integer(body, "max_output_tokens", MIN_OUTPUT_TOKENS),
-        max_tool_calls=_optional_integer(body, "max_tool_calls", 0),
+        max_output_tokens=optional_integer(body, "max_output_tokens", MIN_OUTPUT_TOKENS),
+        max_tool_calls=optional_integer(body, "max_tool_calls", 0),
         truncation=one_of(body.get("truncation") or "disabled", "truncation", ("auto", "disabled")),
         reasoning=_reasoning(body.get("reasoning")),
         metadata=validate_metadata(body.get("metadata")),
@@ -423,21 +424,6 @@ def _flag(body: ApiObject, name: str, default: bool) -> bool:
         return default
     expect_type(value, bool, name, "a boolean")
     return bool(value)
-
-
-def _optional_integer(body: ApiObject, name: str, minimum: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    expect_type(value, int, name, "an integer")
-    if value < minimum:
-        raise InvalidRequest(
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {minimum}, "
-            f"but got {value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    return int(value)
 
 
 def _stream_options(value: Any, stream: bool) -> None:

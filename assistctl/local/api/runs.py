@@ -18,6 +18,7 @@ from assistctl.local.api.validation import (
     REASONING_EFFORTS,
     expect_type,
     one_of,
+    optional_integer,
     optional_number,
     optional_string,
     reject_unknown,
@@ -107,8 +108,8 @@ def parse_run(account: Account, body: Body, include: bool) -> RunRequest:
     if stream is not None:
         expect_type(stream, bool, "stream", "a boolean")
     metadata = validate_metadata(body.get("metadata"))
-    max_prompt_tokens = _optional_token_limit(body, "max_prompt_tokens")
-    max_completion_tokens = _optional_token_limit(body, "max_completion_tokens")
+    max_prompt_tokens = optional_integer(body, "max_prompt_tokens", MIN_TOKEN_LIMIT)
+    max_completion_tokens = optional_integer(body, "max_completion_tokens", MIN_TOKEN_LIMIT)
     truncation_strategy = _truncation_strategy(body.get("truncation_strategy"))
     tool_choice = _tool_choice(body.get("tool_choice"), run_tools(assistant, tools))
     reasoning_effort = None
@@ -162,21 +163,6 @@ def parse_tool_outputs(outputs: list[Any], pending: list[str]) -> dict[str, str]
             param="tool_outputs",
         )
     return submitted
-
-
-def _optional_token_limit(body: Body, name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    expect_type(value, int, name, "an integer")
-    if value < MIN_TOKEN_LIMIT:
-        raise InvalidRequest(
-            f"Invalid '{name}': integer below minimum value. Expected a value >= "
-            f"{MIN_TOKEN_LIMIT}, but got {value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    return value
 
 
 def _truncation_strategy(value: Any) -> Body:

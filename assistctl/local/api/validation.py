@@ -106,6 +106,22 @@ def optional_number(
     return value
 
 
+def optional_integer(body: dict[str, Any], name: str, minimum: int) -> int | None:
+    """``body[name]``, an integer of at least ``minimum``, or None."""
+    value = body.get(name)
+    if value is None:
+        return None
+    expect_type(value, int, name, "an integer")
+    if value < minimum:
+        raise InvalidRequest(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {minimum}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    return int(value)
+
+
 def check_array_length(value: list[Any], param: str, maximum: int) -> None:
     if len(value) > maximum:
         raise InvalidRequest(

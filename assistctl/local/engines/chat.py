@@ -15,7 +15,6 @@ app) is never logged or stored, nor are credentials in the URL (``backend``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -46,15 +45,14 @@ from assistctl.local.engines.contract import (
     RunInput,
     Search,
     ServerToolCall,
-    ToolExchange,
     Usage,
     count_tokens,
 )
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
-    SPENT,
     OfferedSearch,
+    exchange_arguments,
     function_definition,
 )
 
@@ -155,26 +153,14 @@ class ChatEngine:
             if not reply.tool_calls:
                 return self._answer(run, reply, usage, searches)
             conversation.append(_assistant_tool_message(reply.tool_calls))
-            functions = []
-            for call in reply.tool_calls:
-                if not searches.answers(call):
-                    functions.append(
-                        FunctionCall(call.id or new_id("call"), call.name, call.arguments)
-                    )
-                    continue
-                found = searches.run_call(call)
-                if found is not None and on_tool_call is not None:
-                    on_tool_call(found)
-                output = found.output if found is not None else SPENT
-                conversation.append(_tool_message(call.id, output))
+            functions, searched = searches.serve(reply.tool_calls, on_tool_call)
+            conversation.extend(_tool_message(call.id, output) for call, output in searched)
             if functions:
-                return ActionRequired(tuple(functions), usage, tuple(searches.calls))
-        return Failure(
-            "server_error",
-            f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
-            usage,
-            tuple(searches.calls),
-        )
+                calls = tuple(
+                    FunctionCall(c.id or new_id("call"), c.name, c.arguments) for c in functions
+                )
+                return ActionRequired(calls, usage, tuple(searches.calls))
+        return searches.endless(usage)
 
     def _complete_fitting(
         self,
@@ -318,7 +304,7 @@ def _conversation(run: RunInput) -> list[ChatCompletionMessageParam]:
         conversation.append(_thread_message(message))
     answered = [exchange for exchange in run.exchanges if exchange.output is not None]
     if answered:
-        calls = tuple(FunctionCall(e.id, e.name, _arguments_of(e)) for e in answered)
+        calls = tuple(FunctionCall(e.id, e.name, exchange_arguments(e)) for e in answered)
         conversation.append(_assistant_tool_message(calls))
         conversation.extend(_tool_message(e.id, e.output or "") for e in answered)
     return conversation
@@ -332,12 +318,6 @@ def _thread_message(message: ContextMessage) -> ChatCompletionMessageParam:
     if message.role in ("system", "developer"):
         return {"role": "system", "content": message.text}
     return {"role": "user", "content": message.text}
-
-
-def _arguments_of(exchange: ToolExchange) -> str:
-    if exchange.type == "file_search":
-        return json.dumps({"query": exchange.arguments})
-    return exchange.arguments
 
 
 def _assistant_tool_message(

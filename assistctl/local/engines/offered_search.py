@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from assistctl.local.engines.contract import (
     Citation,
+    Failure,
     FileSearchCall,
     FunctionCall,
     RunInput,
     Search,
+    ServerToolCall,
+    ToolExchange,
+    Usage,
 )
 from assistctl.local.engines.file_search import display_filename, search_files
 
@@ -52,6 +57,14 @@ def function_definition() -> dict[str, Any]:
             "required": ["query"],
         },
     }
+
+
+def exchange_arguments(exchange: ToolExchange) -> str:
+    """The arguments of an earlier tool call as the backend saw it: a search as the offered
+    function's ``{"query": …}``."""
+    if exchange.type == "file_search":
+        return json.dumps({"query": exchange.arguments})
+    return exchange.arguments
 
 
 class OfferedSearch:
@@ -97,6 +110,34 @@ class OfferedSearch:
         answered = replace(found, output=output)
         self.calls.append(answered)
         return answered
+
+    def serve(
+        self,
+        calls: tuple[FunctionCall, ...],
+        on_tool_call: Callable[[ServerToolCall], None] | None,
+    ) -> tuple[list[FunctionCall], list[tuple[FunctionCall, str]]]:
+        """Split a reply's calls: the client's functions, and the searches answered here with
+        their outputs for the model (each search reported to ``on_tool_call`` as it runs)."""
+        functions = []
+        searched = []
+        for call in calls:
+            if not self.answers(call):
+                functions.append(call)
+                continue
+            found = self.run_call(call)
+            if found is not None and on_tool_call is not None:
+                on_tool_call(found)
+            searched.append((call, found.output if found is not None else SPENT))
+        return functions, searched
+
+    def endless(self, usage: Usage) -> Failure:
+        """The turn's failure when the model only ever searches."""
+        return Failure(
+            "server_error",
+            f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
+            usage,
+            tuple(self.calls),
+        )
 
     def citations(self, text: str) -> tuple[Citation, ...]:
         """The answer's markers that name an excerpt, as ``file_citation``s."""

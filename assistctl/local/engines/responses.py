@@ -15,7 +15,6 @@ sampling and ``max_output_tokens`` are passed on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,15 +45,14 @@ from assistctl.local.engines.contract import (
     RunInput,
     Search,
     ServerToolCall,
-    ToolExchange,
     Usage,
     count_tokens,
 )
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
-    SPENT,
     OfferedSearch,
+    exchange_arguments,
     function_definition,
 )
 
@@ -134,26 +132,15 @@ class ResponsesEngine:
                     "max_completion_tokens" if reply.incomplete else None,
                     tuple(reasoning),
                 )
-            functions = []
-            for call in reply.calls:
-                if not searches.answers(call):
-                    functions.append(call)
-                    continue
-                found = searches.run_call(call)
-                if found is not None and on_tool_call is not None:
-                    on_tool_call(found)
+            functions, searched = searches.serve(reply.calls, on_tool_call)
+            for call, output in searched:
                 items.append(_call_item(call.id, call.name, call.arguments))
-                items.append(_output_item(call.id, found.output if found is not None else SPENT))
+                items.append(_output_item(call.id, output))
             if functions:
                 return ActionRequired(
                     tuple(functions), usage, tuple(searches.calls), tuple(reasoning)
                 )
-        return Failure(
-            "server_error",
-            f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
-            usage,
-            tuple(searches.calls),
-        )
+        return searches.endless(usage)
 
     def _request(self, run: RunInput, searchable: bool, forced: bool) -> dict[str, Any]:
         """The backend request's parameters other than ``input``."""
@@ -220,15 +207,9 @@ def _input_items(run: RunInput) -> list[ResponseInputItemParam]:
     items: list[ResponseInputItemParam] = [_message_item(m) for m in run.messages]
     for exchange in run.exchanges:
         if exchange.output is not None:
-            items.append(_call_item(exchange.id, exchange.name, _arguments_of(exchange)))
+            items.append(_call_item(exchange.id, exchange.name, exchange_arguments(exchange)))
             items.append(_output_item(exchange.id, exchange.output))
     return items
-
-
-def _arguments_of(exchange: ToolExchange) -> str:
-    if exchange.type == "file_search":
-        return json.dumps({"query": exchange.arguments})
-    return exchange.arguments
 
 
 def _message_item(message: ContextMessage) -> EasyInputMessageParam:
