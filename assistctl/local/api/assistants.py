@@ -72,13 +72,7 @@ def _function(function: Any, where: str) -> dict[str, Any]:
     name = function.get("name")
     if name is None:
         raise InvalidRequest(f"Missing required parameter: '{where}.name'.", param=f"{where}.name")
-    expect_type(name, str, f"{where}.name", "a string")
-    if not FUNCTION_NAME.match(name):
-        raise InvalidRequest(
-            f"Invalid '{where}.name': string does not match pattern. Expected a string that "
-            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
-            param=f"{where}.name",
-        )
+    check_name(name, f"{where}.name")
     for key, kind, expected in (
         ("parameters", dict, "an object"),
         ("description", str, "a string"),
@@ -87,6 +81,18 @@ def _function(function: Any, where: str) -> dict[str, Any]:
         if function.get(key) is not None:
             expect_type(function[key], kind, f"{where}.{key}", expected)
     return {**function, "strict": function.get("strict") or False}
+
+
+def check_name(name: Any, param: str) -> str:
+    """A function's (or a response format's) name: 1-64 letters, digits, ``_`` and ``-``."""
+    expect_type(name, str, param, "a string")
+    if not FUNCTION_NAME.match(name):
+        raise InvalidRequest(
+            f"Invalid '{param}': string does not match pattern. Expected a string that "
+            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
+            param=param,
+        )
+    return str(name)
 
 
 def _file_search(settings: Any, tool: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistctl.local.api.assistants import FUNCTION_NAME, MAX_INSTRUCTIONS, MAX_TOOLS
+from assistctl.local.api.assistants import MAX_INSTRUCTIONS, MAX_TOOLS, check_name
 from assistctl.local.api.items import existing_file, parse_include, parse_input
 from assistctl.local.api.strict_schemas import check_strict_schema, is_strict_schema
 from assistctl.local.api.validation import (
@@ -193,14 +193,7 @@ def parse_tools(account: Account, value: Any) -> list[ApiObject]:
 
 def _function_tool(tool: ApiObject, where: str) -> ApiObject:
     reject_unknown(tool, ("type", "name", "description", "parameters", "strict"), where)
-    name = require(tool, "name", where)
-    expect_type(name, str, f"{where}.name", "a string")
-    if not FUNCTION_NAME.match(name):
-        raise InvalidRequest(
-            f"Invalid '{where}.name': string does not match pattern. Expected a string that "
-            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
-            param=f"{where}.name",
-        )
+    name = check_name(require(tool, "name", where), f"{where}.name")
     description = optional_string(tool, "description")
     parameters = tool.get("parameters")
     if parameters is not None:
@@ -366,14 +359,7 @@ def parse_text(value: Any) -> ApiObject:
         reject_unknown(text_format, ("type",), "text.format")
         return {"format": {"type": kind}, "verbosity": verbosity}
     reject_unknown(text_format, ("type", "name", "schema", "description", "strict"), "text.format")
-    name = require(text_format, "name", "text.format")
-    expect_type(name, str, "text.format.name", "a string")
-    if not FUNCTION_NAME.match(name):
-        raise InvalidRequest(
-            "Invalid 'text.format.name': string does not match pattern. Expected a string that "
-            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
-            param="text.format.name",
-        )
+    name = check_name(require(text_format, "name", "text.format"), "text.format.name")
     schema = require(text_format, "schema", "text.format")
     expect_type(schema, dict, "text.format.schema", "an object")
     strict = text_format.get("strict")

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import openai
 
-from assistctl.local.engines.contract import Failure, ServerToolCall, Usage
+from assistctl.local.engines.contract import (
+    Failure,
+    Outcome,
+    RunInput,
+    Search,
+    ServerToolCall,
+    Usage,
+)
 
 REQUEST_TIMEOUT_S = 120.0
 MODELS_TIMEOUT_S = 5.0
@@ -113,6 +122,59 @@ class Backend:
         return Failure(
             "server_error", f"The {kind} backend failed: {error_detail(error)}", usage, calls
         )
+
+
+class BackendEngine:
+    """What an engine answering through a backend starts from: its ``Backend`` (named by the
+    class's ``kind``) and the model names it lists."""
+
+    kind = "backend"
+
+    def __init__(
+        self,
+        base_url: str,
+        model_map: dict[str, str] | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = REQUEST_TIMEOUT_S,
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
+        self.backend = Backend(
+            self.kind, base_url, model_map, api_key, timeout=timeout, max_retries=max_retries
+        )
+
+    def model_names(self) -> tuple[str, ...]:
+        return self.backend.model_names()
+
+    def respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None = None,
+        on_tool_call: Callable[[ServerToolCall], None] | None = None,
+    ) -> Outcome:
+        """Answer ``run`` as ``Engine.respond`` says; failures never carry the backend's
+        credentials."""
+        redact = self.backend.redact
+        try:
+            outcome = self._respond(run, search, new_id, on_text, on_tool_call)
+        except Exception as exc:
+            raise EngineFailure(redact(f"{type(exc).__name__}: {exc}")) from None
+        if isinstance(outcome, Failure):
+            return replace(outcome, message=redact(outcome.message))
+        return outcome
+
+    def _respond(
+        self,
+        run: RunInput,
+        search: Search,
+        new_id: Callable[[str], str],
+        on_text: Callable[[str], None] | None,
+        on_tool_call: Callable[[ServerToolCall], None] | None,
+    ) -> Outcome:
+        """The engine's own answer (each backend engine has one)."""
+        raise NotImplementedError
 
 
 def is_context_length_error(error: openai.APIError) -> bool:

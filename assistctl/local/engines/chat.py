@@ -27,14 +27,7 @@ from openai.types.chat import (
     ChatCompletionToolMessageParam,
 )
 
-from assistctl.local.engines.backend import (
-    MAX_RETRIES,
-    REQUEST_TIMEOUT_S,
-    Backend,
-    EngineFailure,
-    is_context_length_error,
-    valid_text,
-)
+from assistctl.local.engines.backend import BackendEngine, is_context_length_error, valid_text
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
@@ -77,51 +70,11 @@ class _Reply:
         object.__setattr__(self, "tool_calls", calls)
 
 
-class ChatEngine:
+class ChatEngine(BackendEngine):
     """Answers runs and responses by calling a chat-completions backend; safe to share between
     threads."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model_map: dict[str, str] | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = REQUEST_TIMEOUT_S,
-        max_retries: int = MAX_RETRIES,
-    ) -> None:
-        self.backend = Backend(
-            "chat", base_url, model_map, api_key, timeout=timeout, max_retries=max_retries
-        )
-        self.base_url = self.backend.base_url
-        self.model_map = self.backend.model_map
-
-    def backend_model(self, model: str) -> str:
-        """``model`` as the backend names it: mapped, else the ``*`` mapping, else unchanged."""
-        return self.backend.model(model)
-
-    def model_names(self) -> tuple[str, ...]:
-        return self.backend.model_names()
-
-    def respond(
-        self,
-        run: RunInput,
-        search: Search,
-        new_id: Callable[[str], str],
-        on_text: Callable[[str], None] | None = None,
-        on_tool_call: Callable[[ServerToolCall], None] | None = None,
-    ) -> Outcome:
-        """Answer ``run``; with ``on_text`` the backend streams and each text piece is passed
-        on as it arrives (the outcome still carries the whole answer). Failures never carry the
-        backend's credentials."""
-        redact = self.backend.redact
-        try:
-            outcome = self._respond(run, search, new_id, on_text, on_tool_call)
-        except Exception as exc:
-            raise EngineFailure(redact(f"{type(exc).__name__}: {exc}")) from None
-        if isinstance(outcome, Failure):
-            return replace(outcome, message=redact(outcome.message))
-        return outcome
+    kind = "chat"
 
     def _respond(
         self,
@@ -239,7 +192,7 @@ class ChatEngine:
 
     def _request(self, run: RunInput, searchable: bool, *, resumed: bool) -> dict[str, Any]:
         """The chat request's parameters other than ``messages``."""
-        request: dict[str, Any] = {"model": self.backend_model(run.model)}
+        request: dict[str, Any] = {"model": self.backend.model(run.model)}
         tools = [
             {"type": "function", "function": _function_definition(tool["function"])}
             for tool in run.tools

@@ -33,7 +33,7 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_input_item_param import FunctionCallOutput
 
-from assistctl.local.engines.backend import MAX_RETRIES, REQUEST_TIMEOUT_S, Backend
+from assistctl.local.engines.backend import BackendEngine
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
@@ -71,33 +71,19 @@ class _Reply:
     failure: Failure | None
 
 
-class ResponsesEngine:
+class ResponsesEngine(BackendEngine):
     """Answers runs and responses by calling a Responses-API backend; safe to share between
     threads."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model_map: dict[str, str] | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = REQUEST_TIMEOUT_S,
-        max_retries: int = MAX_RETRIES,
-    ) -> None:
-        self.backend = Backend(
-            "responses", base_url, model_map, api_key, timeout=timeout, max_retries=max_retries
-        )
+    kind = "responses"
 
-    def model_names(self) -> tuple[str, ...]:
-        return self.backend.model_names()
-
-    def respond(
+    def _respond(
         self,
         run: RunInput,
         search: Search,
         new_id: Callable[[str], str],
-        on_text: Callable[[str], None] | None = None,
-        on_tool_call: Callable[[ServerToolCall], None] | None = None,
+        on_text: Callable[[str], None] | None,
+        on_tool_call: Callable[[ServerToolCall], None] | None,
     ) -> Outcome:
         if run.tool("code_interpreter") is not None:
             return Failure(
