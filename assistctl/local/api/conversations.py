@@ -15,7 +15,7 @@ MAX_ITEMS_AT_ONCE = 20
 
 
 def create(request: Request, body: Body) -> Body:
-    reject_unknown(body, ("items", "metadata"))
+    reject_unknown(body, ("items", "metadata"), "")
     account = account_of(request)
     items = body.get("items")
     parsed = parse_items(account, items, "items", MAX_ITEMS_AT_ONCE) if items is not None else []
@@ -28,7 +28,7 @@ def retrieve(request: Request, body: Body) -> Body:
 
 
 def update(request: Request, body: Body) -> Body:
-    reject_unknown(body, ("metadata",))
+    reject_unknown(body, ("metadata",), "")
     if "metadata" not in body:
         require(body, "metadata")
     metadata = validate_metadata(body["metadata"])
@@ -50,7 +50,7 @@ def list_items(request: Request, body: Body) -> Body:
 
 
 def create_items(request: Request, body: Body) -> Body:
-    reject_unknown(body, ("items",))
+    reject_unknown(body, ("items",), "")
     account = account_of(request)
     include = query_include(request)
     items = parse_items(account, require(body, "items"), "items", MAX_ITEMS_AT_ONCE)

@@ -103,7 +103,7 @@ def parse_response_request(account: Account, body: ApiObject) -> ResponseRequest
                 f"'{name}' is not supported by the local account: {NOT_OFFERED[name]}.",
                 param=name,
             )
-    reject_unknown(body, FIELDS)
+    reject_unknown(body, FIELDS, "")
     model = require(body, "model")
     expect_type(model, str, "model", "a string")
     instructions = optional_string(body, "instructions", MAX_INSTRUCTIONS)

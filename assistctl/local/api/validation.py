@@ -36,17 +36,17 @@ def json_type(value: Any) -> str:
 
 
 def reject_unknown(body: dict[str, Any], allowed: Iterable[str], where: str | None = None) -> None:
-    """400 for a key not in ``allowed``: at the top of a body with the API's ``Unrecognized
-    request argument``, inside an object at ``where`` with its ``Unknown parameter``."""
+    """400 for a key not in ``allowed``. Without ``where``, in the Assistants-era wording
+    (``Unrecognized request argument``); with it, in the newer APIs' ``Unknown parameter``
+    naming the key inside the object at ``where`` ('' for the top of a body)."""
     known = set(allowed)
     for key in body:
         if key in known:
             continue
         if where is None:
             raise InvalidRequest(f"Unrecognized request argument supplied: {key}", param=key)
-        raise InvalidRequest(
-            f"Unknown parameter: '{where}.{key}'.", param=f"{where}.{key}", code="unknown_parameter"
-        )
+        name = f"{where}.{key}" if where else key
+        raise InvalidRequest(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
 
 
 def require(body: dict[str, Any], name: str, where: str | None = None) -> Any:

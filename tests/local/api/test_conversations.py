@@ -94,7 +94,7 @@ def test_items_refused_as_the_api_refuses_them(client):
             conversation.id, items=[{"type": "web_search_call", "id": "ws_1"}]
         )
     assert bad_type.value.param == "items[0].type"
-    with pytest.raises(openai.BadRequestError, match="Unrecognized request argument"):
+    with pytest.raises(openai.BadRequestError, match="Unknown parameter: 'title'."):
         client.conversations.create(extra_body={"title": "x"})
     with pytest.raises(openai.NotFoundError, match="No such File object"):
         client.conversations.create(

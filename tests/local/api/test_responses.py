@@ -237,7 +237,7 @@ def test_delete_and_missing_responses(client):
     ("body", "status", "param", "message"),
     [
         ({"input": "x"}, 400, "model", "Missing required parameter: 'model'."),
-        ({"model": "m", "input": "x", "colour": 1}, 400, "colour", "Unrecognized request argument"),
+        ({"model": "m", "input": "x", "colour": 1}, 400, "colour", "Unknown parameter: 'colour'."),
         ({"model": "m", "input": 5}, 400, "input", "Invalid type for 'input'"),
         ({"model": "m", "input": "x", "temperature": "hot"}, 400, "temperature", "a decimal"),
         ({"model": "m", "input": "x", "temperature": 3}, 400, "temperature", "above maximum"),
