@@ -20,11 +20,12 @@ def create(request: Request, body: Body) -> Response:
     parsed = parse_response_request(account, body)
     opened = account.responses.open(parsed)
     if parsed.stream:
+        created = frame("response.created", account.responses.announce(opened))
 
         def work(emit: Emit) -> None:
-            account.responses.execute(opened, emit)
+            account.responses.execute(opened, emit, announced=True)
 
-        return sse_response(event_stream([], work, closing=b""))
+        return sse_response(event_stream([created], work, closing=b""))
     if parsed.background:
         queued = account.responses.view_of(opened)  # before the background thread changes it
         account.responses.start(opened)

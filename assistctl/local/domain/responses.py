@@ -140,13 +140,31 @@ class Responses:
 
         threading.Thread(target=work, name=f"assistctl-{response_id}", daemon=True).start()
 
-    def execute(self, opened: OpenResponse, emit: Emit | None) -> ApiObject:
+    def announce(self, opened: OpenResponse) -> ApiObject:
+        """The ``response.created`` event of a streamed response, for the stream to send at
+        once, before the response executes (``execute(..., announced=True)`` then goes on from
+        there); a background response keeps it with its other events."""
+        response = opened.response
+        view = response_view(response, opened.include)
+        event = {"type": "response.created", "response": view, "sequence_number": 0}
+        keep = self._event_sink(response, None)
+        if keep is not None:
+            keep("response.created", event)
+        return event
+
+    def execute(
+        self, opened: OpenResponse, emit: Emit | None, *, announced: bool = False
+    ) -> ApiObject:
         """Run the engine on a claimed response and record its outcome; with ``emit`` every
-        step is also sent as a typed event. The view of the response as it ended comes back."""
+        step is also sent as a typed event (after ``response.created`` when ``announced``).
+        The view of the response as it ended comes back."""
         response = opened.response
         writer = ResponseWriter(response, opened.include, self._event_sink(response, emit))
         try:
-            writer.lifecycle("response.created")
+            if announced:
+                writer.sequence = 1
+            else:
+                writer.lifecycle("response.created")
             if response["status"] == "queued":
                 writer.lifecycle("response.queued")
                 if not self._begin(response):
