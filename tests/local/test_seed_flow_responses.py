@@ -14,6 +14,7 @@ import time
 
 import openai
 import pytest
+from pydantic import BaseModel
 
 from .test_serve import start, stop
 
@@ -153,6 +154,30 @@ def seed_flow(client: openai.OpenAI) -> None:
     assert "unsupervised multitask learners" in message.content[0].text
 
 
+class Verdict(BaseModel):
+    answer: str
+
+
+def sdk_surface(client: openai.OpenAI) -> None:
+    """The rest of what an app calls: streaming, parsing, conversations and their items,
+    models."""
+    with client.responses.stream(**TUTOR, input="Stream the answer, please.") as stream:
+        assert stream.get_final_response().output_text.endswith('"Stream the answer, please."')
+    parsed = client.responses.parse(**TUTOR, input="Is 2 prime?", text_format=Verdict)
+    assert parsed.output_parsed == Verdict(answer='[Assistant] You said: "Is 2 prime?"')
+    conversation = client.conversations.create(items=[{"role": "user", "content": "hello"}])
+    assert client.conversations.update(conversation.id, metadata={"a": "b"}).metadata == {"a": "b"}
+    added = client.conversations.items.create(
+        conversation.id, items=[{"role": "user", "content": "again"}]
+    )
+    item = client.conversations.items.retrieve(added.data[0].id, conversation_id=conversation.id)
+    assert item.content[0].text == "again"
+    client.conversations.items.delete(item.id, conversation_id=conversation.id)
+    assert len(client.conversations.items.list(conversation.id).data) == 1
+    assert client.conversations.delete(conversation.id).deleted
+    assert TUTOR["model"] in [model.id for model in client.models.list()]
+
+
 def test_seed_flow_on_responses_in_process(client):
     seed_flow(client)
 
@@ -162,6 +187,7 @@ def test_seed_flow_on_responses_against_local_serve_without_the_assistants_api(t
     try:
         client = openai.OpenAI(api_key="any", base_url=url, max_retries=0)
         seed_flow(client)
+        sdk_surface(client)
         with pytest.raises(openai.NotFoundError):
             client.beta.assistants.list()
     finally:
