@@ -19,10 +19,7 @@ class Models:
         self._created = created
 
     def names(self) -> tuple[str, ...]:
-        try:
-            return self._engine().model_names()
-        except ValueError:  # a misconfigured engine answers nothing
-            return ()
+        return self._engine().model_names()
 
     def page(self) -> ApiObject:
         return {"object": "list", "data": [self._model(name) for name in self.names()]}

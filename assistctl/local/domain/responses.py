@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistctl.local.domain.conversations import Conversations
+from assistctl.local.domain.documents import document_text
 from assistctl.local.domain.errors import InvalidRequest, NotFound
 from assistctl.local.domain.files import Files
 from assistctl.local.domain.items import check_calls, engine_turn, item_view, stored_item
@@ -42,6 +43,7 @@ LAST_EVENTS = ("response.completed", "response.incomplete", "response.failed", "
 REPLAY_POLL_S = 0.02
 REPLAY_PAGE = 100
 SERVER_ERROR = "The server had an error while processing your request."
+INLINE_FILE_NAME = "input.txt"  # inline file data without a filename is read as text
 ENDED_IN_CONVERSATION = ("completed", "incomplete")
 
 
@@ -273,35 +275,37 @@ class Responses:
         return [item for turn in reversed(turns) for item in turn]
 
     def _readable_files(self, item: ApiObject, where: str) -> None:
-        """The files a message gives (``input_file``) must be text the engines can read."""
+        """The files a message gives (``input_file``) must have text the engines can read."""
         if item["type"] != "message":
             return
         for index, part in enumerate(item["content"]):
-            if part["type"] == "input_file" and self._file_text(part) is None:
-                name = part.get("filename") or part.get("file_id")
+            if part["type"] != "input_file":
+                continue
+            _, problem = self._file_text(part)
+            if problem is not None:
                 raise InvalidRequest(
-                    f"Invalid input file {name!r}: the local account reads text files only "
-                    "(UTF-8).",
-                    param=f"{where}.content[{index}]",
+                    f"Invalid input file: {problem}", param=f"{where}.content[{index}]"
                 )
 
-    def _file_text(self, part: ApiObject) -> str | None:
-        """The text of an ``input_file`` part (an uploaded file or inline ``file_data``)."""
+    def _file_text(self, part: ApiObject) -> tuple[str | None, str | None]:
+        """The text of an ``input_file`` part (an uploaded file or inline ``file_data``), read as
+        vector stores read files (PDF, Word, PowerPoint and HTML have their text extracted),
+        or what is wrong with it."""
         if part.get("file_id"):
+            if not self._files.exists(part["file_id"]):
+                return None, f"the file {part['file_id']} was deleted."
             content = self._files.bytes_of(part["file_id"])
+            name = self._files.get(part["file_id"])["filename"]
         else:
             data = str(part.get("file_data") or "")
             encoded = data.split(",", 1)[1] if data.startswith("data:") else data
+            name = part.get("filename") or INLINE_FILE_NAME
             try:
                 content = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError):
-                return None
-        if b"\x00" in content:
-            return None
-        try:
-            return content.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+                return None, f"{name}: 'file_data' is not base64."
+        text, error = document_text(content, name)
+        return text, error["message"] if error is not None else None
 
     def _event_sink(self, response: ApiObject, emit: Emit | None) -> Emit | None:
         """Where a response's events go: to ``emit`` (a stream), and for a background
@@ -360,11 +364,7 @@ class Responses:
     def _respond(self, response: ApiObject, live: ResponseWriter | None) -> Outcome:
         items = response["_context"] + response["_input"]
         try:
-            engine = self._engine()
-        except ValueError as exc:
-            return Failure("server_error", f"The local account's engine is misconfigured: {exc}")
-        try:
-            return engine.respond(
+            return self._engine().respond(
                 self._run_input(response, items),
                 self._search,
                 new_id,
@@ -379,7 +379,7 @@ class Responses:
         tools, vector_store_ids, tool_choice = engine_tools(
             response["tools"], response["tool_choice"]
         )
-        messages, exchanges = engine_turn(items, lambda part: self._file_text(part) or "")
+        messages, exchanges = engine_turn(items, lambda part: self._file_text(part)[0] or "")
         sampling = response["_sampling"]
         reasoning = {k: v for k, v in response["reasoning"].items() if v is not None}
         return RunInput(

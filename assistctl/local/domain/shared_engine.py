@@ -10,7 +10,7 @@ from assistctl.local.engines import Engine
 
 
 class SharedEngine:
-    """Call it for the engine; building it may raise ValueError (a misconfigured engine)."""
+    """Call it for the engine (its configuration was checked when the account started)."""
 
     def __init__(self, build: Callable[[], Engine]) -> None:
         self._build = build

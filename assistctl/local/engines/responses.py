@@ -33,7 +33,7 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_input_item_param import FunctionCallOutput
 
-from assistctl.local.engines.backend import BackendEngine
+from assistctl.local.engines.backend import BackendEngine, valid_text
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
@@ -253,20 +253,25 @@ def _text_format(response_format: Any) -> dict[str, Any] | None:
 
 
 def _reply(response: Response, items: list[ResponseInputItemParam]) -> _Reply:
+    """A backend response reduced to a turn's needs; its text made valid Unicode (a lone
+    surrogate escape becomes U+FFFD), since the account stores nothing it could not answer
+    back."""
     calls = []
     reasoning = []
     for item in response.output:
         if item.type == "function_call":
-            calls.append(FunctionCall(item.call_id, item.name, item.arguments))
+            calls.append(
+                FunctionCall(item.call_id, valid_text(item.name), valid_text(item.arguments))
+            )
         elif item.type == "reasoning":
             reasoning.append(
                 ReasoningNote(
-                    tuple(part.text for part in item.summary),
-                    tuple(part.text for part in item.content or []),
+                    tuple(valid_text(part.text) for part in item.summary),
+                    tuple(valid_text(part.text) for part in item.content or []),
                     item.encrypted_content,
                 )
             )
-    text = response.output_text
+    text = valid_text(response.output_text)
     if response.usage is not None:
         usage = Usage(response.usage.input_tokens, response.usage.output_tokens)
     else:

@@ -5,6 +5,7 @@ failures, through the SDK over real HTTP."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -15,6 +16,7 @@ from assistctl.local import LocalConfig, start_in_process
 
 from ...conftest import Admin
 from ..tools import GET_ORDER, indexed_store, sse_events, strict_event, strict_response
+from .test_documents import pdf_with
 
 ORDER_TOOL = {"type": "function", **GET_ORDER["function"]}
 
@@ -201,7 +203,7 @@ def test_background_stream_starts_queued(client):
 def test_cancel_stops_a_background_response_that_is_still_running(tmp_path):
     """The responses engine against a second local account made slow by its fault injector:
     the background response is still running when it is cancelled, and stays cancelled."""
-    with start_in_process(tmp_path / "backend", config=LocalConfig()) as backend:
+    with start_in_process(tmp_path / "backend", config=LocalConfig(admin=True)) as backend:
         Admin(backend.root_url).set_faults(latency_ms=800)
         config = LocalConfig(engine="responses", backend_base_url=backend.base_url)
         with start_in_process(tmp_path / "front", config=config) as front:
@@ -215,7 +217,7 @@ def test_cancel_stops_a_background_response_that_is_still_running(tmp_path):
 
 
 def test_a_background_response_is_streamed_again_while_it_runs_and_after(tmp_path):
-    with start_in_process(tmp_path / "backend", config=LocalConfig()) as backend:
+    with start_in_process(tmp_path / "backend", config=LocalConfig(admin=True)) as backend:
         Admin(backend.root_url).set_faults(latency_ms=400)
         config = LocalConfig(engine="responses", backend_base_url=backend.base_url)
         with start_in_process(tmp_path / "front", config=config) as front:
@@ -313,12 +315,32 @@ def test_input_files_are_read_as_text(client):
         ],
     )
     assert json.loads(response.output[0].arguments) == {"order_id": "555"}
+    paper = client.files.create(file=("order.pdf", pdf_with("order 808")), purpose="user_data")
+    inline = base64.b64encode(pdf_with("order 909")).decode()
+    for part, order in (
+        ({"type": "input_file", "file_id": paper.id}, "808"),
+        (
+            {
+                "type": "input_file",
+                "filename": "inline.pdf",
+                "file_data": f"data:application/pdf;base64,{inline}",
+            },
+            "909",
+        ),
+    ):
+        response = client.responses.create(
+            model="gpt-4o",
+            tools=[ORDER_TOOL],
+            input=[{"role": "user", "content": [{"type": "input_text", "text": "Where?"}, part]}],
+        )
+        assert json.loads(response.output[0].arguments) == {"order_id": order}
     binary = client.files.create(file=("x.bin", b"\x00\x01"), purpose="user_data")
-    with pytest.raises(openai.BadRequestError, match="text files only"):
+    with pytest.raises(openai.BadRequestError, match="Invalid input file: x.bin") as refused:
         client.responses.create(
             model="gpt-4o",
             input=[{"role": "user", "content": [{"type": "input_file", "file_id": binary.id}]}],
         )
+    assert refused.value.param == "input[0].content[0]"
 
 
 def test_a_response_left_unfinished_by_a_stopped_server_is_picked_up_on_read(client, local_server):

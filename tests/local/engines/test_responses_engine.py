@@ -4,7 +4,10 @@ backend's deterministic engine answers what the front sends it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 import pytest
@@ -14,13 +17,22 @@ from assistctl.local import LocalConfig, config_from_env, serve_config, start_in
 
 from ...conftest import Admin
 from ..tools import GET_ORDER, indexed_store
+from .test_chat_credentials import (
+    KEY,
+    PASSWORD,
+    QUERY_KEY,
+    EchoingBackend,
+    closed_port,
+    database_bytes,
+)
 
 ORDER_TOOL = {"type": "function", **GET_ORDER["function"]}
 
 
 @pytest.fixture
 def backend(tmp_path):
-    with start_in_process(tmp_path / "backend", config=LocalConfig()) as server:
+    """The second local account, with its admin API so a test can make it misbehave."""
+    with start_in_process(tmp_path / "backend", config=LocalConfig(admin=True)) as server:
         yield server
 
 
@@ -166,3 +178,94 @@ def test_configuration_from_flags_and_environment():
     assert flagged.backend_model_map == {"gpt-4o": "mini"}
     with pytest.raises(AccountError, match="needs the Responses-API endpoint"):
         serve_config({"engine": "responses"}, environ={})
+
+
+class SurrogateBackend:
+    """A Responses backend that answers every request with a lone surrogate escape."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                answer = {
+                    "id": "resp_fake",
+                    "object": "response",
+                    "created_at": 0,
+                    "model": "fake",
+                    "status": "completed",
+                    "parallel_tool_calls": True,
+                    "tool_choice": "auto",
+                    "tools": [],
+                    "output": [
+                        {
+                            "id": "msg_fake",
+                            "type": "message",
+                            "role": "assistant",
+                            "status": "completed",
+                            "content": [
+                                {"type": "output_text", "text": "PLACEHOLDER", "annotations": []}
+                            ],
+                        }
+                    ],
+                }
+                data = json.dumps(answer).replace("PLACEHOLDER", "half \\ud83d of an emoji")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.encode())
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_backend_answer_with_a_lone_surrogate_is_kept_as_valid_text(tmp_path):
+    fake = SurrogateBackend()
+    try:
+        config = LocalConfig(engine="responses", backend_base_url=fake.base_url)
+        with start_in_process(tmp_path / "front", config=config) as server:
+            client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+            response = client.responses.create(model="gpt-4o", input="say something garbled")
+            assert response.output_text == "half \ufffd of an emoji"
+            assert client.responses.retrieve(response.id).output_text == response.output_text
+    finally:
+        fake.close()
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["backend-echoes-key", "unreachable"])
+def test_no_backend_credential_reaches_the_database_or_any_answer(tmp_path, monkeypatch, reachable):
+    echoing = EchoingBackend()
+    try:
+        monkeypatch.setenv("BACKEND_KEY", KEY)
+        port = echoing.port if reachable else closed_port()
+        url = f"http://user:{PASSWORD}@127.0.0.1:{port}/v1?api-key={QUERY_KEY}"
+        config = LocalConfig(
+            engine="responses", backend_base_url=url, backend_api_key_env="BACKEND_KEY"
+        )
+        data = tmp_path / "account"
+        with start_in_process(data, config=config) as server:
+            client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+            response = client.responses.create(model="gpt-4o", input="hello", background=True)
+            while response.status in ("queued", "in_progress"):
+                response = client.responses.retrieve(response.id)
+            assert response.status == "failed"
+            assert ("401" if reachable else "127.0.0.1") in response.error.message
+            with client.responses.stream(model="gpt-4o", input="again") as stream:
+                answers = [event.model_dump_json() for event in stream]
+            answers.append(client.responses.retrieve(response.id).model_dump_json())
+    finally:
+        echoing.close()
+    stored = database_bytes(data)
+    basic = base64.b64encode(f"user:{PASSWORD}".encode()).decode()
+    for secret in (KEY, PASSWORD, QUERY_KEY, basic):
+        assert secret.encode() not in stored, secret
+        for answer in answers:
+            assert secret not in answer, (secret, answer)
