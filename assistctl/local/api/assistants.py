@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +11,7 @@ from assistctl.local.api.endpoints import Body, account_of, endpoint, page_reque
 from assistctl.local.api.tool_resources import parse_tool_resources
 from assistctl.local.api.validation import (
     REASONING_EFFORTS,
+    check_name,
     expect_type,
     objects_in,
     one_of,
@@ -31,7 +31,6 @@ MAX_INSTRUCTIONS = 256_000
 TOOL_TYPES = ("code_interpreter", "function", "file_search")
 RANKERS = ("auto", "default_2024_08_21")
 DEFAULT_RANKER = "auto"
-FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 EDITABLE = (
     "model",
     "name",
@@ -81,18 +80,6 @@ def _function(function: Any, where: str) -> dict[str, Any]:
         if function.get(key) is not None:
             expect_type(function[key], kind, f"{where}.{key}", expected)
     return {**function, "strict": function.get("strict") or False}
-
-
-def check_name(name: Any, param: str) -> str:
-    """A function's (or a response format's) name: 1-64 letters, digits, ``_`` and ``-``."""
-    expect_type(name, str, param, "a string")
-    if not FUNCTION_NAME.match(name):
-        raise InvalidRequest(
-            f"Invalid '{param}': string does not match pattern. Expected a string that "
-            "matches the pattern '^[a-zA-Z0-9_-]+$' (1-64 characters).",
-            param=param,
-        )
-    return str(name)
 
 
 def _file_search(settings: Any, tool: str) -> dict[str, Any]:

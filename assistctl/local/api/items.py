@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from assistctl.local.api.validation import (
+    IMAGE_DETAILS,
     expect_type,
     objects_in,
     one_of,
@@ -30,7 +31,7 @@ ITEM_TYPES = (
 ROLES = ("user", "assistant", "system", "developer")
 INPUT_PARTS = ("input_text", "input_image", "input_file")
 ASSISTANT_PARTS = ("output_text", "refusal", "input_text")
-IMAGE_DETAILS = ("auto", "low", "high", "original")
+INPUT_IMAGE_DETAILS = (*IMAGE_DETAILS, "original")  # the Responses API adds "original"
 STATUSES = ("in_progress", "completed", "incomplete")
 INCLUDABLE = (
     "file_search_call.results",
@@ -151,7 +152,7 @@ def _part(account: Account, role: str, kind: str, part: ApiObject, where: str) -
         return {"type": "refusal", "refusal": refusal}
     if kind == "input_image":
         reject_unknown(part, ("type", "image_url", "file_id", "detail"), where)
-        detail = one_of(part.get("detail", "auto"), f"{where}.detail", IMAGE_DETAILS)
+        detail = one_of(part.get("detail", "auto"), f"{where}.detail", INPUT_IMAGE_DETAILS)
         image: ApiObject = {"type": "input_image", "detail": detail}
         image.update(_file_or_inline(account, part, where, "image_url"))
         return image

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistctl.local.api.assistants import MAX_INSTRUCTIONS, MAX_TOOLS, check_name
+from assistctl.local.api.assistants import MAX_INSTRUCTIONS, MAX_TOOLS
 from assistctl.local.api.items import existing_file, parse_include, parse_input
 from assistctl.local.api.strict_schemas import check_strict_schema, is_strict_schema
 from assistctl.local.api.validation import (
+    REASONING_EFFORTS,
     check_array_length,
+    check_name,
     expect_type,
     objects_in,
     one_of,
@@ -85,7 +87,6 @@ MAX_VECTOR_STORES = 2
 MAX_SEARCH_RESULTS = 50
 DEFAULT_SEARCH_RESULTS = 20
 SEARCH_RANKERS = ("auto", "default-2024-11-15")
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 REASONING_SUMMARIES = ("auto", "concise", "detailed")
 VERBOSITIES = ("low", "medium", "high")
 SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority")

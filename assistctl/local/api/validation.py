@@ -210,17 +210,23 @@ def validate_json_schema_format(value: Any, param: str) -> dict[str, Any]:
     name = value.get("name")
     if name is None:
         raise InvalidRequest(f"Missing required parameter: '{param}.name'.", f"{param}.name")
-    expect_type(name, str, f"{param}.name", "a string")
-    if len(name) > MAX_SCHEMA_NAME or not SCHEMA_NAME.match(name):
-        raise InvalidRequest(
-            f"Invalid '{param}.name': string does not match pattern. Expected a string that "
-            f"matches the pattern '^[a-zA-Z0-9_-]+$' (1-{MAX_SCHEMA_NAME} characters).",
-            f"{param}.name",
-        )
+    check_name(name, f"{param}.name")
     optional_of_type(value, "description", str, "a string", param)
     optional_of_type(value, "schema", dict, "an object", param)
     optional_of_type(value, "strict", bool, "a boolean", param)
     return value
+
+
+def check_name(name: Any, param: str) -> str:
+    """A function's or a structured-output format's name: 1-64 letters, digits, ``_``, ``-``."""
+    expect_type(name, str, param, "a string")
+    if len(name) > MAX_SCHEMA_NAME or not SCHEMA_NAME.match(name):
+        raise InvalidRequest(
+            f"Invalid '{param}': string does not match pattern. Expected a string that "
+            f"matches the pattern '^[a-zA-Z0-9_-]+$' (1-{MAX_SCHEMA_NAME} characters).",
+            param,
+        )
+    return str(name)
 
 
 def image_detail(image: dict[str, Any], param: str) -> str:
