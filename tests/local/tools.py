@@ -1,5 +1,6 @@
 """What the local-account tests share: the quickstart's order lookup tool, a vector store
-holding one indexed text file, and the SDK's own types applied strictly to raw bodies."""
+holding one indexed text file, the SDK's own types applied strictly to raw bodies, and fake
+backends served on a thread."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +33,37 @@ GET_ORDER = {
         },
     },
 }
+
+
+class BackendHandler(BaseHTTPRequestHandler):
+    """A fake backend's request handler: JSON replies, no request log on stderr."""
+
+    def send_json(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ServedBackend:
+    """A fake backend served on a thread of this process at ``base_url``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def indexed_store(client, path: Path, text: str, name: str | None = None):

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from openai import AssistantEventHandler
 
 from assistctl.local import LocalConfig, start_in_process
 
-from ..tools import GET_ORDER, indexed_store
+from ..tools import GET_ORDER, BackendHandler, ServedBackend, indexed_store
 
 ANSWER_SCHEMA = {
     "type": "object",
@@ -117,13 +115,13 @@ def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str,
     return chunks
 
 
-class FakeChat:
+class FakeChat(ServedBackend):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BackendHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
@@ -132,14 +130,9 @@ class FakeChat:
                 if status == 200 and body.get("stream"):
                     self.stream(answer, (body.get("stream_options") or {}).get("include_usage"))
                     return
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status >= 429:
-                    self.send_header("retry-after-ms", "1")  # keep the client's retries fast
-                self.end_headers()
-                self.wfile.write(data)
+                # retry-after-ms keeps the client's retries fast
+                fast_retry = {"retry-after-ms": "1"} if status >= 429 else {}
+                self.send_json(status, json.dumps(answer), fast_retry)
 
             def stream(self, answer: dict[str, Any], include_usage: bool) -> None:
                 self.send_response(200)
@@ -150,16 +143,7 @@ class FakeChat:
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture(scope="module")

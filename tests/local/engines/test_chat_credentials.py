@@ -7,48 +7,35 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
 
 from assistctl.local import LocalConfig, start_in_process
 
+from ..tools import BackendHandler, ServedBackend
+
 KEY = "sk-backend-KEY-3f9a1c"
 PASSWORD = "PASS-word-77e1"
 QUERY_KEY = "QUERY-key-5b2d"
 
 
-class EchoingBackend:
+class EchoingBackend(ServedBackend):
     """Answers every chat completion 401 with a message that echoes what it was sent."""
 
     def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BackendHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 echoed = (
                     f"Incorrect API key provided: {self.headers['Authorization']} at {self.path}"
                 )
-                data = json.dumps({"error": {"message": echoed, "code": "invalid_api_key"}})
-                self.send_response(401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
+                self.send_json(
+                    401, json.dumps({"error": {"message": echoed, "code": "invalid_api_key"}})
+                )
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def closed_port() -> int:

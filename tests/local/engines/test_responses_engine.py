@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 import pytest
@@ -16,7 +14,7 @@ from assistctl.errors import AccountError
 from assistctl.local import LocalConfig, config_from_env, serve_config, start_in_process
 
 from ...conftest import Admin
-from ..tools import GET_ORDER, indexed_store
+from ..tools import GET_ORDER, BackendHandler, ServedBackend, indexed_store
 from .test_chat_credentials import (
     KEY,
     PASSWORD,
@@ -180,11 +178,11 @@ def test_configuration_from_flags_and_environment():
         serve_config({"engine": "responses"}, environ={})
 
 
-class SurrogateBackend:
+class SurrogateBackend(ServedBackend):
     """A Responses backend that answers every request with a lone surrogate escape."""
 
     def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(BackendHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 answer = {
@@ -208,23 +206,10 @@ class SurrogateBackend:
                         }
                     ],
                 }
-                data = json.dumps(answer).replace("PLACEHOLDER", "half \\ud83d of an emoji")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
+                text = json.dumps(answer).replace("PLACEHOLDER", "half \\ud83d of an emoji")
+                self.send_json(200, text)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_a_backend_answer_with_a_lone_surrogate_is_kept_as_valid_text(tmp_path):
