@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,8 +221,10 @@ def test_nothing_outside_mnt_data_can_be_written(executor: CodeExecutor) -> None
 
 def test_another_sessions_files_are_not_visible(executor: CodeExecutor) -> None:
     content = f"private to session a {SECRET}"
-    executor.execute("owner-a", "1", [DataFile("secret-a.txt", content.encode())])
-    [host_copy] = Path(tempfile.gettempdir()).glob("assistctl-sandbox-*/s*/data/secret-a.txt")
+    # A name of its own: other suites (and other xdist workers) keep sandboxes in the same /tmp.
+    name = f"secret-a-{uuid.uuid4().hex}.txt"
+    executor.execute("owner-a", "1", [DataFile(name, content.encode())])
+    [host_copy] = Path(tempfile.gettempdir()).glob(f"assistctl-sandbox-*/s*/data/{name}")
     logs = run(
         executor,
         "owner-b",
@@ -230,7 +233,7 @@ def test_another_sessions_files_are_not_visible(executor: CodeExecutor) -> None:
         "print([path for path in visible_files() if 'secret-' in path])",
     )
     assert logs == "[]\nFalse\n[]\n"
-    own = executor.execute("owner-a", "print(open('secret-a.txt').read())")
+    own = executor.execute("owner-a", f"print(open({name!r}).read())")
     assert own.logs == content + "\n"
     still_serves(executor, "owner-b")
 
