@@ -255,7 +255,7 @@ def workspace(workflow, tmp_path):
     return tmp_path
 
 
-@pytest.mark.timeout(300)  # about twenty assistctl runs, a few with a sequential verdict each
+@pytest.mark.timeout(600)  # about twenty assistctl runs, a few with a sequential verdict each
 def test_the_recipe_runs_end_to_end_and_fails_when_it_should(workflow, workspace, local_server):
     runner = Runner(workflow, workspace, local_server.base_url)
     manifests = workspace / workflow["env"]["MANIFESTS"]

@@ -120,8 +120,11 @@ def test_attempts_in_flight_are_cancelled_once_decided_and_never_beyond_max():
     (test,) = result.tests
     assert (test.verdict, len(test.counted)) == (Verdict.PASS, 17)
     started = backend.attempts_of("good")
-    assert started == list(range(1, 21))  # three launched ahead of the verdict, none past max
-    assert [a.outcome for a in test.attempts if a.index > 17] == ["cancelled"] * 3
+    # Up to three run ahead of the verdict (fewer when it lands before their slots refill, as on
+    # a loaded machine), and none past max.
+    assert started == list(range(1, len(started) + 1)) and 17 <= len(started) <= 20
+    ahead = [a.outcome for a in test.attempts if a.index > 17]
+    assert ahead == ["cancelled"] * (len(started) - 17)
     assert not backend.open_threads  # every conversation was closed, cancelled ones too
     assert backend.most_open <= 4
     assert result.duration_s < 10
