@@ -893,6 +893,12 @@ def local_group() -> None:
     help="Answer 404 on /v1/assistants and /v1/threads, as OpenAI does since the sunset "
     "(files, vector stores, responses, conversations and models still work).",
 )
+@click.option(
+    "--code-interpreter",
+    type=click.Choice(["sandbox", "off"]),
+    help="Run code_interpreter code in a sandboxed Python kernel (bubblewrap), or never "
+    "(the tool is then not offered) [default: sandbox where it works here, else off].",
+)
 def local_serve(
     host: str,
     port: int,
@@ -913,6 +919,7 @@ def local_serve(
     backend_model_map: tuple[str, ...],
     backend_api_key_env: str | None,
     without_assistants_api: bool | None,
+    code_interpreter: str | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -944,6 +951,7 @@ def local_serve(
             "backend_base_url": backend_base_url,
             "backend_api_key_env": backend_api_key_env,
             "without_assistants_api": without_assistants_api,
+            "code_interpreter": code_interpreter,
         },
         api_key_env=api_key_env,
         admin_key_env=admin_key_env,

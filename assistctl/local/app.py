@@ -26,6 +26,7 @@ from assistctl.local.api import (
 from assistctl.local.config import LocalConfig
 from assistctl.local.domain import Account, InvalidRequest
 from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine, ResponsesEngine
+from assistctl.local.sandbox import CodeSandbox
 from assistctl.local.storage import Store, StoreUnavailable
 
 DATABASE_NAME = "account.sqlite3"
@@ -58,6 +59,19 @@ def engine_for(config: LocalConfig) -> Engine:
     return DeterministicEngine()
 
 
+def sandbox_for(config: LocalConfig, data_dir: Path | None) -> CodeSandbox:
+    """The code interpreter's sandbox (checked on first use); ``--code-interpreter sandbox``
+    where no sandbox works is an error now, not at the first run."""
+    private = [data_dir.resolve()] if data_dir is not None else []
+    sandbox = CodeSandbox(config.code_interpreter != "off", private)
+    if config.code_interpreter == "sandbox" and not sandbox.works:
+        raise AccountError(
+            f"--code-interpreter sandbox: no sandbox works here: {sandbox.check().reason}",
+            hint="install bubblewrap (the 'code' extra) or pass --code-interpreter off",
+        )
+    return sandbox
+
+
 def key(variable: str | None) -> str | None:
     """A backend's key, from the variable the configuration names (unset: no key)."""
     return os.environ.get(variable) if variable else None
@@ -66,6 +80,7 @@ def key(variable: str | None) -> str | None:
 def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = True) -> LocalApp:
     """An app serving one account from ``data_dir`` (None: in memory); ``loopback`` says the
     server listens on loopback only (Host and Origin are then checked)."""
+    sandbox = sandbox_for(config, data_dir)
     try:
         store = Store(data_dir / DATABASE_NAME if data_dir is not None else None)
     except StoreUnavailable as exc:
@@ -83,7 +98,7 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
     except InvalidRequest as exc:
         store.close()
         raise AccountError(f"invalid local account setting: {exc.message}") from None
-    account = Account(store, lambda: engine_for(config), lambda: faults.indexing_delay_s)
+    account = Account(store, lambda: engine_for(config), lambda: faults.indexing_delay_s, sandbox)
     stats = RequestStats()
     connections = Connections()
     served = routes(without_assistants_api=config.without_assistants_api)

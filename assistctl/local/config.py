@@ -22,6 +22,8 @@ code changes:
 ``ASSISTCTL_LOCAL_BACKEND_API_KEY_ENV`` variable holding the key for that backend
 ``ASSISTCTL_LOCAL_WITHOUT_ASSISTANTS_API`` ``1``: answer 404 on ``/v1/assistants`` and
                                    ``/v1/threads``, as OpenAI does since the sunset
+``ASSISTCTL_LOCAL_CODE_INTERPRETER`` ``sandbox`` runs code-interpreter code in a sandboxed
+                                   kernel, ``off`` never; unset: ``sandbox`` where bwrap works
 ``ASSISTCTL_LOCAL_ADMIN``          ``1`` serves the admin API (``/_admin``: faults, stats)
 ``ASSISTCTL_LOCAL_ADMIN_KEY``      the admin API's own key (default: the API key)
 ``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
@@ -44,6 +46,7 @@ from assistctl.errors import AccountError
 
 ENV_PREFIX = "ASSISTCTL_LOCAL_"
 ENGINES = ("deterministic", "chat", "responses")
+CODE_INTERPRETERS = ("sandbox", "off")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -66,6 +69,7 @@ class LocalConfig:
     backend_model_map: dict[str, str] = field(default_factory=dict)
     backend_api_key_env: str = "ASSISTCTL_BACKEND_API_KEY"
     without_assistants_api: bool = False
+    code_interpreter: str | None = None  # None: "sandbox" where it works here, else "off"
     admin: bool = False
     admin_key: str | None = None
 
@@ -88,6 +92,12 @@ class LocalConfig:
                 hint="pass --backend-base-url URL or set ASSISTCTL_LOCAL_BACKEND_BASE_URL "
                 "(e.g. https://api.openai.com/v1, or another local account's "
                 "http://127.0.0.1:8080/v1)",
+            )
+        if self.code_interpreter is not None and self.code_interpreter not in CODE_INTERPRETERS:
+            raise AccountError(
+                f"unknown code interpreter {self.code_interpreter!r}",
+                hint="use 'sandbox' or 'off' (--code-interpreter or "
+                "ASSISTCTL_LOCAL_CODE_INTERPRETER)",
             )
         if self.chat_base_url is not None:
             check_base_url(self.chat_base_url)
@@ -215,6 +225,7 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         ("CHAT_API_KEY_ENV", "chat_api_key_env"),
         ("BACKEND_BASE_URL", "backend_base_url"),
         ("BACKEND_API_KEY_ENV", "backend_api_key_env"),
+        ("CODE_INTERPRETER", "code_interpreter"),
     ):
         if value(name) is not None:
             settings[key] = value(name)

@@ -97,6 +97,9 @@ def serve(
             "or leave out --admin",
         )
     app = create_app(config, data_dir, loopback=loopback)
+    found = app.account.sandbox.check()
+    state = "sandbox" if found.works else "off"
+    print(f"code interpreter: {state} ({found.reason})", file=sys.stderr)
     listener = bind(host, port)
     server = ForegroundServer(
         uvicorn.Config(

@@ -17,11 +17,13 @@ ROOT = Path(assistctl.local.__file__).parent
 SHARED = ("assistctl", "assistctl.errors")  # ``__version__`` and the one exception tree
 # Third-party modules imported where they are used, for their measured start-up cost: the
 # document readers take 0.7 s to import together and are needed only when such a file is indexed.
-DEFERRED = frozenset({"pypdf", "docx", "pptx"})
+# The sandbox's executor brings zmq and jupyter_client (0.3 s), needed only once code runs.
+DEFERRED = frozenset({"pypdf", "docx", "pptx", "assistctl.local.sandbox.executor"})
 ROOMS = {
     "storage": set(),
     "engines": set(),
-    "domain": {"storage", "engines"},
+    "sandbox": set(),
+    "domain": {"storage", "engines", "sandbox"},
     "api": {"domain"},
 }
 

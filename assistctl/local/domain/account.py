@@ -1,5 +1,5 @@
 """One local account: the services the api calls, over one store, with its own run executor and
-one engine shared by runs, responses and the models list."""
+one engine shared by runs, responses and the models list, and one code sandbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from assistctl.local.domain.assistants import Assistants
+from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.executor import RunExecutor
 from assistctl.local.domain.file_batches import FileBatches
@@ -20,34 +21,47 @@ from assistctl.local.domain.threads import Threads
 from assistctl.local.domain.uploads import Uploads
 from assistctl.local.domain.vector_stores import VectorStores
 from assistctl.local.engines import Engine
+from assistctl.local.sandbox import CodeSandbox
 from assistctl.local.storage import Store
 
 
 class Account:
     """``engine`` builds the run engine on first use; ``indexing_delay_s`` says, when a file is
     attached, how long it stays ``in_progress`` (a live fault setting). ``store`` is open to
-    callers in this process (tests read and adjust stored objects through it)."""
+    callers in this process (tests read and adjust stored objects through it). ``sandbox`` runs
+    the code interpreter's code (the account closes it)."""
 
     def __init__(
-        self, store: Store, engine: Callable[[], Engine], indexing_delay_s: Callable[[], float]
+        self,
+        store: Store,
+        engine: Callable[[], Engine],
+        indexing_delay_s: Callable[[], float],
+        sandbox: CodeSandbox | None = None,
     ) -> None:
         self.store = store
         shared_engine = SharedEngine(engine)
+        self.sandbox = sandbox or CodeSandbox(enabled=False)
         self.files = Files(store)
+        self.code = CodeInterpreter(store, self.files, self.sandbox)
         self.uploads = Uploads(store, self.files)
         self.vector_stores = VectorStores(store, self.files, indexing_delay_s)
         self.file_batches = FileBatches(store, self.vector_stores)
         self.assistants = Assistants(store, self.vector_stores)
-        self.threads = Threads(store, self.vector_stores)
+        self.threads = Threads(store, self.vector_stores, self.code.close)
         self.runs = Runs(
             store,
             self.threads,
             self.vector_stores,
-            RunExecutor(store, shared_engine, self.vector_stores.search),
+            RunExecutor(store, shared_engine, self.vector_stores.search, self.code),
         )
         self.conversations = Conversations(store)
         self.responses = Responses(
-            store, self.files, self.conversations, shared_engine, self.vector_stores.search
+            store,
+            self.files,
+            self.conversations,
+            shared_engine,
+            self.vector_stores.search,
+            self.code,
         )
         self.models = Models(shared_engine, now())
 
@@ -58,4 +72,5 @@ class Account:
             yield
 
     def close(self) -> None:
+        self.sandbox.close()
         self.store.close()

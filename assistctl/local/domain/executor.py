@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.recorder import (
     Emit,
     Event,
@@ -34,6 +35,7 @@ from assistctl.local.domain.records import (
 )
 from assistctl.local.domain.threads import message_text
 from assistctl.local.engines import (
+    CodeSession,
     ContextMessage,
     Engine,
     Failure,
@@ -54,10 +56,13 @@ def _unheard(event: str, data: ApiObject) -> None:
 class RunExecutor:
     """One daemon thread per busy run; at most one execution of a run in this process."""
 
-    def __init__(self, store: Store, engine: Callable[[], Engine], search: Search) -> None:
+    def __init__(
+        self, store: Store, engine: Callable[[], Engine], search: Search, code: CodeInterpreter
+    ) -> None:
         self._store = store
         self._build_engine = engine
         self._search = search
+        self._code = code
         self._lock = threading.Lock()
         self._busy: dict[str, object] = {}
         self._engine_lock = threading.Lock()
@@ -156,7 +161,9 @@ class RunExecutor:
         send("thread.run.in_progress", public(run))
         live = LiveMessage(store, run, emit) if emit is not None else None
         try:
-            outcome: Outcome = self.engine.respond(self._input(run), self._search, new_id, live)
+            outcome: Outcome = self.engine.respond(
+                self._input(run), self._search, new_id, live, None, self._code_session(run)
+            )
         except Exception as exc:
             log.exception("engine failed on run %s", run_id)
             outcome = Failure("server_error", f"The run engine failed: {exc}")
@@ -201,6 +208,20 @@ class RunExecutor:
             max_prompt_tokens=run.get("max_prompt_tokens"),
             parallel_tool_calls=run.get("parallel_tool_calls", True),
         )
+
+    def _code_session(self, run: ApiObject) -> CodeSession | None:
+        """The thread's code interpreter, with the assistant's and the thread's files in
+        ``/mnt/data``, when the run has the tool."""
+        if not any(tool.get("type") == "code_interpreter" for tool in run.get("tools") or ()):
+            return None
+        file_ids: list[str] = []
+        for owner in (
+            self._store.get(ASSISTANT, run["assistant_id"]) or {},
+            self._store.get(THREAD, run["thread_id"]) or {},
+        ):
+            resources = owner.get("tool_resources") or {}
+            file_ids += (resources.get("code_interpreter") or {}).get("file_ids") or []
+        return self._code.session(run["thread_id"], file_ids)
 
     def _record(
         self,

@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from assistctl.local.domain.records import MESSAGE, RUN_STEP, ApiObject, now, public
 from assistctl.local.domain.run_steps import (
+    answer_parts,
     message_creation_details,
     message_delta,
     new_message,
@@ -230,6 +231,7 @@ class Recorder:
             }
             for c in outcome.citations
         ]
+        annotations, images = answer_parts(outcome.text, annotations, outcome.tool_calls)
         if self.live is not None:
             message, step = self.live.message, self.live.step
             assert message is not None and step is not None
@@ -254,8 +256,17 @@ class Recorder:
                 )
             self.store.insert(MESSAGE, message, run["thread_id"])
         message["content"] = [
-            {"type": "text", "text": {"value": outcome.text, "annotations": annotations}}
+            {"type": "text", "text": {"value": outcome.text, "annotations": annotations}},
+            *images,
         ]
+        if images:
+            delta = {"content": [{"index": i, **part} for i, part in enumerate(images, 1)]}
+            self.events.append(
+                (
+                    "thread.message.delta",
+                    {"id": message["id"], "object": "thread.message.delta", "delta": delta},
+                )
+            )
         finished = now()
         if outcome.incomplete_reason:
             message.update(

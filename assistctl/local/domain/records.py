@@ -22,6 +22,8 @@ type                           parent              what
                                                    so it can be streamed again
 ``conversation``               ''                  ``/v1/conversations`` objects
 ``conversation.item``          conversation id     its items, in conversation order
+``container``                  ''                  code-interpreter containers of responses
+                                                   (their files in ``_file_ids``)
 =============================  ==================  =========================================
 
 Keys starting with ``_`` in stored objects are private bookkeeping, never shown by the API.
@@ -53,6 +55,7 @@ RESPONSE = "response"
 RESPONSE_EVENT = "response.event"
 CONVERSATION = "conversation"
 CONVERSATION_ITEM = "conversation.item"
+CONTAINER = "container"
 
 ApiObject = dict[str, Any]
 

@@ -10,8 +10,10 @@ calls). The response's ``output`` is kept in ``output_index`` order.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistctl.local.domain.code_interpreter import file_mentions
 from assistctl.local.domain.items import item_view, output_text_part
 from assistctl.local.domain.recorder import Emit
 from assistctl.local.domain.records import ApiObject, new_id, now, public
@@ -66,10 +68,18 @@ class _OpenMessage:
 
 class ResponseWriter:
     """Writes one response's output into ``response`` (its ``output`` list and final fields);
-    with ``emit`` (a streamed response) each step is also sent as an event."""
+    with ``emit`` (a streamed response) each step is also sent as an event. ``image_url(file_id)``
+    is how a code-interpreter call's image output points at the image."""
 
-    def __init__(self, response: ApiObject, include: tuple[str, ...], emit: Emit | None) -> None:
+    def __init__(
+        self,
+        response: ApiObject,
+        include: tuple[str, ...],
+        emit: Emit | None,
+        image_url: Callable[[str], str] = lambda file_id: f"/v1/files/{file_id}/content",
+    ) -> None:
         self.response = response
+        self._image_url = image_url
         self.include = include
         self._emit = emit
         self._held: list[tuple[str, ApiObject]] | None = None
@@ -223,15 +233,28 @@ class ResponseWriter:
             message.streamed
         ):
             self._delta(message, outcome.text[len(message.streamed) :])
-        annotations: list[ApiObject] = []
-        for position, citation in enumerate(outcome.citations):
-            annotation = {
+        annotations: list[ApiObject] = [
+            {
                 "type": "file_citation",
                 "file_id": citation.file_id,
                 "filename": citation.filename,
                 "index": citation.start_index,
             }
-            annotations.append(annotation)
+            for citation in outcome.citations
+        ]
+        annotations += [
+            {
+                "type": "container_file_citation",
+                "container_id": self._container(),
+                "file_id": mention.file.file_id,
+                "filename": mention.file.path.rsplit("/", 1)[-1],
+                "start_index": mention.start,
+                "end_index": mention.end,
+            }
+            for mention in file_mentions(outcome.text, outcome.tool_calls)
+        ]
+        annotations.sort(key=lambda a: int(a["index"] if "index" in a else a["start_index"]))
+        for position, annotation in enumerate(annotations):
             self._item_event(
                 "response.output_text.annotation.added",
                 message.index,
@@ -289,8 +312,7 @@ class ResponseWriter:
         self._done(index)
 
     def _code_interpreter(self, call: CodeInterpreterCall) -> None:
-        """The seam for a code interpreter: today the call is recorded with its log, as runs
-        record it; an executor will fill ``outputs`` from what the code printed."""
+        """Code that ran in the response's container: its logs and images as ``outputs``."""
         item: ApiObject = {
             "id": new_id("ci"),
             "type": "code_interpreter_call",
@@ -304,15 +326,17 @@ class ResponseWriter:
         self._item_event("response.code_interpreter_call_code.delta", index, {"delta": call.input})
         self._item_event("response.code_interpreter_call_code.done", index, {"code": call.input})
         self._item_event("response.code_interpreter_call.interpreting", index)
-        item.update(
-            code=call.input, status="completed", outputs=[{"type": "logs", "logs": call.logs}]
-        )
+        outputs: list[ApiObject] = [{"type": "logs", "logs": call.logs}]
+        outputs += [{"type": "image", "url": self._image_url(f)} for f in call.image_file_ids]
+        item.update(code=call.input, status="completed", outputs=outputs)
         self._item_event("response.code_interpreter_call.completed", index)
         self._done(index)
 
     def _container(self) -> str:
-        """The code interpreter's container: the one the tool names, else one minted for this
-        response."""
+        """The code interpreter's container: the response's, else the one the tool names, else
+        one minted for this response."""
+        if self._container_id is None and self.response.get("_container"):
+            self._container_id = self.response["_container"]
         if self._container_id is None:
             tool = next(
                 (t for t in self.response["tools"] if t["type"] == "code_interpreter"), None

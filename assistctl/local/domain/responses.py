@@ -10,7 +10,8 @@ keeps its events, so it can be streamed again from any ``sequence_number`` while
 after. Private bookkeeping in a stored response: ``_input`` (its input items, as stored),
 ``_context`` (the items before them, kept only until it ends) and ``_sampling`` (the sampling
 settings the request gave, which are passed on to engines; the response shows the API's
-defaults for the others).
+defaults for the others) and ``_container`` (the code interpreter's container, when the response
+has the tool; see ``code_interpreter``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.documents import document_text
 from assistctl.local.domain.errors import InvalidRequest, NotFound
@@ -31,9 +33,16 @@ from assistctl.local.domain.files import Files
 from assistctl.local.domain.items import check_calls, engine_turn, item_view, stored_item
 from assistctl.local.domain.pages import PageRequest, list_objects
 from assistctl.local.domain.recorder import Emit
-from assistctl.local.domain.records import RESPONSE, RESPONSE_EVENT, ApiObject, new_id, now
+from assistctl.local.domain.records import (
+    CONTAINER,
+    RESPONSE,
+    RESPONSE_EVENT,
+    ApiObject,
+    new_id,
+    now,
+)
 from assistctl.local.domain.response_output import ResponseWriter, response_view
-from assistctl.local.engines import Engine, Failure, Outcome, RunInput, Search
+from assistctl.local.engines import CodeSession, Engine, Failure, Outcome, RunInput, Search
 from assistctl.local.storage import CursorNotFound, Store, StoreClosed
 
 log = logging.getLogger(__name__)
@@ -99,12 +108,14 @@ class Responses:
         conversations: Conversations,
         engine: Callable[[], Engine],
         search: Search,
+        code: CodeInterpreter,
     ) -> None:
         self._store = store
         self._files = files
         self._conversations = conversations
         self._engine = engine
         self._search = search
+        self._code = code
         self._lock = threading.Lock()
         self._busy: dict[str, object] = {}
 
@@ -119,6 +130,9 @@ class Responses:
         for index, item in enumerate(inputs):
             self._readable_files(item, f"input[{index}]")
         response = _new_response(request, inputs, context)
+        code_tool = next((t for t in request.tools if t["type"] == "code_interpreter"), None)
+        if code_tool is not None:
+            response["_container"] = self._code.container(code_tool, context + inputs)["id"]
         token = self._claim(response["id"])
         if request.store:
             try:
@@ -161,7 +175,9 @@ class Responses:
         step is also sent as a typed event (after ``response.created`` when ``announced``).
         The view of the response as it ended comes back."""
         response = opened.response
-        writer = ResponseWriter(response, opened.include, self._event_sink(response, emit))
+        writer = ResponseWriter(
+            response, opened.include, self._event_sink(response, emit), self._image_url
+        )
         try:
             if announced:
                 writer.sequence = 1
@@ -370,10 +386,24 @@ class Responses:
                 new_id,
                 live.text if live is not None else None,
                 live.tool_call if live is not None else None,
+                self._code_session(response),
             )
         except Exception as exc:
             log.exception("engine failed on response %s", response["id"])
             return Failure("server_error", f"The engine failed: {exc}")
+
+    def _image_url(self, file_id: str) -> str:
+        """An image the code showed, as the data URL a ``code_interpreter_call`` output shows
+        (the account has no public URL for it; the file itself is ``file_id``)."""
+        return "data:image/png;base64," + base64.b64encode(self._files.bytes_of(file_id)).decode()
+
+    def _code_session(self, response: ApiObject) -> CodeSession | None:
+        """The code interpreter of the response's container, with the container's files."""
+        container_id = response.get("_container")
+        container = self._store.get(CONTAINER, container_id) if container_id else None
+        if container is None:
+            return None
+        return self._code.session(container["id"], container["_file_ids"])
 
     def _run_input(self, response: ApiObject, items: list[ApiObject]) -> RunInput:
         tools, vector_store_ids, tool_choice = engine_tools(

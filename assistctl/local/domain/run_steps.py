@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from assistctl.local.domain.code_interpreter import code_images, file_mentions
 from assistctl.local.domain.records import MESSAGE, RUN_STEP, ApiObject, new_id, now, public
 from assistctl.local.engines import CodeInterpreterCall, FileSearchCall, ServerToolCall
 
@@ -102,14 +103,34 @@ def tool_call_body(call: ServerToolCall) -> ApiObject:
             "file_search": {"ranking_options": dict(call.ranking_options), "results": results},
         }
     assert isinstance(call, CodeInterpreterCall)
+    outputs: list[ApiObject] = [{"type": "logs", "logs": call.logs}]
+    outputs += [{"type": "image", "image": {"file_id": image}} for image in call.image_file_ids]
     return {
         "id": call.id,
         "type": "code_interpreter",
-        "code_interpreter": {
-            "input": call.input,
-            "outputs": [{"type": "logs", "logs": call.logs}],
-        },
+        "code_interpreter": {"input": call.input, "outputs": outputs},
     }
+
+
+def answer_parts(
+    text: str, annotations: list[ApiObject], calls: tuple[ServerToolCall, ...]
+) -> tuple[list[ApiObject], list[ApiObject]]:
+    """An answer's annotations with a ``file_path`` one wherever it links a file the code
+    wrote (in text order), and the ``image_file`` parts of the images the code showed (they
+    follow the text part)."""
+    linked = [
+        {
+            "type": "file_path",
+            "text": mention.text,
+            "start_index": mention.start,
+            "end_index": mention.end,
+            "file_path": {"file_id": mention.file.file_id},
+        }
+        for mention in file_mentions(text, calls)
+    ]
+    ordered = sorted(annotations + linked, key=lambda a: a["start_index"])
+    images = [{"type": "image_file", "image_file": {"file_id": f}} for f in code_images(calls)]
+    return ordered, images
 
 
 def text_pieces(text: str) -> list[str]:

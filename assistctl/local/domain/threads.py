@@ -11,6 +11,7 @@ search them with the assistant's stores; ``code_interpreter`` files join its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,17 @@ def message_text(message: ApiObject) -> str:
 
 
 class Threads:
-    def __init__(self, store: Store, vector_stores: VectorStores) -> None:
+    """``on_delete(thread_id)`` runs after a thread is deleted (its code session ends)."""
+
+    def __init__(
+        self,
+        store: Store,
+        vector_stores: VectorStores,
+        on_delete: Callable[[str], None] = lambda thread_id: None,
+    ) -> None:
         self._store = store
         self._vector_stores = vector_stores
+        self._on_delete = on_delete
 
     def get(self, thread_id: str) -> ApiObject:
         return fetch(self._store, THREAD, thread_id, "thread")
@@ -109,6 +118,7 @@ class Threads:
             self._store.delete_children(RUN, thread_id)
             self._store.delete_children(MESSAGE, thread_id)
             self._store.delete(THREAD, thread_id)
+        self._on_delete(thread_id)
 
     # --- messages ---------------------------------------------------------------------------
 

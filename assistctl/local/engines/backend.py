@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 import openai
 
 from assistctl.local.engines.contract import (
+    CodeSession,
     Failure,
     Outcome,
     RunInput,
@@ -153,12 +154,13 @@ class BackendEngine:
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
         on_tool_call: Callable[[ServerToolCall], None] | None = None,
+        code: CodeSession | None = None,
     ) -> Outcome:
         """Answer ``run`` as ``Engine.respond`` says; failures never carry the backend's
         credentials."""
         redact = self.backend.redact
         try:
-            outcome = self._respond(run, search, new_id, on_text, on_tool_call)
+            outcome = self._respond(run, search, new_id, on_text, on_tool_call, code)
         except Exception as exc:
             raise EngineFailure(redact(f"{type(exc).__name__}: {exc}")) from None
         if isinstance(outcome, Failure):
@@ -172,6 +174,7 @@ class BackendEngine:
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None,
         on_tool_call: Callable[[ServerToolCall], None] | None,
+        code: CodeSession | None,
     ) -> Outcome:
         """The engine's own answer (each backend engine has one)."""
         raise NotImplementedError

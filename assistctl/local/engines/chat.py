@@ -5,8 +5,9 @@ A run (or response) becomes one chat conversation: the instructions as the syste
 conversation's messages, then the tool calls already made in this turn with their outputs.
 Function tools are passed as chat tools (a call the model makes becomes ``requires_action`` /
 ``function_call`` items; outputs go back as ``tool`` messages). ``file_search`` is offered as a
-function served by the local index (``offered_search``). ``code_interpreter`` is refused: no
-safe code executor ships with assistctl, so such runs fail with a clear ``last_error``.
+function served by the local index (``offered_search``); ``code_interpreter`` as a function
+taking code, run in the account's sandbox (``offered_code``) when the account runs code, and
+not offered otherwise.
 
 The backend is called through the ``openai`` SDK (``chat.completions.create``) with
 ``base_url``; models are mapped by ``model_map``; the key (read from the environment by the
@@ -31,8 +32,8 @@ from assistctl.local.engines.backend import BackendEngine, is_context_length_err
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
+    CodeSession,
     ContextMessage,
-    Failure,
     FunctionCall,
     Outcome,
     RunInput,
@@ -41,9 +42,12 @@ from assistctl.local.engines.contract import (
     Usage,
     count_tokens,
 )
+from assistctl.local.engines.offered_code import OfferedCode
+from assistctl.local.engines.offered_code import function_definition as code_definition
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
+    Budget,
     OfferedSearch,
     exchange_arguments,
     function_definition,
@@ -83,37 +87,37 @@ class ChatEngine(BackendEngine):
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None,
         on_tool_call: Callable[[ServerToolCall], None] | None,
+        code: CodeSession | None,
     ) -> Outcome:
-        if run.tool("code_interpreter") is not None:
-            return Failure(
-                "invalid_prompt",
-                "code_interpreter is not available on the local account's chat engine: no safe "
-                "code executor is configured. Remove the code_interpreter tool from the "
-                "assistant (or override the run's tools).",
-            )
         conversation = _conversation(run)
-        searches = OfferedSearch(run, search)
+        budget = Budget(run.max_tool_calls)
+        searches = OfferedSearch(run, search, budget)
+        runs = OfferedCode(run, code, budget)
+        made: list[ServerToolCall] = []
         usage = Usage()
         for _ in range(MAX_SEARCH_ROUNDS + 1):
-            request = self._request(run, searches.offered, resumed=bool(run.exchanges))
-            if searches.calls:
+            request = self._request(run, searches.offered, runs, resumed=bool(run.exchanges))
+            if made:
                 request = _unforced(request)
             try:
                 reply = self._complete_fitting(run, conversation, request, on_text)
             except openai.APIError as error:
-                return self.backend.failure(error, usage, tuple(searches.calls))
+                return self.backend.failure(error, usage, tuple(made))
             usage = usage + (reply.usage or _counted_usage(conversation, reply.content))
             if not reply.tool_calls:
-                return self._answer(run, reply, usage, searches)
+                return self._answer(run, reply, usage, searches, tuple(made))
             conversation.append(_assistant_tool_message(reply.tool_calls))
+            searched_before, ran_before = len(searches.calls), len(runs.calls)
             functions, searched = searches.serve(reply.tool_calls, on_tool_call)
-            conversation.extend(_tool_message(call.id, output) for call, output in searched)
+            functions, ran = runs.serve(functions, on_tool_call)
+            made += [*searches.calls[searched_before:], *runs.calls[ran_before:]]
+            conversation.extend(_tool_message(call.id, output) for call, output in searched + ran)
             if functions:
                 calls = tuple(
                     FunctionCall(c.id or new_id("call"), c.name, c.arguments) for c in functions
                 )
-                return ActionRequired(calls, usage, tuple(searches.calls))
-        return searches.endless(usage)
+                return ActionRequired(calls, usage, tuple(made))
+        return searches.endless(usage, tuple(made))
 
     def _complete_fitting(
         self,
@@ -190,7 +194,9 @@ class ChatEngine(BackendEngine):
         calls = tuple(FunctionCall(**slots[index]) for index in sorted(slots))
         return _Reply("".join(content), calls, finish_reason, usage)
 
-    def _request(self, run: RunInput, searchable: bool, *, resumed: bool) -> dict[str, Any]:
+    def _request(
+        self, run: RunInput, searchable: bool, runs: OfferedCode, *, resumed: bool
+    ) -> dict[str, Any]:
         """The chat request's parameters other than ``messages``."""
         request: dict[str, Any] = {"model": self.backend.model(run.model)}
         tools = [
@@ -200,9 +206,11 @@ class ChatEngine(BackendEngine):
         ]
         if searchable:
             tools.append({"type": "function", "function": function_definition()})
+        if runs.offered and runs.session is not None:
+            tools.append({"type": "function", "function": code_definition(runs.session)})
         if tools:
             request["tools"] = tools
-            choice = _tool_choice(run.tool_choice, searchable)
+            choice = _tool_choice(run.tool_choice, searchable, runs.offered)
             if choice is not None:
                 request["tool_choice"] = choice
             if resumed:
@@ -236,6 +244,7 @@ class ChatEngine(BackendEngine):
         reply: _Reply,
         usage: Usage,
         searches: OfferedSearch,
+        made: tuple[ServerToolCall, ...],
     ) -> Answer:
         incomplete = None
         if reply.finish_reason == "length":
@@ -243,7 +252,7 @@ class ChatEngine(BackendEngine):
         elif run.max_prompt_tokens is not None and usage.prompt_tokens > run.max_prompt_tokens:
             incomplete = "max_prompt_tokens"
         citations = searches.citations(reply.content)
-        return Answer(reply.content, usage, citations, tuple(searches.calls), incomplete)
+        return Answer(reply.content, usage, citations, made, incomplete)
 
 
 # --- building the chat request ------------------------------------------------------------------
@@ -314,16 +323,21 @@ def _unforced(request: dict[str, Any]) -> dict[str, Any]:
     return {**request, "tool_choice": "auto"}
 
 
-def _tool_choice(choice: Any, searchable: bool) -> Any:
+def _tool_choice(choice: Any, searchable: bool, runs_code: bool) -> Any:
+    """The run's tool choice for the chat backend: a built-in tool forces its offered
+    function, or nothing when that function is not offered."""
     if isinstance(choice, str):
         return choice
     if isinstance(choice, dict):
-        if choice.get("type") == "function":
+        kind = choice.get("type")
+        if kind == "function":
             return choice
-        if choice.get("type") == "file_search":
-            if not searchable:
+        offered = {"file_search": searchable, "code_interpreter": runs_code}
+        if kind in offered:
+            if not offered[kind]:
                 return "auto"
-            return {"type": "function", "function": {"name": FUNCTION_NAME}}
+            name = FUNCTION_NAME if kind == "file_search" else "code_interpreter"
+            return {"type": "function", "function": {"name": name}}
     return None
 
 

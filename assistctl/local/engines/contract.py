@@ -149,13 +149,64 @@ class FileSearchCall:
 
 
 @dataclass(frozen=True)
+class CodeFile:
+    """A file the code wrote under ``/mnt/data`` (``path``), kept as the account file
+    ``file_id``."""
+
+    path: str
+    file_id: str
+
+
+@dataclass(frozen=True)
+class CodeRun:
+    """What one execution gave: ``logs`` (printed output, the traceback, and what went wrong
+    with the kernel itself, in words for the model), the images it showed (account file ids)
+    and the files it wrote."""
+
+    logs: str
+    image_file_ids: tuple[str, ...] = ()
+    files: tuple[CodeFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeSession:
+    """The code interpreter of one thread (or container), as the domain hands it to an engine:
+    ``run(code)`` executes in its sandboxed kernel; ``file_names`` are the files in
+    ``/mnt/data`` it was given. An engine without one never offers the tool."""
+
+    run: Callable[[str], CodeRun]
+    file_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CodeInterpreterCall:
+    """Code the engine ran, and what came of it (an engine records only code that ran)."""
+
     id: str
     input: str
     logs: str
+    image_file_ids: tuple[str, ...] = ()
+    files: tuple[CodeFile, ...] = ()
+
+    @classmethod
+    def of(cls, call_id: str, code: str, ran: CodeRun) -> CodeInterpreterCall:
+        return cls(call_id, code, ran.logs, ran.image_file_ids, ran.files)
+
+    @property
+    def feedback(self) -> str:
+        """What the model reads back: the logs, and the images and files the code made."""
+        lines = [self.logs.rstrip("\n")] if self.logs.strip() else ["(no output)"]
+        if self.image_file_ids:
+            lines.append(f"[{len(self.image_file_ids)} image(s) shown to the user]")
+        if self.files:
+            paths = ", ".join(f"sandbox:{file.path}" for file in self.files)
+            lines.append(f"[files written: {paths}]")
+        return "\n".join(lines)
 
     def exchange(self) -> ToolExchange:
-        return ToolExchange(self.id, "code_interpreter", "code_interpreter", self.input, self.logs)
+        return ToolExchange(
+            self.id, "code_interpreter", "code_interpreter", self.input, self.feedback
+        )
 
 
 ServerToolCall = FileSearchCall | CodeInterpreterCall
@@ -229,8 +280,11 @@ class Engine(Protocol):
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
         on_tool_call: Callable[[ServerToolCall], None] | None = None,
+        code: CodeSession | None = None,
     ) -> Outcome:
-        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``).
+        """Answer ``run``; ``new_id(prefix)`` mints ids for tool calls (``call``). ``code`` is
+        the code interpreter when the run has the tool and the account runs code (else the
+        tool is not offered and the model answers without it).
 
         An engine that produces text progressively may pass each piece to ``on_text`` (given
         when the run is streamed), and each server-side tool call to ``on_tool_call`` as soon

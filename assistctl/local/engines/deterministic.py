@@ -16,6 +16,7 @@ from assistctl.local.engines.contract import (
     Answer,
     Citation,
     CodeInterpreterCall,
+    CodeSession,
     ContextMessage,
     Failure,
     FunctionCall,
@@ -42,10 +43,9 @@ DESCRIPTION_STOPWORDS = frozenset(
         "where", "which", "will", "with", "your",
     }
 )  # fmt: skip
-CODE_WORDS = frozenset({"calculate", "compute"})
 QUOTE_LIMIT = 400
 CITATION_MARKER = "【{step}:{result}†source】"
-CODE_NOT_RUN_LOG = "Code execution is not available on the local account: this code was not run."
+PYTHON_TAGS = ("", "python", "py", "python3", "ipython")
 LISTED_MODELS = (
     "gpt-4o",
     "gpt-4o-mini",
@@ -61,7 +61,7 @@ LISTED_MODELS = (
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”")
-_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```([^\n`]*)\n(.*?)```", re.DOTALL)
 _EDGE_PUNCTUATION = "\"'“”‘’.,;:!?()[]{}<>#"
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _TOKEN = re.compile(r"[^\s]+")
@@ -314,6 +314,7 @@ class DeterministicEngine:
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None = None,
         on_tool_call: Callable[[ServerToolCall], None] | None = None,
+        code: CodeSession | None = None,
     ) -> Outcome:
         prompt = Usage(prompt_tokens=_prompt_tokens(run))
         message = last_user_text(run.messages)
@@ -344,15 +345,9 @@ class DeterministicEngine:
         if call is not None:
             return ActionRequired((call,), prompt + Usage(0, count_tokens(call.arguments)))
         may_use_tools = run.max_tool_calls is None or run.max_tool_calls > 0
-        if may_use_tools and run.tool("code_interpreter") is not None and _asks_for_code(message):
-            fence = _FENCE.search(message)
-            code = fence.group(1).strip() if fence else message
-            ci_call = CodeInterpreterCall(new_id("call"), code, CODE_NOT_RUN_LOG)
-            text = (
-                "I cannot run code here: code execution is not available on the local account, "
-                "so the code_interpreter call was recorded but nothing was executed."
-            )
-            return self._finish(run, text, prompt, tool_calls=(ci_call,))
+        blocks = python_blocks(message)[: run.max_tool_calls]
+        if may_use_tools and code is not None and run.tool("code_interpreter") and blocks:
+            return self._run_code(run, blocks, code, new_id, on_tool_call, prompt)
         if may_use_tools and run.tool("file_search") is not None and run.vector_store_ids:
             return self._file_search(run, message, search, new_id, prompt)
         return self._finish(run, f'[{name}] You said: "{message}"', prompt)
@@ -381,6 +376,27 @@ class DeterministicEngine:
             arguments, _ = extract_arguments(function.get("parameters"), message)
             return _call(function, arguments, new_id)
         return None
+
+    def _run_code(
+        self,
+        run: RunInput,
+        blocks: list[str],
+        code: CodeSession,
+        new_id: Callable[[str], str],
+        on_tool_call: Callable[[ServerToolCall], None] | None,
+        prompt: Usage,
+    ) -> Answer:
+        """Rule 4: each fenced Python block runs in the code interpreter, in order; the answer
+        quotes what each run gave back (its output, images and files)."""
+        calls = []
+        for block in blocks:
+            call = CodeInterpreterCall.of(new_id("call"), block, code.run(block))
+            calls.append(call)
+            if on_tool_call is not None:
+                on_tool_call(call)
+        text = "I ran the code in the code interpreter:\n" + "\n".join(c.feedback for c in calls)
+        facts = {"output": calls[-1].logs.strip(), "code": calls[-1].input}
+        return self._finish(run, text, prompt, tool_calls=tuple(calls), facts=facts)
 
     def _file_search(
         self,
@@ -454,8 +470,13 @@ def _argument_facts(arguments: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _asks_for_code(message: str) -> bool:
-    return "```" in message or bool(CODE_WORDS & set(words(message)))
+def python_blocks(message: str) -> list[str]:
+    """The code of each fenced block tagged as Python (or untagged), in message order."""
+    return [
+        code.strip("\n")
+        for tag, code in _FENCE.findall(message)
+        if tag.strip().lower() in PYTHON_TAGS and code.strip()
+    ]
 
 
 def _prompt_tokens(run: RunInput) -> int:

@@ -36,6 +36,27 @@ SPENT = "No more searches are allowed in this turn (max_tool_calls is reached); 
 _MARKER = re.compile(r"【(\d+)(?:[:†][^】]*)?】|\[(\d+)\]")
 
 
+@dataclass
+class Budget:
+    """The built-in tool calls a turn may still make (``max_tool_calls``; None: no bound but
+    the rounds), shared by the searches and the code runs."""
+
+    left: int | None
+
+    @property
+    def spent(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+    def take(self) -> bool:
+        """Uses one call; False when none is left."""
+        if self.left is None:
+            return True
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
 @dataclass(frozen=True)
 class Excerpt:
     number: int
@@ -64,6 +85,8 @@ def exchange_arguments(exchange: ToolExchange) -> str:
     function's ``{"query": …}``."""
     if exchange.type == "file_search":
         return json.dumps({"query": exchange.arguments})
+    if exchange.type == "code_interpreter":
+        return json.dumps({"code": exchange.arguments})
     return exchange.arguments
 
 
@@ -71,17 +94,17 @@ class OfferedSearch:
     """The searches of one turn: whether the function is offered, the excerpts shown so far
     (numbered across the turn) and the calls made."""
 
-    def __init__(self, run: RunInput, search: Search) -> None:
+    def __init__(self, run: RunInput, search: Search, budget: Budget | None = None) -> None:
         self.run = run
         self.search = search
         self.excerpts: dict[int, Excerpt] = {}
         self.calls: list[FileSearchCall] = []
-        self.left = run.max_tool_calls  # None: no bound but the rounds
+        self.budget = budget or Budget(run.max_tool_calls)
         self.available = run.tool("file_search") is not None and bool(run.vector_store_ids)
 
     @property
     def offered(self) -> bool:
-        return self.available and (self.left is None or self.left > 0)
+        return self.available and not self.budget.spent
 
     def answers(self, call: FunctionCall) -> bool:
         """Whether ``call`` is a search this turn serves (the model may also have a function
@@ -91,10 +114,8 @@ class OfferedSearch:
     def run_call(self, call: FunctionCall) -> FileSearchCall | None:
         """Answer the model's ``file_search`` call from the local index (None once the budget
         is spent: the caller then answers with ``SPENT``)."""
-        if self.left is not None:
-            if self.left <= 0:
-                return None
-            self.left -= 1
+        if not self.budget.take():
+            return None
         try:
             query = str(json.loads(call.arguments or "{}").get("query") or "")
         except (json.JSONDecodeError, AttributeError):
@@ -130,13 +151,15 @@ class OfferedSearch:
             searched.append((call, found.output if found is not None else SPENT))
         return functions, searched
 
-    def endless(self, usage: Usage) -> Failure:
-        """The turn's failure when the model only ever searches."""
+    def endless(self, usage: Usage, calls: tuple[ServerToolCall, ...] | None = None) -> Failure:
+        """The turn's failure when the model only ever calls the account's tools; ``calls``
+        are all it made (default: the searches)."""
         return Failure(
             "server_error",
-            f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} rounds) without answering.",
+            f"The model kept calling the account's tools ({MAX_SEARCH_ROUNDS} rounds) without "
+            "answering.",
             usage,
-            tuple(self.calls),
+            tuple(self.calls) if calls is None else calls,
         )
 
     def citations(self, text: str) -> tuple[Citation, ...]:

@@ -7,8 +7,9 @@ outputs as ``function_call`` / ``function_call_output`` items. Function tools ar
 function tools; a call the model makes becomes ``requires_action`` / ``function_call`` items.
 ``file_search`` is offered as a function served by the local index (``offered_search``), since
 the backend cannot see the account's vector stores; its excerpts become ``file_citation``s.
-``code_interpreter`` is refused with a clear error: the backend cannot see the account's files
-and no safe executor runs here. Reasoning items the backend returns are kept (and not sent
+``code_interpreter`` is offered as a function taking code, run in the account's sandbox
+(``offered_code``), since the backend cannot see the account's files; it is not offered when
+the account runs no code. Reasoning items the backend returns are kept (and not sent
 back, so no backend needs to recognise them); ``reasoning``, ``truncation``, ``text.format``,
 sampling and ``max_output_tokens`` are passed on.
 """
@@ -37,6 +38,7 @@ from assistctl.local.engines.backend import BackendEngine, valid_text
 from assistctl.local.engines.contract import (
     ActionRequired,
     Answer,
+    CodeSession,
     ContextMessage,
     Failure,
     FunctionCall,
@@ -48,9 +50,12 @@ from assistctl.local.engines.contract import (
     Usage,
     count_tokens,
 )
+from assistctl.local.engines.offered_code import OfferedCode
+from assistctl.local.engines.offered_code import function_definition as code_definition
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
+    Budget,
     OfferedSearch,
     exchange_arguments,
     function_definition,
@@ -84,51 +89,49 @@ class ResponsesEngine(BackendEngine):
         new_id: Callable[[str], str],
         on_text: Callable[[str], None] | None,
         on_tool_call: Callable[[ServerToolCall], None] | None,
+        code: CodeSession | None,
     ) -> Outcome:
-        if run.tool("code_interpreter") is not None:
-            return Failure(
-                "invalid_prompt",
-                "code_interpreter is not available through the local account's responses "
-                "engine: the backend cannot see this account's files and no safe code executor "
-                "runs here. Remove the code_interpreter tool.",
-            )
         items = _input_items(run)
-        searches = OfferedSearch(run, search)
+        budget = Budget(run.max_tool_calls)
+        searches = OfferedSearch(run, search, budget)
+        runs = OfferedCode(run, code, budget)
+        made: list[ServerToolCall] = []
         usage = Usage()
         reasoning: list[ReasoningNote] = []
         for _ in range(MAX_SEARCH_ROUNDS + 1):
-            forced = not run.exchanges and not searches.calls
-            request = self._request(run, searches.offered, forced)
+            forced = not run.exchanges and not made
+            request = self._request(run, searches.offered, runs, forced)
             try:
                 reply = self._create(items, request, on_text)
             except openai.APIError as error:
-                return self.backend.failure(error, usage, tuple(searches.calls))
+                return self.backend.failure(error, usage, tuple(made))
             usage = usage + reply.usage
             reasoning.extend(reply.reasoning)
             if reply.failure is not None:
-                return Failure(
-                    reply.failure.code, reply.failure.message, usage, tuple(searches.calls)
-                )
+                return Failure(reply.failure.code, reply.failure.message, usage, tuple(made))
             if not reply.calls:
                 return Answer(
                     reply.text,
                     usage,
                     searches.citations(reply.text),
-                    tuple(searches.calls),
+                    tuple(made),
                     "max_completion_tokens" if reply.incomplete else None,
                     tuple(reasoning),
                 )
+            searched_before, ran_before = len(searches.calls), len(runs.calls)
             functions, searched = searches.serve(reply.calls, on_tool_call)
-            for call, output in searched:
+            functions, ran = runs.serve(functions, on_tool_call)
+            made += [*searches.calls[searched_before:], *runs.calls[ran_before:]]
+            for call, output in searched + ran:
                 items.append(_call_item(call.id, call.name, call.arguments))
                 items.append(_output_item(call.id, output))
             if functions:
-                return ActionRequired(
-                    tuple(functions), usage, tuple(searches.calls), tuple(reasoning)
-                )
-        return searches.endless(usage)
+                return ActionRequired(tuple(functions), usage, tuple(made), tuple(reasoning))
+        return searches.endless(usage, tuple(made))
 
-    def _request(self, run: RunInput, searchable: bool, forced: bool) -> dict[str, Any]:
+    def _request(
+        self, run: RunInput, searchable: bool, runs: OfferedCode, forced: bool
+    ) -> dict[str, Any]:
         """The backend request's parameters other than ``input``."""
         request: dict[str, Any] = {"model": self.backend.model(run.model), "store": False}
         if run.instructions:
@@ -138,9 +141,11 @@ class ResponsesEngine(BackendEngine):
         ]
         if searchable:
             tools.append({"type": "function", **function_definition(), "strict": False})
+        if runs.offered and runs.session is not None:
+            tools.append({"type": "function", **code_definition(runs.session), "strict": False})
         if tools:
             request["tools"] = tools
-            choice = _tool_choice(run.tool_choice, searchable) if forced else "auto"
+            choice = _tool_choice(run.tool_choice, searchable, runs.offered) if forced else "auto"
             if choice is not None:
                 request["tool_choice"] = choice
             if not run.parallel_tool_calls:
@@ -225,7 +230,7 @@ def _function_tool(function: dict[str, Any]) -> dict[str, Any]:
     return tool
 
 
-def _tool_choice(choice: Any, searchable: bool) -> Any:
+def _tool_choice(choice: Any, searchable: bool, runs_code: bool) -> Any:
     """The run's (or response's) tool choice as a Responses backend takes it."""
     if isinstance(choice, str):
         return choice
@@ -234,6 +239,8 @@ def _tool_choice(choice: Any, searchable: bool) -> Any:
             return {"type": "function", "name": choice["function"]["name"]}
         if choice.get("type") == "file_search" and searchable:
             return {"type": "function", "name": FUNCTION_NAME}
+        if choice.get("type") == "code_interpreter" and runs_code:
+            return {"type": "function", "name": "code_interpreter"}
     return "auto"
 
 

@@ -12,10 +12,14 @@ says yes::
             result = executor.execute("thread_abc", "print(1 + 1)", [DataFile("a.csv", b"…")])
             result.status, result.tool_logs, result.images, result.files
             executor.close_session("thread_abc")
+
+A server uses ``CodeSandbox``, which does both lazily: probed on first question, the executor
+built on the first execution.
 """
 
 from .limits import Limits
 from .probe import probe
 from .results import DataFile, Execution, ExecutionStatus, Probe
+from .service import CodeSandbox
 
-__all__ = ["DataFile", "Execution", "ExecutionStatus", "Limits", "Probe", "probe"]
+__all__ = ["CodeSandbox", "DataFile", "Execution", "ExecutionStatus", "Limits", "Probe", "probe"]
