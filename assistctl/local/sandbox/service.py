@@ -13,8 +13,8 @@ from .limits import Limits
 from .probe import probe
 from .results import DataFile, Execution, Probe
 
-if TYPE_CHECKING:
-    from .executor import CodeExecutor
+if TYPE_CHECKING:  # the executor itself is imported on first use (below)
+    from assistctl.local.sandbox.executor import CodeExecutor
 
 OFF = Probe(False, "turned off (--code-interpreter off)")
 

@@ -250,11 +250,8 @@ def test_additional_messages_and_instructions(client, bot):
     assert run.instructions == "Answer order questions.\n\nMention the date."
     first, answer = raw_messages(client, thread.id)
     assert first.content[0].text.value == "Please compute 2+2" and first.run_id is None
-    assert "code execution is not available" in answer.content[0].text.value
-    code_step = raw_steps(client, thread.id, run.id)[0]
-    call = code_step.step_details.tool_calls[0]
-    assert call.type == "code_interpreter"
-    assert call.code_interpreter.outputs[0].logs.startswith("Code execution is not available")
+    assert answer.content[0].text.value.endswith('You said: "Please compute 2+2"')
+    assert [step.type for step in raw_steps(client, thread.id, run.id)] == ["message_creation"]
 
 
 def test_fail_run_and_validation_errors(client, bot):

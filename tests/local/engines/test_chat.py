@@ -38,6 +38,17 @@ def completion(message: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
     }
 
 
+def fake_code(user: str) -> str | None:
+    """The code the fake model writes: for "solve the equation `ax + b = c`" a solver, else
+    the message's fenced block."""
+    equation = re.search(r"`(\d+)x \+ (\d+) = (\d+)`", user)
+    if equation:
+        a, b, c = equation.groups()
+        return f"a, b, c = {a}, {b}, {c}\nx = (c - b) / a\nprint(f'x = {{x:g}}')"
+    fenced = re.search(r"```(?:python)?\n(.*?)```", user, re.DOTALL)
+    return fenced.group(1) if fenced else None
+
+
 def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The fake model: tool calls when tools fit the question, answers from tool results."""
     messages = request["messages"]
@@ -67,6 +78,8 @@ def fake_answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         call = ("get_order", {"order_id": re.findall(r"\d+", user)[-1]})
     elif "file_search" in tools:
         call = ("file_search", {"query": user})
+    elif "code_interpreter" in tools and fake_code(user) is not None:
+        call = ("code_interpreter", {"code": fake_code(user)})
     if call is not None:
         tool_call = {
             "id": "call_fake1",
@@ -284,11 +297,78 @@ def test_backend_errors_fail_the_run_with_api_codes(chat_client):
     assert "context window" in run.last_error.message
 
 
-def test_code_interpreter_is_refused_with_a_clear_error(chat_client):
+def test_the_math_tutor_solves_its_equation_with_code_that_really_runs(
+    chat_client, fake_chat, sandbox_available
+):
+    """The seed notebook's first example, as openai-python's examples/assistant.py runs it."""
+    assistant = chat_client.beta.assistants.create(
+        name="Math Tutor",
+        instructions="You are a personal math tutor. Write and run code to answer math questions.",
+        tools=[{"type": "code_interpreter"}],
+        model="gpt-4o",
+    )
+    thread = chat_client.beta.threads.create()
+    chat_client.beta.threads.messages.create(
+        thread_id=thread.id,
+        role="user",
+        content="I need to solve the equation `3x + 11 = 14`. Can you help me?",
+    )
+    run = chat_client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        instructions="Please address the user as Jane Doe. The user has a premium account.",
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed", run.last_error
+    offered = [t["function"]["name"] for t in fake_chat.requests[-2]["tools"]]
+    assert offered == ["code_interpreter"]
+    steps = chat_client.beta.threads.runs.steps.list(
+        thread_id=thread.id, run_id=run.id, order="asc"
+    )
+    (call,) = steps.data[0].step_details.tool_calls
+    assert call.type == "code_interpreter" and "x = (c - b) / a" in call.code_interpreter.input
+    assert call.code_interpreter.outputs[0].logs == "x = 1\n"  # printed by the kernel
+    assert fake_chat.requests[-1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": call.id,
+        "content": "x = 1",
+    }
+    assert last_answer(chat_client, thread.id) == "Result: x = 1"
+
+
+def test_a_streamed_code_run_shows_its_input_and_logs(chat_client, sandbox_available):
+    """openai-python's examples/assistant_stream_helpers.py: the streamed tool call carries
+    the code and its output."""
     bot = chat_client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
-    _, run = run_on(chat_client, bot.id, "calculate 2+2")
-    assert run.status == "failed"
-    assert "no safe code executor" in run.last_error.message
+    thread = chat_client.beta.threads.create(
+        messages=[{"role": "user", "content": "```python\nprint(6 * 7)\n```"}]
+    )
+    seen: dict[str, tuple[str, list[str]]] = {}
+
+    class Handler(AssistantEventHandler):
+        def on_tool_call_done(self, tool_call) -> None:  # the SDK may report it more than once
+            if tool_call.type == "code_interpreter":
+                ran = tool_call.code_interpreter
+                seen[tool_call.id] = (ran.input, [output.logs for output in ran.outputs])
+
+    with chat_client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=bot.id, event_handler=Handler()
+    ) as stream:
+        stream.until_done()
+    assert list(seen.values()) == [("print(6 * 7)\n", ["42\n"])]
+    assert last_answer(chat_client, thread.id) == "Result: 42"
+
+
+def test_without_the_sandbox_the_tool_is_not_offered_and_the_model_answers(fake_chat, tmp_path):
+    config = LocalConfig(engine="chat", chat_base_url=fake_chat.base_url, code_interpreter="off")
+    with start_in_process(tmp_path, config=config) as server:
+        client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
+        bot = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
+        thread, run = run_on(client, bot.id, "```python\nprint(1)\n```")
+        assert run.status == "completed"
+        assert "tools" not in fake_chat.requests[-1]
+        steps = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id)
+        assert [step.type for step in steps.data] == ["message_creation"]
 
 
 def test_truncation_strategy_keeps_the_last_messages(chat_client, fake_chat):

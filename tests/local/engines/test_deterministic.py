@@ -12,7 +12,10 @@ import pytest
 from assistctl.local.engines import (
     ActionRequired,
     Answer,
+    CodeFile,
     CodeInterpreterCall,
+    CodeRun,
+    CodeSession,
     ContextMessage,
     DeterministicEngine,
     Failure,
@@ -206,17 +209,40 @@ def test_file_search_keeps_only_hits_above_the_tool_score_threshold():
     assert call.ranking_options == {"ranker": "default_2024_08_21", "score_threshold": 0.5}
 
 
-def test_code_interpreter_never_runs_code():
-    run = run_input(
-        "Please calculate this:\n```python\nprint(1+1)\n```", [{"type": "code_interpreter"}]
-    )
+def test_without_a_code_session_no_code_runs_and_nothing_claims_it_did():
+    run = run_input("Please run this:\n```python\nprint(1+1)\n```", [{"type": "code_interpreter"}])
     outcome, _ = respond(run)
+    assert isinstance(outcome, Answer) and outcome.tool_calls == ()
+    assert outcome.text.startswith('[Support Bot] You said: "Please run this:')
+
+
+def test_each_fenced_python_block_runs_in_the_code_session_in_order():
+    ran: list[str] = []
+
+    def execute(code: str) -> CodeRun:
+        ran.append(code)
+        if "open(" in code:
+            return CodeRun("", files=(CodeFile("/mnt/data/a.txt", "file-a"),))
+        return CodeRun(f"ran {len(ran)}\n", image_file_ids=("file-img",))
+
+    message = (
+        "First:\n```python\nx = 1\n```\nnot this:\n```sh\nls\n```\n"
+        "then:\n```\nopen('a.txt', 'w')\n```"
+    )
+    run = run_input(message, [{"type": "code_interpreter"}])
+    outcome = DeterministicEngine().respond(run, lambda *a: [], ids(), code=CodeSession(execute))
+    assert ran == ["x = 1", "open('a.txt', 'w')"]
     assert isinstance(outcome, Answer)
-    (call,) = outcome.tool_calls
-    assert isinstance(call, CodeInterpreterCall)
-    assert call.input == "print(1+1)"
-    assert "not available" in call.logs
-    assert "not available on the local account" in outcome.text
+    first, second = outcome.tool_calls
+    assert isinstance(first, CodeInterpreterCall) and first.image_file_ids == ("file-img",)
+    assert outcome.text == (
+        "I ran the code in the code interpreter:\nran 1\n[1 image(s) shown to the user]\n"
+        "(no output)\n[files written: sandbox:/mnt/data/a.txt]"
+    )
+    limited = DeterministicEngine().respond(
+        replace(run, max_tool_calls=1), lambda *a: [], ids(), code=CodeSession(execute)
+    )
+    assert len(limited.tool_calls) == 1
 
 
 def test_json_schema_answer_is_an_instance_built_from_facts():

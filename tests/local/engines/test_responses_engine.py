@@ -104,13 +104,35 @@ def test_streaming_through_the_backend(front):
     assert kinds.count("response.output_text.delta") >= 2 and kinds[-1] == "response.completed"
 
 
-def test_hosted_tools_the_backend_cannot_see_are_refused_clearly(front):
+def test_code_the_backend_asks_for_runs_in_this_accounts_sandbox(front, sandbox_available):
+    """The backend (a deterministic account) is offered code_interpreter as a function and
+    calls it; the code runs here and the backend answers from its output."""
     tool = {"type": "code_interpreter", "container": {"type": "auto"}}
-    response = front.responses.create(model="gpt-4o", input="calculate 1+1", tools=[tool])
-    assert response.status == "failed" and response.error.code == "invalid_prompt"
-    assert "code_interpreter is not available through the local account's responses engine" in (
-        response.error.message
+    response = front.responses.create(
+        model="gpt-4o",
+        input="Use the code interpreter with code x=6*7;x",
+        tools=[tool],
+        include=["code_interpreter_call.outputs"],
     )
+    assert response.status == "completed", response.error
+    call, message = response.output
+    assert call.type == "code_interpreter_call" and call.code == "x=6*7;x"
+    assert call.outputs[0].logs == "42\n"
+    assert message.content[0].text == "Here is what code_interpreter returned: 42."
+
+
+def test_without_the_sandbox_the_backend_answers_without_the_tool(backend, tmp_path):
+    config = LocalConfig(
+        engine="responses", backend_base_url=backend.base_url, code_interpreter="off"
+    )
+    with start_in_process(tmp_path / "off", config=config) as server:
+        client = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
+        tool = {"type": "code_interpreter", "container": {"type": "auto"}}
+        response = client.responses.create(
+            model="gpt-4o", input='Use the code interpreter with code "1"', tools=[tool]
+        )
+        assert response.status == "completed"
+        assert [item.type for item in response.output] == ["message"]
 
 
 def test_backend_errors_fail_the_response(front, backend):

@@ -1,34 +1,11 @@
-"""Sandbox fixtures. Where this machine cannot make sandboxes the kernel tests skip, loudly (the
-reason heads the run); with ASSISTCTL_REQUIRE_SANDBOX=1, as CI sets it, they fail instead."""
+"""The kernel tests need the kernel's packages; the ``sandbox_available`` fixture they use is
+tests/local/conftest.py's."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 
-import pytest
-
-from assistctl.local.sandbox import probe
-
-REQUIRED = os.environ.get("ASSISTCTL_REQUIRE_SANDBOX") == "1"
-FOUND = probe()
 KERNEL_TESTS = ["test_execution.py", "test_escapes.py", "test_lifecycle.py"]
 
 if importlib.util.find_spec("zmq") is None or importlib.util.find_spec("jupyter_client") is None:
     collect_ignore = KERNEL_TESTS
-
-
-def pytest_report_header() -> str:
-    if FOUND.works:
-        return f"code-interpreter sandbox: {FOUND.reason}"
-    verdict = "FAILS (ASSISTCTL_REQUIRE_SANDBOX=1)" if REQUIRED else "SKIPPED"
-    return f"code-interpreter sandbox UNAVAILABLE, its tests are {verdict}: {FOUND.reason}"
-
-
-@pytest.fixture(scope="session")
-def sandbox_available() -> None:
-    if FOUND.works:
-        return
-    if REQUIRED:
-        pytest.fail(f"ASSISTCTL_REQUIRE_SANDBOX=1 but no sandbox here: {FOUND.reason}")
-    pytest.skip(f"CODE-INTERPRETER SANDBOX UNAVAILABLE ON THIS MACHINE: {FOUND.reason}")

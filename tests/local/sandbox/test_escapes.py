@@ -18,20 +18,26 @@ import pytest
 
 from assistctl.local.sandbox import DataFile, ExecutionStatus, Limits
 from assistctl.local.sandbox.executor import CodeExecutor
-from assistctl.local.sandbox.uids import FIRST_UID, UID_COUNT
+
+from .attacks import (
+    FLOOD,
+    FORK_BOMB,
+    INFINITE_LOOP,
+    MEMORY_BOMB,
+    READ_ENVIRONMENT,
+    READ_SHADOW,
+    SECRET,
+    VISIBLE_FILES,
+    connect_to,
+    find_database,
+    host_address,
+    kill,
+    largest_sandbox,
+    write_targets,
+    write_to,
+)
 
 LIMITS = Limits(wall_seconds=3, memory_bytes=1024 * 1024 * 1024, max_processes=64)
-SECRET = "sk-assistctl-sandbox-test-0123456789"
-VISIBLE_FILES = (  # every file the code can see but the system's and Python's (read-only binds)
-    "import os, sys\n"
-    "def visible_files():\n"
-    "    skip = {'/proc', '/sys', '/usr', os.path.realpath(sys.prefix), sys.base_prefix}\n"
-    "    for directory, subdirectories, names in os.walk('/'):\n"
-    "        subdirectories[:] = [\n"
-    "            d for d in subdirectories if os.path.join(directory, d) not in skip\n"
-    "        ]\n"
-    "        yield from (os.path.join(directory, name) for name in names)\n"
-)
 
 
 @pytest.fixture(scope="module")
@@ -61,35 +67,8 @@ def run(executor: CodeExecutor, session: str, code: str) -> str:
     return result.logs
 
 
-def largest_sandbox() -> int:
-    """The most tasks (processes and threads) that any one sandbox uid runs on the host now."""
-    tasks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        uid = int(fields.get("Uid", "0").split()[0])
-        if FIRST_UID <= uid < FIRST_UID + UID_COUNT:
-            tasks[uid] = tasks.get(uid, 0) + int(fields.get("Threads", "1"))
-    return max(tasks.values(), default=0)
-
-
 def test_etc_shadow_cannot_be_read(executor: CodeExecutor) -> None:
-    logs = run(
-        executor,
-        "shadow",
-        "import os\n"
-        "for path in ('/etc/shadow', '/etc/gshadow', '/proc/1/root/etc/shadow'):\n"
-        "    try:\n"
-        "        print(path, open(path).read()[:20])\n"
-        "    except OSError as error:\n"
-        "        print(path, type(error).__name__)\n"
-        "print(sorted(os.listdir('/etc')))",
-    )
+    logs = run(executor, "shadow", READ_SHADOW)
     assert "root:" not in logs
     assert "/etc/shadow FileNotFoundError" in logs
     assert "/proc/1/root/etc/shadow PermissionError" in logs
@@ -103,13 +82,7 @@ def test_the_accounts_database_is_not_visible(executor: CodeExecutor, tmp_path: 
     with sqlite3.connect(database) as connection:
         connection.execute("create table keys (secret text)")
         connection.execute("insert into keys values (?)", (SECRET,))
-    logs = run(
-        executor,
-        "database",
-        VISIBLE_FILES
-        + f"print(os.path.exists({str(database)!r}), os.path.exists({str(tmp_path)!r}))\n"
-        "print([p for p in visible_files() if p.endswith(('.sqlite3', '.sqlite', '.db'))])",
-    )
+    logs = run(executor, "database", find_database(database, tmp_path))
     assert logs == "False False\n[]\n"
     assert SECRET not in logs
     still_serves(executor, "database")
@@ -120,35 +93,10 @@ def test_the_servers_environment_is_not_visible(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("ASSISTCTL_LOCAL_API_KEY", SECRET)
-    logs = run(
-        executor,
-        "environment",
-        "import os\n"
-        "print(sorted(os.environ))\n"
-        f"secret = {SECRET!r}\n"
-        "leaks = []\n"
-        "for pid in os.listdir('/proc'):\n"
-        "    for name in ('environ', 'cmdline'):\n"
-        "        try:\n"
-        "            if secret.encode() in open(f'/proc/{pid}/{name}', 'rb').read():\n"
-        "                leaks.append((pid, name))\n"
-        "        except OSError:\n"
-        "            pass\n"
-        "print('leaks', leaks)",
-    )
+    logs = run(executor, "environment", READ_ENVIRONMENT)
     assert "OPENAI_API_KEY" not in logs and "ASSISTCTL_LOCAL_API_KEY" not in logs
     assert "leaks []" in logs
     still_serves(executor, "environment")
-
-
-def host_address() -> str | None:
-    """This machine's own non-loopback address (a UDP connect sends nothing), if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))
-        except OSError:
-            return None
-        return str(probe.getsockname()[0])
 
 
 def test_no_address_can_be_reached_not_even_the_servers_port(executor: CodeExecutor) -> None:
@@ -159,24 +107,7 @@ def test_no_address_can_be_reached_not_even_the_servers_port(executor: CodeExecu
         listener.setblocking(False)
         port = listener.getsockname()[1]
         targets = [("127.0.0.1", port)] + ([(address, port)] if address else [])
-        logs = run(
-            executor,
-            "network",
-            "import socket\n"
-            "print(socket.if_nameindex())\n"
-            f"for target in {targets!r}:\n"
-            "    try:\n"
-            "        socket.create_connection(target, timeout=2).close()\n"
-            "        print(target, 'connected')\n"
-            "    except OSError as error:\n"
-            "        print(target, type(error).__name__)\n"
-            "udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "try:\n"
-            "    udp.connect(('192.0.2.1', 53))\n"
-            "    print('route found')\n"
-            "except OSError as error:\n"
-            "    print('no route', error.strerror)",
-        )
+        logs = run(executor, "network", connect_to(targets))
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert "[(1, 'lo')]" in logs
@@ -188,29 +119,8 @@ def test_no_address_can_be_reached_not_even_the_servers_port(executor: CodeExecu
 
 def test_nothing_outside_mnt_data_can_be_written(executor: CodeExecutor) -> None:
     marker = f"assistctl-sandbox-marker-{os.getpid()}"
-    targets = [
-        "/marker",
-        "/etc/marker",
-        "/usr/marker",
-        "/usr/local/marker",
-        "/run/kernel/marker",
-        "/run/kernel/connection.json",
-        "/run/kernel/kernel-1",
-        f"{os.path.realpath(os.sys.prefix)}/marker",
-        f"{os.path.realpath(os.sys.base_prefix)}/marker",
-    ]
-    logs = run(
-        executor,
-        "writes",
-        f"for path in {targets!r}:\n"
-        "    try:\n"
-        "        open(path, 'a').write('x')\n"
-        "        print(path, 'written')\n"
-        "    except OSError as error:\n"
-        "        print(path, type(error).__name__)\n"
-        f"open('/tmp/{marker}', 'w').write('private')\n"
-        "print('mnt/data', open('/mnt/data/ok.txt', 'w').write('ok'))",
-    )
+    targets = write_targets()
+    logs = run(executor, "writes", write_to(targets, marker))
     assert "written" not in logs
     assert "mnt/data 2" in logs
     assert not (Path(tempfile.gettempdir()) / marker).exists()
@@ -308,10 +218,7 @@ def test_a_fork_bomb_is_contained(executor: CodeExecutor) -> None:
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = executor.execute(
-            "fork-bomb",
-            "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
-        )
+        result = executor.execute("fork-bomb", FORK_BOMB)
         assert subprocess.run(["true"], check=False).returncode == 0
     finally:
         done.set()
@@ -324,9 +231,7 @@ def test_a_fork_bomb_is_contained(executor: CodeExecutor) -> None:
 
 def test_a_memory_bomb_is_contained(patient_executor: CodeExecutor) -> None:
     executor = patient_executor
-    result = executor.execute(
-        "memory-bomb", "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))"
-    )
+    result = executor.execute("memory-bomb", MEMORY_BOMB)
     assert result.status in (ExecutionStatus.ERROR, ExecutionStatus.CRASHED), result.tool_logs
     if result.status is ExecutionStatus.ERROR:
         assert "MemoryError" in result.logs
@@ -364,7 +269,7 @@ def test_forked_memory_hogs_share_one_memory_limit(patient_executor: CodeExecuto
 def test_an_infinite_loop_times_out_and_the_kernel_restarts(executor: CodeExecutor) -> None:
     executor.execute("loop", "state = 1")
     started = time.monotonic()
-    result = executor.execute("loop", "while True:\n    pass")
+    result = executor.execute("loop", INFINITE_LOOP)
     assert time.monotonic() - started < LIMITS.wall_seconds + 5
     assert result.status is ExecutionStatus.TIMEOUT and result.restarted
     assert "ran longer than the 3 s limit" in result.tool_logs
@@ -375,7 +280,7 @@ def test_an_infinite_loop_times_out_and_the_kernel_restarts(executor: CodeExecut
 
 @pytest.mark.parametrize(
     "code",
-    ["print('x' * 100_000_000)", "for _ in range(100):\n    print('y' * 1_000_000)"],
+    [FLOOD, "for _ in range(100):\n    print('y' * 1_000_000)"],
     ids=["one-message", "many-messages"],
 )
 def test_100_mb_of_output_is_capped(executor: CodeExecutor, code: str) -> None:
@@ -389,17 +294,7 @@ def test_100_mb_of_output_is_capped(executor: CodeExecutor, code: str) -> None:
 def test_killing_the_parent_or_the_server_fails_and_killing_everything_restarts(
     executor: CodeExecutor,
 ) -> None:
-    logs = run(
-        executor,
-        "kill",
-        "import os, signal\n"
-        f"for pid in (os.getppid(), 1, {os.getpid()}):\n"
-        "    try:\n"
-        "        os.kill(pid, signal.SIGKILL)\n"
-        "        print(pid, 'killed')\n"
-        "    except OSError as error:\n"
-        "        print(pid, type(error).__name__)",
-    )
+    logs = run(executor, "kill", kill((os.getppid(), 1, os.getpid())))
     assert "killed" not in logs
     everyone = executor.execute("kill", "os.kill(-1, signal.SIGKILL)")
     assert "ProcessLookupError" in everyone.logs  # nothing but the kernel itself is there

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assistctl.local.sandbox import probe
 
-from .conftest import FOUND
+from ..conftest import FOUND
 
 
 def test_the_sandbox_works_here_or_is_skipped_loudly(sandbox_available: None) -> None:
