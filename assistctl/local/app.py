@@ -26,7 +26,7 @@ from assistctl.local.api import (
 from assistctl.local.config import LocalConfig
 from assistctl.local.domain import Account, InvalidRequest
 from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine, ResponsesEngine
-from assistctl.local.sandbox import CodeSandbox
+from assistctl.local.sandbox import CodeSandbox, Limits
 from assistctl.local.storage import Store, StoreUnavailable
 
 DATABASE_NAME = "account.sqlite3"
@@ -63,7 +63,8 @@ def sandbox_for(config: LocalConfig, data_dir: Path | None) -> CodeSandbox:
     """The code interpreter's sandbox (checked on first use); ``--code-interpreter sandbox``
     where no sandbox works is an error now, not at the first run."""
     private = [data_dir.resolve()] if data_dir is not None else []
-    sandbox = CodeSandbox(config.code_interpreter != "off", private)
+    limits = Limits(wall_seconds=config.code_seconds)
+    sandbox = CodeSandbox(config.code_interpreter != "off", private, limits)
     if config.code_interpreter == "sandbox" and not sandbox.works:
         raise AccountError(
             f"--code-interpreter sandbox: no sandbox works here: {sandbox.check().reason}",

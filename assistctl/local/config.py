@@ -24,6 +24,7 @@ code changes:
                                    ``/v1/threads``, as OpenAI does since the sunset
 ``ASSISTCTL_LOCAL_CODE_INTERPRETER`` ``sandbox`` runs code-interpreter code in a sandboxed
                                    kernel, ``off`` never; unset: ``sandbox`` where bwrap works
+``ASSISTCTL_LOCAL_CODE_SECONDS``   wall-time limit of one code execution (default 60)
 ``ASSISTCTL_LOCAL_ADMIN``          ``1`` serves the admin API (``/_admin``: faults, stats)
 ``ASSISTCTL_LOCAL_ADMIN_KEY``      the admin API's own key (default: the API key)
 ``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
@@ -70,6 +71,7 @@ class LocalConfig:
     backend_api_key_env: str = "ASSISTCTL_BACKEND_API_KEY"
     without_assistants_api: bool = False
     code_interpreter: str | None = None  # None: "sandbox" where it works here, else "off"
+    code_seconds: float = 60.0
     admin: bool = False
     admin_key: str | None = None
 
@@ -99,6 +101,8 @@ class LocalConfig:
                 hint="use 'sandbox' or 'off' (--code-interpreter or "
                 "ASSISTCTL_LOCAL_CODE_INTERPRETER)",
             )
+        if not self.code_seconds > 0:
+            raise AccountError("the code interpreter's time limit must be positive seconds")
         if self.chat_base_url is not None:
             check_base_url(self.chat_base_url)
         if self.backend_base_url is not None:
@@ -215,6 +219,7 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         ("FAIL_RATE", "fail_rate", float),
         ("SEED", "seed", int),
         ("INDEXING_DELAY", "indexing_delay_s", float),
+        ("CODE_SECONDS", "code_seconds", float),
     ):
         parsed = number(name, convert)
         if parsed is not None:
