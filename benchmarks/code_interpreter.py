@@ -11,7 +11,9 @@ Rows, each a median of N where it says so:
 - warm execution: ``pass`` in a running session, against a bare ``python -c pass`` (the ratio:
   how many interpreter start-ups one execution costs);
 - executions/s: N sessions at once, each running a small computation in a loop;
-- idle kernel memory: RSS and PSS of one idle sandbox (bwrap's two processes and the kernel).
+- idle kernel memory: RSS and PSS of one idle sandbox (bwrap's two processes and the kernel);
+- end to end: a run through the SDK over HTTP on the deterministic engine whose message has one
+  fenced block (one execution in the thread's warm kernel), against a run without code.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import openai
+
+from assistctl.local import LocalConfig, start_in_process
 from assistctl.local.sandbox import ExecutionStatus, Limits, probe
 from assistctl.local.sandbox.executor import CodeExecutor
 
@@ -128,6 +133,28 @@ def idle_kernel_memory(executor: CodeExecutor) -> tuple[float, float]:
     return statistics.median(rss), statistics.median(pss)
 
 
+def end_to_end(runs: int) -> tuple[float, float]:
+    """Median seconds of a run with one execution and of a run without, in one thread each."""
+    with start_in_process(None, config=LocalConfig(code_interpreter="sandbox")) as server:
+        client = openai.OpenAI(api_key="x", base_url=server.base_url)
+        bot = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
+        medians = []
+        for text in ("```python\ntotal = 6 * 7\n```", "hello"):
+            thread = client.beta.threads.create()
+
+            def run(thread_id: str = thread.id, content: str = text) -> None:
+                client.beta.threads.messages.create(thread_id, role="user", content=content)
+                done = client.beta.threads.runs.create_and_poll(
+                    thread_id=thread_id, assistant_id=bot.id, poll_interval_ms=5
+                )
+                if done.status != "completed":
+                    raise SystemExit(f"run failed: {done.last_error}")
+
+            run()  # the kernel starts here
+            medians.append(statistics.median(seconds(run) for _ in range(runs)))
+    return medians[0], medians[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="samples per median (default 9)")
@@ -146,6 +173,7 @@ def main() -> int:
         warm = warm_execution(executor, args.runs * 10)
         rate = throughput(executor, args.sessions, per_session=50)
         rss, pss = idle_kernel_memory(executor)
+    with_code, without = end_to_end(args.runs)
 
     rows = [
         ("cold start (first execution, no spare)", f"{cold * 1000:.0f} ms"),
@@ -156,6 +184,9 @@ def main() -> int:
         (f"executions/s, {args.sessions} sessions at once", f"{rate:.0f}"),
         ("idle kernel RSS (sandbox tree)", f"{rss:.0f} MiB"),
         ("idle kernel PSS (sandbox tree)", f"{pss:.0f} MiB"),
+        ("run with one execution (SDK over HTTP)", f"{with_code * 1000:.0f} ms"),
+        ("run without code", f"{without * 1000:.0f} ms"),
+        ("run with code / run without", f"{with_code / without:.2f}x"),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'measure':<{width}}  value")
