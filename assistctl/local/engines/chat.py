@@ -42,12 +42,11 @@ from assistctl.local.engines.contract import (
     Usage,
     count_tokens,
 )
-from assistctl.local.engines.offered_code import OfferedCode
+from assistctl.local.engines.offered_code import OfferedCode, OfferedTools
 from assistctl.local.engines.offered_code import function_definition as code_definition
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
-    Budget,
     OfferedSearch,
     exchange_arguments,
     function_definition,
@@ -90,10 +89,8 @@ class ChatEngine(BackendEngine):
         code: CodeSession | None,
     ) -> Outcome:
         conversation = _conversation(run)
-        budget = Budget(run.max_tool_calls)
-        searches = OfferedSearch(run, search, budget)
-        runs = OfferedCode(run, code, budget)
-        made: list[ServerToolCall] = []
+        tools = OfferedTools(run, search, code)
+        searches, runs, made = tools.searches, tools.runs, tools.made
         usage = Usage()
         for _ in range(MAX_SEARCH_ROUNDS + 1):
             request = self._request(run, searches.offered, runs, resumed=bool(run.exchanges))
@@ -107,17 +104,14 @@ class ChatEngine(BackendEngine):
             if not reply.tool_calls:
                 return self._answer(run, reply, usage, searches, tuple(made))
             conversation.append(_assistant_tool_message(reply.tool_calls))
-            searched_before, ran_before = len(searches.calls), len(runs.calls)
-            functions, searched = searches.serve(reply.tool_calls, on_tool_call)
-            functions, ran = runs.serve(functions, on_tool_call)
-            made += [*searches.calls[searched_before:], *runs.calls[ran_before:]]
-            conversation.extend(_tool_message(call.id, output) for call, output in searched + ran)
+            functions, answered = tools.serve(reply.tool_calls, on_tool_call)
+            conversation.extend(_tool_message(call.id, output) for call, output in answered)
             if functions:
                 calls = tuple(
                     FunctionCall(c.id or new_id("call"), c.name, c.arguments) for c in functions
                 )
                 return ActionRequired(calls, usage, tuple(made))
-        return searches.endless(usage, tuple(made))
+        return tools.endless(usage)
 
     def _complete_fitting(
         self,

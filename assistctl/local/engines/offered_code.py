@@ -18,11 +18,14 @@ from typing import Any
 from assistctl.local.engines.contract import (
     CodeInterpreterCall,
     CodeSession,
+    Failure,
     FunctionCall,
     RunInput,
+    Search,
     ServerToolCall,
+    Usage,
 )
-from assistctl.local.engines.offered_search import Budget
+from assistctl.local.engines.offered_search import Budget, OfferedSearch
 
 FUNCTION_NAME = "code_interpreter"
 SPENT = "No more code runs are allowed in this turn (max_tool_calls is reached); answer now."
@@ -99,3 +102,30 @@ class OfferedCode:
                 on_tool_call(made)
             ran.append((call, made.exchange().output or ""))
         return functions, ran
+
+
+class OfferedTools:
+    """The account's own tools offered to a backend in one turn (file search and code, sharing
+    one ``max_tool_calls`` budget), and every call they made, in order."""
+
+    def __init__(self, run: RunInput, search: Search, code: CodeSession | None) -> None:
+        budget = Budget(run.max_tool_calls)
+        self.searches = OfferedSearch(run, search, budget)
+        self.runs = OfferedCode(run, code, budget)
+        self.made: list[ServerToolCall] = []
+
+    def serve(
+        self,
+        calls: tuple[FunctionCall, ...],
+        on_tool_call: Callable[[ServerToolCall], None] | None,
+    ) -> tuple[list[FunctionCall], list[tuple[FunctionCall, str]]]:
+        """Split a reply's calls: the client's functions, and those answered here with their
+        outputs for the model."""
+        searched_before, ran_before = len(self.searches.calls), len(self.runs.calls)
+        functions, searched = self.searches.serve(calls, on_tool_call)
+        functions, ran = self.runs.serve(functions, on_tool_call)
+        self.made += [*self.searches.calls[searched_before:], *self.runs.calls[ran_before:]]
+        return functions, searched + ran
+
+    def endless(self, usage: Usage) -> Failure:
+        return self.searches.endless(usage, tuple(self.made))

@@ -50,13 +50,11 @@ from assistctl.local.engines.contract import (
     Usage,
     count_tokens,
 )
-from assistctl.local.engines.offered_code import OfferedCode
+from assistctl.local.engines.offered_code import OfferedCode, OfferedTools
 from assistctl.local.engines.offered_code import function_definition as code_definition
 from assistctl.local.engines.offered_search import (
     FUNCTION_NAME,
     MAX_SEARCH_ROUNDS,
-    Budget,
-    OfferedSearch,
     exchange_arguments,
     function_definition,
 )
@@ -92,10 +90,8 @@ class ResponsesEngine(BackendEngine):
         code: CodeSession | None,
     ) -> Outcome:
         items = _input_items(run)
-        budget = Budget(run.max_tool_calls)
-        searches = OfferedSearch(run, search, budget)
-        runs = OfferedCode(run, code, budget)
-        made: list[ServerToolCall] = []
+        tools = OfferedTools(run, search, code)
+        searches, runs, made = tools.searches, tools.runs, tools.made
         usage = Usage()
         reasoning: list[ReasoningNote] = []
         for _ in range(MAX_SEARCH_ROUNDS + 1):
@@ -118,16 +114,13 @@ class ResponsesEngine(BackendEngine):
                     "max_completion_tokens" if reply.incomplete else None,
                     tuple(reasoning),
                 )
-            searched_before, ran_before = len(searches.calls), len(runs.calls)
-            functions, searched = searches.serve(reply.calls, on_tool_call)
-            functions, ran = runs.serve(functions, on_tool_call)
-            made += [*searches.calls[searched_before:], *runs.calls[ran_before:]]
-            for call, output in searched + ran:
+            functions, answered = tools.serve(reply.calls, on_tool_call)
+            for call, output in answered:
                 items.append(_call_item(call.id, call.name, call.arguments))
                 items.append(_output_item(call.id, output))
             if functions:
                 return ActionRequired(tuple(functions), usage, tuple(made), tuple(reasoning))
-        return searches.endless(usage, tuple(made))
+        return tools.endless(usage)
 
     def _request(
         self, run: RunInput, searchable: bool, runs: OfferedCode, forced: bool
