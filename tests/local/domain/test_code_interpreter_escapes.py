@@ -103,11 +103,15 @@ def test_nothing_outside_mnt_data_can_be_written(client, bot):
 
 
 def test_another_threads_files_are_not_visible(client, bot):
-    private = client.files.create(file=("secret-a.txt", SECRET.encode()), purpose="assistants")
+    private = client.files.create(
+        file=("secret-of-a-thread.txt", SECRET.encode()), purpose="assistants"
+    )
     owner = client.beta.threads.create(
         tool_resources={"code_interpreter": {"file_ids": [private.id]}}
     )
-    assert "secret-a.txt" in attack(client, bot, "import os\nprint(os.listdir())", owner.id)
+    assert "secret-of-a-thread.txt" in attack(
+        client, bot, "import os\nprint(os.listdir())", owner.id
+    )
     logs = attack(
         client,
         bot,
