@@ -348,8 +348,12 @@ def test_forged_malformed_and_flooding_messages_are_dropped(executor: CodeExecut
 
 
 def test_a_message_over_the_size_limit_is_dropped_and_output_comes_back_after(
-    executor: CodeExecutor,
+    patient_executor: CodeExecutor,
 ) -> None:
+    """Building and sending 20 MiB can outlast the 3 s limit on a busy machine (the suite
+    runs the code interpreter's bombs on other workers meanwhile): this test is about the
+    drop, so it gets the patient executor."""
+    executor = patient_executor
     result = executor.execute(
         "oversized",
         "kernel = get_ipython().kernel\n"
