@@ -89,6 +89,21 @@ def database_rows(server, sql: str) -> list[tuple[Any, ...]]:
         connection.close()
 
 
+def stored_objects(server) -> list[tuple[Any, ...]]:
+    """Every stored object (table, id, JSON) read straight from the server's SQLite file."""
+    tables = [
+        name
+        for (name,) in database_rows(
+            server, "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%data TEXT%'"
+        )
+    ]
+    return [
+        (table, *row)
+        for table in tables
+        for row in database_rows(server, f"SELECT id, data FROM {table} ORDER BY seq")
+    ]
+
+
 def served_subprocess(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     """``assistctl local serve`` on a free port in its own process: ``(process, base URL)``."""
     process = subprocess.Popen(

@@ -223,7 +223,7 @@ def search(request: Request, body: Body) -> Body:
     threshold = (
         optional_number(ranking, "score_threshold", 0, 1, "ranking_options.score_threshold") or 0.0
     )
-    hits = vector_stores.search([vector_store_id], text, limit, filters)
+    hits = vector_stores.search([vector_store_id], text, limit, filters, threshold)
     vector_stores.touch(vector_store_id)
     return {
         "object": "vector_store.search_results.page",
@@ -237,7 +237,6 @@ def search(request: Request, body: Body) -> Body:
                 "content": [{"type": "text", "text": hit.text}],
             }
             for hit in hits
-            if hit.score >= threshold
         ],
         "has_more": False,
         "next_page": None,

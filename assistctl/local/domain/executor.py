@@ -44,9 +44,45 @@ from assistctl.local.engines import (
     Search,
     ToolExchange,
 )
-from assistctl.local.storage import Store, StoreClosed
+from assistctl.local.storage import Excluding, Store, StoreClosed
 
 log = logging.getLogger(__name__)
+# ``truncation_strategy: auto`` keeps the newest messages that fit this many tokens (estimated
+# as characters / 4 plus a few per message, as chat formats frame them), or the run's
+# ``max_prompt_tokens`` when lower: a run reads the messages it sends, not the whole thread.
+AUTO_CONTEXT_TOKENS = 32_000
+MESSAGE_FRAME_TOKENS = 4
+CONTEXT_PAGE = 100
+
+
+def context_messages(store: Store, run: ApiObject) -> list[ContextMessage]:
+    """The thread's messages a run sends its engine, oldest first: those before the run's own
+    (``truncation_strategy``: the last N, or ``auto``: the newest within the token budget),
+    read newest first a page at a time."""
+    strategy = run.get("truncation_strategy") or {}
+    last = int(strategy.get("last_messages") or 0) if strategy.get("type") == "last_messages" else 0
+    budget = min(AUTO_CONTEXT_TOKENS, run.get("max_prompt_tokens") or AUTO_CONTEXT_TOKENS)
+    newest_first: list[ContextMessage] = []
+    used, after = 0, None
+    while True:
+        page = store.list(
+            MESSAGE,
+            run["thread_id"],
+            after=after,
+            limit=CONTEXT_PAGE,
+            where={"run_id": Excluding(run["id"])},
+        )
+        for message in page.data:
+            text = message_text(message)
+            used += len(text) // 4 + MESSAGE_FRAME_TOKENS
+            if (last and len(newest_first) >= last) or (
+                not last and newest_first and used > budget
+            ):
+                return newest_first[::-1]
+            newest_first.append(ContextMessage(message["role"], text))
+        if not page.has_more:
+            return newest_first[::-1]
+        after = page.ids[-1]
 
 
 def _unheard(event: str, data: ApiObject) -> None:
@@ -175,14 +211,7 @@ class RunExecutor:
         store = self._store
         thread = store.get(THREAD, run["thread_id"]) or {}
         assistant = store.get(ASSISTANT, run["assistant_id"]) or {}
-        messages = [
-            ContextMessage(m["role"], message_text(m))
-            for m in store.all(MESSAGE, run["thread_id"])
-            if m.get("run_id") != run["id"]
-        ]
-        strategy = run.get("truncation_strategy") or {}
-        if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
-            messages = messages[-int(strategy["last_messages"]) :]
+        messages = context_messages(store, run)
         vector_store_ids: list[str] = []
         for resources in (
             assistant.get("tool_resources") or {},

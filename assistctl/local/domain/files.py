@@ -66,8 +66,7 @@ class Files:
         return file
 
     def page(self, request: PageRequest, purpose: str | None) -> ApiObject:
-        where = (lambda file: file["purpose"] == purpose) if purpose else None
-        return list_page(self._store, FILE, "", request, where)
+        return list_page(self._store, FILE, "", request, {"purpose": purpose} if purpose else None)
 
     def content(self, file_id: str) -> bytes:
         """The bytes of a downloadable file (the API keeps ``assistants`` files to itself)."""

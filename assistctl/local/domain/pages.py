@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistctl.local.domain.errors import InvalidRequest
-from assistctl.local.storage import CursorNotFound, Filter, Page, Store, StoredObject, page_of
+from assistctl.local.storage import CursorNotFound, Page, Store, StoredObject, Where, page_of
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class PageRequest:
 
 
 def list_page(
-    store: Store, type: str, parent: str, request: PageRequest, where: Filter | None = None
+    store: Store, type: str, parent: str, request: PageRequest, where: Where | None = None
 ) -> StoredObject:
     """One API list page of a collection; a cursor naming an object outside it is a 400."""
     return _paged(

@@ -167,7 +167,7 @@ class Threads:
         return self._store.all(MESSAGE, thread_id)
 
     def messages_page(self, thread_id: str, request: PageRequest, run_id: str | None) -> ApiObject:
-        where = (lambda message: message.get("run_id") == run_id) if run_id else None
+        where = {"run_id": run_id} if run_id else None
         return list_page(self._store, MESSAGE, thread_id, request, where)
 
     def update_message(self, message: ApiObject, metadata: dict[str, Any] | None) -> ApiObject:

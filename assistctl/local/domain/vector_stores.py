@@ -35,10 +35,8 @@ from assistctl.local.domain.search import (
     AUTO_OVERLAP_TOKENS,
     SearchHit,
     chunk_text,
-    matches_filter,
-    rank,
 )
-from assistctl.local.storage import Store
+from assistctl.local.storage import AsOf, Store
 
 DAY_S = 86_400
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
@@ -88,10 +86,17 @@ def attachment_view(attachment: ApiObject, moment: float | None = None) -> ApiOb
 
 
 def file_counts(views: list[ApiObject]) -> dict[str, int]:
+    """The API's ``file_counts`` of some attachments' views."""
     counts = {status: 0 for status in FILE_STATUSES}
     for view in views:
         counts[view["status"]] += 1
     return {**counts, "total": len(views)}
+
+
+def summary_file_counts(summary: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """The API's ``file_counts`` from a store's files counted by status."""
+    counts = {status: summary.get(status, (0, 0))[0] for status in FILE_STATUSES}
+    return {**counts, "total": sum(counts.values())}
 
 
 class VectorStores:
@@ -109,20 +114,25 @@ class VectorStores:
         return self._store.get(VECTOR_STORE, vector_store_id) is not None
 
     def view(
-        self, vector_store: ApiObject, attachments: list[ApiObject] | None = None
+        self,
+        vector_store: ApiObject,
+        summary: dict[str, tuple[int, int]] | None = None,
+        moment: float | None = None,
     ) -> ApiObject:
-        """The API's vector store with status, counts, usage and expiry computed now (from
-        ``attachments`` when the caller has already read them)."""
-        moment = time.time()
-        if attachments is None:
-            attachments = self._store.all(VECTOR_STORE_FILE, vector_store["id"])
-        views = [attachment_view(a, moment) for a in attachments]
+        """The API's vector store with status, counts, usage and expiry computed as of
+        ``moment`` (now), from its files counted by status (``summary``, read when not
+        given)."""
+        moment = time.time() if moment is None else moment
+        if summary is None:
+            summary = self._store.attachment_summaries([vector_store["id"]], moment)[
+                vector_store["id"]
+            ]
         view = {k: v for k, v in vector_store.items() if not k.startswith("_")}
         expires_after = vector_store.get("expires_after")
         expires_at = None
         if expires_after:
             expires_at = vector_store["last_active_at"] + expires_after["days"] * DAY_S
-        counts = file_counts(views)
+        counts = summary_file_counts(summary)
         if expires_at is not None and expires_at <= moment:
             status = "expired"
         elif counts["in_progress"]:
@@ -132,7 +142,7 @@ class VectorStores:
         view.update(
             status=status,
             file_counts=counts,
-            usage_bytes=sum(v["usage_bytes"] for v in views),
+            usage_bytes=summary.get("completed", (0, 0))[1],
             expires_at=expires_at,
         )
         return view
@@ -159,10 +169,11 @@ class VectorStores:
         return self.view(self.get(vector_store["id"]))
 
     def page(self, request: PageRequest) -> ApiObject:
-        """A list page of stores, their attachments read in one query."""
+        """A list page of stores, their files counted in one grouped query."""
+        moment = time.time()
         result = list_page(self._store, VECTOR_STORE, "", request)
-        attachments = self._store.children(VECTOR_STORE_FILE, [v["id"] for v in result["data"]])
-        result["data"] = [self.view(v, attachments[v["id"]]) for v in result["data"]]
+        summaries = self._store.attachment_summaries([v["id"] for v in result["data"]], moment)
+        result["data"] = [self.view(v, summaries[v["id"]], moment) for v in result["data"]]
         return result
 
     def update(self, vector_store: ApiObject, changes: ApiObject) -> ApiObject:
@@ -194,41 +205,35 @@ class VectorStores:
         query: str,
         max_results: int = 10,
         filters: ApiObject | None = None,
+        score_threshold: float = 0.0,
     ) -> list[SearchHit]:
-        """The best chunks of the completed files of ``vector_store_ids`` for ``query``."""
-        candidates: list[tuple[tuple[ApiObject, str], str]] = []
-        for vector_store_id in vector_store_ids:
-            files = {
-                attachment["id"]: attachment
-                for attachment in self.searchable_files(vector_store_id)
-                if matches_filter(attachment.get("attributes") or {}, filters)
-            }
-            if not files:
-                continue
-            for chunk in self._store.chunks.candidates(vector_store_id):
-                if chunk.file_id in files:
-                    candidates.append(((files[chunk.file_id], chunk.text), chunk.text))
-        ranked = rank(query, candidates, max_results)
+        """The best chunks of the completed files of ``vector_store_ids`` for ``query``, those
+        whose attributes pass ``filters`` and scoring at least ``score_threshold`` (one query
+        in the database's full-text index)."""
+        chunks = self._store.chunks.search(
+            list(dict.fromkeys(vector_store_ids)),
+            query,
+            max_results,
+            filters=filters,
+            score_threshold=score_threshold,
+            moment=time.time(),
+        )
         names: dict[str, str] = {
             file_id: file["filename"]
             for file_id, file in self._store.get_many(
-                FILE, list({attachment["id"] for (attachment, _), _ in ranked})
+                FILE, list({chunk.file_id for chunk in chunks})
             ).items()
         }
-        hits = []
-        for (attachment, text), score in ranked:
-            file_id: str = attachment["id"]
-            attributes = attachment.get("attributes") or {}
-            hits.append(SearchHit(file_id, names.get(file_id, file_id), text, score, attributes))
-        return hits
-
-    def searchable_files(self, vector_store_id: str) -> list[ApiObject]:
-        """Attachments of a store whose indexing has completed (what search may cite)."""
-        moment = time.time()
-        views = (
-            attachment_view(a, moment) for a in self._store.all(VECTOR_STORE_FILE, vector_store_id)
-        )
-        return [view for view in views if view["status"] == "completed"]
+        return [
+            SearchHit(
+                chunk.file_id,
+                names.get(chunk.file_id, chunk.file_id),
+                chunk.text,
+                chunk.score,
+                chunk.attachment.get("attributes") or {},
+            )
+            for chunk in chunks
+        ]
 
     # --- files of a store (attachments) ------------------------------------------------------
 
@@ -321,14 +326,11 @@ class VectorStores:
     ) -> ApiObject:
         """A list page of a store's files, only those with ``status`` (as of now) and, given
         ``among``, only those file ids."""
-        moment = time.time()
-
-        def wanted(attachment: ApiObject) -> bool:
-            return (among is None or attachment["id"] in among) and (
-                status is None or attachment_view(attachment, moment)["status"] == status
-            )
-
-        where = wanted if status is not None or among is not None else None
+        where: dict[str, object] = {}
+        if among is not None:
+            where["id"] = sorted(among)
+        if status is not None:
+            where["status"] = AsOf(status, time.time())
         result = list_page(self._store, VECTOR_STORE_FILE, vector_store_id, request, where)
         result["data"] = [attachment_view(a) for a in result["data"]]
         return result

@@ -1,27 +1,33 @@
 """Storage: the only code of the local account that speaks SQL.
 
-``Store`` keeps the account's records (API objects as JSON, listed as the API pages them) and
-file bytes; ``Store.chunks`` is the search index of vector-store files. Both share one SQLite
-database, so a transaction covers a record and its chunks. A second backend (PostgreSQL)
-offers the same two classes' public methods.
+``Store`` keeps the account's records (API objects as JSON in a table per type, beside indexed
+columns for every filter and cursor) and file bytes; ``Store.chunks`` is the full-text search
+index of vector-store files. Both share one database, so a transaction covers a record and its
+chunks. The schema is versioned: opening a database runs the migrations it has not had.
+Every statement sees only the current project's objects (``in_project``).
 """
 
 from assistctl.local.storage.chunks import ChunkIndex, IndexedChunk
 from assistctl.local.storage.database import StoreClosed, StoreUnavailable
+from assistctl.local.storage.scope import DEFAULT_PROJECT, current_project, in_project
 from assistctl.local.storage.store import (
+    AsOf,
     CursorNotFound,
-    Filter,
+    Excluding,
     Page,
     Store,
     StoredObject,
     Unrenderable,
+    Where,
     page_of,
 )
 
 __all__ = [
+    "DEFAULT_PROJECT",
+    "AsOf",
     "ChunkIndex",
     "CursorNotFound",
-    "Filter",
+    "Excluding",
     "IndexedChunk",
     "Page",
     "Store",
@@ -29,5 +35,8 @@ __all__ = [
     "StoreUnavailable",
     "StoredObject",
     "Unrenderable",
+    "Where",
+    "current_project",
+    "in_project",
     "page_of",
 ]

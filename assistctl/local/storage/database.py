@@ -1,8 +1,11 @@
-"""The SQLite database of one account: its connection, its schema and its transactions.
+"""The SQLite database of one account: its connections, its migrations and its transactions.
 
-One connection guarded by a lock serves every table (SQLite serialises writers anyway), so one
-transaction spans objects, file bytes and search chunks alike. Writes commit before the call
-returns (WAL, ``synchronous=NORMAL``): an answered request survives a crash of the server.
+One writer connection guarded by a lock takes every write (SQLite serialises writers anyway),
+so one transaction spans objects, file bytes and search chunks alike. Reads outside a
+transaction go to a per-thread reader connection, which WAL lets run beside the writer: a
+read never waits for a write, so sub-millisecond reads can be answered straight from the event
+loop. Writes commit before the call returns (WAL, ``synchronous=NORMAL``): an answered request
+survives a crash of the server. An in-memory database has one connection for everything.
 """
 
 from __future__ import annotations
@@ -14,41 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    type TEXT NOT NULL,
-    parent TEXT NOT NULL DEFAULT '',
-    id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (type, parent, id)
-);
-CREATE INDEX IF NOT EXISTS objects_by_id ON objects (id);
-CREATE INDEX IF NOT EXISTS objects_by_seq ON objects (type, parent, seq);
-CREATE TABLE IF NOT EXISTS blobs (
-    id TEXT PRIMARY KEY,
-    content BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    vector_store_id TEXT NOT NULL,
-    file_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (vector_store_id, file_id, position)
-);
-CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
-"""
+from assistctl.local.storage.migrations import LATEST, SQLITE_MIGRATIONS
 
 Parameters = Sequence[Any]
 BLOB_CHUNK_BYTES = 1024 * 1024
 
 
 class StoreUnavailable(Exception):
-    """The database cannot be opened (a bad path, a file that is not a database, no space)."""
+    """The database cannot be opened (a bad path, a file that is not a database, no space, a
+    schema newer than this release knows)."""
 
 
 class StoreClosed(Exception):
@@ -56,24 +33,54 @@ class StoreClosed(Exception):
 
 
 class Database:
-    """Thread-safe: every statement runs under one re-entrant lock."""
+    """Thread-safe: writes run under one re-entrant lock; each thread reads on its own
+    connection unless it is inside a transaction (which then sees its own writes)."""
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.RLock()
+        self._path = path
         self._connection = _connected(path)
         self._depth = 0
+        self._writer: int | None = None
         self._closed = False
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        try:
+            migrate(self._connection)
+        except (sqlite3.Error, StoreUnavailable) as exc:
+            self._connection.close()
+            raise StoreUnavailable(str(exc)) from exc
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._connection.close()
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
 
     def _open_connection(self) -> sqlite3.Connection:
-        """The connection, for a caller holding the lock."""
+        """The writer connection, for a caller holding the lock."""
         if self._closed:
             raise StoreClosed("the account's database is closed")
         return self._connection
+
+    def _in_transaction(self) -> bool:
+        return self._writer == threading.get_ident()
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's reader connection (None: read on the writer, under the lock)."""
+        if self._path is None or self._in_transaction():
+            return None
+        if self._closed:
+            raise StoreClosed("the account's database is closed")
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = _connected(self._path)
+            self._local.reader = reader
+            with self._lock:
+                self._readers.append(reader)
+        return reader
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -82,23 +89,39 @@ class Database:
             connection = self._open_connection()
             if self._depth == 0:
                 connection.execute("BEGIN IMMEDIATE")
+                self._writer = threading.get_ident()
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
+                    self._writer = None
                     connection.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if self._depth == 0:
+                self._writer = None
                 connection.execute("COMMIT")
 
     @contextmanager
     def consistent(self) -> Iterator[None]:
-        """Several reads that must see one state: no write of this account runs between them."""
-        with self._lock:
+        """Several reads that must see one state (one read transaction: a snapshot)."""
+        reader = self._reader()
+        if reader is None:
+            with self._lock:
+                yield
+            return
+        depth = getattr(self._local, "snapshot_depth", 0)
+        if depth == 0:
+            reader.execute("BEGIN")
+        self._local.snapshot_depth = depth + 1
+        try:
             yield
+        finally:
+            self._local.snapshot_depth = depth
+            if depth == 0:
+                reader.execute("COMMIT")
 
     def write(self, sql: str, parameters: Parameters = ()) -> int:
         """Run one write statement in a transaction; the number of rows it touched."""
@@ -115,20 +138,22 @@ class Database:
             row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
         return row
 
-    def write_blob(self, id: str, size: int, chunks: Iterable[bytes]) -> None:
-        """Make the blob ``id`` the ``size`` bytes that ``chunks`` yield, written as they come:
-        memory stays bounded whatever the size (SQLite's incremental blob I/O into a
+    def write_blob(self, id: str, project: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Make the file bytes ``id`` the ``size`` bytes that ``chunks`` yield, written as they
+        come: memory stays bounded whatever the size (SQLite's incremental blob I/O into a
         ``zeroblob`` of the final length). Any other total is a ValueError, and nothing is
         written."""
         with self.transaction():
             connection = self._open_connection()
             cursor = connection.execute(
-                "INSERT OR REPLACE INTO blobs (id, content) VALUES (?, zeroblob(?))", (id, size)
+                "INSERT OR REPLACE INTO file_bytes (id, project, content) "
+                "VALUES (?, ?, zeroblob(?))",
+                (id, project, size),
             )
             rowid = cursor.lastrowid
             assert rowid is not None
             written = 0
-            with connection.blobopen("blobs", "content", rowid) as blob:
+            with connection.blobopen("file_bytes", "content", rowid) as blob:
                 for chunk in chunks:
                     if written + len(chunk) > size:
                         raise ValueError(f"more than the {size} bytes announced")
@@ -137,12 +162,15 @@ class Database:
             if written != size:
                 raise ValueError(f"expected {size} bytes, got {written}")
 
-    def read_blob(self, id: str) -> Iterator[bytes]:
-        """The blob ``id`` a chunk at a time (nothing if there is no such blob)."""
+    def read_blob(self, id: str, project: str) -> Iterator[bytes]:
+        """The file bytes ``id`` a chunk at a time (nothing if there are none)."""
         with self._lock:
             row = (
                 self._open_connection()
-                .execute("SELECT rowid, length(content) FROM blobs WHERE id = ?", (id,))
+                .execute(
+                    "SELECT rowid, length(content) FROM file_bytes WHERE id = ? AND project = ?",
+                    (id, project),
+                )
                 .fetchone()
             )
         if row is None:
@@ -151,24 +179,24 @@ class Database:
         for offset in range(0, size, BLOB_CHUNK_BYTES):
             with self._lock:
                 connection = self._open_connection()
-                with connection.blobopen("blobs", "content", rowid, readonly=True) as blob:
+                with connection.blobopen("file_bytes", "content", rowid, readonly=True) as blob:
                     blob.seek(offset)
                     yield blob.read(BLOB_CHUNK_BYTES)
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
+        reader = self._reader()
+        if reader is not None:
+            return reader.execute(sql, parameters).fetchall()
         with self._lock:
             return self._open_connection().execute(sql, parameters).fetchall()
 
     def read_one(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
-        with self._lock:
-            row: tuple[Any, ...] | None = (
-                self._open_connection().execute(sql, parameters).fetchone()
-            )
-        return row
+        rows = self.read(sql, parameters)
+        return rows[0] if rows else None
 
 
 def _connected(path: Path | None) -> sqlite3.Connection:
-    """A connection to the database at ``path`` (None: in memory), its schema in place."""
+    """A connection to the database at ``path`` (None: in memory)."""
     try:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +206,53 @@ def _connected(path: Path | None) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=5000")
-        connection.executescript(SCHEMA)
+        connection.execute("PRAGMA foreign_keys=ON")
     except (OSError, sqlite3.Error) as exc:
         raise StoreUnavailable(str(exc)) from exc
     return connection
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The version a database has reached: recorded, or 1 for a database of the releases
+    before versions were recorded, or 0 for an empty one."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "schema_version" in tables:
+        return int(connection.execute("SELECT version FROM schema_version").fetchone()[0])
+    return 1 if "objects" in tables else 0
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Run the migrations after the database's version, each in a transaction of its own."""
+    version = schema_version(connection)
+    if version > LATEST:
+        raise StoreUnavailable(
+            f"the database is at schema version {version}, newer than this release's {LATEST}; "
+            "upgrade assistctl"
+        )
+    for migration in SQLITE_MIGRATIONS:
+        if migration.version <= version:
+            continue
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                connection.execute(statement)
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            connection.execute("DELETE FROM schema_version")
+            connection.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (``executescript`` would commit on its own)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

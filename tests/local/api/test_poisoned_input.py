@@ -16,7 +16,7 @@ import pytest
 
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.local.storage import Store, Unrenderable
-from tests.local.tools import GET_ORDER, database_rows, indexed_store
+from tests.local.tools import GET_ORDER, indexed_store, stored_objects
 
 SURROGATE = "\ud800"
 NON_FINITE = (math.nan, math.inf, -math.inf)
@@ -202,13 +202,13 @@ def test_every_string_and_number_field_refuses_surrogates_and_non_finite_numbers
         assert status == 200, (path, body)  # the unpoisoned request is valid
         if answer.get("object") == "thread.run":  # settled, so only a poisoned write could
             client.beta.threads.runs.poll(answer["id"], thread_id=answer["thread_id"])
-        rows_before = database_rows(server, "SELECT type, id, data FROM objects")
+        rows_before = stored_objects(server)
         for where, variant in poisoned(body):
             status, answer = post_raw(server.base_url, path, variant)
             assert status == 400, f"POST {path} with {where} poisoned answered {status}"
             assert answer["error"]["type"] == "invalid_request_error"
             tried += 1
-        assert database_rows(server, "SELECT type, id, data FROM objects") == rows_before, path
+        assert stored_objects(server) == rows_before, path
     assert tried > 150
     every_list(client, ids)
     server.stop()

@@ -1,11 +1,14 @@
-"""The SQLite store: CRUD, API-style paging, transactions, durability, the chunk index."""
+"""The SQLite store: CRUD, API-style paging with filters in SQL, transactions, durability,
+projects, the full-text chunk index."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from assistctl.local.domain.records import new_id
-from assistctl.local.storage import CursorNotFound, IndexedChunk, Store
+from assistctl.local.storage import AsOf, CursorNotFound, Excluding, Store, in_project, page_of
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def test_paging_like_the_api(store):
     assert [o["id"] for o in before.data] == ["t2", "t3"] and before.has_more
     window = store.list("thing", order="asc", after="t0", before="t3", limit=10)
     assert [o["id"] for o in window.data] == ["t1", "t2"] and not window.has_more
-    assert store.list("thing", where=lambda o: o["n"] % 2 == 0).body()["last_id"] == "t0"
+    assert store.list("thing", where={"id": ["t0", "t2"]}).body()["last_id"] == "t0"
     assert store.list("empty").body() == {
         "object": "list",
         "data": [],
@@ -74,21 +77,85 @@ def test_paging_like_the_api(store):
         store.list("thing", after="nope")
 
 
-def test_sql_paging_matches_filtered_paging(store):
-    """Unfiltered pages come from SQL, filtered ones from Python: both must agree."""
-    ids = fill(store, 7)
-    fill(store, 3, parent="other")
-    cursors = [None, *ids]
+def test_filtered_paging_matches_paging_in_memory(store):
+    """Filters and cursors run in SQL; they page exactly as the API pages a list held in
+    memory (``page_of``), a cursor outside the filtered list being unknown."""
+    files = [
+        store.insert("file", {"id": f"f{i}", "purpose": "batch" if i % 3 else "assistants"})
+        for i in range(9)
+    ]
+    store.insert("file", {"id": "elsewhere", "purpose": "batch"}, "")
+    wanted = [f for f in files if f["purpose"] == "batch"]
+    cursors = [None, *(f["id"] for f in wanted)]
     for order in ("asc", "desc"):
         for limit in (1, 3, 10):
             for after in cursors:
                 for before in cursors:
                     arguments = dict(order=order, after=after, before=before, limit=limit)
-                    assert store.list("thing", **arguments) == store.list(
-                        "thing", where=lambda o: True, **arguments
-                    ), arguments
+                    try:
+                        expected = page_of(wanted + [store.get("file", "elsewhere")], **arguments)
+                    except CursorNotFound:
+                        continue
+                    listed = store.list("file", where={"purpose": "batch"}, **arguments)
+                    assert (listed.ids, listed.has_more) == (expected.ids, expected.has_more)
     with pytest.raises(CursorNotFound):
-        store.list("thing", before="t5", parent="other")
+        store.list("file", where={"purpose": "batch"}, after="f0")
+
+
+def test_messages_by_run_and_excluding_a_run(store):
+    for i in range(6):
+        store.insert("thread.message", {"id": f"m{i}", "run_id": "run_a" if i % 2 else None}, "t")
+    store.insert("thread.message", {"id": "other", "run_id": "run_a"}, "t2")
+    by_run = store.list("thread.message", "t", order="asc", where={"run_id": "run_a"})
+    assert by_run.ids == ["m1", "m3", "m5"]
+    others = store.all("thread.message", "t", where={"run_id": Excluding("run_a")})
+    assert [m["id"] for m in others] == ["m0", "m2", "m4"]
+    store.put("thread.message", {"id": "m0", "run_id": "run_a"}, "t")  # columns follow data
+    assert store.list("thread.message", "t", where={"run_id": "run_a"}).ids[-1] == "m0"
+
+
+def test_attachment_status_is_filtered_as_of_a_moment(store):
+    for name, ready_at, outcome in (("a", 10, "completed"), ("b", 20, "failed"), ("c", 5, "x")):
+        attach(store, "vs", name, [], ready_at=ready_at, outcome=outcome)
+    in_progress = store.list("vector_store.file", "vs", where={"status": AsOf("in_progress", 15)})
+    assert in_progress.ids == ["b"]
+    assert store.attachment_summaries(["vs", "none"], 15) == {
+        "vs": {"completed": (1, 3), "in_progress": (1, 3), "x": (1, 3)},
+        "none": {},
+    }
+
+
+def test_page_json_splices_stored_objects(store):
+    store.insert("assistant", {"id": "a1", "name": "é"})
+    store.insert("assistant", {"id": "a2", "name": None})
+    page = store.list("assistant", limit=1)
+    assert (
+        json.loads(page.body_json())
+        == page.body()
+        == {
+            "object": "list",
+            "data": [{"id": "a2", "name": None}],
+            "first_id": "a2",
+            "last_id": "a2",
+            "has_more": True,
+        }
+    )
+
+
+def test_every_statement_sees_only_its_project(store):
+    store.insert("assistant", {"id": "mine"})
+    store.insert("thread.message", {"id": "m"}, "thread")
+    store.put_blob("file-1", b"bytes")
+    with in_project("other"):
+        assert store.get("assistant", "mine") is None and store.find("assistant", "mine") is None
+        assert store.list("assistant").ids == [] and store.count("thread.message", "thread") == 0
+        assert store.get_blob("file-1") is None and not store.delete("assistant", "mine")
+        with pytest.raises(KeyError):
+            store.put("assistant", {"id": "mine", "changed": True})
+        with pytest.raises(CursorNotFound):
+            store.list("assistant", after="mine")
+        store.insert("assistant", {"id": "theirs"})
+    assert store.list("assistant").ids == ["mine"] and store.get_blob("file-1") == b"bytes"
 
 
 def test_children_are_scoped_by_parent(store):
@@ -121,33 +188,102 @@ def test_writes_survive_reopening(tmp_path):
     second.close()
 
 
+def attach(store, vector_store_id, file_id, chunks, attributes=None, **state):
+    """A vector-store file as the domain records one, its chunks indexed."""
+    store.insert(
+        "vector_store.file",
+        {
+            "id": file_id,
+            "created_at": 0,
+            "vector_store_id": vector_store_id,
+            "attributes": attributes or {},
+            "_ready_at": state.get("ready_at", 0),
+            "_outcome": state.get("outcome", "completed"),
+            "_usage_bytes": 3,
+            "_error": None,
+        },
+        vector_store_id,
+    )
+    store.chunks.index_file(vector_store_id, file_id, chunks)
+
+
+def found(store, stores, query, **options):
+    options.setdefault("moment", 100)
+    return [(c.file_id, c.text) for c in store.chunks.search(stores, query, 10, **options)]
+
+
 def test_chunk_index(store):
-    """What search reads: a store's chunks by file then position, replaced per file."""
-    store.chunks.index_file("vs_1", "file-b", ["b0", "b1"])
-    store.chunks.index_file("vs_1", "file-a", ["a0"])
-    store.chunks.index_file("vs_2", "file-a", ["other"])
-    assert store.chunks.candidates("vs_1") == [
-        IndexedChunk("file-a", 0, "a0"),
-        IndexedChunk("file-b", 0, "b0"),
-        IndexedChunk("file-b", 1, "b1"),
+    """Chunks are indexed once per file, replaced per file, removed on detach."""
+    attach(store, "vs_1", "file-b", ["apple b0", "apple b1"])
+    attach(store, "vs_1", "file-a", ["apple a0"])
+    attach(store, "vs_2", "file-a", ["apple other"])
+    assert found(store, ["vs_1"], "apple") == [
+        ("file-a", "apple a0"),
+        ("file-b", "apple b0"),
+        ("file-b", "apple b1"),
     ]
-    store.chunks.index_file("vs_1", "file-b", ["b-new"])
-    assert [c.text for c in store.chunks.candidates("vs_1")] == ["a0", "b-new"]
+    store.chunks.index_file("vs_1", "file-b", ["apple new"])
+    assert [text for _, text in found(store, ["vs_1"], "apple")] == ["apple a0", "apple new"]
     store.chunks.remove("vs_1", "file-b")
-    assert [c.text for c in store.chunks.candidates("vs_1")] == ["a0"]
+    assert found(store, ["vs_1"], "apple") == [("file-a", "apple a0")]
     store.chunks.remove_file_everywhere("file-a")
-    assert store.chunks.candidates("vs_1") == [] and store.chunks.candidates("vs_2") == []
-    store.chunks.index_file("vs_3", "file-c", ["c0"])
+    assert found(store, ["vs_1", "vs_2"], "apple") == []
+    attach(store, "vs_3", "file-c", ["apple c0"])
     store.chunks.remove_store("vs_3")
-    assert store.chunks.candidates("vs_3") == []
+    assert found(store, ["vs_3"], "apple") == []
+
+
+def test_search_takes_questions_stems_and_ranks(store):
+    attach(store, "vs", "returns", ["Items can be returned within 30 days of delivery."])
+    attach(store, "vs", "shipping", ["Shipping takes 5 days; the store opens at nine."])
+    attach(store, "vs", "noise", ["Nothing relevant here at all."])
+    assert found(store, ["vs"], "How many days do I have to return an item?")[0][0] == "returns"
+    assert found(store, ["vs"], "when does it open")[0][0] == "shipping"  # opens ~ open
+    only_stop_words = {file for file, _ in found(store, ["vs"], "the of and")}
+    assert only_stop_words == {"returns", "shipping"}  # then they are what is searched
+    assert found(store, ["vs"], '"quoted" AND (weird* syntax') == []  # never an FTS error
+    scores = [c.score for c in store.chunks.search(["vs"], "delivery days", 10, moment=100)]
+    assert scores == sorted(scores, reverse=True) and all(0 < s < 1 for s in scores)
+    assert len(scores) == 2 and scores[0] > scores[1]
+    assert len(found(store, ["vs"], "delivery days", score_threshold=scores[0])) == 1
+
+
+def test_search_sees_completed_files_passing_the_filters(store):
+    attach(store, "vs", "old", ["apple"], {"year": 2020, "kind": "a"})
+    attach(store, "vs", "new", ["apple"], {"year": 2024, "kind": "b", "flag": True})
+    attach(store, "vs", "later", ["apple"], {"year": 2025}, ready_at=500)
+    attach(store, "vs", "broken", ["apple"], {"year": 2025}, outcome="failed")
+
+    def ids(filters):
+        return sorted(f for f, _ in found(store, ["vs"], "apple", filters=filters))
+
+    assert ids(None) == ["new", "old"]
+    assert ids({"type": "gte", "key": "year", "value": 2021}) == ["new"]
+    assert ids({"type": "eq", "key": "kind", "value": "a"}) == ["old"]
+    assert ids({"type": "ne", "key": "flag", "value": True}) == ["old"]
+    assert ids({"type": "in", "key": "kind", "value": ["a", "b"]}) == ["new", "old"]
+    assert ids({"type": "nin", "key": "kind", "value": ["a"]}) == ["new"]
+    assert ids({"type": "gt", "key": "kind", "value": 1}) == []  # other types never compare
+    assert ids({"type": "lt", "key": "flag", "value": 5}) == []  # booleans are not numbers
+    assert ids(
+        {
+            "type": "or",
+            "filters": [
+                {"type": "eq", "key": "year", "value": 2020},
+                {"type": "and", "filters": [{"type": "eq", "key": "flag", "value": True}]},
+            ],
+        }
+    ) == ["new", "old"]
+    assert found(store, ["vs"], "apple", moment=1000)[0][0] in ("later", "new", "old")
+    with in_project("other"):
+        assert found(store, ["vs"], "apple") == []
 
 
 def test_chunks_roll_back_with_the_records_they_belong_to(store):
     with pytest.raises(RuntimeError), store.transaction():
-        store.insert("thing", {"id": "a"})
-        store.chunks.index_file("vs_1", "a", ["text"])
+        attach(store, "vs_1", "a", ["text"])
         raise RuntimeError("boom")
-    assert store.count("thing") == 0 and store.chunks.candidates("vs_1") == []
+    assert store.count("vector_store.file", "vs_1") == 0 and found(store, ["vs_1"], "text") == []
 
 
 def test_ids(store):

@@ -1,0 +1,209 @@
+"""The schema's history: an ordered list of SQL migrations; the database records the version it
+has reached (``schema_version``) and start-up runs the ones after it, each in its own
+transaction with its new version. A database written by an older release is upgraded in
+place, its objects moved into the new tables; nothing is ever dropped and recreated empty.
+
+Version 1 is the schema of the releases before versions were recorded (one ``objects`` table
+keyed by type and parent); a database without ``schema_version`` but with ``objects`` is at
+version 1. Version 2 gives every record type its table with indexed columns (see ``tables``).
+Version 3 makes the chunk index a full-text index (FTS5, bm25).
+
+A migration is frozen once released: later changes are new migrations, never edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VERSION_1 = """
+CREATE TABLE IF NOT EXISTS objects (
+    type TEXT NOT NULL,
+    parent TEXT NOT NULL DEFAULT '',
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (type, parent, id)
+);
+CREATE INDEX IF NOT EXISTS objects_by_id ON objects (id);
+CREATE INDEX IF NOT EXISTS objects_by_seq ON objects (type, parent, seq);
+CREATE TABLE IF NOT EXISTS blobs (
+    id TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    vector_store_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (vector_store_id, file_id, position)
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
+"""
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A table of version 2: its parent column (None: top level) and extra columns with their
+    SQL types and where version 1 kept them (a JSON path into ``data``)."""
+
+    name: str
+    type: str
+    parent: str | None = None
+    extra: tuple[tuple[str, str, str], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+
+VERSION_2_TABLES = (
+    TableShape("assistants", "assistant"),
+    TableShape(
+        "files",
+        "file",
+        extra=(("purpose", "TEXT", "json_extract(data, '$.purpose')"),),
+        indexes=(("project", "purpose", "seq"),),
+    ),
+    TableShape("vector_stores", "vector_store"),
+    TableShape(
+        "vector_store_files",
+        "vector_store.file",
+        "vector_store_id",
+        extra=(
+            ("ready_at", "{real}", "json_extract(data, '$._ready_at')"),
+            ("outcome", "TEXT", "json_extract(data, '$._outcome')"),
+            ("cancelled", "INTEGER", "COALESCE(json_extract(data, '$._cancelled'), 0)"),
+            ("usage_bytes", "INTEGER", "json_extract(data, '$._usage_bytes')"),
+        ),
+        indexes=(("id",),),
+    ),
+    TableShape("file_batches", "vector_store.file_batch", "vector_store_id"),
+    TableShape("threads", "thread"),
+    TableShape(
+        "messages",
+        "thread.message",
+        "thread_id",
+        extra=(("run_id", "TEXT", "json_extract(data, '$.run_id')"),),
+        indexes=(("thread_id", "run_id", "seq"),),
+    ),
+    TableShape(
+        "runs",
+        "thread.run",
+        "thread_id",
+        extra=(("status", "TEXT", "json_extract(data, '$.status')"),),
+        indexes=(("status", "seq"),),
+    ),
+    TableShape("run_steps", "thread.run.step", "run_id"),
+    TableShape("uploads", "upload"),
+    TableShape("upload_parts", "upload.part", "upload_id"),
+    TableShape("responses", "response"),
+    TableShape("response_events", "response.event", "response_id"),
+    TableShape("conversations", "conversation"),
+    TableShape("conversation_items", "conversation.item", "conversation_id"),
+)
+
+
+def _version_2_table(shape: TableShape) -> str:
+    parent = f"    {shape.parent} TEXT NOT NULL,\n" if shape.parent else ""
+    extra = "".join(f"    {name} {sql_type},\n" for name, sql_type, _ in shape.extra)
+    unique = f"UNIQUE ({shape.parent}, id)" if shape.parent else "UNIQUE (id)"
+    listed = f"({shape.parent}, seq)" if shape.parent else "(project, seq)"
+    statements = [
+        f"CREATE TABLE {shape.name} (\n    seq {{seq}},\n    id TEXT NOT NULL,\n"
+        f"    project TEXT NOT NULL,\n{parent}    created_at BIGINT,\n{extra}"
+        f"    data TEXT NOT NULL,\n    {unique}\n);",
+        f"CREATE INDEX {shape.name}_listed ON {shape.name} {listed};",
+    ]
+    statements += [
+        f"CREATE INDEX {shape.name}_by_{'_'.join(columns)} ON {shape.name} ({', '.join(columns)});"
+        for columns in shape.indexes
+    ]
+    return "\n".join(statements)
+
+
+VERSION_2_SCHEMA = "\n".join(
+    [
+        *(_version_2_table(shape) for shape in VERSION_2_TABLES),
+        """CREATE TABLE records (
+    seq {seq},
+    type TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    created_at BIGINT,
+    data TEXT NOT NULL,
+    UNIQUE (type, parent, id)
+);
+CREATE INDEX records_listed ON records (type, parent, seq);
+CREATE TABLE file_bytes (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    content {blob} NOT NULL
+);
+CREATE TABLE projects (
+    name TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+    digest TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL
+);""",
+    ]
+)
+
+
+def _version_2_copy(shape: TableShape) -> str:
+    parent = f"{shape.parent}, " if shape.parent else ""
+    parent_value = "parent, " if shape.parent else ""
+    names = "".join(f"{name}, " for name, _, _ in shape.extra)
+    values = "".join(f"{path}, " for _, _, path in shape.extra)
+    return (
+        f"INSERT INTO {shape.name} (seq, id, project, {parent}created_at, {names}data) "
+        f"SELECT seq, id, 'default', {parent_value}json_extract(data, '$.created_at'), "
+        f"{values}data FROM objects WHERE type = '{shape.type}' ORDER BY seq;"
+    )
+
+
+KNOWN_TYPES = ", ".join(f"'{shape.type}'" for shape in VERSION_2_TABLES)
+VERSION_2_FROM_1 = "\n".join(
+    [
+        *(_version_2_copy(shape) for shape in VERSION_2_TABLES),
+        "INSERT INTO records (seq, type, parent, id, project, created_at, data) "
+        "SELECT seq, type, parent, id, 'default', json_extract(data, '$.created_at'), data "
+        f"FROM objects WHERE type NOT IN ({KNOWN_TYPES}) ORDER BY seq;",
+        "INSERT INTO file_bytes (id, project, content) SELECT id, 'default', content FROM blobs;",
+        "DROP TABLE objects;",
+        "DROP TABLE blobs;",
+        "DROP TABLE counters;",
+    ]
+)
+
+# Version 3: chunks in an FTS5 table; the porter tokenizer stems ("opens" finds "open").
+VERSION_3_SQLITE = """
+CREATE VIRTUAL TABLE chunk_text USING fts5(
+    text, vector_store_id UNINDEXED, file_id UNINDEXED, position UNINDEXED,
+    tokenize = 'porter unicode61'
+);
+INSERT INTO chunk_text (text, vector_store_id, file_id, position)
+    SELECT text, vector_store_id, file_id, position FROM chunks
+    ORDER BY vector_store_id, file_id, position;
+DROP TABLE chunks;
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    sql: str
+
+
+SQLITE_TYPES = {"seq": "INTEGER PRIMARY KEY", "blob": "BLOB", "real": "REAL"}
+
+SQLITE_MIGRATIONS = (
+    Migration(1, VERSION_1),
+    Migration(2, VERSION_2_SCHEMA.format(**SQLITE_TYPES) + "\n" + VERSION_2_FROM_1),
+    Migration(3, VERSION_3_SQLITE),
+)
+LATEST = SQLITE_MIGRATIONS[-1].version
