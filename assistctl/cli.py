@@ -887,6 +887,19 @@ def local_group() -> None:
     help="Variable holding the Responses backend's key [default: ASSISTCTL_BACKEND_API_KEY].",
 )
 @click.option(
+    "--access-log",
+    is_flag=True,
+    default=None,
+    help="Write one line per request to stderr (off by default: it costs throughput).",
+)
+@click.option(
+    "--keys",
+    "keys_file",
+    metavar="FILE",
+    help="YAML file mapping API keys to projects (projects: {NAME: {keys: [...]}}); each "
+    "project sees only its own objects.",
+)
+@click.option(
     "--without-assistants-api",
     is_flag=True,
     default=None,
@@ -920,6 +933,8 @@ def local_serve(
     backend_api_key_env: str | None,
     without_assistants_api: bool | None,
     code_interpreter: str | None,
+    access_log: bool | None,
+    keys_file: str | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -952,6 +967,8 @@ def local_serve(
             "backend_api_key_env": backend_api_key_env,
             "without_assistants_api": without_assistants_api,
             "code_interpreter": code_interpreter,
+            "access_log": access_log,
+            "keys_file": keys_file,
         },
         api_key_env=api_key_env,
         admin_key_env=admin_key_env,

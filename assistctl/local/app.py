@@ -20,6 +20,7 @@ from assistctl.local.api import (
     Faults,
     Gate,
     Intake,
+    MatchedRouter,
     RequestStats,
     routes,
 )
@@ -119,6 +120,7 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    asgi.router = MatchedRouter(routes=served)  # before the first request builds the stack
     asgi.state.account = account
     asgi.state.faults = faults
     asgi.state.stats = stats

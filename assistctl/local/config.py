@@ -28,6 +28,8 @@ code changes:
 ``ASSISTCTL_LOCAL_ADMIN``          ``1`` serves the admin API (``/_admin``: faults, stats)
 ``ASSISTCTL_LOCAL_ADMIN_KEY``      the admin API's own key (default: the API key)
 ``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
+``ASSISTCTL_LOCAL_ACCESS_LOG``     ``1`` writes one access-log line per request (off by default)
+``ASSISTCTL_LOCAL_KEYS``           a YAML file mapping API keys to projects (see README)
 =================================  ===========================================================
 
 A configuration is checked whole when it is built (``LocalConfig.__post_init__``), so a wrong
@@ -74,6 +76,8 @@ class LocalConfig:
     code_seconds: float = 60.0
     admin: bool = False
     admin_key: str | None = None
+    access_log: bool = False
+    keys_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -240,7 +244,13 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     ):
         if value(name) is not None:
             settings[key] = parse_model_map((value(name) or "").split(","), ENV_PREFIX + name)
-    for name, key in (("ADMIN", "admin"), ("WITHOUT_ASSISTANTS_API", "without_assistants_api")):
+    if value("KEYS") is not None:
+        settings["keys_file"] = value("KEYS")
+    for name, key in (
+        ("ADMIN", "admin"),
+        ("WITHOUT_ASSISTANTS_API", "without_assistants_api"),
+        ("ACCESS_LOG", "access_log"),
+    ):
         switch = value(name)
         if switch is not None:
             if switch.lower() not in TRUE_WORDS + FALSE_WORDS:

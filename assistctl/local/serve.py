@@ -44,12 +44,13 @@ def bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _configure_logging() -> None:
+def _configure_logging(access_log: bool) -> None:
+    """Server messages to stderr; the access log (a line per request) only when asked for."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    for name in ("assistctl.local", "assistctl.local.access"):
+    for name, wanted in (("assistctl.local", True), ("assistctl.local.access", access_log)):
         logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.INFO if wanted else logging.WARNING)
         if not logger.handlers:
             logger.addHandler(handler)
         logger.propagate = False
@@ -113,7 +114,7 @@ def serve(
         )
     )
     app.serve_with(server)
-    _configure_logging()
+    _configure_logging(config.access_log)
     shown_host = f"[{host}]" if ":" in host else host
     actual_port = listener.getsockname()[1]
     announce(f"http://{shown_host}:{actual_port}/v1")

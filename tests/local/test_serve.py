@@ -48,7 +48,7 @@ def stop(process):
 
 
 def test_serve_is_reachable_and_stops_cleanly_on_ctrl_c(tmp_path):
-    process, url = start(tmp_path, "--indexing-delay", "0")
+    process, url = start(tmp_path, "--indexing-delay", "0", "--access-log")
     try:
         client = openai.OpenAI(api_key="any", base_url=url, max_retries=0)
         assistant = client.beta.assistants.create(model="gpt-4o", name="served")
@@ -129,12 +129,21 @@ def test_a_client_that_hangs_up_mid_request_is_one_log_line_not_a_traceback(tmp_
     assert "disconnected" in errors
 
 
+def test_the_access_log_is_off_unless_asked_for(tmp_path):
+    process, url = start(tmp_path)
+    try:
+        openai.OpenAI(api_key="any", base_url=url, max_retries=0).files.list()
+    finally:
+        code, errors = stop(process)
+    assert code == 0 and "method=" not in errors, errors
+
+
 def test_the_access_log_escapes_control_characters_in_paths(tmp_path):
     """``%0A`` must not forge a log line, ``%1B`` must not reach the terminal."""
     import urllib.error
     import urllib.request
 
-    process, url = start(tmp_path)
+    process, url = start(tmp_path, "--access-log")
     try:
         forged = "/assistants/x%0A2026-01-01%20INFO%20method=DELETE%20path=/v1/all%1B[2J"
         with pytest.raises(urllib.error.HTTPError):

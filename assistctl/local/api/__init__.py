@@ -4,7 +4,7 @@ API key, statistics, injected faults, the admin endpoints)."""
 
 from assistctl.local.api.errors import EXCEPTION_HANDLERS
 from assistctl.local.api.faults import Connections, Faults
-from assistctl.local.api.gate import AdminAccess, Gate, RequestStats
+from assistctl.local.api.gate import AdminAccess, Gate, MatchedRouter, RequestStats
 from assistctl.local.api.intake import Intake, is_loopback_name
 from assistctl.local.api.route_table import routes
 
@@ -14,6 +14,7 @@ __all__ = [
     "Connections",
     "Faults",
     "Gate",
+    "MatchedRouter",
     "Intake",
     "RequestStats",
     "is_loopback_name",

@@ -22,7 +22,7 @@ from assistctl.local.api.validation import (
     validate_json_schema_format,
     validate_metadata,
 )
-from assistctl.local.domain import Account, InvalidRequest, ToolResources
+from assistctl.local.domain import Account, InvalidRequest, JsonText, ToolResources
 
 MAX_TOOLS = 128
 MAX_NAME = 256
@@ -166,12 +166,12 @@ def create(request: Request, body: Body) -> Body:
     return account.assistants.create(fields, _tool_resources(account, body))
 
 
-def list_assistants(request: Request, body: Body) -> Body:
+def list_assistants(request: Request, body: Body) -> JsonText:
     return account_of(request).assistants.page(page_request(request))
 
 
-def retrieve(request: Request, body: Body) -> Body:
-    return account_of(request).assistants.get(request.path_params["assistant_id"])
+def retrieve(request: Request, body: Body) -> JsonText:
+    return account_of(request).assistants.get_json(request.path_params["assistant_id"])
 
 
 def modify(request: Request, body: Body) -> Body:
@@ -192,8 +192,8 @@ def delete(request: Request, body: Body) -> Body:
 def routes() -> list[Route]:
     return [
         Route("/v1/assistants", endpoint(create), methods=["POST"]),
-        Route("/v1/assistants", endpoint(list_assistants), methods=["GET"]),
-        Route("/v1/assistants/{assistant_id}", endpoint(retrieve), methods=["GET"]),
+        Route("/v1/assistants", endpoint(list_assistants, inline=True), methods=["GET"]),
+        Route("/v1/assistants/{assistant_id}", endpoint(retrieve, inline=True), methods=["GET"]),
         Route("/v1/assistants/{assistant_id}", endpoint(modify), methods=["POST"]),
         Route("/v1/assistants/{assistant_id}", endpoint(delete), methods=["DELETE"]),
     ]

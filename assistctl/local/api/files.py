@@ -15,7 +15,7 @@ from assistctl.local.api.endpoints import Body, account_of, endpoint, page_reque
 from assistctl.local.api.errors import ApiError
 from assistctl.local.api.intake import MAX_UPLOAD_BYTES
 from assistctl.local.api.validation import one_of
-from assistctl.local.domain import InvalidRequest, chunks_of, now
+from assistctl.local.domain import InvalidRequest, JsonText, chunks_of, now
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 LIST_DEFAULT_LIMIT = 10_000
@@ -99,14 +99,14 @@ async def upload(request: Request) -> Response:
     return JSONResponse(file)
 
 
-def list_files(request: Request, body: Body) -> Body:
+def list_files(request: Request, body: Body) -> JsonText:
     purpose = request.query_params.get("purpose")
     params = page_request(request, default_limit=LIST_DEFAULT_LIMIT, max_limit=LIST_DEFAULT_LIMIT)
     return account_of(request).files.page(params, purpose)
 
 
-def retrieve(request: Request, body: Body) -> Body:
-    return account_of(request).files.get(request.path_params["file_id"])
+def retrieve(request: Request, body: Body) -> JsonText:
+    return account_of(request).files.get_json(request.path_params["file_id"])
 
 
 def delete(request: Request, body: Body) -> Body:
@@ -123,8 +123,8 @@ def content(request: Request, body: Body) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/v1/files", upload, methods=["POST"]),
-        Route("/v1/files", endpoint(list_files), methods=["GET"]),
-        Route("/v1/files/{file_id}", endpoint(retrieve), methods=["GET"]),
+        Route("/v1/files", endpoint(list_files, inline=True), methods=["GET"]),
+        Route("/v1/files/{file_id}", endpoint(retrieve, inline=True), methods=["GET"]),
         Route("/v1/files/{file_id}", endpoint(delete), methods=["DELETE"]),
         Route("/v1/files/{file_id}/content", endpoint(content), methods=["GET"]),
     ]

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistctl.local.api.errors import ApiError, printable
@@ -22,6 +22,7 @@ from assistctl.local.api.faults import Connections, FaultGate, Faults
 from assistctl.local.api.intake import Intake, bounded
 
 ADMIN_PREFIX = "/_admin"
+MATCHED = "assistctl.matched_route"
 access_log = logging.getLogger("assistctl.local.access")
 
 
@@ -69,6 +70,21 @@ def check_api_key(expected: str | None, headers: dict[str, str]) -> None:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
 
+class MatchedRouter(Router):
+    """Starlette's router, handing a request the gate has matched straight to its route."""
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = scope.pop(MATCHED, None)
+        if matched is None:
+            await super().app(scope, receive, send)
+            return
+        route, child_scope = matched
+        scope.setdefault("router", self)
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
+
+
 class Gate:
     """Outermost ASGI layer. The access log (logger ``assistctl.local.access``, INFO) writes
     one line per request; ``local serve`` sends it to stderr, in-process servers leave it
@@ -93,12 +109,15 @@ class Gate:
         self.intake = intake
         self.admin = admin
 
-    def template(self, scope: Scope) -> str:
-        """The route a request matched, as its path template (what stats count by)."""
+    def matched(self, scope: Scope) -> str:
+        """Match the request's route once: its path template (what stats count by) is
+        returned, the route and its path parameters kept in the scope for ``MatchedRouter``
+        (so the router does not match again)."""
         requested = str(scope["path"])
         for route in self.routes:
-            match, _ = route.matches(scope)
+            match, child_scope = route.matches(scope)
             if match == Match.FULL:
+                scope[MATCHED] = (route, child_scope)
                 template = getattr(route, "path", None)
                 return template if isinstance(template, str) else requested
         return requested
@@ -106,6 +125,9 @@ class Gate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if not access_log.isEnabledFor(logging.INFO):
+            await self._gate(scope, receive, send)
             return
         started = time.perf_counter()
         answered: dict[str, int] = {}
@@ -142,5 +164,5 @@ class Gate:
         if is_admin:
             await self.app(scope, receive, send)
             return
-        self.stats.count(f"{scope['method']} {self.template(scope)}")
+        self.stats.count(f"{scope['method']} {self.matched(scope)}")
         await self.fault_gate(self.app, scope, receive, send)

@@ -19,7 +19,14 @@ from assistctl.local.api.validation import (
     require,
     validate_metadata,
 )
-from assistctl.local.domain import Account, InvalidRequest, NewMessage, NewThread, text_part
+from assistctl.local.domain import (
+    Account,
+    InvalidRequest,
+    JsonText,
+    NewMessage,
+    NewThread,
+    text_part,
+)
 
 MAX_THREAD_MESSAGES = 32
 MAX_MESSAGE_LENGTH = 256_000
@@ -182,7 +189,7 @@ def create_message(request: Request, body: Body) -> Body:
         return account.threads.add_message(thread_id, parse_message(account, body))
 
 
-def list_messages(request: Request, body: Body) -> Body:
+def list_messages(request: Request, body: Body) -> JsonText:
     threads = account_of(request).threads
     thread_id = request.path_params["thread_id"]
     threads.get(thread_id)
@@ -215,12 +222,16 @@ def routes() -> list[Route]:
     base = "/v1/threads/{thread_id}"
     return [
         Route("/v1/threads", endpoint(create), methods=["POST"]),
-        Route(base, endpoint(retrieve), methods=["GET"]),
+        Route(base, endpoint(retrieve, inline=True), methods=["GET"]),
         Route(base, endpoint(modify), methods=["POST"]),
         Route(base, endpoint(delete), methods=["DELETE"]),
         Route(f"{base}/messages", endpoint(create_message), methods=["POST"]),
-        Route(f"{base}/messages", endpoint(list_messages), methods=["GET"]),
-        Route(f"{base}/messages/{{message_id}}", endpoint(retrieve_message), methods=["GET"]),
+        Route(f"{base}/messages", endpoint(list_messages, inline=True), methods=["GET"]),
+        Route(
+            f"{base}/messages/{{message_id}}",
+            endpoint(retrieve_message, inline=True),
+            methods=["GET"],
+        ),
         Route(f"{base}/messages/{{message_id}}", endpoint(modify_message), methods=["POST"]),
         Route(f"{base}/messages/{{message_id}}", endpoint(delete_message), methods=["DELETE"]),
     ]

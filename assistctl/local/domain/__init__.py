@@ -14,7 +14,7 @@ from assistctl.local.domain.files import chunks_of
 from assistctl.local.domain.items import item_view
 from assistctl.local.domain.pages import PageRequest
 from assistctl.local.domain.recorder import Emit, Event
-from assistctl.local.domain.records import ApiObject, now, public
+from assistctl.local.domain.records import ApiObject, JsonText, now, public
 from assistctl.local.domain.responses import OpenResponse, ResponseRequest
 from assistctl.local.domain.runs import RunRequest, pending_call_ids, run_tools
 from assistctl.local.domain.threads import NewMessage, NewThread, text_part
@@ -25,6 +25,7 @@ __all__ = [
     "FILE_STATUSES",
     "Account",
     "ApiObject",
+    "JsonText",
     "BatchFile",
     "Chunking",
     "Emit",

@@ -71,6 +71,12 @@ class Account:
         with self.store.transaction():
             yield
 
+    @property
+    def reads_inline(self) -> bool:
+        """Whether a short read may run on the event loop: it then never waits for a write
+        (the database reads beside its writer)."""
+        return self.store.reads_beside_writes
+
     def close(self) -> None:
         self.sandbox.close()
         self.store.close()

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from assistctl.local.domain.errors import not_found
-from assistctl.local.domain.pages import PageRequest, list_page
-from assistctl.local.domain.records import ASSISTANT, ApiObject, fetch, new_id, now
+from assistctl.local.domain.pages import PageRequest, list_page_json
+from assistctl.local.domain.records import (
+    ASSISTANT,
+    ApiObject,
+    JsonText,
+    fetch,
+    fetch_json,
+    new_id,
+    now,
+)
 from assistctl.local.domain.tool_resources import ToolResources
 from assistctl.local.domain.vector_stores import VectorStores
 from assistctl.local.storage import Store
@@ -44,8 +52,11 @@ class Assistants:
         with self._store.transaction():
             return self._store.put(ASSISTANT, self._changed(assistant, fields, tool_resources))
 
-    def page(self, request: PageRequest) -> ApiObject:
-        return list_page(self._store, ASSISTANT, "", request)
+    def page(self, request: PageRequest) -> JsonText:
+        return list_page_json(self._store, ASSISTANT, "", request)
+
+    def get_json(self, assistant_id: str) -> JsonText:
+        return fetch_json(self._store, ASSISTANT, assistant_id, "assistant")
 
     def delete(self, assistant_id: str) -> None:
         if not self._store.delete(ASSISTANT, assistant_id):

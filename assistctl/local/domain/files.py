@@ -10,8 +10,15 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from assistctl.local.domain.errors import InvalidRequest, NotFound
-from assistctl.local.domain.pages import PageRequest, list_page
-from assistctl.local.domain.records import FILE, VECTOR_STORE_FILE, ApiObject, new_id, now
+from assistctl.local.domain.pages import PageRequest, list_page_json
+from assistctl.local.domain.records import (
+    FILE,
+    VECTOR_STORE_FILE,
+    ApiObject,
+    JsonText,
+    new_id,
+    now,
+)
 from assistctl.local.storage import Store
 
 NOT_DOWNLOADABLE = ("assistants",)
@@ -65,8 +72,15 @@ class Files:
             self._store.insert(FILE, file)
         return file
 
-    def page(self, request: PageRequest, purpose: str | None) -> ApiObject:
-        return list_page(self._store, FILE, "", request, {"purpose": purpose} if purpose else None)
+    def get_json(self, file_id: str) -> JsonText:
+        text = self._store.get_text(FILE, file_id)
+        if text is None:
+            raise NotFound(f"No such File object: {file_id}", param="id")
+        return JsonText(text.encode())
+
+    def page(self, request: PageRequest, purpose: str | None) -> JsonText:
+        where = {"purpose": purpose} if purpose else None
+        return list_page_json(self._store, FILE, "", request, where)
 
     def content(self, file_id: str) -> bytes:
         """The bytes of a downloadable file (the API keeps ``assistants`` files to itself)."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistctl.local.domain.errors import InvalidRequest
+from assistctl.local.domain.records import JsonText
 from assistctl.local.storage import CursorNotFound, Page, Store, StoredObject, Where, page_of
 
 
@@ -21,6 +22,18 @@ def list_page(
     store: Store, type: str, parent: str, request: PageRequest, where: Where | None = None
 ) -> StoredObject:
     """One API list page of a collection; a cursor naming an object outside it is a 400."""
+    return _page(store, type, parent, request, where).body()
+
+
+def list_page_json(
+    store: Store, type: str, parent: str, request: PageRequest, where: Where | None = None
+) -> JsonText:
+    """``list_page`` as JSON, the stored objects spliced in unparsed (for types stored exactly
+    as the API shows them)."""
+    return JsonText(_page(store, type, parent, request, where).body_json())
+
+
+def _page(store: Store, type: str, parent: str, request: PageRequest, where: Where | None) -> Page:
     return _paged(
         request,
         lambda: store.list(
@@ -41,12 +54,12 @@ def list_objects(objects: list[StoredObject], request: PageRequest) -> StoredObj
     return _paged(
         request,
         lambda: page_of(objects, request.order, request.after, request.before, request.limit),
-    )
+    ).body()
 
 
-def _paged(request: PageRequest, read: Callable[[], Page]) -> StoredObject:
+def _paged(request: PageRequest, read: Callable[[], Page]) -> Page:
     try:
-        return read().body()
+        return read()
     except CursorNotFound as exc:
         name = "after" if request.after == exc.args[0] else "before"
         raise InvalidRequest(

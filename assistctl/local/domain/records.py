@@ -35,6 +35,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from assistctl.local.domain.errors import not_found
@@ -59,6 +60,14 @@ CONTAINER = "container"
 
 ApiObject = dict[str, Any]
 
+
+@dataclass(frozen=True)
+class JsonText:
+    """An API object or list already as JSON: stored objects spliced in, never parsed."""
+
+    content: bytes
+
+
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -74,6 +83,15 @@ def now() -> int:
 def public(obj: ApiObject) -> ApiObject:
     """A stored object without its private ``_`` keys."""
     return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def fetch_json(store: Store, type: str, id: str, kind: str) -> JsonText:
+    """A top-level stored object as its JSON (for types stored exactly as shown), or the
+    API's 404 naming it as ``kind``."""
+    text = store.get_text(type, id)
+    if text is None:
+        raise not_found(kind, id)
+    return JsonText(text.encode())
 
 
 def fetch(

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistctl.local.domain.pages import PageRequest, list_page
+from assistctl.local.domain.pages import PageRequest, list_page_json
 from assistctl.local.domain.records import (
     MESSAGE,
     RUN,
     RUN_STEP,
     THREAD,
     ApiObject,
+    JsonText,
     fetch,
     new_id,
     now,
@@ -166,9 +167,9 @@ class Threads:
         """Every message of a thread, in conversation order."""
         return self._store.all(MESSAGE, thread_id)
 
-    def messages_page(self, thread_id: str, request: PageRequest, run_id: str | None) -> ApiObject:
+    def messages_page(self, thread_id: str, request: PageRequest, run_id: str | None) -> JsonText:
         where = {"run_id": run_id} if run_id else None
-        return list_page(self._store, MESSAGE, thread_id, request, where)
+        return list_page_json(self._store, MESSAGE, thread_id, request, where)
 
     def update_message(self, message: ApiObject, metadata: dict[str, Any] | None) -> ApiObject:
         if metadata is not None:

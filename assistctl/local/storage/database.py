@@ -59,6 +59,10 @@ class Database:
                 reader.close()
             self._readers.clear()
 
+    @property
+    def reads_beside_writes(self) -> bool:
+        return self._path is not None
+
     def _open_connection(self) -> sqlite3.Connection:
         """The writer connection, for a caller holding the lock."""
         if self._closed:

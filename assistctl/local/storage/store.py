@@ -178,6 +178,12 @@ class Store:
     def close(self) -> None:
         self._database.close()
 
+    @property
+    def reads_beside_writes(self) -> bool:
+        """Whether reads outside a transaction run on their own connection, never waiting
+        for a write (a database on disk; an in-memory one has a single connection)."""
+        return self._database.reads_beside_writes
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group several writes, chunks included, so they commit together (nested calls join
