@@ -27,6 +27,7 @@ from assistctl.local.api import (
 from assistctl.local.config import LocalConfig
 from assistctl.local.domain import Account, InvalidRequest
 from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine, ResponsesEngine
+from assistctl.local.keys import load_keys
 from assistctl.local.sandbox import CodeSandbox, Limits
 from assistctl.local.storage import Store, StoreUnavailable
 
@@ -82,6 +83,7 @@ def key(variable: str | None) -> str | None:
 def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = True) -> LocalApp:
     """An app serving one account from ``data_dir`` (None: in memory); ``loopback`` says the
     server listens on loopback only (Host and Origin are then checked)."""
+    file_keys = load_keys(config.keys_file) if config.keys_file else None
     sandbox = sandbox_for(config, data_dir)
     try:
         store = Store(data_dir / DATABASE_NAME if data_dir is not None else None)
@@ -100,7 +102,13 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
     except InvalidRequest as exc:
         store.close()
         raise AccountError(f"invalid local account setting: {exc.message}") from None
-    account = Account(store, lambda: engine_for(config), lambda: faults.indexing_delay_s, sandbox)
+    account = Account(
+        store,
+        lambda: engine_for(config),
+        lambda: faults.indexing_delay_s,
+        sandbox,
+        file_keys=file_keys,
+    )
     stats = RequestStats()
     connections = Connections()
     served = routes(without_assistants_api=config.without_assistants_api)
@@ -116,6 +124,7 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
                 connections=connections,
                 intake=Intake(loopback),
                 admin=AdminAccess(config.admin, config.admin_key),
+                projects=account.projects if file_keys is not None else None,
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -124,4 +133,5 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
     asgi.state.account = account
     asgi.state.faults = faults
     asgi.state.stats = stats
+    asgi.state.projects_on = file_keys is not None
     return LocalApp(asgi, account, connections)

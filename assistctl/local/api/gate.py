@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistctl.local.api.errors import ApiError, printable
 from assistctl.local.api.faults import Connections, FaultGate, Faults
 from assistctl.local.api.intake import Intake, bounded
+from assistctl.local.domain import DEFAULT_PROJECT, Projects, in_project
 
 ADMIN_PREFIX = "/_admin"
 MATCHED = "assistctl.matched_route"
@@ -54,10 +55,8 @@ class RequestStats:
             return {"requests": dict(sorted(self._counts.items())), "total": self._counts.total()}
 
 
-def check_api_key(expected: str | None, headers: dict[str, str]) -> None:
-    """401 unless the request carries ``Authorization: Bearer <expected>`` (when a key is set)."""
-    if not expected:
-        return
+def bearer_token(headers: dict[str, str]) -> str:
+    """The request's ``Authorization: Bearer`` token, or the API's 401."""
     header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -66,8 +65,23 @@ def check_api_key(expected: str | None, headers: dict[str, str]) -> None:
             "You didn't provide an API key. You need to provide your API key in an "
             "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
         )
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    return token.strip()
+
+
+def check_api_key(expected: str | None, headers: dict[str, str]) -> None:
+    """401 unless the request carries ``Authorization: Bearer <expected>`` (when a key is set)."""
+    if not expected:
+        return
+    if not hmac.compare_digest(bearer_token(headers).encode(), expected.encode()):
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+
+def project_of_key(projects: Projects, headers: dict[str, str]) -> str:
+    """The project of the request's key, or the API's 401."""
+    project = projects.project_of(bearer_token(headers))
+    if project is None:
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+    return project
 
 
 class MatchedRouter(Router):
@@ -100,6 +114,7 @@ class Gate:
         connections: Connections,
         intake: Intake,
         admin: AdminAccess,
+        projects: Projects | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
@@ -108,6 +123,7 @@ class Gate:
         self.fault_gate = FaultGate(faults, connections)
         self.intake = intake
         self.admin = admin
+        self.projects = projects
 
     def matched(self, scope: Scope) -> str:
         """Match the request's route once: its path template (what stats count by) is
@@ -152,11 +168,19 @@ class Gate:
     async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         is_admin = scope["path"].startswith(ADMIN_PREFIX)
+        project = DEFAULT_PROJECT
         try:
             limit = self.intake.check(scope["method"], headers)
             if is_admin and not self.admin.enabled:
                 raise ApiError(404, f"Invalid URL ({scope['method']} {scope['path']})")
-            check_api_key(self.admin.key or self.api_key if is_admin else self.api_key, headers)
+            if is_admin and self.projects is not None and not self.admin.key:
+                raise ApiError(401, "With projects, the admin API needs its own key.")
+            if is_admin:
+                check_api_key(self.admin.key or self.api_key, headers)
+            elif self.projects is not None:
+                project = project_of_key(self.projects, headers)
+            else:
+                check_api_key(self.api_key, headers)
         except ApiError as exc:
             await exc.response()(scope, receive, send)
             return
@@ -165,4 +189,5 @@ class Gate:
             await self.app(scope, receive, send)
             return
         self.stats.count(f"{scope['method']} {self.matched(scope)}")
-        await self.fault_gate(self.app, scope, receive, send)
+        with in_project(project):
+            await self.fault_gate(self.app, scope, receive, send)

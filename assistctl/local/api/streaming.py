@@ -8,6 +8,7 @@ dropped. Runs end their stream with ``done``; responses just end after their fin
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import queue
@@ -58,7 +59,12 @@ def event_stream(
         finally:
             pending.put(_END)
 
-    threading.Thread(target=run, name="assistctl-stream", daemon=True).start()
+    threading.Thread(
+        target=contextvars.copy_context().run,  # the request's project comes along
+        args=(run,),
+        name="assistctl-stream",
+        daemon=True,
+    ).start()
     return _drain(list(prelude), pending, closing)
 
 

@@ -13,6 +13,7 @@ from assistctl.local.domain.file_batches import BatchFile
 from assistctl.local.domain.files import chunks_of
 from assistctl.local.domain.items import item_view
 from assistctl.local.domain.pages import PageRequest
+from assistctl.local.domain.projects import PROJECT_NAME, Projects, key_digest
 from assistctl.local.domain.recorder import Emit, Event
 from assistctl.local.domain.records import ApiObject, JsonText, now, public
 from assistctl.local.domain.responses import OpenResponse, ResponseRequest
@@ -20,11 +21,17 @@ from assistctl.local.domain.runs import RunRequest, pending_call_ids, run_tools
 from assistctl.local.domain.threads import NewMessage, NewThread, text_part
 from assistctl.local.domain.tool_resources import ToolResources
 from assistctl.local.domain.vector_stores import FILE_STATUSES, Chunking, NewVectorStore
+from assistctl.local.storage import DEFAULT_PROJECT, in_project
 
 __all__ = [
     "FILE_STATUSES",
     "Account",
+    "DEFAULT_PROJECT",
+    "PROJECT_NAME",
     "ApiObject",
+    "Projects",
+    "in_project",
+    "key_digest",
     "JsonText",
     "BatchFile",
     "Chunking",

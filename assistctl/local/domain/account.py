@@ -3,7 +3,7 @@ one engine shared by runs, responses and the models list, and one code sandbox."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from assistctl.local.domain.assistants import Assistants
@@ -13,6 +13,7 @@ from assistctl.local.domain.executor import RunExecutor
 from assistctl.local.domain.file_batches import FileBatches
 from assistctl.local.domain.files import Files
 from assistctl.local.domain.models import Models
+from assistctl.local.domain.projects import Projects
 from assistctl.local.domain.records import now
 from assistctl.local.domain.responses import Responses
 from assistctl.local.domain.runs import Runs
@@ -37,8 +38,10 @@ class Account:
         engine: Callable[[], Engine],
         indexing_delay_s: Callable[[], float],
         sandbox: CodeSandbox | None = None,
+        file_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
+        self.projects = Projects(store, file_keys or {})
         shared_engine = SharedEngine(engine)
         self.sandbox = sandbox or CodeSandbox(enabled=False)
         self.files = Files(store)

@@ -10,6 +10,7 @@ before the next starts, so a poll sees what the API would show. A run left ``que
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -146,7 +147,12 @@ class RunExecutor:
             finally:
                 self.release(run_id, claimed)
 
-        threading.Thread(target=work, name=f"assistctl-{run_id}", daemon=True).start()
+        threading.Thread(
+            target=contextvars.copy_context().run,  # the request's project comes along
+            args=(work,),
+            name=f"assistctl-{run_id}",
+            daemon=True,
+        ).start()
 
     def execute_claimed(self, thread_id: str, run_id: str, emit: Emit, token: object) -> None:
         """Execute a run the caller claimed, in the calling thread, emitting its events."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import logging
 import threading
 import time
@@ -154,7 +155,12 @@ class Responses:
             except Exception:
                 log.exception("response %s failed in the background", response_id)
 
-        threading.Thread(target=work, name=f"assistctl-{response_id}", daemon=True).start()
+        threading.Thread(
+            target=contextvars.copy_context().run,  # the request's project comes along
+            args=(work,),
+            name=f"assistctl-{response_id}",
+            daemon=True,
+        ).start()
 
     def announce(self, opened: OpenResponse) -> ApiObject:
         """The ``response.created`` event of a streamed response, for the stream to send at

@@ -26,6 +26,7 @@ from typing import Any
 
 from assistctl.local.storage.chunks import ChunkIndex
 from assistctl.local.storage.database import Database
+from assistctl.local.storage.projects import ProjectTable
 from assistctl.local.storage.scope import current_project
 from assistctl.local.storage.tables import Table, table_of
 
@@ -174,6 +175,7 @@ class Store:
     def __init__(self, path: Path | str | None = None) -> None:
         self._database = Database(Path(path) if path is not None else None)
         self.chunks = ChunkIndex(self._database)
+        self.projects = ProjectTable(self._database)
 
     def close(self) -> None:
         self._database.close()
