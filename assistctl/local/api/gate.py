@@ -84,6 +84,26 @@ def project_of_key(projects: Projects, headers: dict[str, str]) -> str:
     return project
 
 
+def prefix_of(path: str) -> tuple[str, ...]:
+    """The first two segments of a path (``("v1", "assistants")``): which routes may match."""
+    return tuple(path.split("/", 3)[1:3])
+
+
+def grouped_by_prefix(routes: list[BaseRoute]) -> dict[tuple[str, ...], list[BaseRoute]]:
+    """The routes by the prefix of their path, each group in the routes' order (a route whose
+    prefix has a parameter joins every group), so a request tries a handful, not all."""
+    paths = [getattr(route, "path", "{") for route in routes]
+    prefixes = {prefix_of(path) for path in paths if "{" not in "".join(prefix_of(path))}
+    return {
+        prefix: [
+            route
+            for route, path in zip(routes, paths, strict=True)
+            if prefix_of(path) == prefix or "{" in "".join(prefix_of(path))
+        ]
+        for prefix in prefixes
+    }
+
+
 class MatchedRouter(Router):
     """Starlette's router, handing a request the gate has matched straight to its route."""
 
@@ -118,6 +138,7 @@ class Gate:
     ) -> None:
         self.app = app
         self.routes = routes
+        self.route_groups = grouped_by_prefix(routes)
         self.api_key = api_key
         self.stats = stats
         self.fault_gate = FaultGate(faults, connections)
@@ -130,7 +151,7 @@ class Gate:
         returned, the route and its path parameters kept in the scope for ``MatchedRouter``
         (so the router does not match again)."""
         requested = str(scope["path"])
-        for route in self.routes:
+        for route in self.route_groups.get(prefix_of(requested), self.routes):
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
                 scope[MATCHED] = (route, child_scope)

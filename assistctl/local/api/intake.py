@@ -12,6 +12,7 @@ without one is cut off at the limit.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -46,6 +47,13 @@ def _host_and_port(authority: str, default_port: int) -> tuple[str, int] | None:
         return parts.hostname or "", parts.port or default_port
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _is_loopback_authority(host: str) -> bool:
+    """Whether a Host header names loopback (remembered: a server sees a handful of them)."""
+    address = _host_and_port(host, 80)
+    return address is not None and is_loopback_name(address[0])
 
 
 def _media_type(content_type: str) -> str:
@@ -94,8 +102,7 @@ class Intake:
         return limit
 
     def _check_host(self, host: str) -> None:
-        address = _host_and_port(host, 80)
-        if address is None or not is_loopback_name(address[0]):
+        if not _is_loopback_authority(host):
             raise ApiError(
                 403,
                 f"Invalid Host header {host!r}: this server listens on loopback and answers "
