@@ -27,6 +27,7 @@ from contextlib import contextmanager
 import httpx2 as httpx
 import openai
 import uvicorn
+from local_server import WORDS as TOPICS  # the same documents as local_server.py's
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,18 +38,6 @@ from assistctl.local.domain import Account
 from assistctl.local.domain.threads import NewMessage, NewThread, text_part
 from assistctl.local.domain.vector_stores import Chunking, NewVectorStore
 
-TOPICS = [
-    "returns",
-    "refunds",
-    "shipping",
-    "delivery",
-    "warranty",
-    "order",
-    "invoice",
-    "card",
-    "express",
-    "parcel",
-]
 BATCH = 2_000
 
 

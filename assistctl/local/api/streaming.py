@@ -8,17 +8,15 @@ dropped. Runs end their stream with ``done``; responses just end after their fin
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from assistctl.local.domain import Emit, Event
+from assistctl.local.domain import Emit, Event, in_background
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 _END = object()
@@ -59,12 +57,7 @@ def event_stream(
         finally:
             pending.put(_END)
 
-    threading.Thread(
-        target=contextvars.copy_context().run,  # the request's project comes along
-        args=(run,),
-        name="assistctl-stream",
-        daemon=True,
-    ).start()
+    in_background(run, "assistctl-stream")
     return _drain(list(prelude), pending, closing)
 
 

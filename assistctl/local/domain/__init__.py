@@ -8,6 +8,7 @@ raise and the views they give.
 """
 
 from assistctl.local.domain.account import Account
+from assistctl.local.domain.background import in_background
 from assistctl.local.domain.errors import InvalidRequest, NotFound, Refusal
 from assistctl.local.domain.file_batches import BatchFile
 from assistctl.local.domain.files import chunks_of
@@ -30,6 +31,7 @@ __all__ = [
     "PROJECT_NAME",
     "ApiObject",
     "Projects",
+    "in_background",
     "in_project",
     "key_digest",
     "JsonText",

@@ -10,11 +10,11 @@ before the next starts, so a poll sees what the API would show. A run left ``que
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 from collections.abc import Callable
 
+from assistctl.local.domain.background import in_background
 from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.recorder import (
     Emit,
@@ -147,12 +147,7 @@ class RunExecutor:
             finally:
                 self.release(run_id, claimed)
 
-        threading.Thread(
-            target=contextvars.copy_context().run,  # the request's project comes along
-            args=(work,),
-            name=f"assistctl-{run_id}",
-            daemon=True,
-        ).start()
+        in_background(work, f"assistctl-{run_id}")
 
     def execute_claimed(self, thread_id: str, run_id: str, emit: Emit, token: object) -> None:
         """Execute a run the caller claimed, in the calling thread, emitting its events."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from assistctl.local.domain.background import in_background
 from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.documents import document_text
@@ -155,12 +155,7 @@ class Responses:
             except Exception:
                 log.exception("response %s failed in the background", response_id)
 
-        threading.Thread(
-            target=contextvars.copy_context().run,  # the request's project comes along
-            args=(work,),
-            name=f"assistctl-{response_id}",
-            daemon=True,
-        ).start()
+        in_background(work, f"assistctl-{response_id}")
 
     def announce(self, opened: OpenResponse) -> ApiObject:
         """The ``response.created`` event of a streamed response, for the stream to send at

@@ -1,7 +1,7 @@
 """Search quality on a labelled set of questions (tests/data/search_queries.json): the share
 whose best hit is the expected file (precision@1). The ranker before the full-text index
-(BM25 over re-tokenised chunks, every query term required nowhere, no stemming) scored 0.87
-on this set; the index must do at least as well, and does 0.97."""
+(BM25 in Python over re-tokenised chunks, no stemming, no stop words) scored 0.87 on this set
+(measured with this test at commit 87531ff); the index must do better, and does 0.97."""
 
 from __future__ import annotations
 
