@@ -2,14 +2,17 @@
 
 One writer connection guarded by a lock takes every write (SQLite serialises writers anyway),
 so one transaction spans objects, file bytes and search chunks alike. Reads outside a
-transaction go to a per-thread reader connection, which WAL lets run beside the writer: a
-read never waits for a write, so sub-millisecond reads can be answered straight from the event
-loop. Writes commit before the call returns (WAL, ``synchronous=NORMAL``): an answered request
-survives a crash of the server. An in-memory database has one connection for everything.
+transaction go to a reader connection, which WAL lets run beside the writer: a read never
+waits for a write, so sub-millisecond reads can be answered straight from the event loop.
+Reader connections are pooled (as many as reads ever ran at once), never one per thread, so
+short-lived threads (runs) leave none behind. Writes commit before the call returns (WAL,
+``synchronous=NORMAL``): an answered request survives a crash of the server. An in-memory
+database has one connection for everything.
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,8 +36,8 @@ class StoreClosed(Exception):
 
 
 class Database:
-    """Thread-safe: writes run under one re-entrant lock; each thread reads on its own
-    connection unless it is inside a transaction (which then sees its own writes)."""
+    """Thread-safe: writes run under one re-entrant lock; reads borrow a reader connection
+    unless the thread is inside a transaction (which then sees its own writes)."""
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.RLock()
@@ -45,6 +48,7 @@ class Database:
         self._closed = False
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         try:
             migrate(self._connection)
         except (sqlite3.Error, StoreUnavailable) as exc:
@@ -72,19 +76,30 @@ class Database:
     def _in_transaction(self) -> bool:
         return self._writer == threading.get_ident()
 
-    def _reader(self) -> sqlite3.Connection | None:
-        """This thread's reader connection (None: read on the writer, under the lock)."""
-        if self._path is None or self._in_transaction():
-            return None
+    def _reads_on_writer(self) -> bool:
+        return self._path is None or self._in_transaction()
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A reader connection for one read or one snapshot: this thread's snapshot, else an
+        idle one from the pool, else a new one."""
         if self._closed:
             raise StoreClosed("the account's database is closed")
-        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
-        if reader is None:
+        snapshot: sqlite3.Connection | None = getattr(self._local, "snapshot", None)
+        if snapshot is not None:
+            yield snapshot
+            return
+        try:
+            reader = self._idle.get_nowait()
+        except queue.Empty:
+            assert self._path is not None
             reader = _connected(self._path)
-            self._local.reader = reader
             with self._lock:
                 self._readers.append(reader)
-        return reader
+        try:
+            yield reader
+        finally:
+            self._idle.put(reader)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -111,20 +126,20 @@ class Database:
     @contextmanager
     def consistent(self) -> Iterator[None]:
         """Several reads that must see one state (one read transaction: a snapshot)."""
-        reader = self._reader()
-        if reader is None:
+        if self._reads_on_writer():
             with self._lock:
                 yield
             return
-        depth = getattr(self._local, "snapshot_depth", 0)
-        if depth == 0:
-            reader.execute("BEGIN")
-        self._local.snapshot_depth = depth + 1
-        try:
+        if getattr(self._local, "snapshot", None) is not None:
             yield
-        finally:
-            self._local.snapshot_depth = depth
-            if depth == 0:
+            return
+        with self._reader() as reader:
+            reader.execute("BEGIN")
+            self._local.snapshot = reader
+            try:
+                yield
+            finally:
+                self._local.snapshot = None
                 reader.execute("COMMIT")
 
     def write(self, sql: str, parameters: Parameters = ()) -> int:
@@ -188,11 +203,11 @@ class Database:
                     yield blob.read(BLOB_CHUNK_BYTES)
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
-        reader = self._reader()
-        if reader is not None:
+        if self._reads_on_writer():
+            with self._lock:
+                return self._open_connection().execute(sql, parameters).fetchall()
+        with self._reader() as reader:
             return reader.execute(sql, parameters).fetchall()
-        with self._lock:
-            return self._open_connection().execute(sql, parameters).fetchall()
 
     def read_one(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
         rows = self.read(sql, parameters)

@@ -4,6 +4,8 @@ projects, the full-text chunk index."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import pytest
 
@@ -289,3 +291,27 @@ def test_chunks_roll_back_with_the_records_they_belong_to(store):
 def test_ids(store):
     assert new_id("asst").startswith("asst_") and len(new_id("asst")) == 29
     assert new_id("file", "-").startswith("file-")
+
+
+def test_reads_from_many_short_lived_threads_leave_no_connections_behind(store):
+    """Runs read from threads of their own: reader connections are pooled, not per thread."""
+    store.insert("assistant", {"id": "a"})
+
+    def read():
+        assert store.get("assistant", "a") == {"id": "a"}
+        with store.transaction():
+            assert store.get("assistant", "a") == {"id": "a"}  # inside: the writer's view
+
+    def open_files():
+        return len(os.listdir("/proc/self/fd"))
+
+    for _ in range(5):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    settled = open_files()
+    for _ in range(100):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    assert open_files() <= settled + 2
