@@ -127,7 +127,7 @@ class ChunkIndex:
         with self._database.transaction():
             self.remove(vector_store_id, file_id)
             self._database.write_many(
-                "INSERT INTO chunk_text (text, vector_store_id, file_id, position) "
+                "INSERT INTO chunk_rows (text, vector_store_id, file_id, position) "
                 "VALUES (?, ?, ?, ?)",
                 [(text, vector_store_id, file_id, i) for i, text in enumerate(chunks)],
             )
@@ -135,15 +135,15 @@ class ChunkIndex:
     def remove(self, vector_store_id: str, file_id: str) -> None:
         """Drop one file's chunks from one vector store."""
         self._database.write(
-            "DELETE FROM chunk_text WHERE vector_store_id = ? AND file_id = ?",
+            "DELETE FROM chunk_rows WHERE vector_store_id = ? AND file_id = ?",
             (vector_store_id, file_id),
         )
 
     def remove_store(self, vector_store_id: str) -> None:
-        self._database.write("DELETE FROM chunk_text WHERE vector_store_id = ?", (vector_store_id,))
+        self._database.write("DELETE FROM chunk_rows WHERE vector_store_id = ?", (vector_store_id,))
 
     def remove_file_everywhere(self, file_id: str) -> None:
-        self._database.write("DELETE FROM chunk_text WHERE file_id = ?", (file_id,))
+        self._database.write("DELETE FROM chunk_rows WHERE file_id = ?", (file_id,))
 
     def search(
         self,
@@ -165,7 +165,8 @@ class ChunkIndex:
             "SELECT file_id, vector_store_id, position, text, score, data FROM ("
             "  SELECT c.file_id, c.vector_store_id, c.position, c.text, a.data,"
             "         -bm25(chunk_text) AS score"
-            "  FROM chunk_text AS c JOIN vector_store_files AS a"
+            "  FROM chunk_text JOIN chunk_rows AS c ON c.id = chunk_text.rowid"
+            "  JOIN vector_store_files AS a"
             "    ON a.vector_store_id = c.vector_store_id AND a.id = c.file_id"
             f"  WHERE chunk_text MATCH ? AND c.vector_store_id IN ({stores})"
             f"    AND a.project = ? AND {ATTACHMENT_STATUS} = 'completed' AND ({attributes})"

@@ -180,14 +180,30 @@ VERSION_2_FROM_1 = "\n".join(
     ]
 )
 
-# Version 3: chunks in an FTS5 table; the porter tokenizer stems ("opens" finds "open").
+# Version 3: chunks keyed by an integer id (indexed by store and file, so a file's chunks are
+# found and removed without a scan) and an FTS5 index over their text, kept by triggers; the
+# porter tokenizer stems ("opens" finds "open").
 VERSION_3_SQLITE = """
-CREATE VIRTUAL TABLE chunk_text USING fts5(
-    text, vector_store_id UNINDEXED, file_id UNINDEXED, position UNINDEXED,
-    tokenize = 'porter unicode61'
+CREATE TABLE chunk_rows (
+    id INTEGER PRIMARY KEY,
+    vector_store_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (vector_store_id, file_id, position)
 );
-INSERT INTO chunk_text (text, vector_store_id, file_id, position)
-    SELECT text, vector_store_id, file_id, position FROM chunks
+CREATE INDEX chunk_rows_by_file ON chunk_rows (file_id);
+CREATE VIRTUAL TABLE chunk_text USING fts5(
+    text, content = 'chunk_rows', content_rowid = 'id', tokenize = 'porter unicode61'
+);
+CREATE TRIGGER chunk_rows_added AFTER INSERT ON chunk_rows BEGIN
+    INSERT INTO chunk_text (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunk_rows_removed AFTER DELETE ON chunk_rows BEGIN
+    INSERT INTO chunk_text (chunk_text, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+INSERT INTO chunk_rows (vector_store_id, file_id, position, text)
+    SELECT vector_store_id, file_id, position, text FROM chunks
     ORDER BY vector_store_id, file_id, position;
 DROP TABLE chunks;
 """

@@ -296,7 +296,7 @@ def test_deleting_a_store_removes_its_attachments(client, local_server):
     client.vector_stores.delete(store.id)
     account = local_server.account
     assert account.store.count("vector_store.file") == 0
-    assert database_rows(local_server, "SELECT COUNT(*) FROM chunk_text")[0][0] == 0
+    assert database_rows(local_server, "SELECT COUNT(*) FROM chunk_rows")[0][0] == 0
     assert client.files.retrieve(file.id).id == file.id
 
 
