@@ -132,3 +132,7 @@ class AccountError(AssistctlError):
 
 class SmokeTestError(AssistctlError):
     """A smoke-test suite cannot run (invalid file, assistant not deployed)."""
+
+
+class ReleaseError(AssistctlError):
+    """A release file cannot be loaded: not a release, or edited since assistctl wrote it."""

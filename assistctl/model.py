@@ -27,6 +27,9 @@ RESERVED_PREFIX = "assistctl_"
 SHA256_ATTRIBUTE = "assistctl_sha256"
 PATH_ATTRIBUTE = "assistctl_path"
 MAX_METADATA_KEYS = 16
+# Set by a backend on an object whose stored form was changed outside the fields it reads (a
+# release file edited by hand); the value says how. The planner shows it as drift.
+ALTERED_KEY = "assistctl_altered"
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 

@@ -80,6 +80,14 @@ class Backend(Protocol):
     def delete(self, collection: str, object_id: str, *, what: str = "") -> None:
         """Delete; an object that is already gone counts as deleted."""
 
+    def check(
+        self, collection: str, body: Mapping[str, Any], current: Mapping[str, Any] | None
+    ) -> None:
+        """Refuse, before anything is written, a create (``current`` None) or an update of
+        ``current`` that this family cannot serve (raises ``PlanError``): plan and apply call it
+        for every write of a plan, so a stack the family cannot express fails before any
+        change."""
+
     def upload(
         self,
         filename: str,

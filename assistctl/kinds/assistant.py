@@ -9,6 +9,7 @@ functions by name). References are logical names (vector stores) and manifest pa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,7 @@ INLINE_INSTRUCTIONS_MAX_LINES = 3
 INLINE_INSTRUCTIONS_MAX_CHARS = 240
 _TOOL_ORDER = {"file_search": 0, "code_interpreter": 1, "function": 2}
 _FLOAT_DIGITS = 6
+REASONING = "reasoning_effort"
 
 
 def default_max_num_results(model: str | None) -> int:
@@ -197,6 +199,7 @@ class AssistantSpec:
     top_p: float = 1.0
     response_format: Any = "auto"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    reasoning_effort: str | None = None
 
     @classmethod
     def of(cls, view: Mapping[str, Any]) -> AssistantSpec:
@@ -222,6 +225,7 @@ class AssistantSpec:
             top_p=_number(view.get("top_p"), cls.top_p),
             response_format=_response_format(view.get("response_format")),
             metadata=user_metadata(view.get("metadata")),
+            reasoning_effort=view.get("reasoning_effort") or None,
         )
 
     def tool_resources(self) -> dict[str, Any]:
@@ -233,7 +237,7 @@ class AssistantSpec:
         return resources
 
     def view(self) -> dict[str, Any]:
-        return {
+        view = {
             "name": self.name,
             "description": self.description,
             "model": self.model,
@@ -245,6 +249,9 @@ class AssistantSpec:
             "response_format": _plain(self.response_format),
             "metadata": dict(self.metadata),
         }
+        if self.reasoning_effort is not None:  # only reasoning models take it
+            view["reasoning_effort"] = self.reasoning_effort
+        return view
 
 
 def vector_store_ids(data: Mapping[str, Any]) -> list[str]:
@@ -320,6 +327,7 @@ class AssistantKind(NamedKind):
                 "top_p": spec.get("top_p"),
                 "response_format": spec.get("response_format"),
                 "metadata": spec.get("metadata", {}),
+                "reasoning_effort": spec.get("reasoning_effort"),
             }
         )
         return DesiredResource(
@@ -531,6 +539,8 @@ class AssistantKind(NamedKind):
         body["temperature"] = spec.temperature
         body["top_p"] = spec.top_p
         body["response_format"] = view["response_format"]
+        if spec.reasoning_effort is not None or (live is not None and live.data.get(REASONING)):
+            body[REASONING] = spec.reasoning_effort
         body["metadata"] = dict(spec.metadata)
         resources = self._resolved_resources(spec, context)
         if live is not None:
@@ -647,6 +657,8 @@ class AssistantKind(NamedKind):
             spec["top_p"] = assistant.top_p
         if assistant.response_format != defaults.response_format:
             spec["response_format"] = assistant.response_format
+        if assistant.reasoning_effort is not None:
+            spec[REASONING] = assistant.reasoning_effort
         if assistant.metadata:
             spec["metadata"] = dict(assistant.metadata)
         notes: list[str] = []
@@ -678,19 +690,7 @@ def _accept_server_file_search_options(live: AssistantSpec, wanted: AssistantSpe
         FileSearchTool(None, tool.ranking_options) if isinstance(tool, FileSearchTool) else tool
         for tool in live.tools
     )
-    return AssistantSpec(
-        live.name,
-        live.model,
-        live.description,
-        live.instructions,
-        tools,
-        live.vector_stores,
-        live.code_interpreter_files,
-        live.temperature,
-        live.top_p,
-        live.response_format,
-        live.metadata,
-    )
+    return dataclasses.replace(live, tools=tools)
 
 
 def _belongs_in_a_file(instructions: str) -> bool:

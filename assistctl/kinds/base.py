@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 from assistctl.errors import PlanError
 from assistctl.model import (
+    ALTERED_KEY,
     RESERVED_PREFIX,
     Action,
     Address,
@@ -454,7 +455,8 @@ class NamedKind(ResourceKind):
         context.ids[address] = live.id
         before = self.live_spec(live, context, resource.spec).view()
         fields = changed_fields(before, after)
-        if not fields and moved_from is None:
+        altered = live.data.get(ALTERED_KEY)
+        if not fields and moved_from is None and not altered:
             change = Change(address, Action.NO_OP, before, after, id=live.id)
             realigned = self.realign(resource, live, change, context)
             if realigned is None:
@@ -464,7 +466,7 @@ class NamedKind(ResourceKind):
             return ResourcePlan(change, tuple(realigning))
         if before.get("name") != after.get("name"):
             self._check_name_clash(address, after, context)
-        reason = self.update_reason(fields)
+        reason = str(altered) if altered else self.update_reason(fields)
         if moved_from is not None:
             reason = f"moved from {moved_from}: re-tagged in place, the id stays"
         change = Change(address, Action.UPDATE, before, after, fields, reason, live.id)
