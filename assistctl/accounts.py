@@ -2,9 +2,10 @@
 importing anything heavy (``backends.connect`` builds the backend for it).
 
 ``local[:DIR]`` starts the embedded account in this process (a background thread on a free
-loopback port); ``http(s)://…/v1`` is any Assistants-compatible server; ``openai`` is OpenAI
-itself. With no choice made, the local account in ``.assistctl`` at the stack's root is used
-(so every directory a command runs from finds the same account) and stderr says so, even when
+loopback port); ``http(s)://…/v1`` is any Assistants- or Responses-compatible server;
+``openai`` is OpenAI itself, which since the sunset serves only the Responses era
+(``api_mode``). With no choice made, the local account in ``.assistctl`` at the stack's root is
+used (so every directory a command runs from finds the same account) and stderr says so, even when
 ``OPENAI_API_KEY`` is set: a key in the environment is no reason to send a quickstart to an
 account that can no longer serve assistants.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from assistctl.errors import AccountError
+from assistctl.model import API_MODES
 
 DEFAULT_LOCAL_DIR = ".assistctl"
 ACCOUNT_ENV = "ASSISTCTL_ACCOUNT"
@@ -69,3 +71,14 @@ def parse_account(value: str | None) -> AccountSpec:
 
 def resolve_account(flag_value: str | None) -> AccountSpec:
     return parse_account(flag_value if flag_value else os.environ.get(ACCOUNT_ENV))
+
+
+def api_mode(flag: str | None, stack_setting: str | None, account: AccountSpec) -> str:
+    """``--api``, else the Stack's ``spec.api`` (per environment), else what the account
+    serves: OpenAI no longer serves assistants, every other account is taken to."""
+    chosen = flag or stack_setting or ("responses" if account.kind == "openai" else "assistants")
+    if chosen not in API_MODES:
+        raise AccountError(
+            f"unknown API mode {chosen!r}", hint="use --api assistants or --api responses"
+        )
+    return chosen

@@ -19,6 +19,7 @@ import click
 from assistctl import __version__
 from assistctl.accounts import parse_account, resolve_account
 from assistctl.errors import AssistctlError
+from assistctl.model import API_MODES
 
 if TYPE_CHECKING:
     from assistctl.backends.base import Backend
@@ -38,17 +39,25 @@ class Options:
     quiet: bool
     color: bool
 
-    def backend(self, root: Path | None = None) -> Backend:
+    def backend(
+        self, desired: Desired | None = None, *, root: Path | None = None, owner: str | None = None
+    ) -> Backend:
         """The backend for the chosen account (starts a local one if needed; the default one
-        lives at the stack's ``root``)."""
+        lives at the stack's root), in the API mode of ``--api``, else of the manifests
+        (``desired``), else of the account (see ``backends.connect``)."""
         from assistctl.backends.connect import connect
         from assistctl.retry import policy_from_environment
 
+        flags = click.get_current_context().meta
         return connect(
             resolve_account(self.account),
             notice=self.note,
             policy=policy_from_environment(),
             root=root,
+            api=flags.get(API_FLAG),
+            desired=desired,
+            owner=owner,
+            release_dir=flags.get(RELEASE_DIR_FLAG),
         )
 
     def command(self) -> str:
@@ -193,6 +202,46 @@ def _complete_kinds(ctx: click.Context, param: click.Parameter, incomplete: str)
     return [kind for kind in manifest_kinds() if kind.lower().startswith(incomplete.lower())]
 
 
+# --- API mode (issue 16): --api and --release-dir, read by Options.backend ----------------------
+
+API_FLAG = "assistctl.api"
+RELEASE_DIR_FLAG = "assistctl.release_dir"
+
+
+def _remembered(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+
+    return remember
+
+
+def _api_mode(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--api`` and ``--release-dir``, for every command that talks to the stack's account."""
+    command = click.option(
+        "--release-dir",
+        metavar="DIR",
+        type=click.Path(file_okay=False),
+        expose_value=False,
+        callback=_remembered(RELEASE_DIR_FLAG),
+        help="Responses mode: the directory of the release files [default: the Stack's "
+        "spec.release_dir, else releases/<stack>[/<env>] under the stack root].",
+    )(command)
+    return click.option(
+        "--api",
+        type=click.Choice(API_MODES),
+        expose_value=False,
+        callback=_remembered(API_FLAG),
+        help="API mode: assistants (the account holds the assistants) or responses (each "
+        "assistant compiles into a release file for the app) [default: the Stack's spec.api, "
+        "else responses for --account openai, assistants otherwise].",
+    )(command)
+
+
+# --- end of API mode --------------------------------------------------------------------------
+
+
 def _manifest_paths_and_env(command: Callable[..., Any]) -> Callable[..., Any]:
     """PATHS (manifest files or directories) and --env, which every command reading manifests
     takes in the same way."""
@@ -268,6 +317,7 @@ def schema_command(kind: str) -> None:
 
 
 @cli.command("export")
+@_api_mode
 @click.option(
     "--stack",
     "stack",
@@ -338,7 +388,7 @@ def export_command(
         stack or export.slug(directory.resolve().name, "exported")
     )
     export.check_directory(directory, force=force)
-    source = export.read(options.backend(), selection)
+    source = export.read(options.backend(owner=selection.stack), selection)
     result = export.build(source, stack_name, env)
     written = export.write(result, directory, force=force)
 
@@ -416,6 +466,7 @@ def _count(number: int, word: str) -> str:
 
 
 @cli.command("plan")
+@_api_mode
 @_manifest_paths_and_env
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (stable schema).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print markdown for a PR comment.")
@@ -477,9 +528,7 @@ def plan_command(
     for target in targets:
         parse_target(target)
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    _, result = plan_against(
-        desired, options.backend(desired.root), targets, command=options.command()
-    )
+    _, result = plan_against(desired, options.backend(desired), targets, command=options.command())
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif as_markdown:
@@ -499,6 +548,7 @@ def plan_command(
 
 
 @cli.command("test")
+@_api_mode
 @_manifest_paths_and_env
 @click.option(
     "--junit",
@@ -638,27 +688,37 @@ def test_command(
         _export_suite(options, paths, env, pattern, grader_account, output_path)
         return
     command = options.command()
+
+    def load(environment: str | None) -> session.Selection:
+        selection = session.load(paths, environment, pattern, command)
+        mode = ctx.meta.get(API_FLAG)  # the hint deploys in the mode the tests run in
+        if mode:
+            selection = dataclasses.replace(
+                selection, apply_hint=f"{selection.apply_hint} --api {mode}"
+            )
+        return selection
+
     if compare_envs:
-        selections = [session.load(paths, label, pattern, command) for label in compare_envs]
+        selections = [load(label) for label in compare_envs]
         sides = [
-            session.Side(label, options.backend(selection.desired.root), selection)
+            session.Side(label, options.backend(selection.desired), selection)
             for label, selection in zip(compare_envs, selections, strict=True)
         ]
     elif compare_accounts:
         from assistctl.accounts import parse_account
 
-        selection = session.load(paths, env, pattern, command)
+        selection = load(env)
         sides = [
             session.Side(
                 parse_account(account).label,
-                dataclasses.replace(options, account=account).backend(selection.desired.root),
+                dataclasses.replace(options, account=account).backend(selection.desired),
                 selection,
             )
             for account in compare_accounts
         ]
     else:
-        selection = session.load(paths, env, pattern, command)
-        backend = options.backend(selection.desired.root)
+        selection = load(env)
+        backend = options.backend(selection.desired)
         sides = [session.Side(selection.desired.owner, backend, selection)]
     settings = GraderSettings.of(sides[-1].selection.desired.grader, grader_account)
 
@@ -770,7 +830,13 @@ def _export_suite(
     selection = session.load(paths, env, pattern, options.command())
     account = resolve_account(options.account)
     base_url = promptfoo.account_base_url(account.kind, account.label)
-    backend = options.backend(selection.desired.root)
+    backend = options.backend(selection.desired)
+    if backend.family != "assistants":
+        raise AssistctlError(
+            "--export promptfoo writes promptfoo's assistant provider, which needs assistant "
+            "ids: a responses-mode stack has releases instead",
+            hint="export from an assistants-mode deployment (--api assistants)",
+        )
     deployment = Deployment.from_live(
         live.snapshot(backend, selection.desired.owner), selection.desired
     )
@@ -787,6 +853,58 @@ def _export_suite(
     click.echo(exported.headline(target))
     for line in exported.unmapped_lines():
         options.note(line)
+
+
+# --- output (issue 16) ----------------------------------------------------------------------
+
+
+@cli.command("output")
+@_api_mode
+@_manifest_paths_and_env
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def output_command(
+    ctx: click.Context, paths: tuple[str, ...], env: str | None, as_json: bool
+) -> None:
+    """Print what apps need from the deployed stack: assistant ids (assistants mode), release
+    files and digests (responses mode), vector store and file ids.
+
+    PATHS are manifest files or directories (default: the current directory). A last argument
+    NAME picks one value, printed alone: KIND.NAME (an id, or a release's path) or
+    KIND.NAME.FIELD.
+
+    \b
+    Example:
+      assistctl output examples/quickstart
+      assistctl output examples/quickstart --json > outputs.json
+      assistctl output examples/quickstart vector_store.handbook
+      assistctl output --api responses examples/quickstart assistant.support-bot.digest
+    """
+    import json
+    from pathlib import Path
+
+    from assistctl import output
+    from assistctl.live import snapshot
+    from assistctl.workflow import load_desired
+
+    options: Options = ctx.obj
+    manifests, name = output.split_arguments(paths)
+    desired = load_desired(manifests, env)
+    backend = options.backend(desired)
+    deployed = snapshot(backend, desired.owner)
+    found = output.collect(desired, deployed, backend.family, cwd=Path.cwd())
+    if name is not None:
+        value = found.value(name)
+        click.echo(json.dumps(value, ensure_ascii=False) if as_json else str(value))
+    elif as_json:
+        click.echo(json.dumps(found.document(), indent=2, ensure_ascii=False))
+    elif not found.values:
+        options.note(f"No outputs: nothing is deployed for {desired.owner!r} on this account.")
+    else:
+        click.echo("\n".join(found.lines()))
+
+
+# --- end of output ----------------------------------------------------------------------------
 
 
 @cli.group("local")
@@ -1075,6 +1193,7 @@ def _execute_plan(
 
 
 @cli.command("apply")
+@_api_mode
 @_manifest_paths_and_env
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking (required without a TTY).")
 @click.option(
@@ -1152,7 +1271,7 @@ def apply_command(
             hint="the saved plan already says what to do (plan -o with them instead)",
         )
     desired = load_desired(paths, env)  # bad manifests fail before any account is touched
-    backend = options.backend(desired.root)
+    backend = options.backend(desired)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
         live, the_plan = plan_against(
             desired, backend, targets, command=options.command(), replace=replace
@@ -1180,6 +1299,7 @@ def apply_command(
 
 
 @cli.command("destroy")
+@_api_mode
 @_manifest_paths_and_env
 @click.option("-y", "--yes", is_flag=True, help="Destroy without asking (required without a TTY).")
 @click.option(
@@ -1227,7 +1347,7 @@ def destroy_command(
 
     options: Options = ctx.obj
     manifests = load_desired(paths, env)  # bad manifests fail before any account is touched
-    backend = options.backend(manifests.root)
+    backend = options.backend(manifests)
     with StackLock(backend, manifests.owner, timeout_s=lock_timeout, notify=options.note):
         nothing, live, the_plan = destroy_plan_against(manifests, backend, targets)
         _execute_plan(
@@ -1244,6 +1364,7 @@ def destroy_command(
 
 
 @cli.command("import")
+@_api_mode
 @click.argument("address", metavar="KIND/NAME")
 @click.argument("resource_id", metavar="API_ID")
 @_manifest_paths_and_env
@@ -1274,7 +1395,7 @@ def import_command(
     options: Options = ctx.obj
     target = parse_target(address)
     desired = load_desired(paths, env)
-    backend = options.backend(desired.root)
+    backend = options.backend(desired)
     with StackLock(backend, desired.owner, timeout_s=lock_timeout, notify=options.note):
         live = snapshot(backend, desired.owner)
         result = adopt(backend, desired, live, target, resource_id)
@@ -1293,6 +1414,7 @@ def import_command(
 
 
 @cli.command("show")
+@_api_mode
 @_manifest_paths_and_env
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of resources).")
 @click.pass_context
@@ -1324,7 +1446,7 @@ def show_command(
     manifests = [p for p in paths if p not in addresses]
     desired = load_desired(manifests, env)
     found = show.select(
-        show.entries(desired, snapshot(options.backend(desired.root), desired.owner)),
+        show.entries(desired, snapshot(options.backend(desired), desired.owner)),
         addresses[0] if addresses else None,
     )
     click.echo(show.render_json(found) if as_json else show.render_text(found), nl=False)
@@ -1352,7 +1474,7 @@ def force_unlock_command(
 
     options: Options = ctx.obj
     desired = load_desired(paths, env)
-    removed = force_unlock(options.backend(desired.root), desired.owner, lock_id)
+    removed = force_unlock(options.backend(root=desired.root), desired.owner, lock_id)
     holder = removed[0].holder
     click.echo(f"Removed the lock {lock_id} on {desired.owner!r} (held by {holder}).")
 

@@ -175,6 +175,19 @@ class DesiredSmokeTest:
     location: Location
 
 
+API_MODES = ("assistants", "responses")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """How the Stack document says the stack is deployed, the chosen environment's overrides
+    applied: ``api`` (``assistants`` or ``responses``; None: the account decides) and, in
+    responses mode, the directory its releases are written to (None: the default)."""
+
+    api: str | None = None
+    release_dir: Path | None = None
+
+
 @dataclass(frozen=True)
 class Desired:
     """What the manifests describe. ``complete`` is False when only some of the stack's files
@@ -198,6 +211,8 @@ class Desired:
         if self.env:
             words += ["--env", shlex.quote(self.env)]
         return " ".join(words)
+
+    settings: StackSettings = field(default_factory=StackSettings)
 
     @property
     def owner(self) -> str:

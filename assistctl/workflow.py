@@ -11,7 +11,7 @@ from pathlib import Path
 
 from assistctl import live, manifest
 from assistctl.backends.base import Backend
-from assistctl.model import Desired, Live, Plan
+from assistctl.model import Desired, Live, Plan, Verb
 from assistctl.plan import plan
 
 
@@ -55,6 +55,23 @@ def plan_against(
     replace: Sequence[str] = (),
 ) -> tuple[Live, Plan]:
     """Snapshot what ``desired``'s owner holds in the account and plan against it
-    (``command`` names assistctl in the plan's hints; ``replace`` as ``plan`` takes it)."""
+    (``command`` names assistctl in the plan's hints; ``replace`` as ``plan`` takes it); a write
+    the backend's API family cannot serve is refused here, before anything is written."""
     snapshot = live.snapshot(backend, desired.owner, concurrency=concurrency)
-    return snapshot, plan(desired, snapshot, targets=targets, command=command, replace=replace)
+    result = plan(desired, snapshot, targets=targets, command=command, replace=replace)
+    check_writes(result, snapshot, backend)
+    return snapshot, result
+
+
+def check_writes(result: Plan, snapshot: Live, backend: Backend) -> None:
+    """Every create and update of the plan, shown to the backend first (``Backend.check``)."""
+    current = snapshot.by_id()
+    for operation in result.operations:
+        if operation.verb not in (Verb.CREATE, Verb.UPDATE):
+            continue
+        target = current.get(operation.target) if isinstance(operation.target, str) else None
+        backend.check(
+            operation.collection,
+            operation.body,
+            target.data if target is not None else None,
+        )

@@ -87,7 +87,7 @@ def assistant_of(content: Mapping[str, Any], release_id: str) -> dict[str, Any]:
         else:
             tools.append(dict(tool))
     text_format = (request.get("text") or {}).get("format")
-    metadata = {k: v for k, v in request["metadata"].items() if k != release.DIGEST_KEY}
+    metadata = dict(request["metadata"])  # with the digest: apps read it through `output`
     return {
         "id": release_id,
         "object": "assistant",

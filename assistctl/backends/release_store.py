@@ -76,15 +76,7 @@ class ReleaseStore:
 
     def update(self, release_id: str, body: Mapping[str, Any]) -> ApiObject:
         """Only the fields ``body`` names change, as the Assistants API modifies an assistant."""
-        path = self.path_of(release_id)
-        current = self.retrieve(release_id)
-        merged = {**current, **body}
-        if "tool_resources" in body:
-            merged["tool_resources"] = {
-                **(current.get("tool_resources") or {}),
-                **(body.get("tool_resources") or {}),
-            }
-        return self._write(path, merged)
+        return self._write(self.path_of(release_id), modified(self.retrieve(release_id), body))
 
     def delete(self, release_id: str) -> None:
         path = self.path_of(release_id)
@@ -159,6 +151,18 @@ class ReleaseStore:
                 "writable",
             ) from exc
         return assistant_of(content, self.id_of(path))
+
+
+def modified(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` with the fields ``body`` names replaced (each tool's resources on its own),
+    as the Assistants API modifies an assistant."""
+    merged = {**current, **body}
+    if "tool_resources" in body:
+        merged["tool_resources"] = {
+            **(current.get("tool_resources") or {}),
+            **(body.get("tool_resources") or {}),
+        }
+    return merged
 
 
 def _write_atomically(path: Path, text: str) -> None:

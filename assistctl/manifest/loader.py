@@ -47,6 +47,7 @@ from assistctl.model import (
     DesiredResource,
     DesiredSmokeTest,
     Location,
+    StackSettings,
 )
 from assistctl.schemas import packaged_schema
 
@@ -151,6 +152,7 @@ class Loader:
             smoke_tests=tuple(t for t in smoke_tests if not _is_from_tests_dir(t, documents)),
             sources=tuple(dict.fromkeys(d.display for d in documents if not d.is_test_file)),
             grader=self.grader,
+            settings=self.stack_settings(documents),
         )
         return desired, tuple(smoke_tests)
 
@@ -235,6 +237,25 @@ class Loader:
             field: FieldPath = ("spec", "environments", self.env, "vars", name)
             self.variable_origins[name] = f"set in {stacks[0].display}:{stacks[0].line_of(field)}"
         return {name: scalar_text(value) for name, value in variables.items()}
+
+    def stack_settings(self, documents: list[Document]) -> StackSettings:
+        """``spec.api`` and ``spec.release_dir``, the environment's own winning. A stack-wide
+        release directory gets the environment as a subdirectory, so two environments never
+        write the same release file; relative paths start at the Stack document's directory."""
+        stacks = [d for d in documents if d.kind == "Stack" and d.valid]
+        if not stacks:
+            return StackSettings()
+        spec = stacks[0].spec
+        here = stacks[0].file.parent
+        environment = (self.environments.get(self.env) or {}) if self.env else {}
+        release_dir: Path | None = None
+        if environment.get("release_dir"):
+            release_dir = here / str(environment["release_dir"])
+        elif spec.get("release_dir"):
+            release_dir = here / str(spec["release_dir"])
+            if self.env:
+                release_dir = release_dir / self.env
+        return StackSettings(api=environment.get("api") or spec.get("api"), release_dir=release_dir)
 
     def defined_in(self) -> dict[str, list[str]]:
         """Variable name -> the environments whose vars define it, to hint at ``--env`` when
