@@ -377,6 +377,7 @@ def export_command(
     from pathlib import Path
 
     from assistctl import export
+    from assistctl.backends.responses import ResponsesBackend
 
     directory = Path(output)
     selection = export.Selection(
@@ -388,8 +389,12 @@ def export_command(
         stack or export.slug(directory.resolve().name, "exported")
     )
     export.check_directory(directory, force=force)
-    source = export.read(options.backend(owner=selection.stack), selection)
-    result = export.build(source, stack_name, env)
+    backend = options.backend(owner=selection.stack)
+    source = export.read(backend, selection)
+    releases = None  # responses mode: where the assistants were read from
+    if isinstance(backend, ResponsesBackend):
+        releases = Path(os.path.relpath(backend.releases.directory, directory)).as_posix()
+    result = export.build(source, stack_name, env, releases=releases)
     written = export.write(result, directory, force=force)
 
     click.echo(export.headline(result, directory))

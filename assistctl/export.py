@@ -248,8 +248,17 @@ def select(
 # --- build (pure) ------------------------------------------------------------------------------
 
 
-def build(source: Source, stack: str, env: str | None = None, kinds: Registry = KINDS) -> Export:
-    """The manifest files for ``source``, named and laid out for stack ``stack``."""
+def build(
+    source: Source,
+    stack: str,
+    env: str | None = None,
+    kinds: Registry = KINDS,
+    *,
+    releases: str | None = None,
+) -> Export:
+    """The manifest files for ``source``, named and laid out for stack ``stack``. ``releases``
+    is, in responses mode, the directory the assistants were read from (relative to the export
+    directory): the Stack document points there, so the manifests plan against those releases."""
     owner = owner_of(stack, env)
     by_kind = {kind.name: [r for r in source.resources if r.kind == kind.name] for kind in kinds}
     names: dict[str, str] = {}
@@ -258,7 +267,7 @@ def build(source: Source, stack: str, env: str | None = None, kinds: Registry = 
     paths = _file_paths(source, kinds)
     context = ExportContext(names, paths)
 
-    outputs: list[OutputFile] = [_stack_file(stack, env)]
+    outputs: list[OutputFile] = [_stack_file(stack, env, releases)]
     missing: dict[str, MissingFile] = {}
     downloaded: dict[str, OutputFile] = {}
     unverified: set[str] = set()
@@ -395,11 +404,18 @@ def _unique_path(path: str, taken: set[str]) -> str:
         counter += 1
 
 
-def _stack_file(stack: str, env: str | None) -> OutputFile:
+def _stack_file(stack: str, env: str | None, releases: str | None) -> OutputFile:
     document: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Stack"}
     document["metadata"] = {"name": stack}
+    spec: dict[str, Any] = {}
+    if releases is not None:
+        spec["api"] = "responses"
+        if not env:
+            spec["release_dir"] = releases
     if env:
-        document["spec"] = {"environments": {env: {}}}
+        spec["environments"] = {env: {"release_dir": releases} if releases is not None else {}}
+    if spec:
+        document["spec"] = spec
     header = "# The stack these manifests belong to (assistctl export).\n"
     if env:
         header += f"# Plan and apply them with --env {env}.\n"
