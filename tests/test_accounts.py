@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from assistctl.accounts import parse_account, resolve_account
-from assistctl.backends.connect import connect
+from assistctl.accounts import api_mode, parse_account, resolve_account
+from assistctl.backends.assistants import AssistantsBackend
+from assistctl.backends.connect import connect, release_directory
+from assistctl.backends.responses import ResponsesBackend
 from assistctl.errors import AccountError
+from assistctl.model import Desired, StackSettings
 
 
 @pytest.mark.parametrize(
@@ -76,3 +81,52 @@ def test_an_account_url_without_its_api_path_says_add_v1():
         parse_account("http://127.0.0.1:8080")
     assert "no API path" in caught.value.message
     assert caught.value.hint == "add /v1: --account http://127.0.0.1:8080/v1"
+
+
+# --- API mode (issue 16) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "stack", "account", "mode"),
+    [
+        (None, None, "local", "assistants"),
+        (None, None, "http://127.0.0.1:1/v1", "assistants"),
+        (None, None, "openai", "responses"),
+        (None, "responses", "local", "responses"),
+        (None, "assistants", "openai", "assistants"),
+        ("assistants", "responses", "openai", "assistants"),
+        ("responses", None, "local", "responses"),
+    ],
+)
+def test_the_api_mode_is_the_flag_then_the_stack_then_the_account(flag, stack, account, mode):
+    assert api_mode(flag, stack, parse_account(account)) == mode
+
+
+def test_an_unknown_api_mode_is_refused():
+    with pytest.raises(AccountError, match="unknown API mode 'threads'"):
+        api_mode("threads", None, parse_account("local"))
+
+
+def test_release_directories(tmp_path):
+    root = tmp_path / "stack"
+    bare = Desired(stack="support", env=None, root=root)
+    staged = Desired(stack="support", env="prod", root=root)
+    chosen = Desired(
+        stack="support", env=None, root=root, settings=StackSettings(release_dir=tmp_path / "x")
+    )
+    assert release_directory(None, bare, bare.owner) == root / "releases" / "support"
+    assert release_directory(None, staged, staged.owner) == root / "releases" / "support" / "prod"
+    assert release_directory(None, chosen, chosen.owner) == tmp_path / "x"
+    assert release_directory("shipped", chosen, chosen.owner) == Path("shipped")
+
+
+def test_responses_mode_builds_the_responses_backend_over_the_stacks_releases(tmp_path):
+    desired = Desired(
+        stack="support", env="prod", root=tmp_path, settings=StackSettings("responses")
+    )
+    backend = connect(parse_account("http://127.0.0.1:1/v1"), desired=desired)
+    assert isinstance(backend, ResponsesBackend) and backend.family == "responses"
+    assert backend.releases.directory == tmp_path / "releases" / "support" / "prod"
+    assert backend.releases.owner == "support/prod"
+    plain = connect(parse_account("http://127.0.0.1:1/v1"), desired=desired, api="assistants")
+    assert isinstance(plain, AssistantsBackend)

@@ -443,3 +443,30 @@ def test_write_refuses_an_output_that_would_leave_the_directory(tmp_path):
     with pytest.raises(AssistctlError, match="leaves"):
         export.write(escaping, tmp_path / "out")
     assert not (tmp_path / "escape.yaml").exists()
+
+
+def test_a_responses_mode_export_points_the_stack_at_its_releases(tmp_path):
+    source = managed_source(owner="support/prod", downloadable=True)
+    export.write(
+        export.build(source, "support", "prod", releases="../releases/support/prod"), tmp_path
+    )
+    stack = yaml.safe_load((tmp_path / "stack.yaml").read_text())
+    assert stack["spec"] == {
+        "api": "responses",
+        "environments": {"prod": {"release_dir": "../releases/support/prod"}},
+    }
+    (tmp_path / "docs" / "returns.md").write_bytes(RETURNS)
+    desired = manifest.load([tmp_path], env="prod")
+    assert desired.settings.api == "responses"
+    assert desired.settings.release_dir == tmp_path / "../releases/support/prod"
+
+
+def test_reasoning_effort_is_exported():
+    bot = owned(assistant_data(reasoning_effort="high"), "support", "support-bot")
+    source = Source(
+        resources=(Resource("assistant", "asst_1", bot, "support", "support-bot"),),
+        files={},
+        contents={},
+    )
+    (document,) = [o for o in export.build(source, "support").outputs if "assistants/" in o.path]
+    assert yaml.safe_load(document.content)["spec"]["reasoning_effort"] == "high"

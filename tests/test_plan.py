@@ -14,6 +14,7 @@ from assistctl.kinds.assistant import AssistantKind, AssistantSpec
 from assistctl.kinds.base import PlanContext
 from assistctl.kinds.vector_store import VectorStoreKind, VectorStoreSpec
 from assistctl.model import (
+    ALTERED_KEY,
     NAME_KEY,
     STACK_KEY,
     Action,
@@ -728,3 +729,30 @@ def test_a_mistyped_target_gets_a_suggestion():
     with pytest.raises(PlanError) as error:
         plan(*_targeted_inputs(), targets=["assistant/suport-bot"])
     assert error.value.hint.startswith("did you mean --target assistant/support-bot?")
+
+
+def test_an_object_altered_outside_its_fields_is_rewritten_in_full():
+    """A release file edited where the view cannot see (its digest, a setting assistctl does
+    not write) reads as the same assistant, marked by the backend: an update, with its reason."""
+    reason = "the release file does not match its digest: it was edited after apply wrote it"
+    live_assistant = api_assistant(**{ALTERED_KEY: reason})
+    result = plan(desired([d_assistant()]), Live(OWNER, (live_assistant,)))
+    (change,) = result.changes
+    assert (change.action, change.fields, change.reason) == (Action.UPDATE, (), reason)
+    (update,) = result.operations
+    assert update.body["instructions"] == "Be kind." and update.body["model"] == "gpt-4o"
+    assert update.body["metadata"] == {STACK_KEY: OWNER, NAME_KEY: "support-bot"}
+
+
+def test_reasoning_effort_is_planned_and_cleared():
+    live_assistant = api_assistant(reasoning_effort="high")
+    result = plan(desired([d_assistant(reasoning_effort="low")]), Live(OWNER, (live_assistant,)))
+    (change,) = result.changes
+    assert change.fields == ("reasoning_effort",)
+    assert result.operations[0].body["reasoning_effort"] == "low"
+    cleared = plan(desired([d_assistant()]), Live(OWNER, (live_assistant,)))
+    assert cleared.changes[0].fields == ("reasoning_effort",)
+    assert cleared.operations[0].body["reasoning_effort"] is None
+    unset = plan(desired([d_assistant()]), Live(OWNER, (api_assistant(reasoning_effort=None),)))
+    assert not unset.has_changes
+    assert "reasoning_effort" not in plan(desired([d_assistant()]), Live(OWNER)).operations[0].body

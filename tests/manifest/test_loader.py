@@ -972,3 +972,46 @@ def test_repeated_values_are_checked_in_every_document_that_holds_them(tmp_path)
         "spec.tools[0].function.parameters.properties.id.type",
         'spec.metadata[""]',
     ]
+
+
+# --- the Stack's API mode and release directory (issue 16) -------------------------------------
+
+
+def test_stack_settings_with_environment_overrides(tmp_path):
+    (tmp_path / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: demo}\n"
+        "spec:\n  api: responses\n  release_dir: shipped\n  environments:\n"
+        "    dev: {}\n    legacy: {api: assistants}\n    prod: {release_dir: /srv/releases}\n"
+    )
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec: {model: m, instructions: hi}\n"
+    )
+    settings = {
+        env: manifest.load([tmp_path], env=env, environ={}).settings
+        for env in (None, "dev", "legacy", "prod")
+    }
+    assert settings[None] == model.StackSettings("responses", tmp_path / "shipped")
+    assert settings["dev"] == model.StackSettings("responses", tmp_path / "shipped" / "dev")
+    assert settings["legacy"] == model.StackSettings("assistants", tmp_path / "shipped" / "legacy")
+    assert settings["prod"] == model.StackSettings("responses", Path("/srv/releases"))
+
+
+def test_without_a_stack_document_the_settings_are_left_to_the_account(tmp_path):
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec: {model: m, instructions: hi}\n"
+    )
+    assert manifest.load([tmp_path], environ={}).settings == model.StackSettings()
+
+
+def test_an_unknown_api_mode_is_a_located_problem(tmp_path):
+    (tmp_path / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: demo}\nspec:\n  api: threads\n"
+    )
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec: {model: m, instructions: hi}\n"
+    )
+    with pytest.raises(ManifestError, match=r"stack.yaml:5: spec.api: "):
+        manifest.load([tmp_path], environ={})
