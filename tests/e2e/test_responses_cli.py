@@ -6,7 +6,10 @@ the mode comes from --api or the Stack, and the key is never written anywhere.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,10 @@ def test_apply_plan_destroy_the_quickstart_in_responses_mode(local_server, stack
     planned = responses(local_server, "plan", str(stack), "--detailed-exitcode")
     assert planned.exit_code == 0, planned.output
     assert "No changes." in planned.output
+
+    tested = responses(local_server, "test", str(stack))
+    assert tested.exit_code == 0, tested.output
+    assert tested.output.splitlines()[-1].startswith("3 passed in ")
 
     destroyed = responses(local_server, "destroy", str(stack), "--yes")
     assert destroyed.exit_code == 0, destroyed.output
@@ -239,3 +246,67 @@ def test_the_api_key_is_never_in_a_release_or_an_output(tmp_path, stack):
     for path in (stack / "releases").rglob("*"):
         if path.is_file():
             assert key not in path.read_text()
+
+
+def test_the_quickstart_against_an_account_without_the_assistants_api(tmp_path, stack):
+    """As it will meet OpenAI: the local account serving no /assistants and /threads."""
+    server = start_in_process(tmp_path / "account", config=LocalConfig(without_assistants_api=True))
+    try:
+        account = server.base_url
+        refused = run(account, "apply", str(stack), "--yes")
+        assert refused.exit_code == 1
+        assert "--api responses" in refused.stderr and "2026-08-26" in refused.stderr
+        for command in (("apply", "--yes"), ("plan", "--detailed-exitcode"), ("test",)):
+            result = run(account, command[0], "--api", "responses", str(stack), *command[1:])
+            assert result.exit_code == 0, result.output
+        destroyed = run(account, "destroy", "--api", "responses", str(stack), "--yes")
+        assert destroyed.exit_code == 0, destroyed.output
+    finally:
+        server.stop()
+
+
+def test_the_embedded_account_switched_off_the_assistants_api_by_environment(tmp_path, stack):
+    env = {"ASSISTCTL_LOCAL_WITHOUT_ASSISTANTS_API": "1"}
+    account = f"local:{tmp_path / 'account'}"
+    refused = run(account, "plan", str(stack), env=env)
+    assert refused.exit_code == 1 and "--api responses" in refused.stderr
+    applied = run(account, "apply", "--api", "responses", str(stack), "--yes", env=env)
+    assert applied.exit_code == 0, applied.output
+    tested = run(account, "test", "--api", "responses", str(stack), env=env)
+    assert tested.exit_code == 0, tested.output
+
+
+def test_one_suite_passes_in_both_modes_and_an_environment_moves_to_responses(local_server, stack):
+    """The migration story of the README: prod stays on assistants, next runs on releases,
+    and the same smoke tests pass in both."""
+    (stack / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: support}\n"
+        "spec:\n  environments:\n    prod: {}\n    next: {api: responses}\n"
+    )
+    for env in ("prod", "next"):
+        applied = run(local_server.base_url, "apply", "--env", env, str(stack), "--yes")
+        assert applied.exit_code == 0, applied.output
+    assert (stack / "releases" / "support" / "next" / "support-bot.json").is_file()
+    for env in ("prod", "next"):
+        tested = run(local_server.base_url, "test", "--env", env, str(stack))
+        assert tested.exit_code == 0, tested.output
+        assert tested.output.splitlines()[-1].startswith("3 passed in ")
+
+
+def test_the_readme_app_runs_against_the_local_account(local_server, stack):
+    """The five lines the README shows, run as an app would run them."""
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    readme = (QUICKSTART.parents[1] / "README.md").read_text()
+    snippet = readme.split("<!-- release:app -->", 1)[1].split("```python\n", 1)[1]
+    code = snippet.split("```", 1)[0]
+    assert len(code.strip().splitlines()) == 5
+    done = subprocess.run(
+        [sys.executable, "-c", code + "print(reply.status, reply.output_text)"],
+        cwd=stack,
+        env={**os.environ, "OPENAI_BASE_URL": local_server.base_url, "OPENAI_API_KEY": "k"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("completed ") and "30 days" in done.stdout
