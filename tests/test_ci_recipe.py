@@ -125,13 +125,17 @@ def test_the_account_and_key_come_from_variables_and_secrets(workflow):
 
 def test_every_assistctl_line_parses_with_the_real_cli(workflow, tmp_path, monkeypatch):
     """Flags in the recipe exist: each line goes through click's parser (nothing runs)."""
-    manifests = workflow["env"]["MANIFESTS"]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / manifests).mkdir()
-    (tmp_path / "plan.json").write_text("{}")
-    lines = assistctl_lines(workflow)
-    assert len(lines) >= 10
-    for job, line in lines:
+    assert len(assistctl_lines(workflow)) >= 10
+    assert_every_line_parses(workflow, tmp_path)
+
+
+def assert_every_line_parses(workflow: dict, workspace: Path) -> None:
+    """Each assistctl line of the recipe through click's parser, in ``workspace`` (the cwd)."""
+    manifests = workflow["env"]["MANIFESTS"]
+    (workspace / manifests).mkdir()
+    (workspace / "plan.json").write_text("{}")
+    for job, line in assistctl_lines(workflow):
         args = shlex.split(line.replace('"$MANIFESTS"', manifests))[1:]
         command = cli.get_command(click.Context(cli), args[0])
         assert command is not None, f"{job}: unknown command in {line!r}"

@@ -4,17 +4,14 @@ main, releases committed back (so the next PR's plan diffs against them) and han
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
-import click
 import pytest
 import yaml
 
-from assistctl.cli import cli
-from tests.test_ci_recipe import Runner, assistctl_lines
+from tests.test_ci_recipe import Runner, assert_every_line_parses, assistctl_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "examples" / "ci" / "github-actions-responses.yml"
@@ -46,18 +43,8 @@ def test_jobs_and_what_they_run(workflow):
 
 
 def test_every_assistctl_line_parses_with_the_real_cli(workflow, tmp_path, monkeypatch):
-    manifests = workflow["env"]["MANIFESTS"]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / manifests).mkdir()
-    (tmp_path / "plan.json").write_text("{}")
-    for job, line in assistctl_lines(workflow):
-        args = shlex.split(line.replace('"$MANIFESTS"', manifests))[1:]
-        command = cli.get_command(click.Context(cli), args[0])
-        assert command is not None, f"{job}: unknown command in {line!r}"
-        try:
-            command.make_context(args[0], args[1:], parent=click.Context(cli, info_name="x"))
-        except click.UsageError as error:
-            pytest.fail(f"{job}: {line!r}: {error.format_message()}")
+    assert_every_line_parses(workflow, tmp_path)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -18,12 +18,32 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from assistctl.conversation import StepOutcome, StepRequest
 
 ApiObject = dict[str, Any]
 Recover = Callable[[], ApiObject | None]
+T = TypeVar("T")
+
+# How conversations poll a run or response still under way: often at first, then every second.
+FIRST_POLL_S = 0.05
+MAX_POLL_S = 1.0
+POLL_GROWTH = 1.5
+
+
+class Caller(Protocol):
+    """One logical request as a backend makes it (``SdkCollections.call``): SDK failures
+    translated, retried as ``retry.call`` allows. Conversations make every request through it."""
+
+    def __call__(
+        self,
+        operation: Callable[[], T],
+        what: str,
+        *,
+        recover: Callable[[], T | None] | None = None,
+        idempotent: bool = True,
+    ) -> T: ...
 
 
 class Conversation(Protocol):

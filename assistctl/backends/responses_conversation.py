@@ -28,11 +28,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import openai
 
-from assistctl.backends.sdk_collections import dump, ignore_missing
+from assistctl.backends.attempts import AttemptRequests
+from assistctl.backends.base import FIRST_POLL_S, MAX_POLL_S, POLL_GROWTH, Caller
+from assistctl.backends.sdk_collections import dump
 from assistctl.conversation import (
     Citation,
     Interrupted,
@@ -48,9 +50,6 @@ from assistctl.release import Release
 
 T = TypeVar("T")
 
-FIRST_POLL_S = 0.05
-MAX_POLL_S = 1.0
-POLL_GROWTH = 1.5
 MAX_ROUNDS = 16  # function-call rounds in one step before the model is deemed to loop
 UNFINISHED = frozenset({"queued", "in_progress"})
 REQUIRES_ACTION = "requires_action"
@@ -59,17 +58,6 @@ NO_RESPONSES_HINT = (
     "this account does not serve the Responses API (/v1/responses): deploy the stack in "
     "assistants mode (--api assistants, or spec.api: assistants)"
 )
-
-
-class _Caller(Protocol):
-    def __call__(
-        self,
-        operation: Callable[[], T],
-        what: str,
-        *,
-        recover: Callable[[], T | None] | None = None,
-        idempotent: bool = True,
-    ) -> T: ...
 
 
 @dataclass
@@ -90,7 +78,7 @@ class _Round:
     usage: dict[str, int] | None = None
 
 
-class ResponseConversation:
+class ResponseConversation(AttemptRequests):
     """One attempt: ``open`` makes the conversation, ``step`` runs one user turn, ``close``
     deletes what was made."""
 
@@ -102,18 +90,15 @@ class ResponseConversation:
         *,
         what: str,
         stop: threading.Event,
-        call: _Caller,
+        call: Caller,
         capabilities: Capabilities,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(what=what, stop=stop, call=call, clock=clock)
         self.client = client
         self.release = release
         self.labels = dict(labels)
-        self.label = what
-        self.stop = stop
-        self.call = call
         self.capabilities = capabilities
-        self.clock = clock
         self.conversation_id: str | None = None
         self.chained = False
         self.response_ids: list[str] = []
@@ -124,17 +109,6 @@ class ResponseConversation:
         if self.conversation_id is not None:
             return self.conversation_id
         return self.response_ids[0] if self.response_ids else None
-
-    def _request(
-        self,
-        operation: Callable[[], T],
-        what: str,
-        *,
-        idempotent: bool = True,
-    ) -> T:
-        if self.stop.is_set():
-            raise Interrupted()
-        return self.call(operation, f"{self.label}: {what}", idempotent=idempotent)
 
     # --- open and close ---------------------------------------------------------------------
 
@@ -160,29 +134,19 @@ class ResponseConversation:
 
     def close(self) -> str | None:
         """Delete the conversation, or (chained) every response the attempt made."""
-        problems: list[str] = []
         if self.conversation_id is not None:
             conversation_id = self.conversation_id
             conversations = self.client.conversations
-            problems += self._delete(
-                lambda: ignore_missing(lambda: conversations.delete(conversation_id)),
+            return self._delete(
+                lambda: conversations.delete(conversation_id),
                 f"delete conversation {conversation_id}",
             )
-        elif self.chained:
-            responses = self.client.responses
-            for response_id in self.response_ids:
-                delete = functools.partial(responses.delete, response_id)
-                problems += self._delete(
-                    functools.partial(ignore_missing, delete), f"delete response {response_id}"
-                )
-        return "; ".join(problems) or None
-
-    def _delete(self, operation: Callable[[], None], what: str) -> list[str]:
-        try:
-            self.call(operation, f"{self.label}: {what}")
-        except AccountError as exc:
-            return [exc.message]
-        return []
+        responses = self.client.responses
+        problems = [
+            self._delete(functools.partial(responses.delete, response_id), f"delete {response_id}")
+            for response_id in (self.response_ids if self.chained else ())
+        ]
+        return "; ".join(p for p in problems if p) or None
 
     # --- one step ---------------------------------------------------------------------------
 

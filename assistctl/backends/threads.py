@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import openai
 
+from assistctl.backends.attempts import AttemptRequests
+from assistctl.backends.base import FIRST_POLL_S, MAX_POLL_S, POLL_GROWTH, Caller
 from assistctl.conversation import (
     Citation,
     Interrupted,
@@ -29,28 +31,14 @@ from assistctl.errors import AccountError
 
 T = TypeVar("T")
 
-FIRST_POLL_S = 0.05
-MAX_POLL_S = 1.0
-POLL_GROWTH = 1.5
 PAGE_SIZE = 100
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
-
-
-class _Caller(Protocol):
-    def __call__(
-        self,
-        operation: Callable[[], T],
-        what: str,
-        *,
-        recover: Callable[[], T | None] | None = None,
-        idempotent: bool = True,
-    ) -> T: ...
 
 
 _Items = Callable[[Callable[[], Any], str], Iterator[dict[str, Any]]]
 
 
-class ThreadConversation:
+class ThreadConversation(AttemptRequests):
     """One attempt: ``open`` makes the thread, ``step`` runs one user turn, ``close`` deletes."""
 
     def __init__(
@@ -61,18 +49,15 @@ class ThreadConversation:
         *,
         what: str,
         stop: threading.Event,
-        call: _Caller,
+        call: Caller,
         items: _Items,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(what=what, stop=stop, call=call, clock=clock)
         self.client = client
         self.assistant_id = assistant_id
         self.labels = dict(labels)
-        self.label = what
-        self.stop = stop
-        self.call = call
         self.items = items
-        self.clock = clock
         self.thread_id: str | None = None
         self.last_message_id: str | None = None
         self.last_run_id: str | None = None
@@ -80,18 +65,6 @@ class ThreadConversation:
     @property
     def handle(self) -> str | None:
         return self.thread_id
-
-    def _request(
-        self,
-        operation: Callable[[], T],
-        what: str,
-        *,
-        idempotent: bool = True,
-        recover: Callable[[], T | None] | None = None,
-    ) -> T:
-        if self.stop.is_set():
-            raise Interrupted()
-        return self.call(operation, f"{self.label}: {what}", idempotent=idempotent, recover=recover)
 
     def open(self) -> None:
         # Threads cannot be listed, so a create whose outcome is unknown cannot be looked up;
@@ -107,18 +80,7 @@ class ThreadConversation:
         if thread_id is None:
             return None
         threads = self.client.beta.threads
-
-        def delete() -> None:
-            try:
-                threads.delete(thread_id)
-            except openai.NotFoundError:
-                return
-
-        try:
-            self.call(delete, f"{self.label}: delete thread {thread_id}")
-        except AccountError as exc:
-            return exc.message
-        return None
+        return self._delete(lambda: threads.delete(thread_id), f"delete thread {thread_id}")
 
     # --- one step -------------------------------------------------------------------------
 
