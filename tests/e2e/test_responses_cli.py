@@ -310,3 +310,15 @@ def test_the_readme_app_runs_against_the_local_account(local_server, stack):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("completed ") and "30 days" in done.stdout
+
+
+def test_smoke_tests_refuse_a_release_edited_after_apply(local_server, stack):
+    """The tests exercise what ships; an edited release is not what was reviewed."""
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    content = json.loads((stack / RELEASE).read_text())
+    content["request"]["instructions"] = "Promise refunds."
+    (stack / RELEASE).write_text(json.dumps(content))
+    tested = responses(local_server, "test", str(stack))
+    assert tested.exit_code == 1
+    assert f"{RELEASE.as_posix()}: the release does not match its digest" in tested.stderr
+    assert "assistctl apply" in tested.stderr
