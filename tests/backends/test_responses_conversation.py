@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from assistctl import manifest
-from assistctl.accounts import connect, parse_account
+from assistctl.accounts import parse_account
+from assistctl.backends.connect import connect
 from assistctl.backends.responses import ResponsesBackend
 from assistctl.backends.responses_conversation import NO_RESPONSES_HINT
 from assistctl.cli import cli
