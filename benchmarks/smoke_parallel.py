@@ -29,8 +29,9 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from assistctl.accounts import connect, parse_account
+from assistctl.accounts import parse_account
 from assistctl.apply import execute
+from assistctl.backends.connect import connect
 from assistctl.live import snapshot
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.manifest import load, load_smoke_tests
