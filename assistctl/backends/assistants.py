@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from assistctl.backends.base import ApiObject, Conversation
+from assistctl.backends.release_compiler import RUN_SETTINGS
 from assistctl.backends.sdk_collections import SdkCollections
 from assistctl.backends.threads import ThreadConversation
-from assistctl.errors import AccountError
+from assistctl.errors import AccountError, PlanError
+from assistctl.model import ownership
 
 FAMILY = "assistants"
 SUNSET_MESSAGE = (
@@ -55,6 +57,22 @@ class AssistantsBackend(SdkCollections):
                     code=error.code,
                 ) from error
             raise
+
+    def check(
+        self, collection: str, body: Mapping[str, Any], current: Mapping[str, Any] | None
+    ) -> None:
+        """An assistant holds no run settings: the Assistants API takes them per run."""
+        if collection != "assistants":
+            return
+        named = [k for k, default in RUN_SETTINGS.items() if body.get(k) not in (None, default)]
+        if named:
+            _, name = ownership(body.get("metadata") or (current or {}).get("metadata"))
+            raise PlanError(
+                f"assistant.{name}: {', '.join(named)} cannot be kept in an assistant: the "
+                "Assistants API sets it on each run",
+                hint="deploy the stack in responses mode (--api responses), where the release "
+                "holds it, or remove it from the manifest",
+            )
 
     def conversation(
         self, target_id: str, labels: Mapping[str, str], what: str, stop: threading.Event

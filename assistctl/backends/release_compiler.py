@@ -3,10 +3,10 @@
 The Responses-era backend serves the ``assistants`` collection from release files, so the rest
 of assistctl keeps speaking assistant objects: ``compile_request`` turns an assistant request
 (what the planner sends: model, instructions, tools, tool_resources with ids resolved,
-sampling, response_format, reasoning_effort, metadata) into the keyword arguments of
-``responses.create``; ``assistant_of`` reads a release back as the assistant object it was
-compiled from. ``compile_request(assistant_of(x))`` is ``x`` for every release assistctl writes,
-which is how a release edited by hand is told apart (``alteration``).
+sampling, response_format, reasoning_effort, the run settings, metadata) into the keyword
+arguments of ``responses.create``; ``assistant_of`` reads a release back as the assistant object
+it was compiled from. ``compile_request(assistant_of(x))`` is ``x`` for every release assistctl
+writes, which is how a release edited by hand is told apart (``alteration``).
 
 What the Responses API cannot hold is refused here, before anything is written (``PlanError``):
 a file_search tool without a vector store, the Assistants-only ranker, more metadata keys than
@@ -23,9 +23,15 @@ from assistctl.errors import PlanError
 from assistctl.model import MAX_METADATA_KEYS, NAME_KEY, STACK_KEY, ownership
 
 # Written explicitly, so the app's behaviour never depends on the platform's defaults: what an
-# Assistants run did unless told otherwise.
+# Assistants run did unless told otherwise. With ``max_output_tokens``, what only a release holds
+# (the Assistants API set them per run): ``AssistantsBackend.check`` refuses them.
 TOOL_CHOICE = "auto"
 PARALLEL_TOOL_CALLS = True
+RUN_SETTINGS = {
+    "tool_choice": TOOL_CHOICE,
+    "parallel_tool_calls": PARALLEL_TOOL_CALLS,
+    "max_output_tokens": None,
+}
 RELEASE_METADATA_KEYS = (STACK_KEY, NAME_KEY, release.DIGEST_KEY)
 ASSISTANTS_ONLY_RANKERS = frozenset({"default_2024_08_21"})
 
@@ -39,8 +45,10 @@ def compile_request(assistant: Mapping[str, Any]) -> dict[str, Any]:
     if assistant.get("instructions") is not None:
         request["instructions"] = assistant["instructions"]
     request["tools"] = [_tool(tool, resources, label) for tool in assistant.get("tools") or ()]
-    request["tool_choice"] = TOOL_CHOICE
-    request["parallel_tool_calls"] = PARALLEL_TOOL_CALLS
+    choice = assistant.get("tool_choice")
+    request["tool_choice"] = TOOL_CHOICE if choice is None else choice
+    parallel = assistant.get("parallel_tool_calls")
+    request["parallel_tool_calls"] = PARALLEL_TOOL_CALLS if parallel is None else parallel
     text_format = _text_format(assistant.get("response_format"))
     if text_format is not None:
         request["text"] = {"format": text_format}
@@ -48,6 +56,8 @@ def compile_request(assistant: Mapping[str, Any]) -> dict[str, Any]:
     request["top_p"] = assistant.get("top_p", 1.0)
     if assistant.get("reasoning_effort") is not None:
         request["reasoning"] = {"effort": assistant["reasoning_effort"]}
+    if assistant.get("max_output_tokens") is not None:
+        request["max_output_tokens"] = assistant["max_output_tokens"]
     request["metadata"] = _metadata(assistant.get("metadata") or {}, label)
     return request
 
@@ -102,6 +112,9 @@ def assistant_of(content: Mapping[str, Any], release_id: str) -> dict[str, Any]:
         "top_p": request["top_p"],
         "response_format": _response_format(text_format),
         "reasoning_effort": (request.get("reasoning") or {}).get("effort"),
+        "tool_choice": request["tool_choice"],
+        "parallel_tool_calls": request["parallel_tool_calls"],
+        "max_output_tokens": request.get("max_output_tokens"),
         "metadata": metadata,
     }
 

@@ -52,7 +52,15 @@ INLINE_INSTRUCTIONS_MAX_LINES = 3
 INLINE_INSTRUCTIONS_MAX_CHARS = 240
 _TOOL_ORDER = {"file_search": 0, "code_interpreter": 1, "function": 2}
 _FLOAT_DIGITS = 6
-REASONING = "reasoning_effort"
+# Settings shown, sent and exported only when they differ from their default, so that stacks
+# which never name them plan exactly as before. ``tool_choice``, ``parallel_tool_calls`` and
+# ``max_output_tokens`` are what the Assistants API set per run: only a release holds them.
+OPTIONAL_SETTINGS: Mapping[str, Any] = {
+    "reasoning_effort": None,
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+    "max_output_tokens": None,
+}
 
 
 def default_max_num_results(model: str | None) -> int:
@@ -200,6 +208,9 @@ class AssistantSpec:
     response_format: Any = "auto"
     metadata: Mapping[str, Any] = field(default_factory=dict)
     reasoning_effort: str | None = None
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
+    max_output_tokens: int | None = None
 
     @classmethod
     def of(cls, view: Mapping[str, Any]) -> AssistantSpec:
@@ -226,6 +237,9 @@ class AssistantSpec:
             response_format=_response_format(view.get("response_format")),
             metadata=user_metadata(view.get("metadata")),
             reasoning_effort=view.get("reasoning_effort") or None,
+            tool_choice=_plain(view.get("tool_choice") or "auto"),
+            parallel_tool_calls=view.get("parallel_tool_calls") is not False,
+            max_output_tokens=view.get("max_output_tokens"),
         )
 
     def tool_resources(self) -> dict[str, Any]:
@@ -249,8 +263,9 @@ class AssistantSpec:
             "response_format": _plain(self.response_format),
             "metadata": dict(self.metadata),
         }
-        if self.reasoning_effort is not None:  # only reasoning models take it
-            view["reasoning_effort"] = self.reasoning_effort
+        for key, default in OPTIONAL_SETTINGS.items():
+            if getattr(self, key) != default:
+                view[key] = _plain(getattr(self, key))
         return view
 
 
@@ -327,12 +342,36 @@ class AssistantKind(NamedKind):
                 "top_p": spec.get("top_p"),
                 "response_format": spec.get("response_format"),
                 "metadata": spec.get("metadata", {}),
-                "reasoning_effort": spec.get("reasoning_effort"),
+                **{key: spec.get(key) for key in OPTIONAL_SETTINGS},
             }
+        )
+        self._check_tool_choice(
+            context, tool_types, {t["function"]["name"] for t in tools if t["type"] == "function"}
         )
         return DesiredResource(
             self.address(context.name), assistant, context.location, files, same_content
         )
+
+    @staticmethod
+    def _check_tool_choice(
+        context: BuildContext, tool_types: set[str], functions: set[str]
+    ) -> None:
+        """A forced tool must be one the assistant has."""
+        choice = context.spec.get("tool_choice")
+        if not isinstance(choice, Mapping):
+            return
+        if choice.get("type") == "function" and choice.get("name") not in functions:
+            context.problem(
+                ("spec", "tool_choice", "name"),
+                f"no function named '{choice.get('name')}' in spec.tools",
+                hint=context.suggestion(str(choice.get("name")), functions, "function"),
+            )
+        elif choice.get("type") != "function" and choice.get("type") not in tool_types:
+            context.problem(
+                ("spec", "tool_choice", "type"),
+                f"tool_choice forces {choice.get('type')} but the assistant has no such tool",
+                hint=f"add `- type: {choice.get('type')}` to spec.tools",
+            )
 
     @staticmethod
     def _require_tool(context: BuildContext, tool_types: set[str], tool: str) -> None:
@@ -539,8 +578,10 @@ class AssistantKind(NamedKind):
         body["temperature"] = spec.temperature
         body["top_p"] = spec.top_p
         body["response_format"] = view["response_format"]
-        if spec.reasoning_effort is not None or (live is not None and live.data.get(REASONING)):
-            body[REASONING] = spec.reasoning_effort
+        for key, default in OPTIONAL_SETTINGS.items():
+            live_value = live.data.get(key) if live is not None else None
+            if getattr(spec, key) != default or live_value not in (None, default):
+                body[key] = _plain(getattr(spec, key))
         body["metadata"] = dict(spec.metadata)
         resources = self._resolved_resources(spec, context)
         if live is not None:
@@ -657,8 +698,9 @@ class AssistantKind(NamedKind):
             spec["top_p"] = assistant.top_p
         if assistant.response_format != defaults.response_format:
             spec["response_format"] = assistant.response_format
-        if assistant.reasoning_effort is not None:
-            spec[REASONING] = assistant.reasoning_effort
+        for key, default in OPTIONAL_SETTINGS.items():
+            if getattr(assistant, key) != default:
+                spec[key] = _plain(getattr(assistant, key))
         if assistant.metadata:
             spec["metadata"] = dict(assistant.metadata)
         notes: list[str] = []

@@ -181,8 +181,32 @@ def test_hand_edits_are_told_apart():
     restamped = json.loads(json.dumps(edited))
     digest = release.request_digest(restamped["request"])
     restamped["digest"] = restamped["request"]["metadata"]["assistctl_release"] = digest
-    reason = alteration(restamped, assistant_of(restamped, "x"))
+    assert alteration(restamped, assistant_of(restamped, "x")) is None  # a setting it can hold
+    unknown = json.loads(json.dumps(content))
+    unknown["request"]["store"] = False
+    digest = release.request_digest(unknown["request"])
+    unknown["digest"] = unknown["request"]["metadata"]["assistctl_release"] = digest
+    reason = alteration(unknown, assistant_of(unknown, "x"))
     assert "settings assistctl does not write (in digest, request)" in reason
+
+
+def test_the_run_settings_only_a_release_holds():
+    view = {
+        "model": "gpt-4o",
+        "tools": RICH["tools"][2:3],
+        "tool_choice": {"type": "function", "name": "get_order"},
+        "parallel_tool_calls": False,
+        "max_output_tokens": 500,
+    }
+    body = planned_body(view)
+    request = compile_request(body)
+    assert request["tool_choice"] == {"type": "function", "name": "get_order"}
+    assert (request["parallel_tool_calls"], request["max_output_tokens"]) == (False, 500)
+    read_back = assistant_of(json.loads(release.dumps(compile_document(body))), "x")
+    assert AssistantSpec.of(read_back).view() == AssistantSpec.of(body).view()
+    plain = compile_request(planned_body({"model": "gpt-4o"}))
+    assert (plain["tool_choice"], plain["parallel_tool_calls"]) == ("auto", True)
+    assert "max_output_tokens" not in plain
 
 
 def test_a_file_search_tool_without_a_store_is_refused():

@@ -322,3 +322,27 @@ def test_smoke_tests_refuse_a_release_edited_after_apply(local_server, stack):
     assert tested.exit_code == 1
     assert f"{RELEASE.as_posix()}: the release does not match its digest" in tested.stderr
     assert "assistctl apply" in tested.stderr
+
+
+def test_run_settings_live_in_a_release_and_an_assistant_refuses_them(local_server, stack):
+    manifest = stack / "support-bot.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "  max_output_tokens: 400\n  tool_choice: required\n  parallel_tool_calls: false\n"
+    )
+    refused = run(local_server.base_url, "plan", str(stack))
+    assert refused.exit_code == 1
+    assert (
+        "assistant.support-bot: tool_choice, parallel_tool_calls, max_output_tokens cannot be "
+        "kept in an assistant" in refused.stderr
+    )
+    assert "--api responses" in refused.stderr
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    template = load_release(stack / RELEASE).template
+    assert (template["max_output_tokens"], template["tool_choice"]) == (400, "required")
+    assert template["parallel_tool_calls"] is False
+    manifest.write_text(manifest.read_text().replace("  max_output_tokens: 400\n", ""))
+    planned = responses(local_server, "plan", str(stack))
+    assert "max_output_tokens" in planned.output
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    assert "max_output_tokens" not in load_release(stack / RELEASE).template

@@ -1015,3 +1015,20 @@ def test_an_unknown_api_mode_is_a_located_problem(tmp_path):
     )
     with pytest.raises(ManifestError, match=r"stack.yaml:5: spec.api: "):
         manifest.load([tmp_path], environ={})
+
+
+def test_a_forced_tool_must_be_one_the_assistant_has(tmp_path):
+    (tmp_path / "bot.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {name: bot}\n"
+        "spec:\n  model: m\n  instructions: hi\n"
+        "  tools: [{type: function, function: {name: ping, parameters: {type: object}}}]\n"
+        "  tool_choice: {type: function, name: pong}\n"
+    )
+    with pytest.raises(ManifestError, match="spec.tool_choice.name: no function named 'pong'"):
+        manifest.load([tmp_path], environ={})
+    text = (tmp_path / "bot.yaml").read_text()
+    (tmp_path / "bot.yaml").write_text(
+        text.replace("{type: function, name: pong}", "{type: file_search}")
+    )
+    with pytest.raises(ManifestError, match="tool_choice forces file_search but the assistant"):
+        manifest.load([tmp_path], environ={})
