@@ -58,12 +58,14 @@ class Outputs:
 
 def split_arguments(arguments: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
     """``[PATHS…] [NAME]``: the last argument is a NAME when it reads as an address of a known
-    kind (``assistant.support-bot``) and is no path on disk."""
-    if arguments:
+    kind (``assistant.support-bot``, or ``assistant/support-bot`` as ``show`` and ``--target``
+    take it) and is no path on disk."""
+    if arguments and not Path(arguments[-1]).exists():
         last = arguments[-1]
-        kind = last.partition(".")[0]
-        if "." in last and KINDS.get(kind) is not None and not Path(last).exists():
-            return arguments[:-1], last
+        for separator in (".", "/"):
+            kind, found, rest = last.partition(separator)
+            if found and rest and KINDS.get(kind) is not None:
+                return arguments[:-1], f"{kind}.{rest}"
     return arguments, None
 
 

@@ -47,6 +47,8 @@ def test_the_last_argument_is_a_name_only_when_it_reads_as_one_and_is_no_path(
     assert split_arguments(()) == ((), None)
     assert split_arguments(("stack", "assistant.bot")) == (("stack",), "assistant.bot")
     assert split_arguments(("stack", "file.docs/a.md.id")) == (("stack",), "file.docs/a.md.id")
+    assert split_arguments(("stack", "assistant/bot")) == (("stack",), "assistant.bot")
+    assert split_arguments(("stack", "file/docs/a.md")) == (("stack",), "file.docs/a.md")
     assert split_arguments(("stack", "notes.txt")) == (("stack", "notes.txt"), None)
     Path("assistant.bot").mkdir()
     assert split_arguments(("assistant.bot",)) == (("assistant.bot",), None)

@@ -75,8 +75,22 @@ class ReleaseStore:
         return self._write(path, body)
 
     def update(self, release_id: str, body: Mapping[str, Any]) -> ApiObject:
-        """Only the fields ``body`` names change, as the Assistants API modifies an assistant."""
-        return self._write(self.path_of(release_id), modified(self.retrieve(release_id), body))
+        """Only the fields ``body`` names change, as the Assistants API modifies an assistant.
+        A new logical name (a ``moved`` rename) moves the release to its new file."""
+        path = self.path_of(release_id)
+        merged = modified(self.retrieve(release_id), body)
+        _, name = ownership(merged.get("metadata"))
+        target = self.directory / f"{name}{SUFFIX}" if name else path
+        written = self._write(target, merged)
+        if target != path:
+            path.unlink(missing_ok=True)
+        return written
+
+    def holds(self, owner: str | None, name: str | None) -> bool:
+        """Whether this directory already holds ``owner``'s release named ``name``."""
+        path = self.directory / f"{name}{SUFFIX}"
+        found = self._read(path) if name and path.exists() else None
+        return found is not None and ownership(found.get("metadata")) == (owner, name)
 
     def delete(self, release_id: str) -> None:
         path = self.path_of(release_id)

@@ -21,6 +21,8 @@ from assistctl.backends.release_compiler import compile_request
 from assistctl.backends.release_store import ReleaseStore, modified
 from assistctl.backends.responses_conversation import Capabilities, ResponseConversation
 from assistctl.backends.sdk_collections import SdkCollections
+from assistctl.errors import PlanError
+from assistctl.model import ownership
 
 FAMILY = "responses"
 RELEASES = "assistants"  # the collection the release store serves
@@ -75,9 +77,18 @@ class ResponsesBackend(SdkCollections):
     def check(
         self, collection: str, body: Mapping[str, Any], current: Mapping[str, Any] | None
     ) -> None:
-        """A release that the Responses API cannot express is refused before any write."""
-        if collection == RELEASES:
-            compile_request(modified(current, body) if current is not None else body)
+        """A release that the Responses API cannot express is refused before any write, and so
+        is a second release of one name (``--replace``: a release file is rewritten in place,
+        never replaced by another)."""
+        if collection != RELEASES:
+            return
+        if current is None and self.releases.holds(*ownership(body.get("metadata"))):
+            _, name = ownership(body.get("metadata"))
+            raise PlanError(
+                f"assistant.{name}: a release is rewritten in place, never replaced by a new one",
+                hint="apply without --replace: the release file is written again when it differs",
+            )
+        compile_request(modified(current, body) if current is not None else body)
 
     def conversation(
         self, target_id: str, labels: Mapping[str, str], what: str, stop: threading.Event

@@ -346,3 +346,36 @@ def test_run_settings_live_in_a_release_and_an_assistant_refuses_them(local_serv
     assert "max_output_tokens" in planned.output
     assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
     assert "max_output_tokens" not in load_release(stack / RELEASE).template
+
+
+def test_a_moved_assistant_moves_its_release_file(local_server, stack):
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    digest = load_release(stack / RELEASE).digest
+    (stack / "stack.yaml").write_text(
+        "apiVersion: assistctl/v1\nkind: Stack\nmetadata: {name: support}\n"
+        "spec:\n  moved:\n    - {from: assistant.support-bot, to: assistant.helper}\n"
+    )
+    bot = stack / "support-bot.yaml"
+    bot.write_text(bot.read_text().replace("name: support-bot", "name: helper", 1))
+    for test in (stack / "tests").glob("*.yaml"):
+        test.write_text(test.read_text().replace("assistant: support-bot", "assistant: helper"))
+    planned = responses(local_server, "plan", str(stack))
+    assert "moved from assistant.support-bot" in planned.output, planned.output
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    moved = load_release(stack / "releases" / "support" / "helper.json")
+    assert moved.name == "helper" and moved.digest != digest  # the name is in the request
+    assert not (stack / RELEASE).exists()
+    assert responses(local_server, "plan", str(stack), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_release_is_rewritten_never_replaced_and_show_reads_it(local_server, stack):
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    refused = responses(
+        local_server, "apply", str(stack), "--yes", "--replace", "assistant/support-bot"
+    )
+    assert refused.exit_code == 1
+    assert "a release is rewritten in place, never replaced" in refused.stderr
+    assert (stack / RELEASE).is_file()
+    shown = responses(local_server, "show", str(stack), "assistant/support-bot")
+    assert shown.exit_code == 0, shown.output
+    assert RELEASE.as_posix() in shown.output and "gpt-4o-mini" in shown.output
