@@ -115,7 +115,12 @@ class ReleaseStore:
         """The file behind an id; only files directly in the directory are releases."""
         path = self.directory / Path(release_id).name
         if not release_id.endswith(SUFFIX) or self.id_of(path) != release_id:
-            raise AccountError(f"{release_id} is not a release of {self.directory}", status=404)
+            raise AccountError(
+                f"{release_id} is not a release of {self.directory}",
+                status=404,
+                hint="in responses mode an assistant is a release file that apply writes in the "
+                "release directory; there is no server assistant to import",
+            )
         return path
 
     def _read(self, path: Path) -> ApiObject | None:

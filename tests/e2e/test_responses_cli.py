@@ -20,6 +20,8 @@ from assistctl.cli import cli
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.release import load_release
 from tests.e2e.test_export_cli import supply_from
+from tests.local.test_serve import start as start_serve
+from tests.local.test_serve import stop as stop_serve
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 RELEASE = Path("releases") / "support" / "support-bot.json"
@@ -248,21 +250,25 @@ def test_the_api_key_is_never_in_a_release_or_an_output(tmp_path, stack):
             assert key not in path.read_text()
 
 
-def test_the_quickstart_against_an_account_without_the_assistants_api(tmp_path, stack):
-    """As it will meet OpenAI: the local account serving no /assistants and /threads."""
-    server = start_in_process(tmp_path / "account", config=LocalConfig(without_assistants_api=True))
+def test_the_quickstart_against_local_serve_without_the_assistants_api(tmp_path, stack):
+    """As it will meet OpenAI: `assistctl local serve --without-assistants-api`, a process of
+    its own answering 404 on /assistants and /threads, and the README's commands against it."""
+    process, account = start_serve(tmp_path, "--indexing-delay", "0", "--without-assistants-api")
     try:
-        account = server.base_url
         refused = run(account, "apply", str(stack), "--yes")
         assert refused.exit_code == 1
         assert "--api responses" in refused.stderr and "2026-08-26" in refused.stderr
         for command in (("apply", "--yes"), ("plan", "--detailed-exitcode"), ("test",)):
             result = run(account, command[0], "--api", "responses", str(stack), *command[1:])
             assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-1].startswith("3 passed in ")
         destroyed = run(account, "destroy", "--api", "responses", str(stack), "--yes")
         assert destroyed.exit_code == 0, destroyed.output
+        assert not (stack / RELEASE).exists()
     finally:
-        server.stop()
+        code, errors = stop_serve(process)
+    assert code == 0, errors
+    assert "Traceback" not in errors
 
 
 def test_the_embedded_account_switched_off_the_assistants_api_by_environment(tmp_path, stack):
@@ -379,3 +385,15 @@ def test_a_release_is_rewritten_never_replaced_and_show_reads_it(local_server, s
     shown = responses(local_server, "show", str(stack), "assistant/support-bot")
     assert shown.exit_code == 0, shown.output
     assert RELEASE.as_posix() in shown.output and "gpt-4o-mini" in shown.output
+
+
+def test_importing_an_assistant_in_responses_mode_says_there_is_none_to_import(
+    local_server, stack, tmp_path
+):
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    foreign = tmp_path / "foreign.json"
+    shutil.move(stack / RELEASE, foreign)
+    refused = responses(local_server, "import", "assistant/support-bot", str(foreign), str(stack))
+    assert refused.exit_code == 1
+    assert f"{foreign} is not a release of" in refused.stderr
+    assert "there is no server assistant to import" in refused.stderr
