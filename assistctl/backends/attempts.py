@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
+
+import openai
 
 from assistctl.backends.base import Caller
 from assistctl.backends.sdk_collections import ignore_missing
@@ -22,16 +24,21 @@ T = TypeVar("T")
 
 
 class AttemptRequests:
-    """The request plumbing conversations share; ``what`` names the attempt."""
+    """The request plumbing conversations share: the SDK ``client``, the ``labels`` the attempt
+    tags what it makes with, and ``what``, the attempt's name in errors."""
 
     def __init__(
         self,
+        client: openai.OpenAI,
+        labels: Mapping[str, str],
         *,
         what: str,
         stop: threading.Event,
         call: Caller,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.client = client
+        self.labels = dict(labels)
         self.label = what
         self.stop = stop
         self.call = call

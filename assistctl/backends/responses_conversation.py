@@ -94,10 +94,8 @@ class ResponseConversation(AttemptRequests):
         capabilities: Capabilities,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(what=what, stop=stop, call=call, clock=clock)
-        self.client = client
+        super().__init__(client, labels, what=what, stop=stop, call=call, clock=clock)
         self.release = release
-        self.labels = dict(labels)
         self.capabilities = capabilities
         self.conversation_id: str | None = None
         self.chained = False

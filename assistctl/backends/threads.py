@@ -53,10 +53,8 @@ class ThreadConversation(AttemptRequests):
         items: _Items,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(what=what, stop=stop, call=call, clock=clock)
-        self.client = client
+        super().__init__(client, labels, what=what, stop=stop, call=call, clock=clock)
         self.assistant_id = assistant_id
-        self.labels = dict(labels)
         self.items = items
         self.thread_id: str | None = None
         self.last_message_id: str | None = None
