@@ -397,3 +397,23 @@ def test_importing_an_assistant_in_responses_mode_says_there_is_none_to_import(
     assert refused.exit_code == 1
     assert f"{foreign} is not a release of" in refused.stderr
     assert "there is no server assistant to import" in refused.stderr
+
+
+def test_a_saved_plan_is_stale_once_its_release_file_changes(local_server, stack, tmp_path):
+    assert responses(local_server, "apply", str(stack), "--yes").exit_code == 0
+    prompt = stack / "prompts" / "support.md"
+    prompt.write_text(prompt.read_text() + "- Never promise refunds.\n")
+    saved = tmp_path / "plan.json"
+    assert responses(local_server, "plan", str(stack), "-o", str(saved)).exit_code == 0
+    content = json.loads((stack / RELEASE).read_text())
+    content["request"]["temperature"] = 0.9
+    (stack / RELEASE).write_text(json.dumps(content))
+    stale = responses(local_server, "apply", str(stack), "--plan", str(saved), "--yes")
+    assert stale.exit_code == 1
+    assert "the plan is stale: the account changed since it was made" in stale.stderr
+    assert json.loads((stack / RELEASE).read_text()) == content  # nothing written
+    fresh = tmp_path / "fresh.json"
+    assert responses(local_server, "plan", str(stack), "-o", str(fresh)).exit_code == 0
+    applied = responses(local_server, "apply", str(stack), "--plan", str(fresh), "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert load_release(stack / RELEASE).template["instructions"].endswith("refunds.\n")
