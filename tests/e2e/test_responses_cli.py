@@ -297,6 +297,9 @@ def test_one_suite_passes_in_both_modes_and_an_environment_moves_to_responses(lo
         tested = run(local_server.base_url, "test", "--env", env, str(stack))
         assert tested.exit_code == 0, tested.output
         assert tested.output.splitlines()[-1].startswith("3 passed in ")
+    compared = run(local_server.base_url, "test", "--compare", "prod", "next", str(stack))
+    assert compared.exit_code == 0, compared.output
+    assert "prod (baseline) → next (candidate): no differences in 3 tests" in compared.output
 
 
 def test_the_readme_app_runs_against_the_local_account(local_server, stack):
