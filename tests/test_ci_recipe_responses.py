@@ -83,6 +83,7 @@ def runner_for(workflow: dict, workspace: Path, account: str) -> Runner:
     return runner
 
 
+@pytest.mark.timeout(300)  # a dozen assistctl runs, two with a sequential verdict each
 def test_the_recipe_runs_end_to_end(workflow, repository, local_server, tmp_path):
     origin, clone = repository
     runner = runner_for(workflow, clone, local_server.base_url)
