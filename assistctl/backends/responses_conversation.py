@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
 
@@ -47,8 +47,6 @@ from assistctl.conversation import (
 )
 from assistctl.errors import AccountError
 from assistctl.release import Release
-
-T = TypeVar("T")
 
 MAX_ROUNDS = 16  # function-call rounds in one step before the model is deemed to loop
 UNFINISHED = frozenset({"queued", "in_progress"})

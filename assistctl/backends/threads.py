@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
 
@@ -28,8 +28,6 @@ from assistctl.conversation import (
     parse_arguments,
 )
 from assistctl.errors import AccountError
-
-T = TypeVar("T")
 
 PAGE_SIZE = 100
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
