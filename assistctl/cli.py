@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from assistctl import __version__
-from assistctl.accounts import parse_account, resolve_account
+from assistctl.accounts import API_MODES, parse_account, resolve_account
 from assistctl.errors import AssistctlError
-from assistctl.model import API_MODES
 
 if TYPE_CHECKING:
     from assistctl.backends.base import Backend

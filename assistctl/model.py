@@ -175,9 +175,6 @@ class DesiredSmokeTest:
     location: Location
 
 
-API_MODES = ("assistants", "responses")
-
-
 @dataclass(frozen=True)
 class StackSettings:
     """How the Stack document says the stack is deployed, the chosen environment's overrides

@@ -29,13 +29,12 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from assistctl.accounts import parse_account
+from assistctl.accounts import API_MODES, parse_account
 from assistctl.apply import execute
 from assistctl.backends.connect import connect
 from assistctl.live import snapshot
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.manifest import load, load_smoke_tests
-from assistctl.model import API_MODES
 from assistctl.plan import plan
 from assistctl.smoketest.runner import run_suite
 

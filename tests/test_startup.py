@@ -49,6 +49,8 @@ def test_help_imports_nothing_heavy():
     result = run_probe("--help")
     assert result["code"] == 0
     assert heavy(result["modules"]) == []
+    # Nor the model: its dataclasses cost more than a third of --help (the API modes once did).
+    assert "assistctl.model" not in result["modules"]
 
 
 def test_version_imports_nothing_heavy():
