@@ -20,6 +20,7 @@ from assistctl.cli import cli
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.release import load_release
 from tests.e2e.test_export_cli import supply_from
+from tests.local.conftest import sandbox_available  # noqa: F401 - a fixture
 from tests.local.test_serve import start as start_serve
 from tests.local.test_serve import stop as stop_serve
 
@@ -420,3 +421,49 @@ def test_a_saved_plan_is_stale_once_its_release_file_changes(local_server, stack
     applied = responses(local_server, "apply", str(stack), "--plan", str(fresh), "--yes")
     assert applied.exit_code == 0, applied.output
     assert load_release(stack / RELEASE).template["instructions"].endswith("refunds.\n")
+
+
+CODE_TEST = """\
+apiVersion: assistctl/v1
+kind: SmokeTest
+metadata: {name: prices}
+spec:
+  assistant: support-bot
+  steps:
+    - user: |
+        Run this:
+        ```python
+        import glob
+        print(open(glob.glob("/mnt/data/*prices.csv")[0]).read().split()[1])
+        ```
+      expect:
+        - tool_call: {name: code_interpreter}
+        - contains: "kettle,19.90"
+        - no_tool_call: get_order
+"""
+
+
+@pytest.mark.usefixtures("sandbox_available")
+@pytest.mark.parametrize("api", ["assistants", "responses"])
+def test_code_interpreter_files_reach_the_code_in_both_modes(local_server, stack, api):
+    """In responses mode the files go in the tool's auto container, in assistants mode in the
+    assistant's tool resources; the same smoke test sees them in /mnt/data either way."""
+    (stack / "data").mkdir()
+    (stack / "data" / "prices.csv").write_text("item,price\nkettle,19.90\n")
+    manifest = stack / "support-bot.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        .replace("  tools:\n", "  tools:\n    - type: code_interpreter\n")
+        .replace(
+            "  tool_resources:\n",
+            "  tool_resources:\n    code_interpreter:\n      files: [data/prices.csv]\n",
+        )
+    )
+    (stack / "tests" / "prices.yaml").write_text(CODE_TEST)
+    applied = run(local_server.base_url, "apply", "--api", api, str(stack), "--yes")
+    assert applied.exit_code == 0, applied.output
+    if api == "responses":
+        (tool,) = [t for t in load_release(stack / RELEASE).template["tools"] if "container" in t]
+        assert tool["container"]["type"] == "auto" and len(tool["container"]["file_ids"]) == 1
+    tested = run(local_server.base_url, "test", "--api", api, str(stack), "-k", "prices")
+    assert tested.exit_code == 0, tested.output
