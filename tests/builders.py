@@ -98,3 +98,19 @@ def live(
     """What ``owner`` holds (resources owned by others are left out, as a snapshot does)."""
     resources = [r for r in (*uploads, *vector_stores, *assistants) if r.owner == owner]
     return Live(owner=owner, resources=tuple(resources), foreign=tuple(foreign))
+
+
+def add_code_interpreter_file(stack: Path, relative_path: str, text: str) -> None:
+    """Give a copy of the quickstart's support-bot the code_interpreter tool and one file."""
+    path = stack / relative_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    manifest = stack / "support-bot.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        .replace("  tools:\n", "  tools:\n    - type: code_interpreter\n")
+        .replace(
+            "  tool_resources:\n",
+            f"  tool_resources:\n    code_interpreter:\n      files: [{relative_path}]\n",
+        )
+    )

@@ -20,6 +20,7 @@ from assistctl.manifest import load
 from assistctl.model import NAME_KEY, STACK_KEY, Action, Desired, parse_upload_filename
 from assistctl.plan import plan
 from assistctl.retry import RetryPolicy
+from tests.builders import add_code_interpreter_file
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
 
@@ -472,17 +473,7 @@ def test_a_file_that_fails_indexing_fails_the_apply_with_its_path_and_error(stac
 
 
 def test_code_interpreter_files_follow_their_content(stack_dir, client):
-    (stack_dir / "data").mkdir()
-    (stack_dir / "data" / "prices.csv").write_text("sku,price\nA,1\n")
-    manifest = stack_dir / "support-bot.yaml"
-    manifest.write_text(
-        manifest.read_text()
-        .replace("  tools:\n", "  tools:\n    - type: code_interpreter\n")
-        .replace(
-            "  tool_resources:\n",
-            "  tool_resources:\n    code_interpreter:\n      files: [data/prices.csv]\n",
-        )
-    )
+    add_code_interpreter_file(stack_dir, "data/prices.csv", "sku,price\nA,1\n")
     converge(stack_dir, client)
     assert_converged(stack_dir, client)
     assistant = client.beta.assistants.list(limit=100).data[0]

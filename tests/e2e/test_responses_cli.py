@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from assistctl.cli import cli
 from assistctl.local import LocalConfig, start_in_process
 from assistctl.release import load_release
+from tests.builders import add_code_interpreter_file
 from tests.e2e.test_export_cli import supply_from
 from tests.local.conftest import sandbox_available  # noqa: F401 - a fixture
 from tests.local.test_serve import start as start_serve
@@ -448,17 +449,7 @@ spec:
 def test_code_interpreter_files_reach_the_code_in_both_modes(local_server, stack, api):
     """In responses mode the files go in the tool's auto container, in assistants mode in the
     assistant's tool resources; the same smoke test sees them in /mnt/data either way."""
-    (stack / "data").mkdir()
-    (stack / "data" / "prices.csv").write_text("item,price\nkettle,19.90\n")
-    manifest = stack / "support-bot.yaml"
-    manifest.write_text(
-        manifest.read_text()
-        .replace("  tools:\n", "  tools:\n    - type: code_interpreter\n")
-        .replace(
-            "  tool_resources:\n",
-            "  tool_resources:\n    code_interpreter:\n      files: [data/prices.csv]\n",
-        )
-    )
+    add_code_interpreter_file(stack, "data/prices.csv", "item,price\nkettle,19.90\n")
     (stack / "tests" / "prices.yaml").write_text(CODE_TEST)
     applied = run(local_server.base_url, "apply", "--api", api, str(stack), "--yes")
     assert applied.exit_code == 0, applied.output
