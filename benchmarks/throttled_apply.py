@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import openai
+from apply_latency import write_stack  # benchmarks/apply_latency.py: the same generated stack
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = "from assistctl.cli import main; main()"
@@ -72,21 +73,6 @@ def request_count(base_url: str, reset: bool = False) -> int:
     with urllib.request.urlopen(request, timeout=30) as response:
         body = json.loads(response.read() or b"null")
     return int(body.get("total", 0)) if isinstance(body, dict) else 0
-
-
-def write_stack(directory: Path, stack: str, assistants: int) -> Path:
-    directory.mkdir(parents=True)
-    (directory / "stack.yaml").write_text(
-        f"apiVersion: assistctl/v1\nkind: Stack\nmetadata: {{name: {stack}}}\n"
-    )
-    documents = [
-        f"apiVersion: assistctl/v1\nkind: Assistant\nmetadata: {{name: bot-{index:03d}}}\n"
-        f"spec:\n  model: gpt-4o-mini\n  name: {stack} bot {index}\n"
-        f"  instructions: You are assistant number {index}.\n"
-        for index in range(assistants)
-    ]
-    (directory / "assistants.yaml").write_text("---\n".join(documents))
-    return directory
 
 
 def apply_once(
