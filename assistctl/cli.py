@@ -1287,6 +1287,11 @@ def apply_command(
                 plan_file or "",
                 command=options.command(),
                 arguments=desired.arguments(),
+                deployed=(
+                    "the account or its release files"
+                    if backend.family == "responses"
+                    else "the account"
+                ),
             )
             the_plan = saved
         _execute_plan(

@@ -136,11 +136,13 @@ def check_still_current(
     *,
     command: str = "assistctl",
     arguments: str = "",
+    deployed: str = "the account",
 ) -> None:
     """Refuse a saved plan made for another owner, or before the manifests or the account
     changed (``fresh`` is the plan made now): applying it would no longer do what was reviewed.
     The hint is runnable: ``command`` names assistctl (with ``--account``), ``arguments`` are
-    the paths and ``--env`` of the stack."""
+    the paths and ``--env`` of the stack. ``deployed`` names what the live state was read from
+    (in responses mode the release files too), so the message points where to look."""
     if saved.owner != fresh.owner:
         raise PlanError(
             f"the plan is for {saved.owner!r} but the manifests are for {fresh.owner!r}",
@@ -148,7 +150,7 @@ def check_still_current(
         )
     for what, recorded, now in (
         ("the manifests", saved.desired_digest, fresh.desired_digest),
-        ("the account", saved.live_digest, fresh.live_digest),
+        (deployed, saved.live_digest, fresh.live_digest),
     ):
         if recorded != now:
             raise PlanError(

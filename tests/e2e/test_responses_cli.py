@@ -415,7 +415,10 @@ def test_a_saved_plan_is_stale_once_its_release_file_changes(local_server, stack
     (stack / RELEASE).write_text(json.dumps(content))
     stale = responses(local_server, "apply", str(stack), "--plan", str(saved), "--yes")
     assert stale.exit_code == 1
-    assert "the plan is stale: the account changed since it was made" in stale.stderr
+    assert (
+        "the plan is stale: the account or its release files changed since it was made"
+        in stale.stderr
+    )
     assert json.loads((stack / RELEASE).read_text()) == content  # nothing written
     fresh = tmp_path / "fresh.json"
     assert responses(local_server, "plan", str(stack), "-o", str(fresh)).exit_code == 0
