@@ -936,7 +936,13 @@ def local_group() -> None:
     default=".assistctl",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Directory holding the account's SQLite.",
+    help="Directory holding the account's SQLite (and the code interpreter's files).",
+)
+@click.option(
+    "--database",
+    metavar="URL",
+    help="Keep the account in PostgreSQL (postgresql://USER@HOST/DB) instead of SQLite under "
+    "--data [env: ASSISTCTL_LOCAL_DATABASE].",
 )
 @click.option(
     "--api-key-env",
@@ -1057,6 +1063,7 @@ def local_serve(
     code_interpreter: str | None,
     access_log: bool | None,
     keys_file: str | None,
+    database: str | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -1091,6 +1098,7 @@ def local_serve(
             "code_interpreter": code_interpreter,
             "access_log": access_log,
             "keys_file": keys_file,
+            "database": database,
         },
         api_key_env=api_key_env,
         admin_key_env=admin_key_env,
@@ -1101,7 +1109,8 @@ def local_serve(
     def announce(url: str) -> None:
         click.echo(url)
         click.echo(
-            f"Serving the local account from {data_dir}/ on {url} "
+            f"Serving the local account from {'PostgreSQL' if config.database else data_dir + '/'}"
+            f" on {url} "
             f"({'API key required' if config.api_key else 'no API key'}"
             f"{', admin API on' if config.admin else ''}); Ctrl-C stops it.",
             err=True,

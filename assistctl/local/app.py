@@ -80,15 +80,24 @@ def key(variable: str | None) -> str | None:
     return os.environ.get(variable) if variable else None
 
 
+def database_location(config: LocalConfig, data_dir: Path | None) -> Path | str | None:
+    """Where the account's records live: the PostgreSQL database the configuration names,
+    else SQLite under ``data_dir`` (None: in memory)."""
+    if config.database:
+        return config.database
+    return data_dir / DATABASE_NAME if data_dir is not None else None
+
+
 def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = True) -> LocalApp:
     """An app serving one account from ``data_dir`` (None: in memory); ``loopback`` says the
     server listens on loopback only (Host and Origin are then checked)."""
     file_keys = load_keys(config.keys_file) if config.keys_file else None
     sandbox = sandbox_for(config, data_dir)
     try:
-        store = Store(data_dir / DATABASE_NAME if data_dir is not None else None)
+        store = Store(database_location(config, data_dir))
     except StoreUnavailable as exc:
-        raise AccountError(f"cannot open the local account in {data_dir}: {exc}") from None
+        where = "PostgreSQL" if config.database else data_dir
+        raise AccountError(f"cannot open the local account in {where}: {exc}") from None
     try:
         faults = Faults(
             {

@@ -30,6 +30,8 @@ code changes:
 ``ASSISTCTL_LOCAL_ADMIN_KEY_ENV``  name of a variable holding that key (wins over the above)
 ``ASSISTCTL_LOCAL_ACCESS_LOG``     ``1`` writes one access-log line per request (off by default)
 ``ASSISTCTL_LOCAL_KEYS``           a YAML file mapping API keys to projects (see README)
+``ASSISTCTL_LOCAL_DATABASE``       a ``postgresql://`` URL: keep the account in PostgreSQL
+                                   instead of SQLite under the data directory
 =================================  ===========================================================
 
 A configuration is checked whole when it is built (``LocalConfig.__post_init__``), so a wrong
@@ -50,6 +52,7 @@ from assistctl.errors import AccountError
 ENV_PREFIX = "ASSISTCTL_LOCAL_"
 ENGINES = ("deterministic", "chat", "responses")
 CODE_INTERPRETERS = ("sandbox", "off")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -78,8 +81,15 @@ class LocalConfig:
     admin_key: str | None = None
     access_log: bool = False
     keys_file: str | None = None
+    database: str | None = None  # a postgresql:// URL; None: SQLite under the data directory
 
     def __post_init__(self) -> None:
+        if self.database is not None and not self.database.startswith(POSTGRES_SCHEMES):
+            raise AccountError(
+                "the local account's database must be a postgresql:// URL",
+                hint="e.g. --database postgresql://assistctl@db.example/assistctl (or "
+                "ASSISTCTL_LOCAL_DATABASE); leave it out to keep SQLite under --data",
+            )
         if self.engine not in ENGINES:
             raise AccountError(
                 f"unknown local engine {self.engine!r}",
@@ -246,6 +256,8 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
             settings[key] = parse_model_map((value(name) or "").split(","), ENV_PREFIX + name)
     if value("KEYS") is not None:
         settings["keys_file"] = value("KEYS")
+    if value("DATABASE") is not None:
+        settings["database"] = value("DATABASE")
     for name, key in (
         ("ADMIN", "admin"),
         ("WITHOUT_ASSISTANTS_API", "without_assistants_api"),

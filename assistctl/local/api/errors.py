@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from assistctl.local.domain import InvalidRequest, NotFound, Refusal
+from assistctl.local.domain import InvalidRequest, NotFound, Refusal, StoreUnavailable
 
 logger = logging.getLogger("assistctl.local")
 _CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
@@ -85,6 +85,15 @@ async def handle_internal_error(request: Request, exc: Exception) -> Response:
     ).response()
 
 
+async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
+    """The database went away (a PostgreSQL server down or unreachable): a 503 the SDKs retry,
+    and one log line saying why, never a traceback."""
+    logger.error("%s %s: %s", request.method, printable(request.url.path), exc)
+    return ApiError(
+        503, "The server is overloaded or not ready yet.", type="server_error"
+    ).response()
+
+
 async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
     """Clients die mid-request (kill -9, timeouts): routine for a server, so one line, no
     traceback. Nothing was written: the body never arrived whole."""
@@ -107,5 +116,6 @@ EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
     ClientDisconnect: handle_client_disconnect,
+    StoreUnavailable: handle_store_unavailable,
     Exception: handle_internal_error,
 }

@@ -5,8 +5,12 @@ Chunking is the domain's; a file's chunks are indexed once when it is attached a
 when it is detached. A search is one query: the question's terms matched as alternatives
 (``a OR b OR c``, stop words left out, so a natural-language question finds the passages that
 share its words), limited to the completed files of the searched stores whose attributes
-pass the API's filters, scored, cut at ``score_threshold`` and at ``max_results``. Scores are
-``-bm25`` squashed into 0..1 as ``s / (s + 1)``; equal scores rank by file, then position.
+pass the API's filters, scored, cut at ``score_threshold`` and at ``max_results``.
+
+SQLite: an FTS5 index (porter stemmer), scores ``-bm25``. PostgreSQL: a ``tsvector`` column
+('english': stemmed, stop words out) with a GIN index, scores ``ts_rank`` with the document
+length normalised away. Either score is squashed into 0..1 as ``s / (s + 1)``; equal scores
+rank by file, then position.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistctl.local.storage.database import Database
+from assistctl.local.storage.database import Database, Dialect
 from assistctl.local.storage.scope import current_project
 from assistctl.local.storage.tables import ATTACHMENT_STATUS
 
@@ -52,21 +56,71 @@ class IndexedChunk:
     attachment: dict[str, Any]
 
 
-def match_expression(query: str) -> str | None:
-    """The FTS5 query for a natural-language question: its distinct terms, stop words left
-    out, as quoted alternatives (None: nothing to search for)."""
+def query_terms(query: str) -> list[str]:
+    """A natural-language question's distinct terms, stop words left out (all of them if
+    nothing else is left)."""
     terms: list[str] = []
     for term in (t.lower() for t in TERM.findall(query)):
         if term not in STOP_WORDS and term not in terms:
             terms.append(term)
     if not terms:
         terms = list(dict.fromkeys(t.lower() for t in TERM.findall(query)))
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms[:MAX_QUERY_TERMS])
+    return terms[:MAX_QUERY_TERMS]
 
 
-def attribute_condition(condition: dict[str, Any] | None) -> tuple[str, list[Any]]:
+def match_expression(query: str) -> str | None:
+    """The FTS5 query for a natural-language question: its terms as quoted alternatives
+    (None: nothing to search for)."""
+    terms = query_terms(query)
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
+
+
+def web_search_expression(query: str) -> str | None:
+    """The same alternatives for PostgreSQL's ``websearch_to_tsquery`` (which never fails to
+    parse; terms are words, so none is read as an operator but ``or``, itself a stop word)."""
+    terms = query_terms(query)
+    return " or ".join(terms) if terms else None
+
+
+@dataclass(frozen=True)
+class JsonAccess:
+    """How one engine reads an attribute out of an attachment's JSON ``data`` and compares it.
+    ``value``: the SQL of the attribute (parameters: the key); ``literal``: the SQL of a
+    value to compare it with; ``typed``: the SQL that the attribute has one of ``types``."""
+
+    value: str
+    key: Any
+    literal: str
+    typed: str
+
+    def parameter(self, value: Any) -> Any:
+        return json.dumps(value) if self.literal == "?::jsonb" else _sql_value(value)
+
+    def types(self, value: Any) -> str:
+        """The JSON types comparable with ``value`` (booleans only with booleans)."""
+        sqlite = self.literal == "?"
+        if isinstance(value, bool):
+            return "'true', 'false'" if sqlite else "'boolean'"
+        if isinstance(value, int | float):
+            return "'integer', 'real'" if sqlite else "'number'"
+        return "'text'" if sqlite else "'string'"
+
+
+def json_access(dialect: Dialect, key: str) -> JsonAccess:
+    if dialect == "postgresql":
+        return JsonAccess(
+            "(data::jsonb -> 'attributes' -> ?::text)",
+            key,
+            "?::jsonb",
+            "jsonb_typeof(data::jsonb -> 'attributes' -> ?::text)",
+        )
+    path = "$.attributes." + json.dumps(key)
+    return JsonAccess("json_extract(data, ?)", path, "?", "json_type(data, ?)")
+
+
+def attribute_condition(
+    condition: dict[str, Any] | None, dialect: Dialect = "sqlite"
+) -> tuple[str, list[Any]]:
     """The API's attribute filter (``eq ne gt gte lt lte in nin``, ``and``/``or``) as an SQL
     condition on the attachment's ``data``. A comparison of a value of another type (or of a
     missing one) is false, ``ne``/``nin`` of a missing value true."""
@@ -74,34 +128,37 @@ def attribute_condition(condition: dict[str, Any] | None) -> tuple[str, list[Any
         return "1 = 1", []
     kind = condition.get("type")
     if kind in ("and", "or"):
-        parts = [attribute_condition(f) for f in condition.get("filters", [])]
+        parts = [attribute_condition(f, dialect) for f in condition.get("filters", [])]
         if not parts:
             return ("1 = 1" if kind == "and" else "1 = 0"), []
         joined = f" {kind.upper()} ".join(f"({sql})" for sql, _ in parts)
         return f"({joined})", [p for _, parameters in parts for p in parameters]
-    path = "$.attributes." + json.dumps(str(condition.get("key")))
+    access = json_access(dialect, str(condition.get("key")))
+    actual, key = access.value, access.key
     value = condition.get("value")
-    actual = "json_extract(data, ?)"
     if kind in ("in", "nin"):
-        values = [_sql_value(v) for v in value] if isinstance(value, list) else []
+        values = [access.parameter(v) for v in value] if isinstance(value, list) else []
         if kind == "in" and not values:
             return "1 = 0", []
         if not values:
             return "1 = 1", []
-        marks = ", ".join("?" * len(values))
+        marks = ", ".join([access.literal] * len(values))
         if kind == "in":
-            return f"{actual} IN ({marks})", [path, *values]
-        return f"({actual} IS NULL OR {actual} NOT IN ({marks}))", [path, path, *values]
+            return f"{actual} IN ({marks})", [key, *values]
+        return f"({actual} IS NULL OR {actual} NOT IN ({marks}))", [key, key, *values]
     if kind == "eq":
-        return f"{actual} = ?", [path, _sql_value(value)]
+        return f"{actual} = {access.literal}", [key, access.parameter(value)]
     if kind == "ne":
-        return f"({actual} IS NULL OR {actual} <> ?)", [path, path, _sql_value(value)]
+        return (
+            f"({actual} IS NULL OR {actual} <> {access.literal})",
+            [key, key, access.parameter(value)],
+        )
     operator = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}.get(str(kind))
     if operator is None:
         return "1 = 0", []
     return (
-        f"(json_type(data, ?) IN ({_json_types(value)}) AND {actual} {operator} ?)",
-        [path, path, _sql_value(value)],
+        f"({access.typed} IN ({access.types(value)}) AND {actual} {operator} {access.literal})",
+        [key, key, access.parameter(value)],
     )
 
 
@@ -109,13 +166,32 @@ def _sql_value(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def _json_types(value: Any) -> str:
-    """The JSON types comparable with ``value`` (booleans only with booleans)."""
-    if isinstance(value, bool):
-        return "'true', 'false'"
-    if isinstance(value, int | float):
-        return "'integer', 'real'"
-    return "'text'"
+# The search, one query per engine: ``{stores}`` the searched stores' placeholders,
+# ``{status}`` the attachment's status at a moment, ``{attributes}`` the attribute filter.
+SQLITE_SEARCH = (
+    "SELECT file_id, vector_store_id, position, text, score, data FROM ("
+    "  SELECT c.file_id, c.vector_store_id, c.position, c.text, a.data,"
+    "         -bm25(chunk_text) AS score"
+    "  FROM chunk_text JOIN chunk_rows AS c ON c.id = chunk_text.rowid"
+    "  JOIN vector_store_files AS a"
+    "    ON a.vector_store_id = c.vector_store_id AND a.id = c.file_id"
+    "  WHERE chunk_text MATCH ? AND c.vector_store_id IN ({stores})"
+    "    AND a.project = ? AND {status} = 'completed' AND ({attributes})"
+    ") WHERE score > 0 AND round(score / (score + 1), 6) >= ?"
+    " ORDER BY score DESC, file_id, position LIMIT ?"
+)
+POSTGRES_SEARCH = (
+    "SELECT file_id, vector_store_id, position, text, score, data FROM ("
+    "  SELECT c.file_id, c.vector_store_id, c.position, c.text, a.data,"
+    "         ts_rank(c.terms, q.query, 1)::float8 AS score"
+    "  FROM (SELECT websearch_to_tsquery('english', ?) AS query) AS q,"
+    "  chunk_rows AS c JOIN vector_store_files AS a"
+    "    ON a.vector_store_id = c.vector_store_id AND a.id = c.file_id"
+    "  WHERE c.terms @@ q.query AND c.vector_store_id IN ({stores})"
+    "    AND a.project = ? AND {status} = 'completed' AND ({attributes})"
+    ") AS found WHERE score > 0 AND round((score / (score + 1))::numeric, 6) >= ?"
+    ' ORDER BY score DESC, file_id COLLATE "C", position LIMIT ?'
+)
 
 
 class ChunkIndex:
@@ -156,22 +232,18 @@ class ChunkIndex:
         moment: float,
     ) -> list[IndexedChunk]:
         """The best chunks of the files of ``vector_store_ids`` completed at ``moment``."""
-        expression = match_expression(query)
+        dialect = self._database.dialect
+        expression = (
+            web_search_expression(query) if dialect == "postgresql" else match_expression(query)
+        )
         if expression is None or not vector_store_ids:
             return []
         stores = ", ".join("?" * len(vector_store_ids))
-        attributes, attribute_parameters = attribute_condition(filters)
+        attributes, attribute_parameters = attribute_condition(filters, dialect)
         rows = self._database.read(
-            "SELECT file_id, vector_store_id, position, text, score, data FROM ("
-            "  SELECT c.file_id, c.vector_store_id, c.position, c.text, a.data,"
-            "         -bm25(chunk_text) AS score"
-            "  FROM chunk_text JOIN chunk_rows AS c ON c.id = chunk_text.rowid"
-            "  JOIN vector_store_files AS a"
-            "    ON a.vector_store_id = c.vector_store_id AND a.id = c.file_id"
-            f"  WHERE chunk_text MATCH ? AND c.vector_store_id IN ({stores})"
-            f"    AND a.project = ? AND {ATTACHMENT_STATUS} = 'completed' AND ({attributes})"
-            ") WHERE score > 0 AND round(score / (score + 1), 6) >= ?"
-            " ORDER BY score DESC, file_id, position LIMIT ?",
+            (POSTGRES_SEARCH if dialect == "postgresql" else SQLITE_SEARCH).format(
+                stores=stores, status=ATTACHMENT_STATUS, attributes=attributes
+            ),
             (
                 expression,
                 *vector_store_ids,

@@ -1,277 +1,106 @@
-"""The SQLite database of one account: its connections, its migrations and its transactions.
+"""The seam between the account's SQL and the database engine that runs it: ``Database``, with
+one implementation per engine (``sqlite``: a file beside the server, the default;
+``postgres``: a server any number of replicas share).
 
-One writer connection guarded by a lock takes every write (SQLite serialises writers anyway),
-so one transaction spans objects, file bytes and search chunks alike. Reads outside a
-transaction go to a reader connection, which WAL lets run beside the writer: a read never
-waits for a write, so sub-millisecond reads can be answered straight from the event loop.
-Reader connections are pooled (as many as reads ever ran at once), never one per thread, so
-short-lived threads (runs) leave none behind. Writes commit before the call returns (WAL,
-``synchronous=NORMAL``): an answered request survives a crash of the server. An in-memory
-database has one connection for everything.
+The storage room writes its SQL once, in SQLite's spelling with ``?`` placeholders; an engine
+translates what it must (PostgreSQL: placeholders, once per statement). Statements that differ
+beyond that ask ``dialect``. Every write is transactional: a call outside ``transaction`` is
+its own transaction; inside one, the calls of the same thread join it and reads see its writes.
 """
 
 from __future__ import annotations
 
-import queue
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
-from assistctl.local.storage.migrations import LATEST, SQLITE_MIGRATIONS
+from contextlib import AbstractContextManager
+from typing import Any, Literal
 
 Parameters = Sequence[Any]
+Dialect = Literal["sqlite", "postgresql"]
 BLOB_CHUNK_BYTES = 1024 * 1024
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class StoreUnavailable(Exception):
-    """The database cannot be opened (a bad path, a file that is not a database, no space, a
-    schema newer than this release knows)."""
+    """The database cannot be opened or reached (a bad path, a file that is not a database, no
+    space, a PostgreSQL server that is down or refuses us, a schema newer than this release
+    knows)."""
 
 
 class StoreClosed(Exception):
     """The account's database was closed (the server stopped) while work still wanted it."""
 
 
-class Database:
-    """Thread-safe: writes run under one re-entrant lock; reads borrow a reader connection
-    unless the thread is inside a transaction (which then sees its own writes)."""
+def is_postgres_url(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
-    def __init__(self, path: Path | None) -> None:
-        self._lock = threading.RLock()
-        self._path = path
-        self._connection = _connected(path)
-        self._depth = 0
-        self._writer: int | None = None
-        self._closed = False
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        try:
-            migrate(self._connection)
-        except (sqlite3.Error, StoreUnavailable) as exc:
-            self._connection.close()
-            raise StoreUnavailable(str(exc)) from exc
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._connection.close()
-            for reader in self._readers:
-                reader.close()
-            self._readers.clear()
+class Database(ABC):
+    """One account's database; thread-safe."""
+
+    dialect: Dialect
 
     @property
+    def claim_clause(self) -> str:
+        """What ends a ``SELECT`` that claims rows other workers must skip (a job queue):
+        ``FOR UPDATE SKIP LOCKED`` where the engine has row locks; SQLite's single writer
+        needs none."""
+        return " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+
+    @property
+    @abstractmethod
     def reads_beside_writes(self) -> bool:
-        return self._path is not None
+        """Whether reads outside a transaction run on their own connection, never waiting
+        for a write."""
 
-    def _open_connection(self) -> sqlite3.Connection:
-        """The writer connection, for a caller holding the lock."""
-        if self._closed:
-            raise StoreClosed("the account's database is closed")
-        return self._connection
+    @abstractmethod
+    def close(self) -> None: ...
 
-    def _in_transaction(self) -> bool:
-        return self._writer == threading.get_ident()
-
-    def _reads_on_writer(self) -> bool:
-        return self._path is None or self._in_transaction()
-
-    @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A reader connection for one read or one snapshot: this thread's snapshot, else an
-        idle one from the pool, else a new one."""
-        if self._closed:
-            raise StoreClosed("the account's database is closed")
-        snapshot: sqlite3.Connection | None = getattr(self._local, "snapshot", None)
-        if snapshot is not None:
-            yield snapshot
-            return
-        try:
-            reader = self._idle.get_nowait()
-        except queue.Empty:
-            assert self._path is not None
-            reader = _connected(self._path)
-            with self._lock:
-                self._readers.append(reader)
-        try:
-            yield reader
-        finally:
-            self._idle.put(reader)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
         """Group several writes so they commit together (nested calls join the outer one)."""
-        with self._lock:
-            connection = self._open_connection()
-            if self._depth == 0:
-                connection.execute("BEGIN IMMEDIATE")
-                self._writer = threading.get_ident()
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._writer = None
-                    connection.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self._writer = None
-                connection.execute("COMMIT")
 
-    @contextmanager
-    def consistent(self) -> Iterator[None]:
-        """Several reads that must see one state (one read transaction: a snapshot)."""
-        if self._reads_on_writer():
-            with self._lock:
-                yield
-            return
-        if getattr(self._local, "snapshot", None) is not None:
-            yield
-            return
-        with self._reader() as reader:
-            reader.execute("BEGIN")
-            self._local.snapshot = reader
-            try:
-                yield
-            finally:
-                self._local.snapshot = None
-                reader.execute("COMMIT")
+    @abstractmethod
+    def consistent(self) -> AbstractContextManager[None]:
+        """Several reads that must see one state (a read-only snapshot)."""
 
+    @abstractmethod
     def write(self, sql: str, parameters: Parameters = ()) -> int:
         """Run one write statement in a transaction; the number of rows it touched."""
-        with self.transaction():
-            return self._open_connection().execute(sql, parameters).rowcount
 
-    def write_many(self, sql: str, rows: Sequence[Parameters]) -> None:
-        with self.transaction():
-            self._open_connection().executemany(sql, rows)
+    @abstractmethod
+    def write_many(self, sql: str, rows: Sequence[Parameters]) -> None: ...
 
+    @abstractmethod
     def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
         """Run one ``... RETURNING`` write statement; the row it returned."""
-        with self.transaction():
-            row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
-        return row
 
-    def write_blob(self, id: str, project: str, size: int, chunks: Iterable[bytes]) -> None:
-        """Make the file bytes ``id`` the ``size`` bytes that ``chunks`` yield, written as they
-        come: memory stays bounded whatever the size (SQLite's incremental blob I/O into a
-        ``zeroblob`` of the final length). Any other total is a ValueError, and nothing is
-        written."""
-        with self.transaction():
-            connection = self._open_connection()
-            cursor = connection.execute(
-                "INSERT OR REPLACE INTO file_bytes (id, project, content) "
-                "VALUES (?, ?, zeroblob(?))",
-                (id, project, size),
-            )
-            rowid = cursor.lastrowid
-            assert rowid is not None
-            written = 0
-            with connection.blobopen("file_bytes", "content", rowid) as blob:
-                for chunk in chunks:
-                    if written + len(chunk) > size:
-                        raise ValueError(f"more than the {size} bytes announced")
-                    blob.write(chunk)
-                    written += len(chunk)
-            if written != size:
-                raise ValueError(f"expected {size} bytes, got {written}")
-
-    def read_blob(self, id: str, project: str) -> Iterator[bytes]:
-        """The file bytes ``id`` a chunk at a time (nothing if there are none)."""
-        with self._lock:
-            row = (
-                self._open_connection()
-                .execute(
-                    "SELECT rowid, length(content) FROM file_bytes WHERE id = ? AND project = ?",
-                    (id, project),
-                )
-                .fetchone()
-            )
-        if row is None:
-            return
-        rowid, size = row
-        for offset in range(0, size, BLOB_CHUNK_BYTES):
-            with self._lock:
-                connection = self._open_connection()
-                with connection.blobopen("file_bytes", "content", rowid, readonly=True) as blob:
-                    blob.seek(offset)
-                    yield blob.read(BLOB_CHUNK_BYTES)
-
-    def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
-        if self._reads_on_writer():
-            with self._lock:
-                return self._open_connection().execute(sql, parameters).fetchall()
-        with self._reader() as reader:
-            return reader.execute(sql, parameters).fetchall()
+    @abstractmethod
+    def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]: ...
 
     def read_one(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
         rows = self.read(sql, parameters)
         return rows[0] if rows else None
 
+    @abstractmethod
+    def write_blob(self, id: str, project: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Make the file bytes ``id`` the ``size`` bytes that ``chunks`` yield, written as they
+        come: memory stays bounded whatever the size. Any other total is a ValueError, and
+        nothing is written."""
 
-def _connected(path: Path | None) -> sqlite3.Connection:
-    """A connection to the database at ``path`` (None: in memory)."""
-    try:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
-        )
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
-        connection.execute("PRAGMA foreign_keys=ON")
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreUnavailable(str(exc)) from exc
-    return connection
+    @abstractmethod
+    def read_blob(self, id: str, project: str) -> Iterator[bytes]:
+        """The file bytes ``id`` a chunk at a time (nothing if there are none)."""
 
 
-def schema_version(connection: sqlite3.Connection) -> int:
-    """The version a database has reached: recorded, or 1 for a database of the releases
-    before versions were recorded, or 0 for an empty one."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    if "schema_version" in tables:
-        return int(connection.execute("SELECT version FROM schema_version").fetchone()[0])
-    return 1 if "objects" in tables else 0
-
-
-def migrate(connection: sqlite3.Connection) -> None:
-    """Run the migrations after the database's version, each in a transaction of its own."""
-    version = schema_version(connection)
-    if version > LATEST:
-        raise StoreUnavailable(
-            f"the database is at schema version {version}, newer than this release's {LATEST}; "
-            "upgrade assistctl"
-        )
-    for migration in SQLITE_MIGRATIONS:
-        if migration.version <= version:
-            continue
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(migration.sql):
-                connection.execute(statement)
-            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-            connection.execute("DELETE FROM schema_version")
-            connection.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    """The statements of a migration script (``executescript`` would commit on its own)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements
+def counted(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``chunks`` as they come, checked to add up to exactly ``size`` bytes (a ValueError
+    otherwise, raised before the transaction writing them can commit)."""
+    written = 0
+    for chunk in chunks:
+        if written + len(chunk) > size:
+            raise ValueError(f"more than the {size} bytes announced")
+        written += len(chunk)
+        yield chunk
+    if written != size:
+        raise ValueError(f"expected {size} bytes, got {written}")

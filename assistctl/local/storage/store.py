@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from assistctl.local.storage.chunks import ChunkIndex
-from assistctl.local.storage.database import Database
+from assistctl.local.storage.database import Database, Dialect, is_postgres_url
+from assistctl.local.storage.postgres import PostgresDatabase
 from assistctl.local.storage.projects import ProjectTable
 from assistctl.local.storage.scope import current_project
+from assistctl.local.storage.sqlite import SqliteDatabase
 from assistctl.local.storage.tables import Table, table_of
 
 StoredObject = dict[str, Any]
@@ -168,17 +170,31 @@ class _Query:
         return " AND ".join(self.clauses)
 
 
-class Store:
-    """Opens (or creates, or upgrades) the database at ``path`` (None: in memory);
-    thread-safe."""
+def opened(location: Path | str | None) -> Database:
+    """The database at ``location``: a ``postgresql://`` URL, else an SQLite file (None: in
+    memory)."""
+    if is_postgres_url(location):
+        assert isinstance(location, str)
+        return PostgresDatabase(location)
+    return SqliteDatabase(Path(location) if location is not None else None)
 
-    def __init__(self, path: Path | str | None = None) -> None:
-        self._database = Database(Path(path) if path is not None else None)
+
+class Store:
+    """Opens (or creates, or upgrades) the database at ``location``: an SQLite file (None: in
+    memory) or a ``postgresql://`` URL; thread-safe."""
+
+    def __init__(self, location: Path | str | None = None) -> None:
+        self._database = opened(location)
         self.chunks = ChunkIndex(self._database)
         self.projects = ProjectTable(self._database)
 
     def close(self) -> None:
         self._database.close()
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine underneath: ``sqlite`` or ``postgresql``."""
+        return self._database.dialect
 
     @property
     def reads_beside_writes(self) -> bool:
@@ -396,10 +412,11 @@ class Store:
         return self._database.read_blob(id, current_project())
 
     def get_blob(self, id: str) -> bytes | None:
-        row = self._database.read_one(
-            "SELECT content FROM file_bytes WHERE id = ? AND project = ?", (id, current_project())
-        )
-        return bytes(row[0]) if row else None
+        with self._database.consistent():
+            row = self._database.read_one(
+                "SELECT 1 FROM file_bytes WHERE id = ? AND project = ?", (id, current_project())
+            )
+            return b"".join(self.blob_chunks(id)) if row else None
 
     def delete_blob(self, id: str) -> None:
         self._database.write(
