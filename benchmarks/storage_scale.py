@@ -2,6 +2,11 @@
 threads, and the request path against a bare Starlette handler, through real HTTP.
 
 Run: python benchmarks/storage_scale.py [--quick] [--only search,lists,runs,path]
+         [--database postgresql://...] [--search-sizes 100,1000,5000,20000]
+         [--list-sizes 1000,10000,100000]
+
+``--database`` measures the account on PostgreSQL (an empty database or schema) instead of
+SQLite in a temporary directory.
 
 Objects are seeded through the domain services in this process (fast, in batched
 transactions); every measurement goes through the server over loopback HTTP, so the numbers
@@ -220,28 +225,39 @@ def bench_path(client: openai.OpenAI, base_url: str, seconds: float) -> None:
         print(f"| {name:<14} | {account:>13.0f} | {bare:>20.0f} | {account / bare:>4.2f}× |")
 
 
+def sizes(given: str | None, default: list[int]) -> list[int]:
+    return [int(size) for size in given.split(",")] if given else default
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--only", default="search,lists,runs,path")
+    parser.add_argument("--database", help="a postgresql:// URL (default: SQLite)")
+    parser.add_argument("--search-sizes", help="comma-separated file counts")
+    parser.add_argument("--list-sizes", help="comma-separated row counts")
     arguments = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
     wanted = set(arguments.only.split(","))
     quick = arguments.quick
     with (
         tempfile.TemporaryDirectory() as data,
-        start_in_process(data, config=LocalConfig()) as server,
+        start_in_process(data, config=LocalConfig(database=arguments.database)) as server,
     ):
         client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
         if "path" in wanted:
             bench_path(client, server.base_url, 1.0 if quick else 4.0)
         if "search" in wanted:
             bench_search(
-                server.account, client, [100, 300] if quick else [100, 1_000, 5_000, 20_000]
+                server.account,
+                client,
+                sizes(arguments.search_sizes, [100, 300] if quick else [100, 1_000, 5_000, 20_000]),
             )
         if "lists" in wanted:
             bench_lists(
-                server.account, client, [1_000, 3_000] if quick else [1_000, 10_000, 100_000]
+                server.account,
+                client,
+                sizes(arguments.list_sizes, [1_000, 3_000] if quick else [1_000, 10_000, 100_000]),
             )
         if "runs" in wanted:
             bench_runs(server.account, client, [1_000, 3_000] if quick else [1_000, 100_000])

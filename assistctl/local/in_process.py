@@ -99,6 +99,7 @@ class LocalServer:
         self._stopped = False
         self.port = port
         self.data_dir = data_dir
+        self.database = config.database  # a PostgreSQL URL; None: SQLite under data_dir
         self.api_key = config.api_key
         self.root_url = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.root_url}/v1"

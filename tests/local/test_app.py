@@ -45,9 +45,9 @@ def test_admin_api_needs_the_key_too(keyed_server):
         assert json.loads(response.read())["total"] == 0
 
 
-def test_objects_survive_a_restart(tmp_path):
+def test_objects_survive_a_restart(tmp_path, database):
     data = tmp_path / "account"
-    with start_in_process(data, config=LocalConfig()) as server:
+    with start_in_process(data, config=LocalConfig(database=database)) as server:
         client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
         file = client.files.create(
             file=("faq.md", b"Opening hours are nine to five."), purpose="assistants"
@@ -59,8 +59,8 @@ def test_objects_survive_a_restart(tmp_path):
             tool_resources={"file_search": {"vector_store_ids": [store.id]}},
         )
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "hours?"}])
-    assert (data / "account.sqlite3").exists()
-    with start_in_process(data, config=LocalConfig()) as server:
+    assert (data / "account.sqlite3").exists() == (database is None)
+    with start_in_process(data, config=LocalConfig(database=database)) as server:
         client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
         assert client.beta.assistants.retrieve(assistant.id) == assistant
         assert client.vector_stores.retrieve(store.id).file_counts.completed == 1

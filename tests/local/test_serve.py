@@ -155,3 +155,47 @@ def test_the_access_log_escapes_control_characters_in_paths(tmp_path):
     lines = [line for line in errors.splitlines() if "method=" in line]
     assert len(lines) == 1, errors
     assert "x\\x0a2026-01-01 INFO method=DELETE" in lines[0] and "\\x1b[2J" in lines[0]
+
+
+def test_serve_keeps_the_account_in_postgresql_given_a_database_url(tmp_path, postgres_url):
+    """``--database`` (and ASSISTCTL_LOCAL_DATABASE) serve the account from PostgreSQL: a second
+    server on the same URL sees what the first wrote; nothing goes to SQLite."""
+    process, url = start(tmp_path, "--database", postgres_url)
+    try:
+        client = openai.OpenAI(api_key="any", base_url=url, max_retries=0)
+        assistant = client.beta.assistants.create(model="gpt-4o", name="in postgres")
+        other, other_url = start(tmp_path, env={"ASSISTCTL_LOCAL_DATABASE": postgres_url})
+        try:
+            second = openai.OpenAI(api_key="any", base_url=other_url, max_retries=0)
+            assert second.beta.assistants.retrieve(assistant.id).name == "in postgres"
+        finally:
+            stop(other)
+    finally:
+        code, errors = stop(process)
+    assert code == 0, errors
+    assert "Serving the local account from PostgreSQL" in errors
+    assert not (tmp_path / "data" / "account.sqlite3").exists()
+
+
+def test_serve_refuses_a_database_it_cannot_reach_without_echoing_its_password(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "local",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(tmp_path),
+            "--database",
+            "postgresql://user:hunter2-secret@127.0.0.1:1/db?connect_timeout=2",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "cannot open the local account in PostgreSQL" in result.output
+    assert "hunter2-secret" not in result.output
+    refused = CliRunner().invoke(
+        cli, ["local", "serve", "--port", "0", "--database", "mysql://u:p@h/db"]
+    )
+    assert refused.exit_code == 1 and "must be a postgresql:// URL" in refused.output
+    assert "mysql://u:p" not in refused.output

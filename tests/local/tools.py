@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
+import psycopg
 import pydantic
 from openai.types.responses import Response, ResponseStreamEvent
 
@@ -81,7 +82,11 @@ def indexed_store(client, path: Path, text: str, name: str | None = None):
 
 
 def database_rows(server, sql: str) -> list[tuple[Any, ...]]:
-    """Rows read straight from the server's SQLite file: what is stored, not what is shown."""
+    """Rows read straight from the server's database (its SQLite file, or its PostgreSQL
+    schema): what is stored, not what is shown."""
+    if server.database:
+        with psycopg.connect(server.database) as postgres:
+            return postgres.execute(sql).fetchall()
     connection = sqlite3.connect(f"file:{server.data_dir / 'account.sqlite3'}?mode=ro", uri=True)
     try:
         return connection.execute(sql).fetchall()
@@ -90,13 +95,14 @@ def database_rows(server, sql: str) -> list[tuple[Any, ...]]:
 
 
 def stored_objects(server) -> list[tuple[Any, ...]]:
-    """Every stored object (table, id, JSON) read straight from the server's SQLite file."""
-    tables = [
-        name
-        for (name,) in database_rows(
-            server, "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%data TEXT%'"
-        )
-    ]
+    """Every stored object (table, id, JSON) read straight from the server's database."""
+    tables_with_data = (
+        "SELECT table_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND column_name = 'data' ORDER BY table_name"
+        if server.database
+        else "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%data TEXT%'"
+    )
+    tables = [name for (name,) in database_rows(server, tables_with_data)]
     return [
         (table, *row)
         for table in tables

@@ -8,9 +8,9 @@ share its words), limited to the completed files of the searched stores whose at
 pass the API's filters, scored, cut at ``score_threshold`` and at ``max_results``.
 
 SQLite: an FTS5 index (porter stemmer), scores ``-bm25``. PostgreSQL: a ``tsvector`` column
-('english': stemmed, stop words out) with a GIN index, scores ``ts_rank`` with the document
-length normalised away. Either score is squashed into 0..1 as ``s / (s + 1)``; equal scores
-rank by file, then position.
+('english': stemmed, stop words out) with a GIN index, scores ``ts_rank`` (no length
+normalisation: it ranked the labelled questions best, 0.97 against 0.93 with it). Either score
+is squashed into 0..1 as ``s / (s + 1)``; equal scores rank by file, then position.
 """
 
 from __future__ import annotations
@@ -82,6 +82,10 @@ def web_search_expression(query: str) -> str | None:
     return " or ".join(terms) if terms else None
 
 
+# The stored JSON as jsonb, which cannot hold the escape of a NUL (read as U+FFFD here).
+POSTGRES_JSONB = "replace(data, '\\u0000', '\\ufffd')::jsonb"
+
+
 @dataclass(frozen=True)
 class JsonAccess:
     """How one engine reads an attribute out of an attachment's JSON ``data`` and compares it.
@@ -94,7 +98,9 @@ class JsonAccess:
     typed: str
 
     def parameter(self, value: Any) -> Any:
-        return json.dumps(value) if self.literal == "?::jsonb" else _sql_value(value)
+        if self.literal == "?::jsonb":
+            return json.dumps(value).replace("\\u0000", "\\ufffd")
+        return _sql_value(value)
 
     def types(self, value: Any) -> str:
         """The JSON types comparable with ``value`` (booleans only with booleans)."""
@@ -109,10 +115,10 @@ class JsonAccess:
 def json_access(dialect: Dialect, key: str) -> JsonAccess:
     if dialect == "postgresql":
         return JsonAccess(
-            "(data::jsonb -> 'attributes' -> ?::text)",
+            f"({POSTGRES_JSONB} -> 'attributes' -> ?::text)",
             key,
             "?::jsonb",
-            "jsonb_typeof(data::jsonb -> 'attributes' -> ?::text)",
+            f"jsonb_typeof({POSTGRES_JSONB} -> 'attributes' -> ?::text)",
         )
     path = "$.attributes." + json.dumps(key)
     return JsonAccess("json_extract(data, ?)", path, "?", "json_type(data, ?)")
@@ -183,7 +189,7 @@ SQLITE_SEARCH = (
 POSTGRES_SEARCH = (
     "SELECT file_id, vector_store_id, position, text, score, data FROM ("
     "  SELECT c.file_id, c.vector_store_id, c.position, c.text, a.data,"
-    "         ts_rank(c.terms, q.query, 1)::float8 AS score"
+    "         ts_rank(c.terms, q.query)::float8 AS score"
     "  FROM (SELECT websearch_to_tsquery('english', ?) AS query) AS q,"
     "  chunk_rows AS c JOIN vector_store_files AS a"
     "    ON a.vector_store_id = c.vector_store_id AND a.id = c.file_id"
@@ -200,6 +206,8 @@ class ChunkIndex:
 
     def index_file(self, vector_store_id: str, file_id: str, chunks: Sequence[str]) -> None:
         """Make ``chunks`` the file's chunks in this vector store (replacing any it had)."""
+        if self._database.dialect == "postgresql":  # its text cannot hold NUL: a separator
+            chunks = [text.replace("\x00", " ") for text in chunks]
         with self._database.transaction():
             self.remove(vector_store_id, file_id)
             self._database.write_many(

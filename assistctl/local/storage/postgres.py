@@ -91,6 +91,16 @@ def translated(sql: str) -> str:
     return "".join(out)
 
 
+def _bound(parameters: Parameters) -> tuple[Any, ...]:
+    """The parameters of one statement as PostgreSQL can take them: its text cannot hold NUL,
+    so a NUL in a string becomes U+FFFD (an id with one then matches nothing, as no stored id
+    has one; a chunk's text keeps the replacement character where the file had a NUL)."""
+    return tuple(
+        value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+        for value in parameters
+    )
+
+
 def _is_unavailable(error: psycopg.Error) -> bool:
     state = error.sqlstate
     return state is None or state.startswith(UNAVAILABLE_STATES)
@@ -208,21 +218,21 @@ class PostgresDatabase(Database):
 
     def write(self, sql: str, parameters: Parameters = ()) -> int:
         with self.transaction(), self._statement_connection() as connection:
-            return connection.execute(translated(sql), tuple(parameters)).rowcount
+            return connection.execute(translated(sql), _bound(parameters)).rowcount
 
     def write_many(self, sql: str, rows: Sequence[Parameters]) -> None:
         with self.transaction(), self._statement_connection() as connection:
-            connection.cursor().executemany(translated(sql), [tuple(row) for row in rows])
+            connection.cursor().executemany(translated(sql), [_bound(row) for row in rows])
 
     def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
         with self.transaction(), self._statement_connection() as connection:
-            row = connection.execute(translated(sql), tuple(parameters)).fetchone()
+            row = connection.execute(translated(sql), _bound(parameters)).fetchone()
         assert row is not None
         return tuple(row)
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
         with self._statement_connection() as connection:
-            return connection.execute(translated(sql), tuple(parameters)).fetchall()
+            return connection.execute(translated(sql), _bound(parameters)).fetchall()
 
     def write_blob(self, id: str, project: str, size: int, chunks: Iterable[bytes]) -> None:
         """The bytes in parts of ``BLOB_CHUNK_BYTES``, each inserted as soon as it is full."""

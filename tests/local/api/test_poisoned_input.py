@@ -175,9 +175,9 @@ def every_list(client: openai.OpenAI, ids: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def seeded(tmp_path):
+def seeded(tmp_path, database):
     data = tmp_path / "account"
-    server = start_in_process(data, config=LocalConfig())
+    server = start_in_process(data, config=LocalConfig(database=database))
     client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
     file, store = indexed_store(client, tmp_path / "orders.md", "Order 42 shipped on Monday.")
     assistant = client.beta.assistants.create(model="gpt-4o", tools=[GET_ORDER])
@@ -212,7 +212,7 @@ def test_every_string_and_number_field_refuses_surrogates_and_non_finite_numbers
     assert tried > 150
     every_list(client, ids)
     server.stop()
-    restarted = start_in_process(data, config=LocalConfig())
+    restarted = start_in_process(data, config=LocalConfig(database=server.database))
     try:
         every_list(openai.OpenAI(api_key="k", base_url=restarted.base_url, max_retries=0), ids)
     finally:

@@ -36,13 +36,13 @@ def request(base_url, method, path, key, body=None):
 
 
 @pytest.fixture
-def projects(tmp_path):
+def projects(tmp_path, database):
     digest = hashlib.sha256(b"key-beta").hexdigest()
     keys = tmp_path / "keys.yaml"
     keys.write_text(
         f'projects:\n  alpha: {{keys: [key-alpha]}}\n  beta: {{keys: ["sha256:{digest}"]}}\n'
     )
-    config = LocalConfig(keys_file=str(keys), admin=True, admin_key=ADMIN_KEY)
+    config = LocalConfig(keys_file=str(keys), admin=True, admin_key=ADMIN_KEY, database=database)
     with start_in_process(tmp_path / "data", config=config) as server:
         alpha = openai.OpenAI(api_key="key-alpha", base_url=server.base_url, max_retries=0)
         beta = openai.OpenAI(api_key="key-beta", base_url=server.base_url, max_retries=0)

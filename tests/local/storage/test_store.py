@@ -284,6 +284,15 @@ def test_search_sees_completed_files_passing_the_filters(store):
         assert found(store, ["vs"], "apple") == []
 
 
+def test_nul_characters_neither_fail_nor_match_what_they_should_not(store):
+    """PostgreSQL's text cannot hold NUL: lookups by such an id find nothing there either, a
+    chunk's NUL separates words, and filters on such values are answered, not errors."""
+    assert store.get("assistant", "a\x00b") is None
+    attach(store, "vs", "nul", ["apple\x00pie"], {"k": "a\x00b"})
+    assert [file for file, _ in found(store, ["vs"], "pie")] == ["nul"]
+    assert found(store, ["vs"], "pie", filters={"type": "eq", "key": "k", "value": "x\x00"}) == []
+
+
 def test_chunks_roll_back_with_the_records_they_belong_to(store):
     with pytest.raises(RuntimeError), store.transaction():
         attach(store, "vs_1", "a", ["text"])
