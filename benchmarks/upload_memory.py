@@ -1,6 +1,7 @@
 """Server memory while a large file is uploaded (target: growth <= 64 MB for 512 MB).
 
 Run: python benchmarks/upload_memory.py [--mb 100 512]
+(with ASSISTCTL_LOCAL_DATABASE=postgresql://… the servers keep the bytes in PostgreSQL)
 
 Each size runs against a fresh `assistctl local serve` subprocess. The client streams the
 multipart body a megabyte at a time (it holds one chunk), so what grows is the server's own

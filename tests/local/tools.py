@@ -110,11 +110,14 @@ def stored_objects(server) -> list[tuple[Any, ...]]:
     ]
 
 
-def served_subprocess(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    """``assistctl local serve`` on a free port in its own process: ``(process, base URL)``."""
+def served_subprocess(
+    data_dir: Path, database: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``assistctl local serve`` on a free port in its own process (on PostgreSQL given a
+    ``database`` URL): ``(process, base URL)``."""
     process = subprocess.Popen(
         [sys.executable, "-m", "assistctl", "local", "serve", "--port", "0", "--data",
-         str(data_dir)],
+         str(data_dir), *(["--database", database] if database else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -1,5 +1,5 @@
 """The search index: the chunks of the files attached to vector stores, in the database's own
-full-text index (SQLite FTS5 with the porter stemmer, ranked by ``bm25()``).
+full-text index (SQLite FTS5, or PostgreSQL's text search).
 
 Chunking is the domain's; a file's chunks are indexed once when it is attached and removed
 when it is detached. A search is one query: the question's terms matched as alternatives

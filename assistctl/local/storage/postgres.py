@@ -150,7 +150,7 @@ class PostgresDatabase(Database):
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             timeout=POOL_WAIT_S,
             open=False,
-            name="assistctl-local",
+            name="assistctl-postgres",
         )
         self._pool.open(wait=False)
 

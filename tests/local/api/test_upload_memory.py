@@ -1,7 +1,7 @@
 """An upload is streamed to storage in bounded memory. Measured as the server process's peak
 resident size (``VmHWM``, kept by the kernel), so the test counts bytes, not seconds: a
 100 MB upload may raise the peak by at most 64 MB (holding the file once would be 100 MB
-on its own). The 512 MB figure is benchmarks/upload_memory.py's."""
+on its own), on each engine. The 512 MB figure is benchmarks/upload_memory.py's."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ MAX_GROWTH_KIB = 64 * 1024
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
-def test_a_100_mb_upload_stays_in_bounded_memory(tmp_path):
-    process, url = served_subprocess(tmp_path / "data")
+def test_a_100_mb_upload_stays_in_bounded_memory(tmp_path, database):
+    process, url = served_subprocess(tmp_path / "data", database)
     try:
         client = openai.OpenAI(api_key="k", base_url=url, max_retries=0)
         client.files.list()  # warmed up: every module of the upload path is loaded
