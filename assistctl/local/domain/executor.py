@@ -26,7 +26,6 @@ from assistctl.local.domain.recorder import (
 )
 from assistctl.local.domain.records import (
     ASSISTANT,
-    MESSAGE,
     RUN,
     THREAD,
     ApiObject,
@@ -34,7 +33,6 @@ from assistctl.local.domain.records import (
     now,
     public,
 )
-from assistctl.local.domain.threads import message_text
 from assistctl.local.engines import (
     CodeSession,
     ContextMessage,
@@ -45,45 +43,34 @@ from assistctl.local.engines import (
     Search,
     ToolExchange,
 )
-from assistctl.local.storage import Excluding, Store, StoreClosed
+from assistctl.local.storage import Store, StoreClosed
 
 log = logging.getLogger(__name__)
 # ``truncation_strategy: auto`` keeps the newest messages that fit this many tokens (estimated
 # as characters / 4 plus a few per message, as chat formats frame them), or the run's
 # ``max_prompt_tokens`` when lower: a run reads the messages it sends, not the whole thread.
 AUTO_CONTEXT_TOKENS = 32_000
+CHARACTERS_PER_TOKEN = 4
 MESSAGE_FRAME_TOKENS = 4
-CONTEXT_PAGE = 100
 
 
 def context_messages(store: Store, run: ApiObject) -> list[ContextMessage]:
     """The thread's messages a run sends its engine, oldest first: those before the run's own
-    (``truncation_strategy``: the last N, or ``auto``: the newest within the token budget),
-    read newest first a page at a time."""
+    (``truncation_strategy``: the last N, or ``auto``: the newest within the token budget).
+    The budget is summed in SQL, so a long thread costs what its sent messages cost; every
+    message costs at least ``MESSAGE_FRAME_TOKENS``, which bounds how many can fit."""
     strategy = run.get("truncation_strategy") or {}
     last = int(strategy.get("last_messages") or 0) if strategy.get("type") == "last_messages" else 0
     budget = min(AUTO_CONTEXT_TOKENS, run.get("max_prompt_tokens") or AUTO_CONTEXT_TOKENS)
-    newest_first: list[ContextMessage] = []
-    used, after = 0, None
-    while True:
-        page = store.list(
-            MESSAGE,
-            run["thread_id"],
-            after=after,
-            limit=CONTEXT_PAGE,
-            where={"run_id": Excluding(run["id"])},
-        )
-        for message in page.data:
-            text = message_text(message)
-            used += len(text) // 4 + MESSAGE_FRAME_TOKENS
-            if (last and len(newest_first) >= last) or (
-                not last and newest_first and used > budget
-            ):
-                return newest_first[::-1]
-            newest_first.append(ContextMessage(message["role"], text))
-        if not page.has_more:
-            return newest_first[::-1]
-        after = page.ids[-1]
+    newest = store.newest_messages(
+        run["thread_id"],
+        run["id"],
+        limit=last or budget // MESSAGE_FRAME_TOKENS + 1,
+        token_budget=None if last else budget,
+        characters_per_token=CHARACTERS_PER_TOKEN,
+        frame_tokens=MESSAGE_FRAME_TOKENS,
+    )
+    return [ContextMessage(role, text) for role, text in newest]
 
 
 def _unheard(event: str, data: ApiObject) -> None:

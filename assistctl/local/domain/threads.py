@@ -56,15 +56,6 @@ def text_part(value: str) -> ApiObject:
     return {"type": "text", "text": {"value": value, "annotations": []}}
 
 
-def message_text(message: ApiObject) -> str:
-    """The text parts of a message, joined by blank lines (images are skipped)."""
-    parts = []
-    for block in message.get("content") or []:
-        if block.get("type") == "text":
-            parts.append(block["text"]["value"])
-    return "\n\n".join(parts)
-
-
 class Threads:
     """``on_delete(thread_id)`` runs after a thread is deleted (its code session ends)."""
 

@@ -6,7 +6,8 @@ place, its objects moved into the new tables; nothing is ever dropped and recrea
 Version 1 is the schema of the releases before versions were recorded (one ``objects`` table
 keyed by type and parent); a database without ``schema_version`` but with ``objects`` is at
 version 1. Version 2 gives every record type its table with indexed columns (see ``tables``).
-Version 3 makes the chunk index a full-text index (FTS5, bm25).
+Version 3 makes the chunk index a full-text index (FTS5, bm25). Version 4 keeps a message's
+role and text in columns (what a run sends its engine).
 
 PostgreSQL databases start at version 3: one migration creates the schema of version 3 with
 PostgreSQL's types, file bytes in parts (``file_parts``) and a ``tsvector`` column with a GIN
@@ -215,6 +216,29 @@ DROP TABLE chunks;
 """
 
 
+# Version 4: a message's role and text (its text parts joined by blank lines) in columns, so a
+# run reads what it sends without decoding the messages' JSON. The columns are portable SQL;
+# filling them from the stored JSON takes each engine's JSON functions (parts kept in order).
+VERSION_4_COLUMNS = """
+ALTER TABLE messages ADD COLUMN role TEXT;
+ALTER TABLE messages ADD COLUMN content_text TEXT;
+"""
+VERSION_4_FILL_SQLITE = """
+UPDATE messages SET role = json_extract(data, '$.role'), content_text = COALESCE((
+    SELECT group_concat(json_extract(part.value, '$.text.value'), char(10) || char(10))
+    FROM json_each(messages.data, '$.content') AS part
+    WHERE json_extract(part.value, '$.type') = 'text'
+), '');
+"""
+VERSION_4_FILL_POSTGRES = """
+UPDATE messages SET role = data::jsonb ->> 'role', content_text = COALESCE((
+    SELECT string_agg(part -> 'text' ->> 'value', E'\\n\\n' ORDER BY position)
+    FROM jsonb_array_elements(data::jsonb -> 'content') WITH ORDINALITY AS parts (part, position)
+    WHERE part ->> 'type' = 'text'
+), '');
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -268,10 +292,12 @@ SQLITE_MIGRATIONS = (
     Migration(1, VERSION_1),
     Migration(2, VERSION_2_SCHEMA.format(**SQLITE_TYPES) + "\n" + VERSION_2_FROM_1),
     Migration(3, VERSION_3_SQLITE),
+    Migration(4, VERSION_4_COLUMNS + VERSION_4_FILL_SQLITE),
     *(migration.for_types(SQLITE_TYPES) for migration in LATER_MIGRATIONS),
 )
 POSTGRES_MIGRATIONS = (
     Migration(3, VERSION_3_POSTGRES),
+    Migration(4, VERSION_4_COLUMNS + VERSION_4_FILL_POSTGRES),
     *(migration.for_types(POSTGRES_TYPES) for migration in LATER_MIGRATIONS),
 )
 LATEST = SQLITE_MIGRATIONS[-1].version

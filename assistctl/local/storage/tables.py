@@ -4,7 +4,8 @@ Every table has ``seq`` (insertion order: the API's ``created_at`` order with ti
 key of every cursor), ``id``, ``project`` (the owner), ``created_at`` and ``data`` (the object as
 JSON, answered back as stored); a child table has its parent's id column (``thread_id``,
 ``vector_store_id``, ...); some have columns the API filters on (``purpose``, ``run_id``,
-``status``, the indexing state of a vector-store file). Those columns are written from the
+``status``, the indexing state of a vector-store file) or that a run reads instead of the JSON
+(a message's role, text and its length). Those columns are written from the
 object on every insert and update, so they never drift from ``data``.
 """
 
@@ -28,6 +29,16 @@ class Column:
 def key(name: str) -> Column:
     """A column that mirrors the object's key ``name`` (None where it is missing)."""
     return Column(name, lambda obj: obj.get(name))
+
+
+def message_text(message: StoredObject) -> str:
+    """The text parts of a message, joined by blank lines (images are skipped): what a run
+    sends its engine, kept beside the message so a run reads it without decoding the JSON."""
+    parts = []
+    for block in message.get("content") or []:
+        if block.get("type") == "text":
+            parts.append(block["text"]["value"])
+    return "\n\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,16 @@ TABLES: dict[str, Table] = {
     ),
     "vector_store.file_batch": Table("file_batches", "vector_store_id"),
     "thread": Table("threads"),
-    "thread.message": Table("messages", "thread_id", (key("run_id"),)),
+    "thread.message": Table(
+        "messages",
+        "thread_id",
+        (
+            key("run_id"),
+            key("role"),
+            Column("content_text", message_text),
+            Column("content_length", lambda obj: len(message_text(obj))),
+        ),
+    ),
     "thread.run": Table("runs", "thread_id", (key("status"),)),
     "thread.run.step": Table("run_steps", "run_id"),
     "upload": Table("uploads"),

@@ -319,3 +319,43 @@ def test_expired_run_no_longer_blocks_new_messages(client, bot, local_server):
     assert message.thread_id == thread.id
     run = client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id)
     assert run.status == "expired"
+
+
+def test_auto_truncation_sends_the_newest_messages_within_the_token_budget(client):
+    """Each message is 400 characters of 80 words: an estimated 104 tokens, so a budget of 256
+    keeps the newest two (the deterministic engine counts their words as prompt tokens)."""
+    assistant = client.beta.assistants.create(model="gpt-4o", instructions="Be brief.")
+    thread = client.beta.threads.create()
+    for index in range(5):
+        client.beta.threads.messages.create(thread.id, role="user", content=f"w{index}xx " * 80)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=256, poll_interval_ms=20
+    )
+    assert run.status == "completed"
+    assert run.usage.prompt_tokens == 2 + 2 * 80
+    assert answer_of(client, thread.id).content[0].text.value.startswith('[Assistant] You said: "w4xx')
+    # the run's own answer is not sent to it again; without a budget every message is sent
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20
+    )
+    answer_words = len(raw_messages(client, thread.id)[-2].content[0].text.value.split())
+    assert run.usage.prompt_tokens == 2 + 5 * 80 + answer_words
+
+
+def test_a_message_over_the_budget_alone_is_still_sent_and_last_messages_counts(client):
+    assistant = client.beta.assistants.create(model="gpt-4o")
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread.id, role="user", content="first message")
+    client.beta.threads.messages.create(thread.id, role="user", content="long " * 2000)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=256, poll_interval_ms=20
+    )
+    assert run.status == "incomplete" and run.usage.prompt_tokens == 2000  # sent, alone
+    client.beta.threads.messages.create(thread.id, role="user", content="third")
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        truncation_strategy={"type": "last_messages", "last_messages": 1},
+        poll_interval_ms=20,
+    )
+    assert run.status == "completed" and run.usage.prompt_tokens == 1

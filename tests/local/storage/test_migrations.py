@@ -71,10 +71,14 @@ def test_upgraded_threads_runs_and_conversations(upgraded):
     assert [item.type for item in items] == ["message"] * 3
     added = client.beta.threads.messages.create(thread_id, role="user", content="after")
     assert client.beta.threads.messages.list(thread_id, limit=1).data[0].id == added.id
-    client.beta.threads.runs.create_and_poll(
+    again = client.beta.threads.runs.create_and_poll(
         thread_id=thread_id, assistant_id=run.assistant_id, poll_interval_ms=20
     )
     assert len(client.beta.threads.messages.list(thread_id).data) == 5
+    # the upgrade filled the text a run reads from its columns: every message was sent
+    sent = [*messages, added]
+    words = sum(len(part.text.value.split()) for m in sent for part in m.content)
+    assert again.usage.prompt_tokens == len((again.instructions or "").split()) + words
 
 
 def test_a_new_database_has_the_latest_schema_and_reopens_as_it_is(tmp_path):
