@@ -9,7 +9,7 @@ from starlette.routing import Route
 from assistctl.local.api.endpoints import Body, account_of, endpoint, page_request
 from assistctl.local.api.items import parse_items, query_include
 from assistctl.local.api.validation import reject_unknown, require, validate_metadata
-from assistctl.local.domain import item_view
+from assistctl.local.domain import JsonText, item_view
 
 MAX_ITEMS_AT_ONCE = 20
 
@@ -23,8 +23,8 @@ def create(request: Request, body: Body) -> Body:
     return account.conversations.create(parsed, metadata)
 
 
-def retrieve(request: Request, body: Body) -> Body:
-    return account_of(request).conversations.get(request.path_params["conversation_id"])
+def retrieve(request: Request, body: Body) -> JsonText:
+    return account_of(request).conversations.get_json(request.path_params["conversation_id"])
 
 
 def update(request: Request, body: Body) -> Body:
@@ -80,11 +80,11 @@ def routes() -> list[Route]:
     path = "/v1/conversations/{conversation_id}"
     return [
         Route("/v1/conversations", endpoint(create), methods=["POST"]),
-        Route(path, endpoint(retrieve), methods=["GET"]),
+        Route(path, endpoint(retrieve, inline=True), methods=["GET"]),
         Route(path, endpoint(update), methods=["POST"]),
         Route(path, endpoint(delete), methods=["DELETE"]),
-        Route(f"{path}/items", endpoint(list_items), methods=["GET"]),
+        Route(f"{path}/items", endpoint(list_items, inline=True), methods=["GET"]),
         Route(f"{path}/items", endpoint(create_items), methods=["POST"]),
-        Route(f"{path}/items/{{item_id}}", endpoint(retrieve_item), methods=["GET"]),
+        Route(f"{path}/items/{{item_id}}", endpoint(retrieve_item, inline=True), methods=["GET"]),
         Route(f"{path}/items/{{item_id}}", endpoint(delete_item), methods=["DELETE"]),
     ]

@@ -153,8 +153,8 @@ def create(request: Request, body: Body) -> Body:
     return account.threads.create(parse_thread(account, body))
 
 
-def retrieve(request: Request, body: Body) -> Body:
-    return account_of(request).threads.get(request.path_params["thread_id"])
+def retrieve(request: Request, body: Body) -> JsonText:
+    return account_of(request).threads.get_json(request.path_params["thread_id"])
 
 
 def modify(request: Request, body: Body) -> Body:
@@ -192,14 +192,14 @@ def create_message(request: Request, body: Body) -> Body:
 def list_messages(request: Request, body: Body) -> JsonText:
     threads = account_of(request).threads
     thread_id = request.path_params["thread_id"]
-    threads.get(thread_id)
+    threads.get_json(thread_id)  # its 404; the thread itself is not needed
     run_id = request.query_params.get("run_id")
     return threads.messages_page(thread_id, page_request(request), run_id)
 
 
-def retrieve_message(request: Request, body: Body) -> Body:
+def retrieve_message(request: Request, body: Body) -> JsonText:
     params = request.path_params
-    return account_of(request).threads.get_message(params["thread_id"], params["message_id"])
+    return account_of(request).threads.get_message_json(params["thread_id"], params["message_id"])
 
 
 def modify_message(request: Request, body: Body) -> Body:

@@ -16,6 +16,7 @@ from assistctl.local.domain.records import (
     CONVERSATION,
     CONVERSATION_ITEM,
     ApiObject,
+    JsonText,
     new_id,
     now,
 )
@@ -35,6 +36,13 @@ class Conversations:
         if found is None:
             raise conversation_not_found(conversation_id)
         return found
+
+    def get_json(self, conversation_id: str) -> JsonText:
+        """The conversation as stored (exactly as the API shows it), or its 404."""
+        text = self._store.get_text(CONVERSATION, conversation_id)
+        if text is None:
+            raise conversation_not_found(conversation_id)
+        return JsonText(text.encode())
 
     def create(self, items: list[ApiObject], metadata: dict[str, Any]) -> ApiObject:
         """A conversation holding ``items`` (validated input items) from the start."""
@@ -91,7 +99,7 @@ class Conversations:
     def items_page(
         self, conversation_id: str, request: PageRequest, include: tuple[str, ...]
     ) -> ApiObject:
-        self.get(conversation_id)
+        self.get_json(conversation_id)  # its 404; the conversation itself is not needed
         page = list_page(self._store, CONVERSATION_ITEM, conversation_id, request)
         page["data"] = [item_view(item, include) for item in page["data"]]
         return page

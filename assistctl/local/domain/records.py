@@ -85,11 +85,21 @@ def public(obj: ApiObject) -> ApiObject:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
-def fetch_json(store: Store, type: str, id: str, kind: str) -> JsonText:
-    """A top-level stored object as its JSON (for types stored exactly as shown), or the
-    API's 404 naming it as ``kind``."""
-    text = store.get_text(type, id)
+def fetch_json(
+    store: Store,
+    type: str,
+    id: str,
+    kind: str,
+    parent: str = "",
+    *,
+    check_parent: Callable[[], object] | None = None,
+) -> JsonText:
+    """A stored object as its JSON (for types stored exactly as shown), never decoded; a miss
+    as ``fetch`` answers it."""
+    text = store.get_text(type, id, parent)
     if text is None:
+        if check_parent is not None:
+            check_parent()
         raise not_found(kind, id)
     return JsonText(text.encode())
 

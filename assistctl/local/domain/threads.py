@@ -24,6 +24,7 @@ from assistctl.local.domain.records import (
     ApiObject,
     JsonText,
     fetch,
+    fetch_json,
     new_id,
     now,
 )
@@ -71,6 +72,10 @@ class Threads:
 
     def get(self, thread_id: str) -> ApiObject:
         return fetch(self._store, THREAD, thread_id, "thread")
+
+    def get_json(self, thread_id: str) -> JsonText:
+        """The thread as stored (exactly as the API shows it), or its 404."""
+        return fetch_json(self._store, THREAD, thread_id, "thread")
 
     def create(self, spec: NewThread) -> ApiObject:
         """A thread with its first messages, in one transaction."""
@@ -122,6 +127,18 @@ class Threads:
             "message",
             thread_id,
             check_parent=lambda: self.get(thread_id),
+        )
+
+    def get_message_json(self, thread_id: str, message_id: str) -> JsonText:
+        """The message as stored (exactly as the API shows it), or the 404 ``get_message``
+        answers."""
+        return fetch_json(
+            self._store,
+            MESSAGE,
+            message_id,
+            "message",
+            thread_id,
+            check_parent=lambda: self.get_json(thread_id),
         )
 
     def add_message(

@@ -377,7 +377,7 @@ class Store:
         token_budget: int | None,
         characters_per_token: int,
         frame_tokens: int,
-    ) -> list[tuple[str, str]]:
+    ) -> Sequence[tuple[str, str]]:
         """A thread's newest messages outside run ``excluding_run`` as ``(role, text)``, oldest
         first: at most ``limit``, and with ``token_budget`` only those that fit it, their
         estimated tokens (``length / characters_per_token + frame_tokens`` each) summed from
