@@ -84,23 +84,42 @@ def project_of_key(projects: Projects, headers: dict[str, str]) -> str:
     return project
 
 
-def prefix_of(path: str) -> tuple[str, ...]:
-    """The first two segments of a path (``("v1", "assistants")``): which routes may match."""
-    return tuple(path.split("/", 3)[1:3])
+RouteKey = tuple[str, tuple[str, ...], int]
 
 
-def grouped_by_prefix(routes: list[BaseRoute]) -> dict[tuple[str, ...], list[BaseRoute]]:
-    """The routes by the prefix of their path, each group in the routes' order (a route whose
-    prefix has a parameter joins every group), so a request tries a handful, not all."""
-    paths = [getattr(route, "path", "{") for route in routes]
-    prefixes = {prefix_of(path) for path in paths if "{" not in "".join(prefix_of(path))}
+def key_of(method: str, path: str) -> RouteKey:
+    """Which routes may match a request: its method, the first two segments of its path
+    (``("v1", "assistants")``) and how many segments it has."""
+    return method, tuple(path.split("/", 3)[1:3]), path.count("/")
+
+
+def grouped_routes(routes: list[BaseRoute]) -> dict[RouteKey, list[BaseRoute]]:
+    """The routes each request key may match, in the routes' order, so a request tries one or
+    two routes, not all. A route with a parameter in its first two segments, a ``:path``
+    parameter or no methods joins every group whose key it could match."""
+    keyed = []
+    for route in routes:
+        path = str(getattr(route, "path", "{"))
+        methods = getattr(route, "methods", None)
+        prefix = key_of("", path)[1]
+        fixed = "{" not in "".join(prefix)
+        depth = None if ":path}" in path else path.count("/")
+        keyed.append((route, methods, prefix if fixed else None, depth))
+    keys = {
+        (method, prefix, depth)
+        for _, methods, prefix, depth in keyed
+        if methods and prefix is not None and depth is not None
+        for method in methods
+    }
     return {
-        prefix: [
+        (method, prefix, depth): [
             route
-            for route, path in zip(routes, paths, strict=True)
-            if prefix_of(path) == prefix or "{" in "".join(prefix_of(path))
+            for route, methods, route_prefix, route_depth in keyed
+            if (not methods or method in methods)
+            and route_prefix in (None, prefix)
+            and route_depth in (None, depth)
         ]
-        for prefix in prefixes
+        for method, prefix, depth in keys
     }
 
 
@@ -138,7 +157,7 @@ class Gate:
     ) -> None:
         self.app = app
         self.routes = routes
-        self.route_groups = grouped_by_prefix(routes)
+        self.route_groups = grouped_routes(routes)
         self.api_key = api_key
         self.stats = stats
         self.fault_gate = FaultGate(faults, connections)
@@ -151,7 +170,7 @@ class Gate:
         returned, the route and its path parameters kept in the scope for ``MatchedRouter``
         (so the router does not match again)."""
         requested = str(scope["path"])
-        for route in self.route_groups.get(prefix_of(requested), self.routes):
+        for route in self.route_groups.get(key_of(scope["method"], requested), self.routes):
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
                 scope[MATCHED] = (route, child_scope)
