@@ -7,14 +7,18 @@ them while the account misbehaves on purpose."""
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from starlette.routing import BaseRoute, Match, Router
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistctl.local.api.errors import ApiError, printable
@@ -123,8 +127,27 @@ def grouped_routes(routes: list[BaseRoute]) -> dict[RouteKey, list[BaseRoute]]:
     }
 
 
+DirectEndpoint = Callable[[Request], Awaitable[Response]]
+
+
+def direct_endpoint(route: BaseRoute) -> DirectEndpoint | None:
+    """A route's endpoint when it can be called without the route's wrapper: an ``async``
+    function (every endpoint of the API's)."""
+    endpoint = getattr(route, "endpoint", None)
+    if isinstance(route, Route) and inspect.iscoroutinefunction(endpoint):
+        return cast(DirectEndpoint, endpoint)
+    return None
+
+
 class MatchedRouter(Router):
-    """Starlette's router, handing a request the gate has matched straight to its route."""
+    """Starlette's router, handing a request the gate has matched straight to its route; an
+    ``async`` endpoint is called without the route's own request wrapper and exception layer:
+    the exception middleware around the router answers the same errors with the same
+    handlers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.direct = {id(route): direct_endpoint(route) for route in self.routes}
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = scope.pop(MATCHED, None)
@@ -135,7 +158,12 @@ class MatchedRouter(Router):
         scope.setdefault("router", self)
         scope["route"] = route
         scope.update(child_scope)
-        await route.handle(scope, receive, send)
+        endpoint = self.direct.get(id(route))
+        if endpoint is None:
+            await route.handle(scope, receive, send)
+            return
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 class Gate:

@@ -50,27 +50,33 @@ log = logging.getLogger(__name__)
 # as characters / 4 plus a few per message, as chat formats frame them), or the run's
 # ``max_prompt_tokens`` when lower: a run reads the messages it sends, not the whole thread.
 AUTO_CONTEXT_TOKENS = 32_000
-CHARACTERS_PER_TOKEN = 4
 MESSAGE_FRAME_TOKENS = 4
+CONTEXT_PAGE = 1_000
 
 
 def context_messages(store: Store, run: ApiObject) -> list[ContextMessage]:
     """The thread's messages a run sends its engine, oldest first: those before the run's own
     (``truncation_strategy``: the last N, or ``auto``: the newest within the token budget).
-    The budget is summed in SQL, so a long thread costs what its sent messages cost; every
-    message costs at least ``MESSAGE_FRAME_TOKENS``, which bounds how many can fit."""
+    Read newest first a page at a time from the role and text kept beside each message (never
+    its JSON), stopping at the first message that does not fit."""
     strategy = run.get("truncation_strategy") or {}
     last = int(strategy.get("last_messages") or 0) if strategy.get("type") == "last_messages" else 0
     budget = min(AUTO_CONTEXT_TOKENS, run.get("max_prompt_tokens") or AUTO_CONTEXT_TOKENS)
-    newest = store.newest_messages(
-        run["thread_id"],
-        run["id"],
-        limit=last or budget // MESSAGE_FRAME_TOKENS + 1,
-        token_budget=None if last else budget,
-        characters_per_token=CHARACTERS_PER_TOKEN,
-        frame_tokens=MESSAGE_FRAME_TOKENS,
-    )
-    return [ContextMessage(role, text) for role, text in newest]
+    newest_first: list[ContextMessage] = []
+    used, before = 0, None
+    while True:
+        size = min(CONTEXT_PAGE, last + 1) if last else CONTEXT_PAGE
+        page = store.message_texts(run["thread_id"], run["id"], before, size)
+        for _seq, role, text in page:
+            used += len(text) // 4 + MESSAGE_FRAME_TOKENS
+            if (last and len(newest_first) >= last) or (
+                not last and newest_first and used > budget
+            ):
+                return newest_first[::-1]
+            newest_first.append(ContextMessage(role, text))
+        if len(page) < size:
+            return newest_first[::-1]
+        before = page[-1][0]
 
 
 def _unheard(event: str, data: ApiObject) -> None:

@@ -369,52 +369,25 @@ class Store:
             raise CursorNotFound(id)
         return int(row[0])
 
-    def newest_messages(
-        self,
-        thread_id: str,
-        excluding_run: str,
-        limit: int,
-        token_budget: int | None,
-        characters_per_token: int,
-        frame_tokens: int,
-    ) -> Sequence[tuple[str, str]]:
-        """A thread's newest messages outside run ``excluding_run`` as ``(role, text)``, oldest
-        first: at most ``limit``, and with ``token_budget`` only those that fit it, their
-        estimated tokens (``length / characters_per_token + frame_tokens`` each) summed from
-        the newest, which is kept even alone over the budget. Sized in SQL from the text's
-        stored length (a window sum over at most ``limit`` rows), so only the messages sent
-        are read, and never their JSON."""
+    def message_texts(
+        self, thread_id: str, excluding_run: str, before: int | None, limit: int
+    ) -> Sequence[tuple[int, str, str]]:
+        """A page of a thread's messages outside run ``excluding_run``, newest first, from the
+        columns a run reads instead of the JSON: ``(seq, role, text)``; the next page is the
+        one ``before`` the last ``seq``."""
         table = table_of("thread.message")
         query = _Query(table, "thread.message", thread_id).where(
             {"run_id": Excluding(excluding_run)}
         )
-        newest = (
-            f"SELECT seq, content_length FROM {table.name} WHERE {query.sql} "
-            "ORDER BY seq DESC LIMIT ?"
-        )
-        if token_budget is None:
-            oldest_sent = f"SELECT MIN(seq) FROM ({newest}) AS newest"
-            sizing: tuple[Any, ...] = (*query.parameters, limit)
-        else:
-            oldest_sent = (
-                "SELECT MIN(seq) FROM (SELECT seq, "
-                "SUM(content_length / ? + ?) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) "
-                "AS used, ROW_NUMBER() OVER (ORDER BY seq DESC) AS position "
-                f"FROM ({newest}) AS newest) AS sized WHERE position = 1 OR used <= ?"
-            )
-            sizing = (
-                characters_per_token,
-                frame_tokens,
-                *query.parameters,
-                limit,
-                token_budget,
-            )
+        if before is not None:
+            query.clauses.append("seq < ?")
+            query.parameters.append(before)
         rows = self._database.read(
-            f"SELECT role, content_text FROM {table.name} WHERE {query.sql} "
-            f"AND seq >= ({oldest_sent}) ORDER BY seq",
-            (*query.parameters, *sizing),
+            f"SELECT seq, role, content_text FROM {table.name} "
+            f"WHERE {query.sql} ORDER BY seq DESC LIMIT ?",
+            (*query.parameters, limit),
         )
-        return [(str(role), str(text)) for role, text in rows]
+        return [(int(seq), str(role), str(text)) for seq, role, text in rows]
 
     def count(self, type: str, parent: str | None = None) -> int:
         table = table_of(type)

@@ -5,7 +5,7 @@ key of every cursor), ``id``, ``project`` (the owner), ``created_at`` and ``data
 JSON, answered back as stored); a child table has its parent's id column (``thread_id``,
 ``vector_store_id``, ...); some have columns the API filters on (``purpose``, ``run_id``,
 ``status``, the indexing state of a vector-store file) or that a run reads instead of the JSON
-(a message's role, text and its length). Those columns are written from the
+(a message's role and text). Those columns are written from the
 object on every insert and update, so they never drift from ``data``.
 """
 
@@ -82,7 +82,6 @@ TABLES: dict[str, Table] = {
             key("run_id"),
             key("role"),
             Column("content_text", message_text),
-            Column("content_length", lambda obj: len(message_text(obj))),
         ),
     ),
     "thread.run": Table("runs", "thread_id", (key("status"),)),
