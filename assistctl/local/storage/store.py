@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -340,7 +340,9 @@ class Store:
         table = table_of(type)
         query = _Query(table, type, parent).where(where)
         newer, older = (">", "<") if order == "asc" else ("<", ">")
-        with self._database.consistent():
+        # a cursor's lookup and the page must see one state; a page alone is one statement
+        cursored = after is not None or before is not None
+        with self._database.consistent() if cursored else nullcontext():
             if after is not None:
                 query.clauses.append(f"seq {newer} ?")
                 query.parameters.append(self._seq_of(table, type, parent, after, where))
