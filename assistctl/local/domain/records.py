@@ -31,6 +31,7 @@ Keys starting with ``_`` in stored objects are private bookkeeping, never shown 
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 import time
@@ -96,12 +97,7 @@ def fetch_json(
 ) -> JsonText:
     """A stored object as its JSON (for types stored exactly as shown), never decoded; a miss
     as ``fetch`` answers it."""
-    text = store.get_text(type, id, parent)
-    if text is None:
-        if check_parent is not None:
-            check_parent()
-        raise not_found(kind, id)
-    return JsonText(text.encode())
+    return JsonText(_stored_text(store, type, id, kind, parent, check_parent).encode())
 
 
 def fetch(
@@ -116,9 +112,21 @@ def fetch(
     """A stored object, or the API's 404 naming it as ``kind``. On a miss, ``check_parent``
     (which raises the parent's own 404) runs first, so a missing thread or vector store is
     named as such, while a hit never reads the parent."""
-    found = store.get(type, id, parent)
-    if found is None:
+    found: ApiObject = json.loads(_stored_text(store, type, id, kind, parent, check_parent))
+    return found
+
+
+def _stored_text(
+    store: Store,
+    type: str,
+    id: str,
+    kind: str,
+    parent: str,
+    check_parent: Callable[[], object] | None,
+) -> str:
+    text = store.get_text(type, id, parent)
+    if text is None:
         if check_parent is not None:
             check_parent()
         raise not_found(kind, id)
-    return found
+    return text
