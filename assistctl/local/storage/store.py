@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from assistctl.local.storage.chunks import ChunkIndex
 from assistctl.local.storage.database import Database, Dialect, is_postgres_url
@@ -389,7 +389,7 @@ class Store:
             f"WHERE {query.sql} ORDER BY seq DESC LIMIT ?",
             (*query.parameters, limit),
         )
-        return [(int(seq), str(role), str(text)) for seq, role, text in rows]
+        return cast(list[tuple[int, str, str]], rows)  # the columns' types; rows as read
 
     def count(self, type: str, parent: str | None = None) -> int:
         table = table_of(type)
