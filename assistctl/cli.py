@@ -1040,6 +1040,13 @@ def local_group() -> None:
     help="Run code_interpreter code in a sandboxed Python kernel (bubblewrap), or never "
     "(the tool is then not offered) [default: sandbox where it works here, else off].",
 )
+@click.option(
+    "--job-lease",
+    type=click.FloatRange(0.3),
+    metavar="SECONDS",
+    help="How long a replica's claim on a run or response lasts unless renewed; another "
+    "replica takes the work over once it expires [default: 30].",
+)
 def local_serve(
     host: str,
     port: int,
@@ -1064,6 +1071,7 @@ def local_serve(
     access_log: bool | None,
     keys_file: str | None,
     database: str | None,
+    job_lease: float | None,
 ) -> None:
     """Serve the local account in the foreground until Ctrl-C.
 
@@ -1099,6 +1107,7 @@ def local_serve(
             "access_log": access_log,
             "keys_file": keys_file,
             "database": database,
+            "job_lease_s": job_lease,
         },
         api_key_env=api_key_env,
         admin_key_env=admin_key_env,

@@ -26,7 +26,13 @@ from assistctl.local.api import (
 )
 from assistctl.local.config import LocalConfig
 from assistctl.local.domain import Account, InvalidRequest
-from assistctl.local.engines import ChatEngine, DeterministicEngine, Engine, ResponsesEngine
+from assistctl.local.engines import (
+    ChatEngine,
+    DelayedEngine,
+    DeterministicEngine,
+    Engine,
+    ResponsesEngine,
+)
 from assistctl.local.keys import load_keys
 from assistctl.local.sandbox import CodeSandbox, Limits
 from assistctl.local.storage import Store, StoreUnavailable
@@ -59,6 +65,11 @@ def engine_for(config: LocalConfig) -> Engine:
             config.backend_base_url, config.backend_model_map, key(config.backend_api_key_env)
         )
     return DeterministicEngine()
+
+
+def slowed(engine: Engine, delay_s: float) -> Engine:
+    """``engine``, answering ``delay_s`` later (``ASSISTCTL_LOCAL_ENGINE_DELAY``)."""
+    return DelayedEngine(engine, delay_s) if delay_s else engine
 
 
 def sandbox_for(config: LocalConfig, data_dir: Path | None) -> CodeSandbox:
@@ -113,10 +124,11 @@ def create_app(config: LocalConfig, data_dir: Path | None, *, loopback: bool = T
         raise AccountError(f"invalid local account setting: {exc.message}") from None
     account = Account(
         store,
-        lambda: engine_for(config),
+        lambda: slowed(engine_for(config), config.engine_delay_s),
         lambda: faults.indexing_delay_s,
         sandbox,
         file_keys=file_keys,
+        job_lease_s=config.job_lease_s,
     )
     stats = RequestStats()
     connections = Connections()

@@ -32,6 +32,10 @@ code changes:
 ``ASSISTCTL_LOCAL_KEYS``           a YAML file mapping API keys to projects (see README)
 ``ASSISTCTL_LOCAL_DATABASE``       a ``postgresql://`` URL: keep the account in PostgreSQL
                                    instead of SQLite under the data directory
+``ASSISTCTL_LOCAL_JOB_LEASE``      seconds a replica's claim on a run or response lasts unless
+                                   renewed (default 30; renewed every third of it)
+``ASSISTCTL_LOCAL_ENGINE_DELAY``   seconds every run and response waits before its engine
+                                   answers (a slow model, for tests of replicas; default 0)
 =================================  ===========================================================
 
 A configuration is checked whole when it is built (``LocalConfig.__post_init__``), so a wrong
@@ -55,6 +59,7 @@ CODE_INTERPRETERS = ("sandbox", "off")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
+MIN_JOB_LEASE_S = 0.3  # renewed every third of it: shorter leases expire while work goes on
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class LocalConfig:
     access_log: bool = False
     keys_file: str | None = None
     database: str | None = None  # a postgresql:// URL; None: SQLite under the data directory
+    job_lease_s: float = 30.0
+    engine_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.database is not None and not self.database.startswith(POSTGRES_SCHEMES):
@@ -117,6 +124,13 @@ class LocalConfig:
             )
         if not self.code_seconds > 0:
             raise AccountError("the code interpreter's time limit must be positive seconds")
+        if not self.job_lease_s >= MIN_JOB_LEASE_S:
+            raise AccountError(
+                f"the job lease must be at least {MIN_JOB_LEASE_S} seconds",
+                hint="--job-lease SECONDS or ASSISTCTL_LOCAL_JOB_LEASE (default 30)",
+            )
+        if not self.engine_delay_s >= 0:
+            raise AccountError("the engine delay must be zero or positive seconds")
         if self.chat_base_url is not None:
             check_base_url(self.chat_base_url)
         if self.backend_base_url is not None:
@@ -234,6 +248,8 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         ("SEED", "seed", int),
         ("INDEXING_DELAY", "indexing_delay_s", float),
         ("CODE_SECONDS", "code_seconds", float),
+        ("JOB_LEASE", "job_lease_s", float),
+        ("ENGINE_DELAY", "engine_delay_s", float),
     ):
         parsed = number(name, convert)
         if parsed is not None:

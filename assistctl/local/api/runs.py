@@ -30,6 +30,7 @@ from assistctl.local.domain import (
     ApiObject,
     Emit,
     InvalidRequest,
+    Lease,
     RunRequest,
     pending_call_ids,
     public,
@@ -227,16 +228,16 @@ def _run_response(run: ApiObject) -> JSONResponse:
 
 
 def _launch(
-    account: Account, run: ApiObject, token: object, stream: bool, prelude: list[bytes]
+    account: Account, run: ApiObject, lease: Lease, stream: bool, prelude: list[bytes]
 ) -> Response:
-    """Execute a queued run the caller claimed: in the background (answering with the run)
+    """Execute a queued run this replica holds: in the background (answering with the run)
     or in the streaming response's worker."""
     if not stream:
-        account.runs.start(run, token)
+        account.runs.start(lease)
         return _run_response(run)
 
     def work(emit: Emit) -> None:
-        account.runs.execute(run, token, emit)
+        account.runs.execute(lease, emit)
 
     queued = frame("thread.run.queued", public(run))
     return sse_response(event_stream([*prelude, queued], work))
@@ -257,9 +258,9 @@ def create_run(request: Request, body: Body) -> Response:
             for index, message in enumerate(additional):
                 where = f"additional_messages[{index}]"
                 account.threads.add_message(thread_id, parse_message(account, message, where))
-        token = account.runs.enqueue(run)
+        lease = account.runs.enqueue(run)
     prelude = [frame("thread.run.created", public(run))]
-    return _launch(account, run, token, bool(body.get("stream")), prelude)
+    return _launch(account, run, lease, bool(body.get("stream")), prelude)
 
 
 def create_thread_and_run(request: Request, body: Body) -> Response:
@@ -273,12 +274,12 @@ def create_thread_and_run(request: Request, body: Body) -> Response:
     run_request = parse_run(account, body, include)
     resources = parse_tool_resources(account, body.get("tool_resources"))
     thread_spec = parse_thread(account, thread_body or {})
-    thread, run, token = account.runs.create_thread_and_run(run_request, resources, thread_spec)
+    thread, run, lease = account.runs.create_thread_and_run(run_request, resources, thread_spec)
     prelude = [
         frame("thread.created", public(thread)),
         frame("thread.run.created", public(run)),
     ]
-    return _launch(account, run, token, bool(body.get("stream")), prelude)
+    return _launch(account, run, lease, bool(body.get("stream")), prelude)
 
 
 def list_runs(request: Request, body: Body) -> Body:
@@ -320,8 +321,8 @@ def submit_tool_outputs(request: Request, body: Body) -> Response:
     with account.transaction():
         run = account.runs.awaiting_tool_outputs(params["thread_id"], params["run_id"])
         submitted = parse_tool_outputs(outputs, pending_call_ids(run))
-        events, token = account.runs.accept_tool_outputs(run, submitted)
-    return _launch(account, run, token, bool(stream), frames(events))
+        events, lease = account.runs.accept_tool_outputs(run, submitted)
+    return _launch(account, run, lease, bool(stream), frames(events))
 
 
 def list_steps(request: Request, body: Body) -> Body:

@@ -22,7 +22,7 @@ from assistctl.local.domain.runs import RunRequest, pending_call_ids, run_tools
 from assistctl.local.domain.threads import NewMessage, NewThread, text_part
 from assistctl.local.domain.tool_resources import ToolResources
 from assistctl.local.domain.vector_stores import FILE_STATUSES, Chunking, NewVectorStore
-from assistctl.local.storage import DEFAULT_PROJECT, StoreUnavailable, in_project
+from assistctl.local.storage import DEFAULT_PROJECT, Lease, StoreUnavailable, in_project
 
 __all__ = [
     "StoreUnavailable",
@@ -41,6 +41,7 @@ __all__ = [
     "Emit",
     "Event",
     "InvalidRequest",
+    "Lease",
     "NewMessage",
     "NewThread",
     "NewVectorStore",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from assistctl.local.domain.assistants import Assistants
+from assistctl.local.domain.background import DEFAULT_JOB_LEASE_S, Replica
 from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.executor import RunExecutor
@@ -30,7 +31,8 @@ class Account:
     """``engine`` builds the run engine on first use; ``indexing_delay_s`` says, when a file is
     attached, how long it stays ``in_progress`` (a live fault setting). ``store`` is open to
     callers in this process (tests read and adjust stored objects through it). ``sandbox`` runs
-    the code interpreter's code (the account closes it)."""
+    the code interpreter's code (the account closes it). ``job_lease_s`` is how long a
+    replica's claim on a run or response lasts unless renewed (see ``background.Replica``)."""
 
     def __init__(
         self,
@@ -39,8 +41,10 @@ class Account:
         indexing_delay_s: Callable[[], float],
         sandbox: CodeSandbox | None = None,
         file_keys: Mapping[str, str] | None = None,
+        job_lease_s: float = DEFAULT_JOB_LEASE_S,
     ) -> None:
         self.store = store
+        self.replica = Replica(store, job_lease_s)
         self.projects = Projects(store, file_keys or {})
         shared_engine = SharedEngine(engine)
         self.sandbox = sandbox or CodeSandbox(enabled=False)
@@ -55,7 +59,7 @@ class Account:
             store,
             self.threads,
             self.vector_stores,
-            RunExecutor(store, shared_engine, self.vector_stores.search, self.code),
+            RunExecutor(store, shared_engine, self.vector_stores.search, self.code, self.replica),
         )
         self.conversations = Conversations(store)
         self.responses = Responses(
@@ -65,7 +69,9 @@ class Account:
             shared_engine,
             self.vector_stores.search,
             self.code,
+            self.replica,
         )
+        self.replica.start()
         self.models = Models(shared_engine, now())
 
     @contextmanager
@@ -81,5 +87,6 @@ class Account:
         return self.store.reads_beside_writes
 
     def close(self) -> None:
+        self.replica.close()
         self.sandbox.close()
         self.store.close()

@@ -1,11 +1,13 @@
 """The run executor: moves the runs of one account through their lifecycle.
 
-A run is stored ``queued`` and executed in a background thread (or in the thread of the
-response that streams it): ``queued`` → ``in_progress`` → the engine's outcome, recorded as
-``requires_action`` | ``completed`` | ``incomplete`` | ``failed``, or ``cancelling`` →
-``cancelled``, or ``expired`` once ``expires_at`` passes while it waits. Each stage commits
-before the next starts, so a poll sees what the API would show. A run left ``queued`` /
-``in_progress`` by a stopped server is picked up again on its next read.
+A run is stored ``queued`` together with its job, held by the replica that accepted it, and
+executed at once in a background thread (or in the thread of the response that streams it):
+``queued`` → ``in_progress`` → the engine's outcome, recorded as ``requires_action`` |
+``completed`` | ``incomplete`` | ``failed``, or ``cancelling`` → ``cancelled``, or ``expired``
+once ``expires_at`` passes while it waits. Each stage commits before the next starts, so a
+poll sees what the API would show, and each is fenced by the job's lease. A run whose replica
+stopped or died is executed again by the replica that takes its job over, which first removes
+what the lost execution left half-written, so the run still gets one answer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from assistctl.local.domain.background import in_background
+from assistctl.local.domain.background import MAX_ATTEMPTS, Replica
 from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.recorder import (
     Emit,
@@ -23,6 +25,7 @@ from assistctl.local.domain.recorder import (
     Recorder,
     cancel,
     close_pending_step,
+    discard_unfinished,
 )
 from assistctl.local.domain.records import (
     ASSISTANT,
@@ -43,7 +46,7 @@ from assistctl.local.engines import (
     Search,
     ToolExchange,
 )
-from assistctl.local.storage import Store, StoreClosed
+from assistctl.local.storage import Lease, Store
 
 log = logging.getLogger(__name__)
 # ``truncation_strategy: auto`` keeps the newest messages that fit this many tokens (estimated
@@ -84,19 +87,24 @@ def _unheard(event: str, data: ApiObject) -> None:
 
 
 class RunExecutor:
-    """One daemon thread per busy run; at most one execution of a run in this process."""
+    """Executes the runs this replica queued or took over, one thread per busy run."""
 
     def __init__(
-        self, store: Store, engine: Callable[[], Engine], search: Search, code: CodeInterpreter
+        self,
+        store: Store,
+        engine: Callable[[], Engine],
+        search: Search,
+        code: CodeInterpreter,
+        replica: Replica,
     ) -> None:
         self._store = store
         self._build_engine = engine
         self._search = search
         self._code = code
-        self._lock = threading.Lock()
-        self._busy: dict[str, object] = {}
+        self._replica = replica
         self._engine_lock = threading.Lock()
         self._engine: Engine | None = None
+        replica.handle("run", lambda lease: self._execute(lease, None))
 
     @property
     def engine(self) -> Engine:
@@ -107,50 +115,23 @@ class RunExecutor:
                 self._engine = self._build_engine()
             return self._engine
 
-    def claim(self, run_id: str) -> object | None:
-        """A token for executing ``run_id``, or None if this process already executes it.
+    def queue(self, run: ApiObject) -> Lease:
+        """The job of a run just stored ``queued``, held by this replica: inside the
+        transaction storing the run, so no other replica ever finds it unclaimed."""
+        return self._replica.add("run", run["id"], run["thread_id"])
 
-        Claim before committing a run as ``queued``, so no poll in between starts a second
-        execution; a release only undoes its own claim.
-        """
-        with self._lock:
-            if run_id in self._busy:
-                return None
-            token = self._busy[run_id] = object()
-            return token
+    def start(self, lease: Lease) -> None:
+        """Execute a run this replica holds, in the background."""
+        self._replica.execute(lease, lambda: self._execute(lease, None))
 
-    def release(self, run_id: str, token: object) -> None:
-        with self._lock:
-            if self._busy.get(run_id) is token:
-                del self._busy[run_id]
-
-    def start(self, thread_id: str, run_id: str, token: object | None = None) -> None:
-        """Execute the run in the background (no-op if this process already executes it)."""
-        claimed = token or self.claim(run_id)
-        if claimed is None:
-            return
-
-        def work() -> None:
-            try:
-                self._execute(thread_id, run_id, None, claimed)
-            except StoreClosed:
-                log.info("run %s left for later: the account was closed", run_id)
-            except Exception:
-                log.exception("run %s failed in the background", run_id)
-            finally:
-                self.release(run_id, claimed)
-
-        in_background(work, f"assistctl-{run_id}")
-
-    def execute_claimed(self, thread_id: str, run_id: str, emit: Emit, token: object) -> None:
-        """Execute a run the caller claimed, in the calling thread, emitting its events."""
-        try:
-            self._execute(thread_id, run_id, emit, token)
-        finally:
-            self.release(run_id, token)
+    def execute_held(self, lease: Lease, emit: Emit) -> None:
+        """Execute a run this replica holds in the calling thread, emitting its events."""
+        with self._replica.holding(lease):
+            self._execute(lease, emit)
 
     def refresh(self, run: ApiObject) -> ApiObject:
-        """Expire a run whose time is up; restart one that no thread executes any more."""
+        """Expire a run whose time is up (its job with it); reading never starts an execution:
+        work left by a stopped replica is taken over by the replicas' pollers."""
         store = self._store
         status = run["status"]
         if status in ("queued", "in_progress", "requires_action") and now() >= run["expires_at"]:
@@ -160,44 +141,57 @@ class RunExecutor:
                     current.update(status="expired", required_action=None)
                     close_pending_step(store, current, "expired")
                     store.put(RUN, current, current["thread_id"])
+                    self._replica.drop(current["id"])
                 return current
-        if status in ("queued", "in_progress", "cancelling"):
-            with self._lock:
-                orphan = run["id"] not in self._busy
-            if orphan:
-                self.start(run["thread_id"], run["id"])
         return run
 
     # -- one pass of a run: queued → in_progress → an outcome ------------------------------------
 
-    def _execute(self, thread_id: str, run_id: str, emit: Emit | None, token: object) -> None:
+    def _execute(self, lease: Lease, emit: Emit | None) -> None:
         """``emit`` is None when nobody streams the run: its answer is then written at once."""
         store = self._store
         send = emit or _unheard
-        with store.transaction():
-            run = store.get(RUN, run_id, thread_id)
-            if run is None:
+        thread_id = lease.parent
+        with self._replica.fenced(lease):
+            run = store.get(RUN, lease.id, thread_id)
+            if run is None or run["status"] not in ("queued", "in_progress", "cancelling"):
+                self._replica.finish(lease)
                 return
             if run["status"] == "cancelling":
                 cancel(store, run)
-                store.put(RUN, run, thread_id)
-                send("thread.run.cancelled", public(run))
-                return
-            if run["status"] not in ("queued", "in_progress"):
-                return
-            run["status"] = "in_progress"
-            run["started_at"] = run.get("started_at") or now()
+            elif lease.attempt > MAX_ATTEMPTS:
+                run.update(
+                    status="failed",
+                    failed_at=now(),
+                    last_error={
+                        "code": "server_error",
+                        "message": f"The run was interrupted {MAX_ATTEMPTS} times.",
+                    },
+                )
+            else:
+                if lease.attempt > 1:
+                    discard_unfinished(store, run)
+                run["status"] = "in_progress"
+                run["started_at"] = run.get("started_at") or now()
             store.put(RUN, run, thread_id)
-        send("thread.run.in_progress", public(run))
-        live = LiveMessage(store, run, emit) if emit is not None else None
+            if run["status"] != "in_progress":
+                self._replica.finish(lease)
+        send(f"thread.run.{run['status']}", public(run))
+        if run["status"] != "in_progress":
+            return
+        live = (
+            LiveMessage(store, run, emit, lambda: self._replica.fenced(lease))
+            if emit is not None
+            else None
+        )
         try:
             outcome: Outcome = self.engine.respond(
                 self._input(run), self._search, new_id, live, None, self._code_session(run)
             )
         except Exception as exc:
-            log.exception("engine failed on run %s", run_id)
+            log.exception("engine failed on run %s", lease.id)
             outcome = Failure("server_error", f"The run engine failed: {exc}")
-        self._record(thread_id, run_id, outcome, send, token, live)
+        self._record(lease, outcome, send, live)
 
     def _input(self, run: ApiObject) -> RunInput:
         """The run as the engine sees it: effective settings, the thread's messages (after
@@ -246,24 +240,15 @@ class RunExecutor:
             file_ids += (resources.get("code_interpreter") or {}).get("file_ids") or []
         return self._code.session(run["thread_id"], file_ids)
 
-    def _record(
-        self,
-        thread_id: str,
-        run_id: str,
-        outcome: Outcome,
-        emit: Emit,
-        token: object,
-        live: LiveMessage | None,
-    ) -> None:
-        """Commit the outcome (steps, message, run status), then emit its events in order.
-
-        The claim is released inside the transaction: once the new status is visible, a
-        ``submit_tool_outputs`` may claim the run again while these events are still sent.
-        """
+    def _record(self, lease: Lease, outcome: Outcome, emit: Emit, live: LiveMessage | None) -> None:
+        """Commit the outcome (steps, message, run status) and end the job, then emit its
+        events in order. Once the new status is visible a ``submit_tool_outputs`` may queue
+        the run again while these events are still sent."""
         store = self._store
         events: list[Event] = []
-        with store.transaction():
-            run = store.get(RUN, run_id, thread_id)
+        with self._replica.fenced(lease):
+            self._replica.finish(lease)
+            run = store.get(RUN, lease.id, lease.parent)
             if run is None or run["status"] not in ("in_progress", "cancelling"):
                 return
             recorder = Recorder(store, run, events, live)
@@ -273,7 +258,6 @@ class RunExecutor:
                 events.append(("thread.run.cancelled", public(run)))
             else:
                 recorder.record(outcome)
-            store.put(RUN, run, thread_id)
-            self.release(run_id, token)
+            store.put(RUN, run, lease.parent)
         for event, data in events:
             emit(event, data)

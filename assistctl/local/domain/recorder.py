@@ -9,6 +9,7 @@ events).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 
 from assistctl.local.domain.records import MESSAGE, RUN_STEP, ApiObject, now, public
@@ -49,6 +50,16 @@ def close_pending_step(store: Store, run: ApiObject, status: str) -> None:
         store.put(RUN_STEP, step, run["id"])
 
 
+def discard_unfinished(store: Store, run: ApiObject) -> None:
+    """Remove the message a lost execution of the run had opened while streaming it (and its
+    step), so the execution that takes the run over writes the run's answer once."""
+    for step in store.all(RUN_STEP, run["id"]):
+        if step["status"] == "in_progress" and step["type"] == "message_creation":
+            message_id = step["step_details"]["message_creation"]["message_id"]
+            store.delete(MESSAGE, message_id, run["thread_id"])
+            store.delete(RUN_STEP, step["id"], run["id"])
+
+
 def cancel(store: Store, run: ApiObject) -> None:
     """The run ends ``cancelled``; a step waiting for tool outputs is cancelled with it."""
     run.update(status="cancelled", cancelled_at=now(), required_action=None)
@@ -57,10 +68,18 @@ def cancel(store: Store, run: ApiObject) -> None:
 
 class LiveMessage:
     """The assistant message of a streamed run, opened when the engine's first text piece
-    arrives, so a client reads the answer while the model writes it."""
+    arrives, so a client reads the answer while the model writes it. ``transaction`` is the
+    run's fenced transaction (its job's lease must still be held)."""
 
-    def __init__(self, store: Store, run: ApiObject, emit: Emit) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run: ApiObject,
+        emit: Emit,
+        transaction: Callable[[], AbstractContextManager[None]],
+    ) -> None:
         self.store = store
+        self.transaction = transaction
         self.run = run
         self.emit = emit
         self.include = bool(run.get("_include"))
@@ -74,7 +93,7 @@ class LiveMessage:
         if self.message is None:
             message = new_message(self.run)
             step = new_step(self.run, "message_creation", message_creation_details(message["id"]))
-            with self.store.transaction():
+            with self.transaction():
                 self.store.insert(RUN_STEP, step, self.run["id"])
                 self.store.insert(MESSAGE, message, self.run["thread_id"])
             self.message, self.step = message, step

@@ -4,10 +4,11 @@ the same protocol as runs, stored unless ``store`` is false, run in the backgrou
 cancelled, deleted, and read with their input items.
 
 A stored response is written when it starts (``queued`` in the background, else
-``in_progress``) and again when it ends, so it can be read meanwhile; a response left unfinished
-by a stopped server is picked up again the next time it is read. A background response also
-keeps its events, so it can be streamed again from any ``sequence_number`` while it runs and
-after. Private bookkeeping in a stored response: ``_input`` (its input items, as stored),
+``in_progress``), with its job held by the replica that accepted it, and again when it ends, so
+it can be read meanwhile; a response whose replica stopped or died is executed again from the
+start by the replica that takes its job over. A background response also keeps its events, so
+it can be streamed again from any ``sequence_number`` while it runs and after, from any
+replica. Private bookkeeping in a stored response: ``_input`` (its input items, as stored),
 ``_context`` (the items before them, kept only until it ends) and ``_sampling`` (the sampling
 settings the request gave, which are passed on to engines; the response shows the API's
 defaults for the others) and ``_container`` (the code interpreter's container, when the response
@@ -19,13 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from assistctl.local.domain.background import in_background
+from assistctl.local.domain.background import MAX_ATTEMPTS, LeaseLost, Replica
 from assistctl.local.domain.code_interpreter import CodeInterpreter
 from assistctl.local.domain.conversations import Conversations
 from assistctl.local.domain.documents import document_text
@@ -44,7 +45,7 @@ from assistctl.local.domain.records import (
 )
 from assistctl.local.domain.response_output import ResponseWriter, response_view
 from assistctl.local.engines import CodeSession, Engine, Failure, Outcome, RunInput, Search
-from assistctl.local.storage import CursorNotFound, Store, StoreClosed
+from assistctl.local.storage import CursorNotFound, Lease, Store
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,11 @@ class ResponseRequest:
 @dataclass(frozen=True)
 class OpenResponse:
     """A response ready to execute: the object, what ``include`` asks of its views, and the
-    claim on its execution."""
+    lease on its job (None: not stored, so executed by the request alone)."""
 
     response: ApiObject
     include: tuple[str, ...]
-    token: object
+    lease: Lease | None
 
 
 def response_not_found(response_id: str) -> NotFound:
@@ -110,6 +111,7 @@ class Responses:
         engine: Callable[[], Engine],
         search: Search,
         code: CodeInterpreter,
+        replica: Replica,
     ) -> None:
         self._store = store
         self._files = files
@@ -117,14 +119,14 @@ class Responses:
         self._engine = engine
         self._search = search
         self._code = code
-        self._lock = threading.Lock()
-        self._busy: dict[str, object] = {}
+        self._replica = replica
+        replica.handle("response", self._take_over)
 
     # --- creating -----------------------------------------------------------------------------
 
     def open(self, request: ResponseRequest) -> OpenResponse:
         """Check the request against its context, then create the response (stored ``queued``
-        or ``in_progress`` unless ``store`` is false), claimed for execution."""
+        or ``in_progress`` unless ``store`` is false, with its job held by this replica)."""
         context = self._context(request)
         inputs = [stored_item(item) for item in request.input]
         check_calls(context + inputs)
@@ -134,28 +136,17 @@ class Responses:
         code_tool = next((t for t in request.tools if t["type"] == "code_interpreter"), None)
         if code_tool is not None:
             response["_container"] = self._code.container(code_tool, context + inputs)["id"]
-        token = self._claim(response["id"])
+        lease = None
         if request.store:
-            try:
+            with self._store.transaction():
                 self._store.insert(RESPONSE, response)
-            except BaseException:
-                self._release(response["id"], token)
-                raise
-        return OpenResponse(response, request.include, token)
+                lease = self._replica.add("response", response["id"])
+        return OpenResponse(response, request.include, lease)
 
     def start(self, opened: OpenResponse) -> None:
-        """Execute a claimed response in the background."""
-        response_id = opened.response["id"]
-
-        def work() -> None:
-            try:
-                self.execute(opened, None)
-            except StoreClosed:
-                log.info("response %s left for later: the account was closed", response_id)
-            except Exception:
-                log.exception("response %s failed in the background", response_id)
-
-        in_background(work, f"assistctl-{response_id}")
+        """Execute a stored response in the background (background responses are stored)."""
+        assert opened.lease is not None, "a background response is stored"
+        self._replica.execute(opened.lease, lambda: self.execute(opened, None))
 
     def announce(self, opened: OpenResponse) -> ApiObject:
         """The ``response.created`` event of a streamed response, for the stream to send at
@@ -164,7 +155,7 @@ class Responses:
         response = opened.response
         view = response_view(response, opened.include)
         event = {"type": "response.created", "response": view, "sequence_number": 0}
-        keep = self._event_sink(response, None)
+        keep = self._event_sink(response, None, opened.lease)
         if keep is not None:
             keep("response.created", event)
         return event
@@ -172,47 +163,46 @@ class Responses:
     def execute(
         self, opened: OpenResponse, emit: Emit | None, *, announced: bool = False
     ) -> ApiObject:
-        """Run the engine on a claimed response and record its outcome; with ``emit`` every
+        """Run the engine on an open response and record its outcome; with ``emit`` every
         step is also sent as a typed event (after ``response.created`` when ``announced``).
         The view of the response as it ended comes back."""
-        response = opened.response
+        response, lease = opened.response, opened.lease
         writer = ResponseWriter(
-            response, opened.include, self._event_sink(response, emit), self._image_url
+            response, opened.include, self._event_sink(response, emit, lease), self._image_url
         )
-        try:
-            if announced:
-                writer.sequence = 1
-            else:
-                writer.lifecycle("response.created")
-            if response["status"] == "queued":
-                writer.lifecycle("response.queued")
-                if not self._begin(response):
-                    return writer.view()
-            writer.lifecycle("response.in_progress")
-            live = response["background"] or emit is not None
-            outcome = self._respond(response, writer if live else None)
-            self._record(writer, outcome)
-        except Exception:
-            if emit is None:
+        holding = self._replica.holding(lease) if lease is not None else nullcontext()
+        with holding:
+            try:
+                if announced:
+                    writer.sequence = 1
+                else:
+                    writer.lifecycle("response.created")
+                if response["status"] == "queued":
+                    writer.lifecycle("response.queued")
+                    if not self._begin(response, lease):
+                        return writer.view()
+                writer.lifecycle("response.in_progress")
+                live = response["background"] or emit is not None
+                outcome = self._respond(response, writer if live else None)
+                self._record(writer, outcome, lease)
+            except LeaseLost:
                 raise
-            log.exception("streamed response %s failed", response["id"])
-            writer.event("error", {"code": "server_error", "message": SERVER_ERROR, "param": None})
-        finally:
-            self._release(response["id"], opened.token)
+            except Exception:
+                if emit is None:
+                    raise
+                log.exception("streamed response %s failed", response["id"])
+                error = {"code": "server_error", "message": SERVER_ERROR, "param": None}
+                writer.event("error", error)
         return writer.view()
 
     # --- reading and changing -------------------------------------------------------------
 
     def get(self, response_id: str) -> ApiObject:
-        """A stored response; one left unfinished by a stopped server is started again."""
+        """A stored response (reading never starts an execution: work left by a stopped
+        replica is taken over by the replicas' pollers)."""
         found = self._store.get(RESPONSE, response_id)
         if found is None:
             raise response_not_found(response_id)
-        if found["status"] in UNFINISHED:
-            token = self._claim(found["id"])
-            if token is not None:
-                self._store.delete_children(RESPONSE_EVENT, found["id"])  # it starts over
-                self.start(OpenResponse(found, (), token))
         return found
 
     def view(self, response_id: str, include: tuple[str, ...]) -> ApiObject:
@@ -324,26 +314,31 @@ class Responses:
         text, error = document_text(content, name)
         return text, error["message"] if error is not None else None
 
-    def _event_sink(self, response: ApiObject, emit: Emit | None) -> Emit | None:
+    def _event_sink(
+        self, response: ApiObject, emit: Emit | None, lease: Lease | None
+    ) -> Emit | None:
         """Where a response's events go: to ``emit`` (a stream), and for a background
-        response also into the store, for ``replay``."""
-        if not response["background"]:
+        response also into the store (fenced by its job's lease), for ``replay``."""
+        if not response["background"] or lease is None:
             return emit
         response_id = response["id"]
+        held = lease
 
         def keep(name: str, data: ApiObject) -> None:
             record = {"id": f"evt_{data['sequence_number']:08d}", "event": data}
-            try:
+            with self._replica.fenced(held):
                 self._store.insert(RESPONSE_EVENT, record, response_id)
-            except StoreClosed:
-                log.info("events of response %s dropped: the account was closed", response_id)
             if emit is not None:
                 emit(name, data)
 
         return keep
 
     def _follow(self, response_id: str, starting_after: int | None) -> Iterator[ApiObject]:
+        """Poll the stored events, whichever replica writes them. A response that ended
+        without a final event (failed after its replicas died) ends the stream once its job
+        is gone: its executor stores the last events before ending the job."""
         after = None
+        ended = False
         while True:
             try:
                 page = self._store.list(
@@ -360,19 +355,47 @@ class Responses:
                     return
             if page.has_more:
                 continue
+            if ended:
+                return
             current = self._store.get(RESPONSE, response_id)
             if current is None or current["status"] == "cancelled":
                 return
+            if current["status"] not in UNFINISHED and not self._replica.pending(response_id):
+                ended = True  # one more read sees its last events
+                continue
             time.sleep(REPLAY_POLL_S)
 
-    def _begin(self, response: ApiObject) -> bool:
+    def _fenced(self, lease: Lease | None) -> AbstractContextManager[None]:
+        """The transaction recording an execution: fenced by its job's lease when stored."""
+        return self._replica.fenced(lease) if lease is not None else self._store.transaction()
+
+    def _take_over(self, lease: Lease) -> None:
+        """Execute again, from the start, a response whose replica stopped or died."""
+        with self._replica.fenced(lease):
+            found = self._store.get(RESPONSE, lease.id)
+            if found is None or found["status"] not in UNFINISHED:
+                self._replica.finish(lease)
+                return
+            if lease.attempt > MAX_ATTEMPTS:
+                message = f"The response was interrupted {MAX_ATTEMPTS} times."
+                found.update(status="failed", error={"code": "server_error", "message": message})
+                found.pop("_context", None)
+                self._store.put(RESPONSE, found)
+                self._replica.finish(lease)
+                return
+            self._store.delete_children(RESPONSE_EVENT, found["id"])  # it starts over
+        self.execute(OpenResponse(found, (), lease), None)
+
+    def _begin(self, response: ApiObject, lease: Lease | None) -> bool:
         """A queued response starts (``in_progress``), unless it was cancelled meanwhile."""
         if not response["store"]:
             response["status"] = "in_progress"
             return True
-        with self._store.transaction():
+        with self._fenced(lease):
             current = self._store.get(RESPONSE, response["id"])
             if current is None or current["status"] != "queued":
+                if lease is not None:
+                    self._replica.finish(lease)
                 return False
             response["status"] = "in_progress"
             self._store.put(RESPONSE, response)
@@ -434,31 +457,38 @@ class Responses:
             frequency_penalty=sampling.get("frequency_penalty"),
         )
 
-    def _record(self, writer: ResponseWriter, outcome: Outcome) -> None:
+    def _record(self, writer: ResponseWriter, outcome: Outcome, lease: Lease | None) -> None:
         """Write the outcome into the response and, when stored, commit it (with the
-        conversation's new items) before the final event is sent."""
-        response = writer.response
+        conversation's new items) before the final event is sent; the job ends once that
+        event is stored too."""
         writer.hold()
         try:
-            if not response["store"]:
-                writer.finish(outcome)
-                self._extend_conversation(response)
-                return
-            with self._store.transaction():
-                current = self._store.get(RESPONSE, response["id"])
-                if current is None:
-                    writer.finish(outcome)  # deleted meanwhile: nothing to keep
-                    return
-                if current["status"] == "cancelled":
-                    writer.cancel()
-                    return
-                writer.finish(outcome)
-                context = response.pop("_context")
-                self._store.put(RESPONSE, response)
-                self._extend_conversation(response)
-                response["_context"] = context
+            self._commit(writer, outcome, lease)
         finally:
             writer.release()
+        if lease is not None:
+            with self._replica.fenced(lease):
+                self._replica.finish(lease)
+
+    def _commit(self, writer: ResponseWriter, outcome: Outcome, lease: Lease | None) -> None:
+        response = writer.response
+        if not response["store"]:
+            writer.finish(outcome)
+            self._extend_conversation(response)
+            return
+        with self._fenced(lease):
+            current = self._store.get(RESPONSE, response["id"])
+            if current is None:
+                writer.finish(outcome)  # deleted meanwhile: nothing to keep
+                return
+            if current["status"] == "cancelled":
+                writer.cancel()
+                return
+            writer.finish(outcome)
+            context = response.pop("_context")
+            self._store.put(RESPONSE, response)
+            self._extend_conversation(response)
+            response["_context"] = context
 
     def _extend_conversation(self, response: ApiObject) -> None:
         conversation = response["conversation"]
@@ -468,18 +498,6 @@ class Responses:
             self._conversations.append(conversation["id"], response["_input"] + response["output"])
         except NotFound:
             log.info("conversation %s was deleted before its response ended", conversation["id"])
-
-    def _claim(self, response_id: str) -> object | None:
-        with self._lock:
-            if response_id in self._busy:
-                return None
-            token = self._busy[response_id] = object()
-            return token
-
-    def _release(self, response_id: str, token: object) -> None:
-        with self._lock:
-            if self._busy.get(response_id) is token:
-                del self._busy[response_id]
 
 
 def _new_response(

@@ -22,7 +22,7 @@ from assistctl.local.domain.threads import NewThread, Threads
 from assistctl.local.domain.tool_resources import ToolResources
 from assistctl.local.domain.vector_stores import VectorStores
 from assistctl.local.engines import Usage
-from assistctl.local.storage import Store
+from assistctl.local.storage import Lease, Store
 
 ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 RUN_LIFETIME_S = 600
@@ -126,17 +126,16 @@ class Runs:
             run["reasoning_effort"] = request.reasoning_effort
         return run
 
-    def enqueue(self, run: ApiObject) -> object:
-        """Store a new run as ``queued``, claimed for execution by this process: the token
-        that ``start`` or ``execute`` takes."""
-        token = self._executor.claim(run["id"])
-        assert token is not None, "a run that was never stored cannot be executing"
-        self._store.insert(RUN, run, run["thread_id"])
-        return token
+    def enqueue(self, run: ApiObject) -> Lease:
+        """Store a new run as ``queued`` with its job, held by this replica: the lease that
+        ``start`` or ``execute`` takes."""
+        with self._store.transaction():
+            self._store.insert(RUN, run, run["thread_id"])
+            return self._executor.queue(run)
 
     def create_thread_and_run(
         self, request: RunRequest, tool_resources: ToolResources, thread: NewThread
-    ) -> tuple[ApiObject, ApiObject, object]:
+    ) -> tuple[ApiObject, ApiObject, Lease]:
         """A new thread and a ``queued`` run on it; the run searches the vector stores of
         ``tool_resources`` besides the assistant's and the thread's."""
         with self._store.transaction():
@@ -146,21 +145,21 @@ class Runs:
             run = {**probe, "thread_id": created["id"]}
             search = resources.get("file_search") or {}
             run["_vector_store_ids"] = list(search.get("vector_store_ids") or [])
-            token = self.enqueue(run)
-        return created, run, token
+            lease = self.enqueue(run)
+        return created, run, lease
 
-    def start(self, run: ApiObject, token: object) -> None:
-        """Execute a claimed run in the background."""
-        self._executor.start(run["thread_id"], run["id"], token)
+    def start(self, lease: Lease) -> None:
+        """Execute a queued run in the background."""
+        self._executor.start(lease)
 
-    def execute(self, run: ApiObject, token: object, emit: Emit) -> None:
-        """Execute a claimed run in the calling thread, emitting its events."""
-        self._executor.execute_claimed(run["thread_id"], run["id"], emit, token)
+    def execute(self, lease: Lease, emit: Emit) -> None:
+        """Execute a queued run in the calling thread, emitting its events."""
+        self._executor.execute_held(lease, emit)
 
     # --- reading ------------------------------------------------------------------------
 
     def get(self, thread_id: str, run_id: str) -> ApiObject:
-        """The run, with its expiry applied and its execution resumed if nobody runs it."""
+        """The run, with its expiry applied."""
         run = fetch(
             self._store,
             RUN,
@@ -226,8 +225,6 @@ class Runs:
             else:
                 run["status"] = "cancelling"
             self._store.put(RUN, run, thread_id)
-        if run["status"] == "cancelling":
-            self._executor.refresh(run)
         return run
 
     def awaiting_tool_outputs(self, thread_id: str, run_id: str) -> ApiObject:
@@ -238,9 +235,10 @@ class Runs:
 
     def accept_tool_outputs(
         self, run: ApiObject, outputs: dict[str, str]
-    ) -> tuple[list[Event], object]:
+    ) -> tuple[list[Event], Lease]:
         """Complete the waiting step with ``outputs`` (by call id) and queue the run again,
-        claimed for execution; the events of the completed step come back for a stream."""
+        with its job held by this replica; the events of the completed step come back for a
+        stream."""
         events: list[Event] = []
         with self._store.transaction():
             step_id = run.pop("_pending_step", None)
@@ -259,11 +257,9 @@ class Runs:
                 if exchange["id"] in outputs:
                     exchange["output"] = outputs[exchange["id"]]
             run.update(status="queued", required_action=None)
-            token = self._executor.claim(run["id"])
-            if token is None:
-                raise InvalidRequest(f"Run {run['id']} is already being executed.")
             self._store.put(RUN, run, run["thread_id"])
-        return events, token
+            lease = self._executor.queue(run)
+        return events, lease
 
 
 def _given_or(value: Any, default: Any) -> Any:

@@ -27,6 +27,7 @@ from assistctl.local.engines.contract import (
     ToolExchange,
     Usage,
 )
+from assistctl.local.engines.delayed import DelayedEngine
 from assistctl.local.engines.deterministic import DeterministicEngine
 from assistctl.local.engines.responses import ResponsesEngine
 
@@ -40,6 +41,7 @@ __all__ = [
     "CodeRun",
     "CodeSession",
     "ContextMessage",
+    "DelayedEngine",
     "DeterministicEngine",
     "Engine",
     "Failure",

@@ -9,6 +9,7 @@ Every statement sees only the current project's objects (``in_project``).
 
 from assistctl.local.storage.chunks import ChunkIndex, IndexedChunk
 from assistctl.local.storage.database import StoreClosed, StoreUnavailable
+from assistctl.local.storage.jobs import JobTable, Lease
 from assistctl.local.storage.projects import ProjectTable, StoredProject
 from assistctl.local.storage.scope import DEFAULT_PROJECT, current_project, in_project
 from assistctl.local.storage.store import (
@@ -30,6 +31,8 @@ __all__ = [
     "CursorNotFound",
     "Excluding",
     "IndexedChunk",
+    "JobTable",
+    "Lease",
     "Page",
     "ProjectTable",
     "Store",

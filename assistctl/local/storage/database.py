@@ -72,8 +72,9 @@ class Database(ABC):
     def write_many(self, sql: str, rows: Sequence[Parameters]) -> None: ...
 
     @abstractmethod
-    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
-        """Run one ``... RETURNING`` write statement; the row it returned."""
+    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
+        """Run one ``... RETURNING`` write statement; the row it returned (None: it touched
+        none)."""
 
     @abstractmethod
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]: ...

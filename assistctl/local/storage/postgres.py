@@ -224,11 +224,10 @@ class PostgresDatabase(Database):
         with self.transaction(), self._statement_connection() as connection:
             connection.cursor().executemany(translated(sql), [_bound(row) for row in rows])
 
-    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
+    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
         with self.transaction(), self._statement_connection() as connection:
             row = connection.execute(translated(sql), _bound(parameters)).fetchone()
-        assert row is not None
-        return tuple(row)
+        return tuple(row) if row is not None else None
 
     def read(self, sql: str, parameters: Parameters = ()) -> list[tuple[Any, ...]]:
         with self._statement_connection() as connection:

@@ -150,9 +150,11 @@ class SqliteDatabase(Database):
         with self.transaction():
             self._open_connection().executemany(sql, rows)
 
-    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...]:
+    def write_returning(self, sql: str, parameters: Parameters = ()) -> tuple[Any, ...] | None:
         with self.transaction():
-            row: tuple[Any, ...] = self._open_connection().execute(sql, parameters).fetchone()
+            row: tuple[Any, ...] | None = (
+                self._open_connection().execute(sql, parameters).fetchone()
+            )
         return row
 
     def write_blob(self, id: str, project: str, size: int, chunks: Iterable[bytes]) -> None:
@@ -236,6 +238,9 @@ def migrate(connection: sqlite3.Connection) -> None:
         if migration.version <= version:
             continue
         connection.execute("BEGIN IMMEDIATE")
+        if schema_version(connection) >= migration.version:  # a replica starting beside us
+            connection.execute("COMMIT")
+            continue
         try:
             for statement in _statements(migration.sql):
                 connection.execute(statement)

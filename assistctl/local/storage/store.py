@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from assistctl.local.storage.chunks import ChunkIndex
 from assistctl.local.storage.database import Database, Dialect, is_postgres_url
+from assistctl.local.storage.jobs import JobTable
 from assistctl.local.storage.postgres import PostgresDatabase
 from assistctl.local.storage.projects import ProjectTable
 from assistctl.local.storage.scope import current_project
@@ -187,6 +188,7 @@ class Store:
         self._database = opened(location)
         self.chunks = ChunkIndex(self._database)
         self.projects = ProjectTable(self._database)
+        self.jobs = JobTable(self._database)
 
     def close(self) -> None:
         self._database.close()

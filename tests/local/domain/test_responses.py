@@ -338,18 +338,22 @@ def test_input_files_are_read_as_text(client):
     assert refused.value.param == "input[0].content[0]"
 
 
-def test_a_response_left_unfinished_by_a_stopped_server_is_picked_up_on_read(client, local_server):
+def test_a_response_left_unfinished_by_a_stopped_server_is_taken_over_by_the_next(tmp_path):
+    """A server stopped while its engine works lets its leases go: the next server on the
+    database executes the response again at once, and its events start over."""
+    data = tmp_path / "account"
+    slow = start_in_process(data, config=LocalConfig(engine_delay_s=30))
+    client = openai.OpenAI(api_key="k", base_url=slow.base_url, max_retries=0)
     response = client.responses.create(model="gpt-4o", input="resume me", background=True)
-    deadline = time.monotonic() + 5
-    while client.responses.retrieve(response.id).status != "completed":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    store = local_server.account.store
-    stored = store.get("response", response.id)
-    stored.update(status="in_progress", output=[], usage=None, completed_at=None, _context=[])
-    store.put("response", stored)  # as a server killed mid-response leaves it
-    deadline = time.monotonic() + 5
-    while (again := client.responses.retrieve(response.id)).status != "completed":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert again.output_text == '[Assistant] You said: "resume me"'
+    assert client.responses.retrieve(response.id).status in ("queued", "in_progress")
+    slow.stop()  # the engine has not answered
+    with start_in_process(data, config=LocalConfig()) as server:
+        client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
+        deadline = time.monotonic() + 5
+        while (again := client.responses.retrieve(response.id)).status != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert again.output_text == '[Assistant] You said: "resume me"'
+        events = list(client.responses.retrieve(response.id, stream=True))
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert [event.type for event in events].count("response.completed") == 1
