@@ -12,18 +12,34 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 import openai
 
-STARTUP_S = 30
+_numbers = itertools.count()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Where replicas keep the account: an SQLite file in ``root`` (``database`` None), or the
+    PostgreSQL database ``database`` names (each replica gets a data directory of its own,
+    as replicas on several machines would)."""
+
+    root: Path
+    database: str | None = None
+
+    def arguments(self, index: int) -> list[str]:
+        if self.database is None:
+            return ["--data", str(self.root / "account")]
+        return ["--data", str(self.root / f"replica-{index}"), "--database", self.database]
 
 
 class Replica:
     """One ``local serve`` process; its stderr is collected as it comes (``log``)."""
 
-    def __init__(self, data_dir: Path, arguments: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, arguments: Sequence[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -33,8 +49,6 @@ class Replica:
                 "serve",
                 "--port",
                 "0",
-                "--data",
-                str(data_dir),
                 *arguments,
             ],
             stdout=subprocess.PIPE,
@@ -97,7 +111,7 @@ class Replica:
 
 def start_replicas(
     count: int,
-    data_dir: Path,
+    shared: Shared,
     *,
     lease_s: float = 1.0,
     arguments: Sequence[str] = (),
@@ -105,7 +119,9 @@ def start_replicas(
 ) -> list[Replica]:
     """``count`` replicas started at once on one database (they race to migrate it)."""
     started = [
-        Replica(data_dir, ["--job-lease", str(lease_s), *arguments], env or {})
+        Replica(
+            [*shared.arguments(next(_numbers)), "--job-lease", str(lease_s), *arguments], env or {}
+        )
         for _ in range(count)
     ]
     return [replica.ready() for replica in started]

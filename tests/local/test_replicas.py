@@ -14,13 +14,15 @@ from pathlib import Path
 import openai
 import pytest
 
-from .replicas import balanced_client, start_replicas, stop_all
+from .replicas import Shared, balanced_client, start_replicas, stop_all
 from .test_seed_flow import seed_flow
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "account"
+def shared(tmp_path: Path, database: str | None) -> Shared:
+    """The database the replicas share, on each storage engine: an SQLite file under one data
+    directory, or a PostgreSQL schema (each replica then has a data directory of its own)."""
+    return Shared(tmp_path, database)
 
 
 def poll_run(client: openai.OpenAI, thread_id: str, run_id: str, timeout_s: float = 20):
@@ -87,8 +89,8 @@ def workload(client: openai.OpenAI, index: int, written: dict[str, list], runs: 
 
 
 @pytest.mark.parametrize("count", [2, 3])
-def test_replicas_under_concurrent_clients_lose_and_duplicate_nothing(data_dir, count):
-    replicas = start_replicas(count, data_dir)
+def test_replicas_under_concurrent_clients_lose_and_duplicate_nothing(shared, count):
+    replicas = start_replicas(count, shared)
     try:
         written: dict[str, list] = defaultdict(list)
         failures: list[BaseException] = []
@@ -129,10 +131,10 @@ def test_replicas_under_concurrent_clients_lose_and_duplicate_nothing(data_dir, 
     assert not any("Traceback" in line for replica in replicas for line in replica.log)
 
 
-def test_a_run_whose_replica_is_killed_is_finished_by_another_exactly_once(data_dir):
+def test_a_run_whose_replica_is_killed_is_finished_by_another_exactly_once(shared):
     slow, other = start_replicas(
-        1, data_dir, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "60"}
-    ) + start_replicas(1, data_dir)
+        1, shared, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "60"}
+    ) + start_replicas(1, shared)
     try:
         client = other.client()
         bot = client.beta.assistants.create(model="gpt-4o", name="Phoenix")
@@ -148,13 +150,13 @@ def test_a_run_whose_replica_is_killed_is_finished_by_another_exactly_once(data_
         stop_all([slow, other])
 
 
-def test_a_replica_whose_lease_was_taken_over_records_nothing(data_dir):
+def test_a_replica_whose_lease_was_taken_over_records_nothing(shared):
     """A replica frozen mid-run (SIGSTOP) loses its lease; the run is finished by another;
     thawed, the frozen replica's outcome is refused by the fence, so the run keeps one
     answer."""
     frozen, other = start_replicas(
-        1, data_dir, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "2"}
-    ) + start_replicas(1, data_dir)
+        1, shared, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "2"}
+    ) + start_replicas(1, shared)
     try:
         client = other.client()
         bot = client.beta.assistants.create(model="gpt-4o", name="Twin")
@@ -174,10 +176,10 @@ def test_a_replica_whose_lease_was_taken_over_records_nothing(data_dir):
         stop_all([frozen, other])
 
 
-def test_a_background_response_whose_replica_is_killed_is_finished_by_another(data_dir):
+def test_a_background_response_whose_replica_is_killed_is_finished_by_another(shared):
     slow, other = start_replicas(
-        1, data_dir, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "60"}
-    ) + start_replicas(1, data_dir)
+        1, shared, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "60"}
+    ) + start_replicas(1, shared)
     try:
         response = slow.client().responses.create(model="gpt-4o", input="again", background=True)
         client = other.client()
@@ -197,10 +199,10 @@ def test_a_background_response_whose_replica_is_killed_is_finished_by_another(da
         stop_all([slow, other])
 
 
-def test_a_background_response_streams_from_a_replica_that_does_not_execute_it(data_dir):
+def test_a_background_response_streams_from_a_replica_that_does_not_execute_it(shared):
     working, reader = start_replicas(
-        1, data_dir, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "1"}
-    ) + start_replicas(1, data_dir)
+        1, shared, env={"ASSISTCTL_LOCAL_ENGINE_DELAY": "1"}
+    ) + start_replicas(1, shared)
     try:
         response = working.client().responses.create(model="gpt-4o", input="far", background=True)
         events = list(reader.client().responses.retrieve(response.id, stream=True))
@@ -212,8 +214,8 @@ def test_a_background_response_streams_from_a_replica_that_does_not_execute_it(d
         stop_all([working, reader])
 
 
-def test_the_seed_flow_against_three_replicas(data_dir):
-    replicas = start_replicas(3, data_dir)
+def test_the_seed_flow_against_three_replicas(shared):
+    replicas = start_replicas(3, shared)
     try:
         seed_flow(balanced_client(replicas))
     finally:

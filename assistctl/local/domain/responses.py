@@ -334,9 +334,13 @@ class Responses:
         return keep
 
     def _follow(self, response_id: str, starting_after: int | None) -> Iterator[ApiObject]:
-        """Poll the stored events, whichever replica writes them. A response that ended
-        without a final event (failed after its replicas died) ends the stream once its job
-        is gone: its executor stores the last events before ending the job."""
+        """Poll the stored events, whichever replica writes them. A response taken over by
+        another replica starts over: the stream goes on with the new execution's events after
+        the last sequence number it sent (a model may word the retry differently; the final
+        event carries the whole response). A response that ended without a final event
+        (failed after its replicas died) ends the stream once its job is gone: an executor
+        stores its last events before it ends its job."""
+        sent = -1 if starting_after is None else starting_after
         after = None
         ended = False
         while True:
@@ -344,12 +348,14 @@ class Responses:
                 page = self._store.list(
                     RESPONSE_EVENT, response_id, order="asc", after=after, limit=REPLAY_PAGE
                 )
-            except CursorNotFound:  # the response started over, or was deleted
-                return
+            except CursorNotFound:  # the response started over (or was deleted: see below)
+                after = None
+                continue
             for record in page.data:
                 after = record["id"]
                 event = record["event"]
-                if starting_after is None or event["sequence_number"] > starting_after:
+                if event["sequence_number"] > sent:
+                    sent = event["sequence_number"]
                     yield event
                 if event["type"] in LAST_EVENTS:
                     return
