@@ -25,7 +25,9 @@ def stats_of(request: Request) -> RequestStats:
 
 
 def stats(request: Request, body: Body) -> Body:
-    return stats_of(request).body()
+    """Requests counted by route, and the statements and transactions this replica sent its
+    database (never reset: take differences)."""
+    return {**stats_of(request).body(), "database": account_of(request).store.database_counts()}
 
 
 def reset_stats(request: Request, body: Body) -> Body:

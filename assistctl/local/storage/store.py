@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from assistctl.local.storage.chunks import ChunkIndex
+from assistctl.local.storage.counting import CountingDatabase
 from assistctl.local.storage.database import Database, Dialect, is_postgres_url
 from assistctl.local.storage.jobs import JobTable
 from assistctl.local.storage.postgres import PostgresDatabase
@@ -185,13 +186,17 @@ class Store:
     memory) or a ``postgresql://`` URL; thread-safe."""
 
     def __init__(self, location: Path | str | None = None) -> None:
-        self._database = opened(location)
+        self._database = CountingDatabase(opened(location))
         self.chunks = ChunkIndex(self._database)
         self.projects = ProjectTable(self._database)
         self.jobs = JobTable(self._database)
 
     def close(self) -> None:
         self._database.close()
+
+    def database_counts(self) -> dict[str, int]:
+        """Statements and transactions sent to the database since it was opened."""
+        return self._database.counts()
 
     @property
     def dialect(self) -> Dialect:
