@@ -14,6 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from .engines.test_chat import FakeChat
 from .replicas import Shared, balanced_client, start_replicas, stop_all
 from .test_seed_flow import seed_flow
 
@@ -148,6 +149,40 @@ def test_a_run_whose_replica_is_killed_is_finished_by_another_exactly_once(share
         assert other.logged(f"takes over run {run.id} (attempt 2)")
     finally:
         stop_all([slow, other])
+
+
+@pytest.fixture
+def stalling_chat():
+    fake = FakeChat()
+    yield fake
+    fake.closing.set()
+    fake.close()
+
+
+def test_a_streamed_run_killed_mid_answer_is_answered_once_by_another(shared, stalling_chat):
+    """The killed replica had opened the answer's message while streaming it; the replica
+    that takes the run over removes that half-written message and writes the answer once."""
+    chat = ["--engine", "chat", "--chat-base-url", stalling_chat.base_url]
+    streaming, other = start_replicas(2, shared, arguments=chat)
+    try:
+        client = other.client()
+        bot = client.beta.assistants.create(model="gpt-4o")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "stall once"}])
+        stream = streaming.client().beta.threads.runs.create(
+            thread_id=thread.id, assistant_id=bot.id, stream=True
+        )
+        run_id = None
+        for event in stream:
+            if event.event == "thread.run.created":
+                run_id = event.data.id
+            if event.event == "thread.message.delta":
+                break  # the answer's message is stored, the model stalls
+        streaming.kill()
+        assert run_id is not None
+        assert poll_run(client, thread.id, run_id).status == "completed"
+        assert answered_once(client, thread.id, run_id) == "Echo: stall once"
+    finally:
+        stop_all([streaming, other])
 
 
 def test_a_replica_whose_lease_was_taken_over_records_nothing(shared):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,15 @@ def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str,
 
 
 class FakeChat(ServedBackend):
+    """A chat backend answering by ``fake_answer``. A streamed answer to a message saying
+    "stall once" stops after its first word the first time (until the fake closes), as a
+    model whose server died mid-answer."""
+
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.stalled: set[str] = set()
+        self.closing = threading.Event()
         fake = self
 
         class Handler(BackendHandler):
@@ -141,19 +148,26 @@ class FakeChat(ServedBackend):
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 status, answer = fake_answer(body)
                 if status == 200 and body.get("stream"):
-                    self.stream(answer, (body.get("stream_options") or {}).get("include_usage"))
+                    user = str(body["messages"][-1].get("content"))
+                    stall = "stall once" in user and user not in fake.stalled
+                    fake.stalled.add(user)
+                    include_usage = (body.get("stream_options") or {}).get("include_usage")
+                    self.stream(answer, include_usage, stall)
                     return
                 # retry-after-ms keeps the client's retries fast
                 fast_retry = {"retry-after-ms": "1"} if status >= 429 else {}
                 self.send_json(status, json.dumps(answer), fast_retry)
 
-            def stream(self, answer: dict[str, Any], include_usage: bool) -> None:
+            def stream(self, answer: dict[str, Any], include_usage: bool, stall: bool) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for chunk in stream_chunks(answer, include_usage):
+                for index, chunk in enumerate(stream_chunks(answer, include_usage)):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if stall and index == 1:
+                        fake.closing.wait()
+                        return
                 self.wfile.write(b"data: [DONE]\n\n")
 
         super().__init__(Handler)
@@ -163,6 +177,7 @@ class FakeChat(ServedBackend):
 def fake_chat():
     fake = FakeChat()
     yield fake
+    fake.closing.set()
     fake.close()
 
 
