@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_JOB_LEASE_S = 30.0
 BEATS_PER_LEASE = 3  # a lease survives two missed heartbeats
 MAX_ATTEMPTS = 5  # work that took its replica down this often is failed, not retried forever
+DRAIN_S = 2.0  # how long a stopping replica lets executions finish (a quick run ends; a slow
+# model's does not, and is taken over)
 
 
 def in_background(work: Callable[[], None], name: str) -> None:
@@ -47,8 +49,10 @@ class Replica:
     """This process among the account's replicas: ``id`` names it in the leases it holds.
 
     Executors register a handler per job kind (``handle``) for the jobs taken over from a
-    replica that stopped; ``start`` begins the heartbeat, ``close`` stops it and lets the
-    leases still held expire at once, so another replica (or this one, restarted) takes them.
+    replica that stopped; ``start`` begins the heartbeat; ``close`` stops it, gives the
+    executions under way ``DRAIN_S`` to end (so none is cut off inside a transaction when the
+    database closes), and lets the leases still held expire at once, so another replica (or
+    this one, restarted) takes them.
     """
 
     def __init__(self, store: Store, lease_s: float = DEFAULT_JOB_LEASE_S) -> None:
@@ -59,6 +63,7 @@ class Replica:
         self._handlers: dict[str, Callable[[Lease], None]] = {}
         self._held: dict[str, Lease] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -76,6 +81,8 @@ class Replica:
         self._stopping.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._held, timeout=DRAIN_S)
         with suppress(StoreClosed):
             self._jobs.release(self.id)
 
@@ -88,13 +95,20 @@ class Replica:
     @contextmanager
     def holding(self, lease: Lease) -> Iterator[None]:
         """While the block executes the job, the heartbeat renews its lease."""
-        with self._lock:
-            self._held[lease.token] = lease
+        self._hold(lease)
         try:
             yield
         finally:
-            with self._lock:
-                self._held.pop(lease.token, None)
+            self._let_go(lease)
+
+    def _hold(self, lease: Lease) -> None:
+        with self._lock:
+            self._held[lease.token] = lease
+
+    def _let_go(self, lease: Lease) -> None:
+        with self._idle:
+            self._held.pop(lease.token, None)
+            self._idle.notify_all()
 
     @contextmanager
     def fenced(self, lease: Lease) -> Iterator[None]:
@@ -121,16 +135,18 @@ class Replica:
         """Execute a held job on a background thread, renewing its lease meanwhile."""
 
         def run() -> None:
-            with self.holding(lease):
-                try:
-                    work()
-                except LeaseLost as lost:
-                    log.info("%s: nothing recorded", lost)
-                except StoreClosed:
-                    log.info("%s %s left for later: the account was closed", lease.kind, lease.id)
-                except Exception:
-                    log.exception("%s %s failed in the background", lease.kind, lease.id)
+            try:
+                work()
+            except LeaseLost as lost:
+                log.info("%s: nothing recorded", lost)
+            except StoreClosed:
+                log.info("%s %s left for later: the account was closed", lease.kind, lease.id)
+            except Exception:
+                log.exception("%s %s failed in the background", lease.kind, lease.id)
+            finally:
+                self._let_go(lease)
 
+        self._hold(lease)  # before the thread starts: a closing replica waits for it
         in_background(run, f"assistctl-{lease.id}")
 
     # --- the heartbeat ------------------------------------------------------------------------
