@@ -483,9 +483,10 @@ def test_cancel_while_the_model_is_thinking(chat_client):
     assert chat_client.beta.threads.messages.list(thread.id).data[0].role == "user"
 
 
-def test_run_interrupted_by_a_restart_is_resumed_on_next_read(fake_chat, tmp_path):
+def test_run_interrupted_by_a_restart_is_taken_over_by_the_next_server(fake_chat, tmp_path):
     data = tmp_path / "account"
-    config = LocalConfig(engine="chat", chat_base_url=fake_chat.base_url)
+    # the answer takes longer than a stopping server waits for runs under way
+    config = LocalConfig(engine="chat", chat_base_url=fake_chat.base_url, engine_delay_s=30)
     server = start_in_process(data, config=config)
     client = openai.OpenAI(api_key="test", base_url=server.base_url, max_retries=0)
     bot = client.beta.assistants.create(model="gpt-4o", name="Phoenix")
