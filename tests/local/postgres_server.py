@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,6 +118,9 @@ def started_server(bin_directory: Path) -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+DROP_ATTEMPTS = 5
+
+
 def with_schema(url: str, schema: str) -> str:
     """``url`` with ``schema`` as the search path of its connections."""
     separator = "&" if "?" in url else "?"
@@ -132,5 +136,19 @@ def fresh_schema(url: str) -> Iterator[str]:
     try:
         yield with_schema(url, schema)
     finally:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        _drop_schema(url, schema)
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    """Drop a test's schema. Work the test started may still be writing in it (a run finishing
+    after its server stopped): PostgreSQL may then pick the drop as a deadlock's victim, and
+    the drop is tried again once that work has had its transaction."""
+    for attempt in range(DROP_ATTEMPTS):
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == DROP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))

@@ -71,7 +71,7 @@ def test_renewal_keeps_a_lease_and_release_lets_it_go(store):
     assert store.jobs.claim_expired("replica-b", 5) is not None
 
 
-def test_unfinished_work_of_a_version_3_database_is_taken_over_after_the_upgrade(tmp_path):
+def test_unfinished_work_of_a_version_4_database_is_taken_over_after_the_upgrade(tmp_path):
     """As an older release left it: a run in progress and no jobs table; the first server on
     the upgraded database executes it."""
     data = tmp_path / "account"
@@ -87,7 +87,7 @@ def test_unfinished_work_of_a_version_3_database_is_taken_over_after_the_upgrade
     connection = sqlite3.connect(data / "account.sqlite3")
     with connection:
         connection.execute("DROP TABLE jobs")
-        connection.execute("UPDATE schema_version SET version = 3")
+        connection.execute("UPDATE schema_version SET version = 4")
     connection.close()
     with start_in_process(data, config=LocalConfig()) as server:
         client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
