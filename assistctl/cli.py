@@ -124,7 +124,7 @@ class _Group(click.Group):
 
 def _as_error(exc: click.UsageError) -> None:
     """A usage error exits 1 like any error (click's default is 2)."""
-    exc.exit_code = EXIT_ERROR  # type: ignore[misc, unused-ignore]  # a class variable in click < 8.5 stubs
+    exc.exit_code = EXIT_ERROR  # type: ignore[misc, unused-ignore]  # click < 8.5: a ClassVar
 
 
 def _debug_requested(ctx: click.Context) -> bool:
