@@ -313,7 +313,7 @@ CREATE TABLE chunk_rows (
     UNIQUE (vector_store_id, file_id, position)
 );
 CREATE INDEX chunk_rows_by_file ON chunk_rows (file_id);
-CREATE INDEX chunk_rows_terms ON chunk_rows USING GIN (terms);
+CREATE INDEX chunk_rows_terms ON chunk_rows USING GIN (terms) WITH (fastupdate = off);
 """
 )
 
